@@ -1,0 +1,37 @@
+{#- Array helpers the line parser needs; Spark's halves use its higher-order functions. -#}
+
+{#- Number of elements of an array. -#}
+{% macro array_length(arr) %}
+    {{ return(adapter.dispatch('array_length', 'pdm_lakehouse')(arr)) }}
+{% endmacro %}
+{% macro default__array_length(arr) %}size({{ arr }}){% endmacro %}
+{% macro duckdb__array_length(arr) %}len({{ arr }}){% endmacro %}
+
+{#- The 1-based i-th element of an array (null past its end). -#}
+{% macro array_element(arr, i) %}
+    {{ return(adapter.dispatch('array_element', 'pdm_lakehouse')(arr, i)) }}
+{% endmacro %}
+{% macro default__array_element(arr, i) %}try_element_at({{ arr }}, {{ i }}){% endmacro %}
+{% macro duckdb__array_element(arr, i) %}{{ arr }}[{{ i }}]{% endmacro %}
+
+{#- The first token that is not a number (null when all are numbers). -#}
+{% macro first_non_numeric_token(arr) %}
+    {{ return(adapter.dispatch('first_non_numeric_token', 'pdm_lakehouse')(arr)) }}
+{% endmacro %}
+{% macro default__first_non_numeric_token(arr) -%}
+    try_element_at(filter({{ arr }}, t -> try_cast(t as double) is null), 1)
+{%- endmacro %}
+{% macro duckdb__first_non_numeric_token(arr) -%}
+    list_filter({{ arr }}, lambda t: try_cast(t as double) is null)[1]
+{%- endmacro %}
+
+{#- True when some token parses as a number that is not finite (nan, inf). -#}
+{% macro has_non_finite_token(arr) %}
+    {{ return(adapter.dispatch('has_non_finite_token', 'pdm_lakehouse')(arr)) }}
+{% endmacro %}
+{% macro default__has_non_finite_token(arr) -%}
+    exists({{ arr }}, t -> isnan(try_cast(t as double)) or abs(try_cast(t as double)) = double('inf'))
+{%- endmacro %}
+{% macro duckdb__has_non_finite_token(arr) -%}
+    len(list_filter({{ arr }}, lambda t: not isfinite(try_cast(t as double)))) > 0
+{%- endmacro %}

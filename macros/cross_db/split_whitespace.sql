@@ -1,0 +1,18 @@
+{#- A line's whitespace-separated tokens, as an array (leading/trailing whitespace ignored). -#}
+{% macro split_whitespace(text) %}
+    {{ return(adapter.dispatch('split_whitespace', 'pdm_lakehouse')(text)) }}
+{% endmacro %}
+
+{% macro default__split_whitespace(text) -%}
+    case
+        when regexp_replace({{ text }}, '\s+', '') = '' then array()
+        else split(regexp_replace({{ text }}, '^\s+|\s+$', ''), '\\s+')
+    end
+{%- endmacro %}
+
+{% macro duckdb__split_whitespace(text) -%}
+    case
+        when regexp_replace({{ text }}, '\s+', '', 'g') = '' then []
+        else regexp_split_to_array(regexp_replace({{ text }}, '^\s+|\s+$', '', 'g'), '\s+')
+    end
+{%- endmacro %}

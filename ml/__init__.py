@@ -1,0 +1,1 @@
+"""Python side of the predictive-maintenance lakehouse: simulator, training, scoring."""

@@ -1,0 +1,63 @@
+"""Every path the project uses, built from the repository root (never from the caller's cwd).
+
+Environment variables override the defaults so tests and CI can point a run at a
+throw-away folder without touching the user's data:
+
+| variable            | default                          |
+|---------------------|----------------------------------|
+| PDM_DATA_DIR        | <repo>/data                      |
+| PDM_LANDING_PATH    | $PDM_DATA_DIR/landing            |
+| PDM_WAREHOUSE_PATH  | $PDM_DATA_DIR/warehouse/pdm.duckdb |
+| PDM_LAKE_PATH       | $PDM_DATA_DIR/lake               |
+| PDM_MLFLOW_DIR      | $PDM_DATA_DIR/mlruns             |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SEEDS_DIR = REPO_ROOT / "seeds"
+EQUIPMENT_MODELS_SEED = SEEDS_DIR / "equipment_models.csv"
+SENSORS_SEED = SEEDS_DIR / "sensors.csv"
+
+# Where, inside the landing folder, the equipment registry extract lives.
+REGISTRY_SUBDIR = "registry"
+REGISTRY_FILE_NAME = "equipment_registry.csv"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The data locations of one environment (the user's, or a test's temp folder)."""
+
+    data_dir: Path
+    landing: Path
+    warehouse: Path
+    lake: Path
+    mlflow: Path
+
+    @property
+    def registry_file(self) -> Path:
+        return self.landing / REGISTRY_SUBDIR / REGISTRY_FILE_NAME
+
+    @classmethod
+    def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Paths:
+        env = os.environ if environ is None else environ
+        data_dir = _resolve(env.get("PDM_DATA_DIR"), REPO_ROOT / "data")
+        return cls(
+            data_dir=data_dir,
+            landing=_resolve(env.get("PDM_LANDING_PATH"), data_dir / "landing"),
+            warehouse=_resolve(env.get("PDM_WAREHOUSE_PATH"), data_dir / "warehouse" / "pdm.duckdb"),
+            lake=_resolve(env.get("PDM_LAKE_PATH"), data_dir / "lake"),
+            mlflow=_resolve(env.get("PDM_MLFLOW_DIR"), data_dir / "mlruns"),
+        )
+
+
+def _resolve(value: str | None, default: Path) -> Path:
+    """A relative override is taken relative to the repo root, like dbt's project-relative paths."""
+    if not value:
+        return default
+    path = Path(value)
+    return path if path.is_absolute() else REPO_ROOT / path

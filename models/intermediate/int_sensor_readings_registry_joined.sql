@@ -1,0 +1,50 @@
+{#-
+    One row per dataset, split, unit and cycle (the grain of int_sensor_readings_deduplicated:
+    the join neither drops nor multiplies rows, tested), each reading joined AS OF its own time
+    to the registry version valid then.
+    A reading's time is the unit's commissioning plus cycle x cycle_hours (neither changes
+    between registry versions). The join is half-open: valid_from <= reading_at < valid_to.
+    A unit the registry does not know keeps its readings, with null registry columns.
+-#}
+with readings as (
+    select * from {{ ref('int_sensor_readings_deduplicated') }}
+),
+
+registry_versions as (
+    select * from {{ ref('int_equipment_registry_versions') }}
+),
+
+unit_clocks as (
+    select
+        unit_id,
+        commissioned_at,
+        cycle_hours
+    from registry_versions
+    where version_number = 1
+),
+
+timed as (
+    select
+        readings.*,
+        {{ timestamp_add_hours('unit_clocks.commissioned_at', 'readings.cycle * unit_clocks.cycle_hours') }}
+            as reading_at
+    from readings
+    left join unit_clocks
+        on readings.unit_id = unit_clocks.unit_id
+),
+
+joined as (
+    select
+        timed.*,
+        registry_versions.registry_version_id,
+        registry_versions.equipment_model_code,
+        registry_versions.site_code,
+        registry_versions.firmware_version
+    from timed
+    left join registry_versions
+        on timed.unit_id = registry_versions.unit_id
+        and registry_versions.valid_from <= timed.reading_at
+        and timed.reading_at < coalesce(registry_versions.valid_to, cast('9999-12-31' as timestamp))
+)
+
+select * from joined

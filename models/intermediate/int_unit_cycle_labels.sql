@@ -1,0 +1,88 @@
+{#-
+    One row per dataset, split, unit and cycle: the supervised labels, and nothing else.
+    Kept apart from the features so that the truth file can only ever reach label columns.
+      train (run to failure): failure cycle = the unit's last observed cycle
+      test (truncated):       failure cycle = last observed cycle + RUL truth of that unit
+    (Taking the test file's own last cycle as the failure, as the reference notebooks did,
+    labels every test unit as failing at its last reading: wrong.)
+    rul = failure cycle - cycle; rul_capped = least(rul, rul_cap_cycles);
+    fails_within_30_cycles = rul <= failure_horizon_cycles. A test unit with no truth line has
+    null labels rather than invented ones.
+-#}
+with readings as (
+    select
+        unit_id,
+        dataset,
+        split,
+        unit_number,
+        cycle
+    from {{ ref('int_sensor_readings_deduplicated') }}
+),
+
+rul_truth as (
+    select * from {{ ref('stg_cmapss__rul_truth') }}
+),
+
+latest_truth as (
+    select
+        dataset,
+        unit_number,
+        rul_cycles,
+        row_number() over (
+            partition by dataset, unit_number
+            order by ingested_at desc, source_file desc
+        ) as truth_rank
+    from rul_truth
+),
+
+units as (
+    select
+        unit_id,
+        max(cycle) as last_observed_cycle
+    from readings
+    group by unit_id
+),
+
+failure_cycles as (
+    select
+        readings.*,
+        units.last_observed_cycle,
+        case readings.split
+            when 'train' then units.last_observed_cycle
+            when 'test' then units.last_observed_cycle + latest_truth.rul_cycles
+        end as failure_cycle
+    from readings
+    inner join units
+        on readings.unit_id = units.unit_id
+    left join latest_truth
+        on readings.split = 'test'
+        and readings.dataset = latest_truth.dataset
+        and readings.unit_number = latest_truth.unit_number
+        and latest_truth.truth_rank = 1
+),
+
+rul as (
+    select
+        *,
+        failure_cycle - cycle as rul
+    from failure_cycles
+),
+
+final as (
+    select
+        unit_id,
+        dataset,
+        split,
+        unit_number,
+        cycle,
+        last_observed_cycle,
+        cycle = last_observed_cycle as is_last_observed_cycle,
+        failure_cycle,
+        rul,
+        -- not least(rul, cap): least() skips nulls, and an unknown rul must stay unknown
+        case when rul > {{ var('rul_cap_cycles') }} then {{ var('rul_cap_cycles') }} else rul end as rul_capped,
+        rul <= {{ var('failure_horizon_cycles') }} as fails_within_30_cycles
+    from rul
+)
+
+select * from final

@@ -1,0 +1,83 @@
+{#-
+    One row per unit: every unit that has readings or a registry entry, with its registry
+    attributes as they stand now (the latest version) and what has been observed of it.
+-#}
+with readings as (
+    select * from {{ ref('int_sensor_readings_deduplicated') }}
+),
+
+registry_versions as (
+    select * from {{ ref('int_equipment_registry_versions') }}
+),
+
+rul_truth as (
+    select distinct
+        dataset,
+        unit_number
+    from {{ ref('stg_cmapss__rul_truth') }}
+),
+
+observed as (
+    select
+        unit_id,
+        dataset,
+        split,
+        unit_number,
+        min(cycle) as first_observed_cycle,
+        max(cycle) as last_observed_cycle,
+        count(*) as observed_cycles
+    from readings
+    group by unit_id, dataset, split, unit_number
+),
+
+counted_versions as (
+    select
+        *,
+        count(*) over (partition by unit_id) as registry_version_count
+    from registry_versions
+),
+
+latest_versions as (
+    select * from counted_versions
+    where version_number = registry_version_count
+),
+
+units as (
+    select unit_id, dataset, split, unit_number from observed
+    union
+    select unit_id, dataset, split, unit_number from latest_versions
+),
+
+final as (
+    select
+        units.unit_id,
+        units.dataset,
+        units.split,
+        units.unit_number,
+        latest_versions.unit_id is not null as is_registered,
+        coalesce(latest_versions.is_current, false) as is_in_current_registry,
+        latest_versions.equipment_model_code,
+        latest_versions.manufacturer,
+        latest_versions.model_family,
+        latest_versions.site_code,
+        latest_versions.firmware_version,
+        latest_versions.commissioned_at,
+        latest_versions.cycle_hours,
+        coalesce(latest_versions.registry_version_count, 0) as registry_version_count,
+        latest_versions.valid_from as registry_version_valid_from,
+        observed.first_observed_cycle,
+        observed.last_observed_cycle,
+        coalesce(observed.observed_cycles, 0) as observed_cycles,
+        units.split = 'test' and rul_truth.unit_number is not null as has_rul_truth
+    from units
+    left join latest_versions
+        on units.unit_id = latest_versions.unit_id
+    left join observed
+        on units.unit_id = observed.unit_id
+    left join rul_truth
+        on units.dataset = rul_truth.dataset
+        and units.unit_number = rul_truth.unit_number
+        and units.split = 'test'
+)
+
+select * from final

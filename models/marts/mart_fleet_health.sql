@@ -1,0 +1,63 @@
+{#-
+    One row per unit: where each unit stands at its latest observed cycle. Its model and site,
+    how far through its model's rated life it is, its current degradation indicators and the
+    trend of the key sensors. The health band is a transparent rule on the 10-cycle mean
+    degradation index (var health_band_thresholds); model risk scores join here once scored.
+-#}
+{%- set key_sensors = ['t50_lpt_outlet_temp', 'ps30_hpc_static_pressure', 'phi_fuel_flow_ratio', 'htbleed_bleed_enthalpy'] %}
+{%- set thresholds = var('health_band_thresholds') %}
+
+with features as (
+    select * from {{ ref('fct_unit_cycle_features') }}
+),
+
+units as (
+    select * from {{ ref('dim_units') }}
+),
+
+equipment_models as (
+    select * from {{ ref('dim_equipment_models') }}
+),
+
+latest_cycles as (
+    select * from features
+    where is_last_observed_cycle
+),
+
+final as (
+    select
+        latest_cycles.unit_id,
+        latest_cycles.dataset,
+        latest_cycles.split,
+        latest_cycles.unit_number,
+        units.equipment_model_code,
+        units.manufacturer,
+        units.site_code,
+        units.firmware_version,
+        units.is_registered,
+        latest_cycles.cycle as latest_cycle,
+        latest_cycles.reading_at as latest_reading_at,
+        equipment_models.rated_life_cycles,
+        latest_cycles.cycle / cast(equipment_models.rated_life_cycles as double) as share_of_rated_life_used,
+        latest_cycles.operating_regime as latest_operating_regime,
+        latest_cycles.degradation_index,
+        latest_cycles.degradation_index_mean_w10,
+        latest_cycles.degradation_index_slope_w30,
+        case
+            when latest_cycles.degradation_index_mean_w10 is null then 'unknown'
+            when latest_cycles.degradation_index_mean_w10 >= {{ thresholds['alert'] }} then 'alert'
+            when latest_cycles.degradation_index_mean_w10 >= {{ thresholds['watch'] }} then 'watch'
+            else 'normal'
+        end as health_band,
+        {%- for sensor in key_sensors %}
+        latest_cycles.{{ sensor }}_mean_w10,
+        latest_cycles.{{ sensor }}_slope_w30{{ "," if not loop.last }}
+        {%- endfor %}
+    from latest_cycles
+    inner join units
+        on latest_cycles.unit_id = units.unit_id
+    left join equipment_models
+        on units.equipment_model_code = equipment_models.equipment_model_code
+)
+
+select * from final

@@ -1,0 +1,53 @@
+{#-
+    Every landed line of a RUL truth file, typed, with the reason it is rejected (null when
+    good). Line i of RUL_FDnnn.txt is the true remaining life of test unit i of test_FDnnn.txt.
+-#}
+with landed_lines as (
+    select * from {{ ref('base_cmapss__landed_lines') }}
+    where file_kind = 'rul_truth'
+),
+
+tokenised as (
+    select
+        *,
+        {{ split_whitespace('raw_line') }} as tokens
+    from landed_lines
+),
+
+checked as (
+    select
+        *,
+        try_cast({{ array_element('tokens', 1) }} as double) as rul_value,
+        case
+            when file_error is not null then file_error
+            when {{ array_length('tokens') }} = 0 then 'blank line'
+            when {{ array_length('tokens') }} != 1
+                then 'expected one value, found ' || {{ array_length('tokens') }}
+            when try_cast({{ array_element('tokens', 1) }} as double) is null
+                then 'non-numeric value: ''' || {{ array_element('tokens', 1) }} || ''''
+            when not isfinite(try_cast({{ array_element('tokens', 1) }} as double))
+                or try_cast({{ array_element('tokens', 1) }} as double)
+                != floor(try_cast({{ array_element('tokens', 1) }} as double))
+                or try_cast({{ array_element('tokens', 1) }} as double) < 0
+                then 'remaining life is not a non-negative integer: ' || {{ array_element('tokens', 1) }}
+        end as rejection_reason
+    from tokenised
+),
+
+final as (
+    select
+        file_version_id,
+        source_file,
+        file_name,
+        dataset,
+        split,
+        line_number,
+        raw_line,
+        rejection_reason,
+        line_number as unit_number,
+        cast(rul_value as integer) as rul_cycles,
+        ingested_at
+    from checked
+)
+
+select * from final

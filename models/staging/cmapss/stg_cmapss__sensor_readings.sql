@@ -1,0 +1,37 @@
+{#-
+    Incremental: each build takes only the lines bronze ingested since this model's last run
+    (its own newest ingested_at is the watermark, so a run that died half-way is caught up by
+    the next). A file landed again with new content replaces all of that file's earlier rows
+    (delete+insert on source_file): the newest version of a file is the only one here.
+-#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='source_file',
+    )
+}}
+
+with parsed_lines as (
+    select * from {{ ref('base_cmapss__sensor_lines_parsed') }}
+    where ingested_at > {{ incremental_watermark() }}
+),
+
+final as (
+    select
+        dataset,
+        split,
+        unit_number,
+        cycle,
+        {%- for column in cmapss_setting_columns() + cmapss_sensor_columns() %}
+        {{ column }},
+        {%- endfor %}
+        source_file,
+        file_version_id,
+        line_number,
+        ingested_at
+    from parsed_lines
+    where rejection_reason is null
+)
+
+select * from final

@@ -1,0 +1,61 @@
+{#-
+    Reconciliation (nothing silently lost, nothing doubled): for the current version of every
+    landed file, lines landed = rows kept in the clean bronze tables + rows quarantined; and
+    no clean or quarantined row comes from a version that is no longer current.
+    Rows returned are the file versions that do not add up.
+-#}
+{{ config(store_failures=true) }}
+
+with current_versions as (
+    select file_version_id, source_file
+    from {{ ref('stg_cmapss__landed_files') }}
+    where is_current_version
+),
+
+landed as (
+    select
+        file_version_id,
+        count(*) as lines_landed
+    from {{ ref('base_cmapss__landed_lines') }}
+    where file_version_id in (select file_version_id from current_versions)
+    group by file_version_id
+),
+
+kept as (
+    select file_version_id, count(*) as rows_kept
+    from (
+        select file_version_id from {{ ref('stg_cmapss__sensor_readings') }}
+        union all
+        select file_version_id from {{ ref('stg_cmapss__rul_truth') }}
+    ) as clean_rows
+    group by file_version_id
+),
+
+quarantined as (
+    select
+        file_version_id,
+        count(*) as rows_quarantined
+    from {{ ref('stg_cmapss__quarantined_lines') }}
+    group by file_version_id
+),
+
+reconciled as (
+    select
+        coalesce(landed.file_version_id, kept.file_version_id, quarantined.file_version_id) as file_version_id,
+        coalesce(landed.lines_landed, 0) as lines_landed,
+        coalesce(kept.rows_kept, 0) as rows_kept,
+        coalesce(quarantined.rows_quarantined, 0) as rows_quarantined
+    from landed
+    full outer join kept
+        on landed.file_version_id = kept.file_version_id
+    full outer join quarantined
+        on coalesce(landed.file_version_id, kept.file_version_id) = quarantined.file_version_id
+)
+
+select
+    reconciled.*,
+    current_versions.source_file
+from reconciled
+left join current_versions
+    on reconciled.file_version_id = current_versions.file_version_id
+where lines_landed != rows_kept + rows_quarantined
