@@ -7,22 +7,27 @@
 {{ config(store_failures=true) }}
 
 with current_versions as (
-    select file_version_id, source_file
+    select
+        file_version_id,
+        source_file
     from {{ ref('stg_cmapss__landed_files') }}
     where is_current_version
 ),
 
 landed as (
     select
-        file_version_id,
+        landed_lines.file_version_id,
         count(*) as lines_landed
-    from {{ ref('base_cmapss__landed_lines') }}
-    where file_version_id in (select file_version_id from current_versions)
-    group by file_version_id
+    from {{ ref('base_cmapss__landed_lines') }} as landed_lines
+    inner join current_versions
+        on landed_lines.file_version_id = current_versions.file_version_id
+    group by landed_lines.file_version_id
 ),
 
 kept as (
-    select file_version_id, count(*) as rows_kept
+    select
+        file_version_id,
+        count(*) as rows_kept
     from (
         select file_version_id from {{ ref('stg_cmapss__sensor_readings') }}
         union all
@@ -58,4 +63,4 @@ select
 from reconciled
 left join current_versions
     on reconciled.file_version_id = current_versions.file_version_id
-where lines_landed != rows_kept + rows_quarantined
+where reconciled.lines_landed != reconciled.rows_kept + reconciled.rows_quarantined

@@ -3,7 +3,7 @@
     same degradation directions. Rows returned are disagreements. -#}
 with catalogue as (
     select
-        cast(substr(sensor_code, 2) as integer) as position,
+        cast(substr(sensor_code, 2) as integer) as sensor_position,
         column_name,
         degradation_direction
     from {{ ref('sensors') }}
@@ -11,7 +11,7 @@ with catalogue as (
 
 parser as (
     {%- for column in cmapss_sensor_columns() %}
-    select {{ loop.index }} as position, '{{ column }}' as column_name
+    select {{ loop.index }} as sensor_position, '{{ column }}' as column_name
     {{- " union all" if not loop.last }}
     {%- endfor %}
 ),
@@ -25,17 +25,17 @@ configured as (
 
 parser_mismatches as (
     select
-        coalesce(catalogue.position, parser.position) as position,
+        coalesce(catalogue.sensor_position, parser.sensor_position) as sensor_position,
         'parser column differs from seeds/sensors.csv' as problem
     from catalogue
     full outer join parser
-        on catalogue.position = parser.position
+        on catalogue.sensor_position = parser.sensor_position
     where catalogue.column_name is distinct from parser.column_name
 ),
 
 direction_mismatches as (
     select
-        catalogue.position,
+        catalogue.sensor_position,
         'var degradation_sensors differs from seeds/sensors.csv for ' || catalogue.column_name as problem
     from catalogue
     left join configured

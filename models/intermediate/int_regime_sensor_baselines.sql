@@ -5,6 +5,8 @@
     how every unit is normalised; a dataset with no train rows falls back to all its rows.
 -#}
 {%- set decimals = var('regime_setting_decimals') %}
+{%- set regime_columns = [] %}
+{%- for setting in cmapss_setting_columns() %}{% do regime_columns.append('regime_' ~ setting) %}{% endfor %}
 
 with readings as (
     select * from {{ ref('int_sensor_readings_deduplicated') }}
@@ -33,7 +35,7 @@ final as (
         {%- endfor %}
         dense_rank() over (
             partition by dataset
-            order by {% for setting in cmapss_setting_columns() %}regime_{{ setting }}{{ ", " if not loop.last }}{% endfor %}
+            order by {{ regime_columns | join(', ') }}
         ) as operating_regime,
         count(*) as fitted_on_rows,
         {%- for sensor in cmapss_sensor_columns() %}
@@ -41,7 +43,7 @@ final as (
         stddev_samp({{ sensor }}) as {{ sensor }}_std{{ "," if not loop.last }}
         {%- endfor %}
     from fitting_rows
-    group by dataset{% for setting in cmapss_setting_columns() %}, regime_{{ setting }}{% endfor %}
+    group by dataset, {{ regime_columns | join(', ') }}
 )
 
 select * from final

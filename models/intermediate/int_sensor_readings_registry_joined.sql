@@ -43,7 +43,7 @@ joined as (
     from timed
     left join registry_versions
         on timed.unit_id = registry_versions.unit_id
-        and registry_versions.valid_from <= timed.reading_at
+        and timed.reading_at >= registry_versions.valid_from
         and timed.reading_at < coalesce(registry_versions.valid_to, cast('9999-12-31' as timestamp))
 )
 

@@ -43,9 +43,19 @@ latest_versions as (
 ),
 
 units as (
-    select unit_id, dataset, split, unit_number from observed
+    select
+        unit_id,
+        dataset,
+        split,
+        unit_number
+    from observed
     union
-    select unit_id, dataset, split, unit_number from latest_versions
+    select
+        unit_id,
+        dataset,
+        split,
+        unit_number
+    from latest_versions
 ),
 
 final as (

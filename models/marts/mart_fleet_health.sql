@@ -4,7 +4,9 @@
     trend of the key sensors. The health band is a transparent rule on the 10-cycle mean
     degradation index (var health_band_thresholds); model risk scores join here once scored.
 -#}
-{%- set key_sensors = ['t50_lpt_outlet_temp', 'ps30_hpc_static_pressure', 'phi_fuel_flow_ratio', 'htbleed_bleed_enthalpy'] %}
+{%- set key_sensors = [
+    't50_lpt_outlet_temp', 'ps30_hpc_static_pressure', 'phi_fuel_flow_ratio', 'htbleed_bleed_enthalpy',
+] %}
 {%- set thresholds = var('health_band_thresholds') %}
 
 with features as (

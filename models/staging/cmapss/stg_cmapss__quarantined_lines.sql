@@ -28,17 +28,37 @@ unrecognised_files as (
 ),
 
 rejected as (
-    select source_file, file_version_id, file_name, 'sensor_readings' as file_kind, line_number, raw_line,
-        rejection_reason, ingested_at
+    select
+        source_file,
+        file_version_id,
+        file_name,
+        'sensor_readings' as file_kind,
+        line_number,
+        raw_line,
+        rejection_reason,
+        ingested_at
     from sensor_lines
     where rejection_reason is not null
     union all
-    select source_file, file_version_id, file_name, 'rul_truth' as file_kind, line_number, raw_line,
-        rejection_reason, ingested_at
+    select
+        source_file,
+        file_version_id,
+        file_name,
+        'rul_truth' as file_kind,
+        line_number,
+        raw_line,
+        rejection_reason,
+        ingested_at
     from rul_lines
     where rejection_reason is not null
     union all
-    select source_file, file_version_id, file_name, file_kind, line_number, raw_line,
+    select
+        source_file,
+        file_version_id,
+        file_name,
+        file_kind,
+        line_number,
+        raw_line,
         'file name does not match train_FDnnn.txt, test_FDnnn.txt or RUL_FDnnn.txt' as rejection_reason,
         ingested_at
     from unrecognised_files

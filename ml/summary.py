@@ -1,0 +1,66 @@
+"""Print what the last build did: rows per layer, units, quarantine, tests (`python -m ml.summary`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import duckdb
+
+from ml.config import REPO_ROOT, Paths
+
+LAYER_COUNTS = {
+    "bronze: lines landed": "select count(*) from bronze.base_cmapss__landed_lines",
+    "bronze: clean sensor readings": "select count(*) from bronze.stg_cmapss__sensor_readings",
+    "bronze: quarantined lines": "select count(*) from bronze.stg_cmapss__quarantined_lines",
+    "silver: deduplicated readings": "select count(*) from silver.int_sensor_readings_deduplicated",
+    "gold: fct_unit_cycle_features": "select count(*) from gold.fct_unit_cycle_features",
+    "gold: dim_units": "select count(*) from gold.dim_units",
+    "gold: registry versions": "select count(*) from gold.dim_unit_registry_history",
+}
+
+
+def warehouse_summary(warehouse: Path) -> dict[str, object]:
+    """Counts from the warehouse, opened read-only (safe beside analysts' sessions)."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        counts = {label: con.execute(sql).fetchone()[0] for label, sql in LAYER_COUNTS.items()}
+        units = con.execute(
+            "select dataset, split, count(*) from gold.dim_units group by all order by all"
+        ).fetchall()
+        health = con.execute(
+            "select health_band, count(*) from gold.mart_fleet_health group by all order by all"
+        ).fetchall()
+    return {"counts": counts, "units": units, "health": health}
+
+
+def test_results(run_results: Path) -> Counter[str]:
+    """Statuses of the data and unit tests in dbt's last run_results.json."""
+    if not run_results.exists():
+        return Counter()
+    results = json.loads(run_results.read_text())["results"]
+    return Counter(r["status"] for r in results if r["unique_id"].startswith(("test.", "unit_test.")))
+
+
+def render(summary: dict[str, object], tests: Counter[str]) -> str:
+    lines = ["", "Build summary"]
+    lines += [f"  {label:<32}{count:>12,}" for label, count in summary["counts"].items()]
+    lines.append("  units: " + ", ".join(f"{d} {s} {n}" for d, s, n in summary["units"]))
+    lines.append("  fleet health: " + ", ".join(f"{band} {n}" for band, n in summary["health"]))
+    if tests:
+        lines.append("  tests: " + ", ".join(f"{n} {status}" for status, n in sorted(tests.items())))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    paths = Paths.from_env()
+    if not paths.warehouse.exists():
+        print(f"no warehouse at {paths.warehouse}: run `make build` first", file=sys.stderr)
+        return 1
+    print(render(warehouse_summary(paths.warehouse), test_results(REPO_ROOT / "target" / "run_results.json")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
