@@ -10,6 +10,7 @@ throw-away folder without touching the user's data:
 | PDM_WAREHOUSE_PATH  | $PDM_DATA_DIR/warehouse/pdm.duckdb |
 | PDM_LAKE_PATH       | $PDM_DATA_DIR/lake               |
 | PDM_MLFLOW_DIR      | $PDM_DATA_DIR/mlruns             |
+| PDM_PREDICTIONS_PATH | $PDM_DATA_DIR/predictions       |
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Paths:
     warehouse: Path
     lake: Path
     mlflow: Path
+    predictions: Path
 
     @property
     def registry_file(self) -> Path:
@@ -52,6 +54,7 @@ class Paths:
             warehouse=_resolve(env.get("PDM_WAREHOUSE_PATH"), data_dir / "warehouse" / "pdm.duckdb"),
             lake=_resolve(env.get("PDM_LAKE_PATH"), data_dir / "lake"),
             mlflow=_resolve(env.get("PDM_MLFLOW_DIR"), data_dir / "mlruns"),
+            predictions=_resolve(env.get("PDM_PREDICTIONS_PATH"), data_dir / "predictions"),
         )
 
 

@@ -26,9 +26,7 @@ def warehouse_summary(warehouse: Path) -> dict[str, object]:
     """Counts from the warehouse, opened read-only (safe beside analysts' sessions)."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
         counts = {label: con.execute(sql).fetchone()[0] for label, sql in LAYER_COUNTS.items()}
-        units = con.execute(
-            "select dataset, split, count(*) from gold.dim_units group by all order by all"
-        ).fetchall()
+        units = con.execute("select dataset, split, count(*) from gold.dim_units group by all order by all").fetchall()
         health = con.execute(
             "select health_band, count(*) from gold.mart_fleet_health group by all order by all"
         ).fetchall()

@@ -1,0 +1,372 @@
+"""The simulator lands real files: format, determinism, realism, registry behaviour."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ml.config import EQUIPMENT_MODELS_SEED, SENSORS_SEED
+from ml.simulate import (
+    CMAPSS_COLUMNS,
+    CMAPSS_DECIMALS,
+    REGISTRY_COLUMNS,
+    SITE_CODES,
+    FleetSpec,
+    format_cmapss_lines,
+    health_index,
+    main,
+    read_cmapss,
+    read_registry,
+    registry_path,
+    simulate_fleet,
+    to_printed_precision,
+    write_fleet,
+)
+
+TRAIN_UNITS, TEST_UNITS = 100, 100
+# Whole-file standard deviations of real FD001 train (DOMAIN.md).
+FD001_SD = {
+    "s2": 0.50,
+    "s3": 6.1,
+    "s4": 9.0,
+    "s7": 0.89,
+    "s8": 0.071,
+    "s9": 22,
+    "s11": 0.27,
+    "s12": 0.74,
+    "s13": 0.072,
+    "s14": 19,
+    "s15": 0.038,
+    "s17": 1.5,
+    "s20": 0.18,
+    "s21": 0.11,
+}
+CONSTANT_COLUMNS = ["s1", "s5", "s10", "s16", "s18", "s19", "setting_3"]
+TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+
+
+def fleet_args(landing: Path, dataset: str = "FD101", seed: int = 42, **options: int) -> list[str]:
+    args = ["fleet", "--dataset", dataset, "--seed", str(seed), "--landing", str(landing)]
+    sizes = {"train_units": TRAIN_UNITS, "test_units": TEST_UNITS, **options}
+    for name, value in sizes.items():
+        args += [f"--{name.replace('_', '-')}", str(value)]
+    return args
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A landing folder holding FD101 (100 train + 100 test units, seed 42)."""
+    path = tmp_path_factory.mktemp("landing")
+    assert main(fleet_args(path)) == 0
+    return path
+
+
+@pytest.fixture
+def landing_copy(landing: Path, tmp_path: Path) -> Path:
+    """A private copy of ``landing`` for tests that change it."""
+    return Path(shutil.copytree(landing, tmp_path / "landing"))
+
+
+@pytest.fixture(scope="module")
+def train(landing: Path) -> pd.DataFrame:
+    frame = read_cmapss(landing / "train_FD101.txt")
+    life = frame.groupby("unit_number")["cycle"].transform("max")
+    return frame.assign(rul=life - frame["cycle"])
+
+
+@pytest.fixture(scope="module")
+def directions() -> pd.Series:
+    return pd.read_csv(SENSORS_SEED).set_index("sensor_code")["degradation_direction"]
+
+
+# ------------------------------------------------------------------------- format
+
+
+def number_pattern(decimals: int) -> str:
+    return r"-?\d+" + (rf"\.\d{{{decimals}}}" if decimals else "")
+
+
+LINE = re.compile(" ".join(number_pattern(d) for d in CMAPSS_DECIMALS) + "  \n")
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_lines_have_the_nasa_layout(landing: Path, split: str) -> None:
+    text = (landing / f"{split}_FD101.txt").read_bytes().decode("ascii")
+    lines = text.splitlines(keepends=True)
+    assert text.endswith("  \n") and "\r" not in text
+    assert all(LINE.fullmatch(line) for line in lines)
+    assert all(len(line.split()) == 26 for line in lines)
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_units_are_numbered_and_cycles_contiguous(landing: Path, split: str) -> None:
+    frame = read_cmapss(landing / f"{split}_FD101.txt", columns=["unit_number", "cycle"])
+    units = frame["unit_number"].to_numpy()
+    assert np.all(np.diff(units) >= 0)
+    assert np.array_equal(np.unique(units), np.arange(1, 101))
+    expected = frame.groupby("unit_number").cumcount() + 1
+    assert frame["cycle"].equals(expected.astype(frame["cycle"].dtype))
+
+
+def test_landing_holds_only_the_files_a_build_expects(landing: Path) -> None:
+    names = sorted(path.name for path in landing.iterdir())
+    assert names == ["RUL_FD101.txt", "registry", "test_FD101.txt", "train_FD101.txt"]
+    assert [path.name for path in registry_path(landing).parent.iterdir()] == ["equipment_registry.csv"]
+
+
+def test_a_failed_write_leaves_the_landed_file_as_it_was(tmp_path: Path) -> None:
+    fleet = simulate_fleet(FleetSpec(train_units=3, test_units=2, seed=1))
+    write_fleet(fleet, tmp_path)
+    before = (tmp_path / "train_FD101.txt").read_bytes()
+    broken = dataclasses.replace(fleet, train=fleet.train.drop(columns="s21"))
+    with pytest.raises(KeyError):
+        write_fleet(broken, tmp_path)
+    assert (tmp_path / "train_FD101.txt").read_bytes() == before
+    assert not (tmp_path / ".partial").exists()
+
+
+@pytest.mark.parametrize(
+    "option", [["--dataset", "train"], ["--dataset", "FD1"], ["--train-units", "0"], ["--seed", "-1"]]
+)
+def test_bad_arguments_are_refused(tmp_path: Path, option: list[str]) -> None:
+    with pytest.raises(SystemExit) as refused:
+        main(["fleet", "--landing", str(tmp_path), *option])
+    assert refused.value.code == 2
+    assert not any(tmp_path.iterdir())
+
+
+def test_rul_file_has_one_positive_integer_per_test_unit(landing: Path) -> None:
+    lines = (landing / "RUL_FD101.txt").read_text().splitlines(keepends=True)
+    assert len(lines) == TEST_UNITS
+    assert all(re.fullmatch(r"\d+ \n", line) for line in lines)
+    assert min(int(line) for line in lines) >= 1
+
+
+def test_files_hold_exactly_the_simulated_fleet(landing: Path) -> None:
+    fleet = simulate_fleet(FleetSpec(dataset="FD101", seed=42))
+    for split, expected in (("train", fleet.train), ("test", fleet.test)):
+        landed = read_cmapss(landing / f"{split}_FD101.txt")
+        pd.testing.assert_frame_equal(landed, expected, check_exact=False, rtol=1e-12)
+    rul = np.loadtxt(landing / "RUL_FD101.txt", dtype=np.int64)
+    assert np.array_equal(rul, fleet.rul)
+
+
+def test_rul_truth_is_life_minus_last_observed_cycle() -> None:
+    fleet = simulate_fleet(FleetSpec(train_units=30, test_units=30, seed=3))
+    engines = fleet.engines.set_index(["split", "unit_number"])
+    last = fleet.test.groupby("unit_number")["cycle"].max()
+    assert np.array_equal(fleet.rul, (engines.loc["test", "lifetime_cycles"] - last).to_numpy())
+    train_life = fleet.train.groupby("unit_number")["cycle"].max()
+    assert np.array_equal(train_life.to_numpy(), engines.loc["train", "lifetime_cycles"].to_numpy())
+
+
+def test_the_real_first_line_of_fd001_round_trips(tmp_path: Path) -> None:
+    line = (
+        "1 1 -0.0007 -0.0004 100.0 518.67 641.82 1589.70 1400.60 14.62 21.61 554.36 2388.06 9046.19 1.30 "
+        "47.47 521.66 2388.02 8138.62 8.4195 0.03 392 2388 100.00 39.06 23.4190  \n"
+    )
+    (tmp_path / "train_FD001.txt").write_text(line)
+    assert format_cmapss_lines(read_cmapss(tmp_path / "train_FD001.txt")) == line
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.floats(min_value=-1e4, max_value=1e4, allow_nan=False), min_size=26, max_size=26),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_formatter_prints_like_python(rows: list[list[float]]) -> None:
+    raw = np.array(rows)
+    frame = pd.DataFrame(
+        {
+            name: to_printed_precision(raw[:, j], decimals)
+            for j, (name, decimals) in enumerate(zip(CMAPSS_COLUMNS, CMAPSS_DECIMALS, strict=True))
+        }
+    )
+    expected = "".join(
+        " ".join(f"{value:.{d}f}" for value, d in zip(row, CMAPSS_DECIMALS, strict=True)) + "  \n"
+        for row in frame.itertuples(index=False)
+    )
+    assert format_cmapss_lines(frame) == expected
+
+
+# -------------------------------------------------------------------- determinism
+
+
+def test_same_seed_gives_identical_bytes(landing: Path, tmp_path: Path) -> None:
+    assert main(fleet_args(tmp_path)) == 0
+    for name in ("train_FD101.txt", "test_FD101.txt", "RUL_FD101.txt"):
+        assert (tmp_path / name).read_bytes() == (landing / name).read_bytes()
+    assert registry_path(tmp_path).read_bytes() == registry_path(landing).read_bytes()
+
+
+def test_other_seed_gives_other_data(landing: Path, tmp_path: Path) -> None:
+    assert main(fleet_args(tmp_path, seed=43)) == 0
+    for name in ("train_FD101.txt", "test_FD101.txt", "RUL_FD101.txt"):
+        assert (tmp_path / name).read_bytes() != (landing / name).read_bytes()
+
+
+# ------------------------------------------------------------------------ realism
+
+
+def test_lifetimes_look_like_fd001(train: pd.DataFrame) -> None:
+    life = train.groupby("unit_number")["cycle"].max()
+    assert 186 <= life.mean() <= 226
+    assert life.min() >= 128 and life.max() <= 362
+
+
+def test_constant_columns_are_constant(train: pd.DataFrame) -> None:
+    constant = train[CONSTANT_COLUMNS]
+    assert constant.eq(constant.iloc[0]).all().all()
+
+
+def test_informative_sensors_drift_their_way(train: pd.DataFrame, directions: pd.Series) -> None:
+    early, late = train[train["cycle"] <= 20], train[train["rul"] < 20]
+    for sensor, sd in FD001_SD.items():
+        shift = (late[sensor].mean() - early[sensor].mean()) / sd
+        assert np.sign(shift) == directions[sensor], sensor
+        assert 1.0 < abs(shift) < 6.0, (sensor, shift)  # a few SDs: learnable, not trivial
+
+
+def test_early_noise_is_about_fd001s(train: pd.DataFrame) -> None:
+    early = train[train["cycle"] <= 30]
+    for sensor, sd in FD001_SD.items():
+        within_unit = early[sensor] - early.groupby("unit_number")[sensor].transform("mean")
+        assert 0.4 * sd < within_unit.std() < 1.1 * sd, sensor
+
+
+def test_health_index_accelerates_to_failure() -> None:
+    cycle = np.arange(1, 201)
+    health = health_index(cycle, np.full(200, 200), np.full(200, 0.05), np.full(200, 5.0))
+    assert health[-1] == pytest.approx(1.0)
+    assert health[0] == pytest.approx(0.05, abs=0.01)
+    assert np.all(np.diff(health) > 0) and np.all(np.diff(health, 2) > 0)
+
+
+def test_six_conditions_give_six_regimes_with_their_own_levels() -> None:
+    fleet = simulate_fleet(FleetSpec(train_units=20, test_units=5, conditions=6, seed=5))
+    regime = fleet.train[["setting_1", "setting_2", "setting_3"]].round({"setting_1": 0, "setting_2": 2})
+    assert len(regime.drop_duplicates()) == 6
+    by_regime = fleet.train.groupby([regime["setting_1"], regime["setting_3"]])
+    s1_range = by_regime["s1"].agg(["min", "max"])
+    assert s1_range["min"].equals(s1_range["max"])
+    assert by_regime["s1"].first().nunique() == 6
+    assert by_regime["s2"].mean().std() > 10 * by_regime["s2"].std().max()
+
+
+def test_two_fault_modes_are_both_used() -> None:
+    fleet = simulate_fleet(FleetSpec(train_units=30, test_units=10, fault_modes=2, seed=5))
+    assert set(fleet.engines["fault_mode"]) == {"HPC", "fan"}
+    single = simulate_fleet(FleetSpec(train_units=30, test_units=10, seed=5))
+    assert set(single.engines["fault_mode"]) == {"HPC"}
+
+
+# ----------------------------------------------------------------------- registry
+
+
+def test_registry_has_one_row_per_unit(landing: Path) -> None:
+    path = registry_path(landing)
+    header = path.read_text().splitlines()[0]
+    assert header == ",".join(REGISTRY_COLUMNS)
+    raw = pd.read_csv(path, dtype=str)
+    assert raw["commissioned_at"].str.fullmatch(TIMESTAMP.pattern).all()
+    assert raw["cycle_hours"].str.fullmatch(r"\d\.\d{2}").all()
+    registry = read_registry(path)
+    assert registry["split"].value_counts().to_dict() == {"train": TRAIN_UNITS, "test": TEST_UNITS}
+    for split in ("train", "test"):
+        units = registry.loc[registry["split"] == split, "unit_number"]
+        assert units.tolist() == list(range(1, 101))
+    seed_codes = set(pd.read_csv(EQUIPMENT_MODELS_SEED)["equipment_model_code"])
+    assert set(registry["equipment_model_code"]) <= seed_codes
+    assert set(registry["site_code"]) <= set(SITE_CODES)
+    assert registry["firmware_version"].str.fullmatch(r"\d+\.\d+\.\d+").all()
+    assert registry["cycle_hours"].between(1.5, 9.0).all()
+    assert registry["commissioned_at"].dt.year.isin([2023, 2024]).all()
+    assert registry["updated_at"].equals(registry["commissioned_at"])
+
+
+def test_another_dataset_keeps_the_first_ones_rows(landing_copy: Path) -> None:
+    before = read_registry(registry_path(landing_copy))
+    assert main(fleet_args(landing_copy, "FD102", train_units=5, test_units=3, conditions=6)) == 0
+    after = read_registry(registry_path(landing_copy))
+    kept = after[after["dataset"] == "FD101"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept, before)
+    assert (after["dataset"] == "FD102").sum() == 8
+    assert after.equals(after.sort_values(["dataset", "split", "unit_number"], ignore_index=True))
+    assert main(fleet_args(landing_copy, "FD102", train_units=4, test_units=2)) == 0
+    assert (read_registry(registry_path(landing_copy))["dataset"] == "FD102").sum() == 6
+
+
+def test_default_landing_follows_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PDM_LANDING_PATH", str(tmp_path))
+    assert main(["fleet", "--dataset", "FD109", "--train-units", "2", "--test-units", "2"]) == 0
+    assert (tmp_path / "train_FD109.txt").exists()
+    assert registry_path(tmp_path).exists()
+
+
+def registry_update(landing: Path, *options: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(registry before, registry after) one ``registry-update`` run."""
+    before = read_registry(registry_path(landing))
+    assert main(["registry-update", "--landing", str(landing), *options]) == 0
+    return before, read_registry(registry_path(landing))
+
+
+def version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def test_registry_update_moves_or_upgrades_forward_in_time(
+    landing_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before, after = registry_update(landing_copy, "--fraction", "0.2", "--seed", "7")
+    assert "40 of 200 units changed" in capsys.readouterr().out
+    fixed = ["dataset", "split", "unit_number", "equipment_model_code", "commissioned_at"]
+    pd.testing.assert_frame_equal(after[fixed], before[fixed])
+    assert after["cycle_hours"].equals(before["cycle_hours"])
+    upgraded = after["firmware_version"] != before["firmware_version"]
+    moved = after["site_code"] != before["site_code"]
+    changed = after["updated_at"] != before["updated_at"]
+    assert changed.sum() == 40
+    assert (changed == (upgraded ^ moved)).all()  # one change per changed unit, none elsewhere
+    assert (after.loc[changed, "updated_at"] > before.loc[changed, "updated_at"]).all()
+    new_versions, old_versions = after.loc[upgraded, "firmware_version"], before.loc[upgraded, "firmware_version"]
+    assert all(version(new) > version(old) for new, old in zip(new_versions, old_versions, strict=True))
+
+    last_cycle = pd.concat(
+        read_cmapss(landing_copy / f"{split}_FD101.txt", ["unit_number", "cycle"])
+        .groupby("unit_number", as_index=False)["cycle"]
+        .max()
+        .assign(split=split)
+        for split in ("train", "test")
+    )
+    life = after.merge(last_cycle, on=["split", "unit_number"])
+    end_of_life = life["commissioned_at"] + pd.to_timedelta(life["cycle"] * life["cycle_hours"], unit="h")
+    assert (life["updated_at"] <= end_of_life).all()
+
+    again_before, again_after = registry_update(landing_copy, "--fraction", "0.5", "--seed", "8")
+    assert (again_after["updated_at"] >= again_before["updated_at"]).all()
+
+
+def test_registry_update_is_deterministic(landing: Path, tmp_path: Path) -> None:
+    copies = [Path(shutil.copytree(landing, tmp_path / name)) for name in ("a", "b")]
+    for copy in copies:
+        registry_update(copy, "--seed", "7")
+    assert registry_path(copies[0]).read_bytes() == registry_path(copies[1]).read_bytes()
+
+
+def test_registry_update_keeps_to_its_dataset(landing_copy: Path) -> None:
+    assert main(fleet_args(landing_copy, "FD102", train_units=10, test_units=10)) == 0
+    before, after = registry_update(landing_copy, "--dataset", "FD102", "--fraction", "0.5")
+    untouched = before["dataset"] == "FD101"
+    pd.testing.assert_frame_equal(after[untouched], before[untouched])
+    assert (after.loc[~untouched, "updated_at"] != before.loc[~untouched, "updated_at"]).sum() == 10
