@@ -113,7 +113,11 @@ def build_contract(project: dict, sensor_rows: list[dict[str, str]]) -> dict:
         "config": {"contract": {"enforced": True}},
         "constraints": [{"type": "primary_key", "columns": ["unit_id", "cycle"]}],
         "data_tests": [
-            {"unique_combination_of_columns": {"arguments": {"combination_of_columns": ["dataset", "split", "unit_number", "cycle"]}}},
+            {
+                "unique_combination_of_columns": {
+                    "arguments": {"combination_of_columns": ["dataset", "split", "unit_number", "cycle"]}
+                }
+            },
             {"equal_row_count": {"arguments": {"compare_model": "ref('int_sensor_readings_deduplicated')"}}},
         ],
         "columns": columns,

@@ -27,23 +27,57 @@ fitting_rows as (
     where split = 'train' or not dataset_has_train_rows
 ),
 
-final as (
+regime_means as (
+    -- Sums in exact decimals: a float sum depends on the order parallel threads add rows in,
+    -- and the baselines must be the same to the last bit on every build (gold is versioned
+    -- and trained on bit for bit).
     select
         dataset,
-        {%- for setting in cmapss_setting_columns() %}
-        regime_{{ setting }},
-        {%- endfor %}
-        dense_rank() over (
-            partition by dataset
-            order by {{ regime_columns | join(', ') }}
-        ) as operating_regime,
+        {{ regime_columns | join(',\n        ') }},
         count(*) as fitted_on_rows,
         {%- for sensor in cmapss_sensor_columns() %}
-        avg({{ sensor }}) as {{ sensor }}_mean,
-        stddev_samp({{ sensor }}) as {{ sensor }}_std{{ "," if not loop.last }}
+        cast(sum(cast({{ sensor }} as decimal(18, 6))) as double) / count({{ sensor }}) as {{ sensor }}_mean
+        {{- "," if not loop.last }}
         {%- endfor %}
     from fitting_rows
     group by dataset, {{ regime_columns | join(', ') }}
+),
+
+squared_deviations as (
+    select
+        regime_means.*,
+        {%- for sensor in cmapss_sensor_columns() %}
+        cast(
+            sum(
+                cast(fitting_rows.{{ sensor }} - regime_means.{{ sensor }}_mean as decimal(18, 9))
+                * cast(fitting_rows.{{ sensor }} - regime_means.{{ sensor }}_mean as decimal(18, 9))
+            ) as double
+        ) as {{ sensor }}_sum_of_squares
+        {{- "," if not loop.last }}
+        {%- endfor %}
+    from regime_means
+    inner join fitting_rows
+        on regime_means.dataset = fitting_rows.dataset
+        {%- for column in regime_columns %}
+        and regime_means.{{ column }} = fitting_rows.{{ column }}
+        {%- endfor %}
+    group by all
+),
+
+final as (
+    select
+        dataset,
+        {{ regime_columns | join(',\n        ') }},
+        dense_rank() over (partition by dataset order by {{ regime_columns | join(', ') }}) as operating_regime,
+        fitted_on_rows,
+        {%- for sensor in cmapss_sensor_columns() %}
+        {{ sensor }}_mean,
+        case
+            when fitted_on_rows > 1 then sqrt({{ sensor }}_sum_of_squares / (fitted_on_rows - 1))
+        end as {{ sensor }}_std
+        {{- "," if not loop.last }}
+        {%- endfor %}
+    from squared_deviations
 )
 
 select * from final

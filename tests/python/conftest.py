@@ -1,0 +1,82 @@
+"""Shared fixtures: a throw-away environment (landing folder, warehouse, lake, MLflow store)
+and a runner for the real `dbt` command against it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ml.config import REPO_ROOT, Paths
+from ml.simulate import FleetSpec, land_fleet
+
+DBT = str(Path(sys.executable).with_name("dbt"))
+
+
+@dataclass
+class Environment:
+    """One isolated data environment and the environment variables that point the code at it."""
+
+    paths: Paths
+    env: dict[str, str]
+
+    def dbt(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run the real dbt CLI on the project, against this environment."""
+        result = subprocess.run([DBT, *args], cwd=REPO_ROOT, env=self.env, capture_output=True, text=True, check=False)
+        if check and result.returncode != 0:
+            raise AssertionError(f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
+        return result
+
+    def build(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.dbt("build", "--target", "ci", *args, check=check)
+
+    def land(self, spec: FleetSpec) -> None:
+        land_fleet(spec, self.paths.landing)
+
+    def query(self, sql: str) -> list[tuple]:
+        with duckdb.connect(str(self.paths.warehouse), read_only=True) as con:
+            return con.execute(sql).fetchall()
+
+    def scalar(self, sql: str):
+        return self.query(sql)[0][0]
+
+
+def make_environment(root: Path) -> Environment:
+    overrides = {
+        "PDM_DATA_DIR": str(root),
+        "PDM_LANDING_PATH": str(root / "landing"),
+        "PDM_WAREHOUSE_PATH": str(root / "warehouse" / "pdm.duckdb"),
+        "PDM_LAKE_PATH": str(root / "lake"),
+        "PDM_MLFLOW_DIR": str(root / "mlruns"),
+        "PDM_PREDICTIONS_PATH": str(root / "predictions"),
+        "DBT_PROFILES_DIR": str(REPO_ROOT),
+        "DBT_TARGET_PATH": str(root / "dbt_target"),
+        "DBT_LOG_PATH": str(root / "dbt_logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_USE_COLORS": "false",
+    }
+    paths = Paths.from_env(overrides)
+    paths.landing.mkdir(parents=True, exist_ok=True)
+    paths.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    return Environment(paths=paths, env={**os.environ, **overrides})
+
+
+@pytest.fixture
+def environment(tmp_path: Path) -> Environment:
+    return make_environment(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def module_environment(tmp_path_factory: pytest.TempPathFactory) -> Environment:
+    return make_environment(tmp_path_factory.mktemp("env"))
+
+
+@pytest.fixture(scope="session")
+def environment_factory(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Environment]:
+    return lambda name: make_environment(tmp_path_factory.mktemp(name))

@@ -1,0 +1,198 @@
+"""The dbt pipeline end to end: real landing files, the real `dbt build`, a real DuckDB warehouse."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ml.simulate import FleetSpec
+from tests.python.conftest import Environment
+
+pytestmark = pytest.mark.dbt
+
+SMALL = FleetSpec(dataset="FD101", train_units=6, test_units=6, conditions=1, fault_modes=1, seed=11)
+SIX_REGIMES = FleetSpec(dataset="FD102", train_units=6, test_units=6, conditions=6, fault_modes=2, seed=12)
+GOLD_TABLES = [
+    "dim_equipment_models",
+    "dim_unit_registry_history",
+    "dim_units",
+    "fct_unit_cycle_features",
+    "mart_fleet_health",
+]
+
+# The first line of NASA's train_FD001.txt, byte for byte (26 values, two trailing spaces).
+NASA_FIRST_LINE = (
+    b"1 1 -0.0007 -0.0004 100.0 518.67 641.82 1589.70 1400.60 14.62 21.61 554.36 2388.06 9046.19 1.30 "
+    b"47.47 521.66 2388.02 8138.62 8.4195 0.03 392 2388 100.00 39.06 23.4190  \n"
+)
+
+
+def line_count(path: Path) -> int:
+    return path.read_bytes().count(b"\n")
+
+
+def gold_fingerprints(env: Environment) -> dict[str, tuple]:
+    """Row count and an order-independent digest of every gold table's content."""
+    return {
+        table: env.query(
+            f"select count(*), md5(string_agg(cast(t as varchar), '|' order by cast(t as varchar))) "
+            f"from gold.{table} as t"
+        )[0]
+        for table in GOLD_TABLES
+    }
+
+
+@pytest.fixture(scope="module")
+def built(module_environment: Environment) -> Environment:
+    module_environment.land(SMALL)
+    module_environment.land(SIX_REGIMES)
+    module_environment.build()
+    return module_environment
+
+
+def test_every_landed_line_reaches_bronze_and_every_reading_reaches_gold(built: Environment) -> None:
+    landing = built.paths.landing
+    sensor_lines = sum(line_count(p) for p in landing.glob("t*_FD10*.txt"))
+    rul_lines = sum(line_count(p) for p in landing.glob("RUL_FD10*.txt"))
+    assert built.scalar("select count(*) from bronze.base_cmapss__landed_lines") == sensor_lines + rul_lines
+    assert built.scalar("select count(*) from bronze.stg_cmapss__sensor_readings") == sensor_lines
+    assert built.scalar("select count(*) from bronze.stg_cmapss__rul_truth") == rul_lines == 12
+    assert built.scalar("select count(*) from bronze.stg_cmapss__quarantined_lines") == 0
+    assert built.scalar("select count(*) from gold.fct_unit_cycle_features") == sensor_lines
+    assert built.scalar("select count(*) from gold.dim_units") == 24
+    assert built.scalar("select count(*) from gold.mart_fleet_health") == 24
+
+
+def test_six_condition_fleet_is_split_into_six_regimes_and_normalised(built: Environment) -> None:
+    regimes = dict(built.query("select dataset, count(*) from silver.int_regime_sensor_baselines group by all"))
+    assert regimes == {"FD101": 1, "FD102": 6}
+    # Normalised within regime on the train split: mean ~0 and std ~1 per regime.
+    stats = built.query(
+        "select operating_regime, avg(t50_lpt_outlet_temp_z), stddev_samp(t50_lpt_outlet_temp_z) "
+        "from gold.fct_unit_cycle_features where dataset = 'FD102' and split = 'train' group by all"
+    )
+    for _, mean, std in stats:
+        assert abs(mean) < 1e-9
+        assert abs(std - 1) < 1e-9
+
+
+def test_test_labels_add_the_truth_file_to_the_last_observed_cycle(built: Environment) -> None:
+    truth = dict(built.query("select unit_number, rul_cycles from bronze.stg_cmapss__rul_truth where dataset='FD101'"))
+    rows = built.query(
+        "select unit_number, cycle, rul from gold.fct_unit_cycle_features "
+        "where dataset = 'FD101' and split = 'test' and is_last_observed_cycle"
+    )
+    assert len(rows) == 6
+    for unit, _, rul in rows:
+        assert rul == truth[unit] > 0
+
+
+def test_analysts_query_the_marts_with_the_plain_duckdb_cli(built: Environment) -> None:
+    cli = Path(sys.executable).with_name("duckdb")
+    result = subprocess.run(
+        [
+            str(cli),
+            "-readonly",
+            "-csv",
+            str(built.paths.warehouse),
+            "-c",
+            "select count(*) from gold.mart_fleet_health where health_band in ('normal', 'watch', 'alert')",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.split() == ["count_star()", "24"]
+
+
+def test_a_second_build_ingests_nothing_and_leaves_the_marts_identical(environment: Environment) -> None:
+    environment.land(SMALL)
+    environment.build()
+    before = gold_fingerprints(environment)
+    landed_before = environment.query("select count(*), max(ingested_at) from bronze.base_cmapss__landed_lines")
+    second = environment.build()
+    assert "Landing folder: 3 files, 0 new or changed" in second.stdout
+    assert environment.query("select count(*), max(ingested_at) from bronze.base_cmapss__landed_lines") == landed_before
+    assert gold_fingerprints(environment) == before
+
+
+def test_landing_one_more_file_adds_exactly_its_rows(environment: Environment) -> None:
+    environment.land(SMALL)
+    environment.build()
+    readings_before = environment.query("select * from bronze.stg_cmapss__sensor_readings order by all")
+    more = FleetSpec(dataset="FD103", train_units=3, test_units=2, conditions=1, fault_modes=1, seed=13)
+    environment.land(more)
+    second = environment.build()
+    assert "Landing folder: 6 files, 3 new or changed" in second.stdout
+    new_lines = sum(line_count(p) for p in environment.paths.landing.glob("t*_FD103.txt"))
+    readings_after = environment.query("select * from bronze.stg_cmapss__sensor_readings order by all")
+    assert len(readings_after) == len(readings_before) + new_lines
+    assert set(readings_before) <= set(readings_after)
+    assert environment.scalar("select count(*) from gold.fct_unit_cycle_features where dataset = 'FD103'") == new_lines
+
+
+def test_registry_changes_are_kept_as_scd2_and_readings_join_the_version_valid_then(
+    environment: Environment,
+) -> None:
+    from ml.simulate import main as simulate
+
+    environment.land(SMALL)
+    environment.build()
+    rows_before = environment.scalar("select count(*) from gold.fct_unit_cycle_features")
+    assert (
+        simulate(["registry-update", "--fraction", "0.5", "--seed", "3", "--landing", str(environment.paths.landing)])
+        == 0
+    )
+    environment.build()
+
+    changed = environment.query(
+        "select unit_id, valid_from from gold.dim_unit_registry_history where version_number = 2"
+    )
+    assert len(changed) == 6  # half of the 12 units
+    assert environment.scalar("select count(*) from gold.fct_unit_cycle_features") == rows_before
+    # Every reading carries the version whose half-open interval holds its time.
+    mismatched = environment.scalar(
+        """
+        select count(*)
+        from gold.fct_unit_cycle_features as f
+        inner join gold.dim_unit_registry_history as h on f.registry_version_id = h.registry_version_id
+        where not (h.valid_from <= f.reading_at and f.reading_at < coalesce(h.valid_to, 'infinity'::timestamp))
+        """
+    )
+    assert mismatched == 0
+    for unit_id, change_at in changed:
+        versions = environment.query(
+            f"select distinct h.version_number from gold.fct_unit_cycle_features as f "
+            f"join gold.dim_unit_registry_history as h using (registry_version_id) "
+            f"where f.unit_id = '{unit_id}' and f.reading_at >= '{change_at}'"
+        )
+        assert versions == [(2,)]
+
+
+def test_real_nasa_files_load_unchanged_and_unrecognised_files_are_quarantined(environment: Environment) -> None:
+    landing = environment.paths.landing
+    (landing / "train_FD001.txt").write_bytes(NASA_FIRST_LINE + NASA_FIRST_LINE.replace(b"1 1 ", b"1 2 ", 1))
+    (landing / "readme.txt").write_text("Data sets consist of multiple multivariate time series.\n")
+    (landing / "Damage Propagation Modeling.pdf").write_bytes(b"%PDF-1.4\n\xff\xfe\x00\x01binary")
+    result = environment.build()  # no registry: the units load as unregistered
+    assert "WARN" in result.stdout
+    row = environment.query(
+        "select unit_number, cycle, op_setting_1, t24_lpc_outlet_temp, w32_lpt_coolant_bleed "
+        "from bronze.stg_cmapss__sensor_readings order by cycle"
+    )
+    assert row == [(1, 1, -0.0007, 641.82, 23.419), (1, 2, -0.0007, 641.82, 23.419)]
+    quarantined = environment.query(
+        "select file_name, line_number, rejection_reason from bronze.stg_cmapss__quarantined_lines order by all"
+    )
+    assert [(name, line) for name, line, _ in quarantined] == [
+        ("Damage Propagation Modeling.pdf", 0),
+        ("readme.txt", 1),
+    ]
+    assert all("file name does not match" in reason for _, _, reason in quarantined)
+    assert environment.query(
+        "select is_registered, reading_at from gold.dim_units join gold.fct_unit_cycle_features "
+        "using (unit_id) where cycle = 1"
+    ) == [(False, None)]
