@@ -10,8 +10,7 @@
 {% macro duckdb__list_landed_files(landing_path) %}
     {%- if not execute -%}{{ return([]) }}{%- endif -%}
     {%- set pattern = landing_path.rstrip('/') ~ '/*' -%}
-    {%- set matched = run_query('select count(*) from glob(' ~ sql_string(pattern) ~ ')') -%}
-    {%- if matched.rows[0][0] == 0 -%}
+    {%- if not files_exist(pattern) -%}
         {{ log('No files in the landing folder ' ~ landing_path, info=true) }}
         {{ return([]) }}
     {%- endif -%}

@@ -11,15 +11,15 @@
 
 {% macro duckdb__read_landed_lines(files) %}
     {%- if files | length == 0 %}
-    select
-        cast(null as varchar) as source_file,
-        cast(null as bigint) as file_size_bytes,
-        cast(null as timestamp) as file_modified_at,
-        cast(null as varchar) as file_content_md5,
-        cast(null as integer) as line_number,
-        cast(null as varchar) as raw_line,
-        cast(null as varchar) as file_error
-    where false
+    {{ empty_relation({
+        'source_file': 'varchar',
+        'file_size_bytes': 'bigint',
+        'file_modified_at': 'timestamp',
+        'file_content_md5': 'varchar',
+        'line_number': 'integer',
+        'raw_line': 'varchar',
+        'file_error': 'varchar',
+    }) }}
     {%- else %}
     with files as (
         select

@@ -19,8 +19,7 @@
         'cycle_hours': 'double',
         'updated_at': 'timestamp',
     } -%}
-    {%- set exists = execute and run_query('select count(*) from glob(' ~ sql_string(path) ~ ')').rows[0][0] > 0 -%}
-    {%- if exists %}
+    {%- if files_exist(path) %}
     select * from read_csv(
         {{ sql_string(path) }},
         header = true,
@@ -29,10 +28,6 @@
         timestampformat = '%Y-%m-%d %H:%M:%S'
     )
     {%- else %}
-    select
-        {%- for name, type in columns.items() %}
-        cast(null as {{ type }}) as {{ name }}{{ "," if not loop.last }}
-        {%- endfor %}
-    where false
+    {{ empty_relation(columns) }}
     {%- endif %}
 {% endmacro %}

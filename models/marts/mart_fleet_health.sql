@@ -2,7 +2,8 @@
     One row per unit: where each unit stands at its latest observed cycle. Its model and site,
     how far through its model's rated life it is, its current degradation indicators and the
     trend of the key sensors. The health band is a transparent rule on the 10-cycle mean
-    degradation index (var health_band_thresholds); model risk scores join here once scored.
+    degradation index (var health_band_thresholds). The champion models' latest scores
+    (python -m ml.predict) sit beside it: null until a unit has been scored.
 -#}
 {%- set key_sensors = [
     't50_lpt_outlet_temp', 'ps30_hpc_static_pressure', 'phi_fuel_flow_ratio', 'htbleed_bleed_enthalpy',
@@ -19,6 +20,10 @@ units as (
 
 equipment_models as (
     select * from {{ ref('dim_equipment_models') }}
+),
+
+risk_scores as (
+    select * from {{ ref('int_unit_risk_scores_latest') }}
 ),
 
 latest_cycles as (
@@ -51,6 +56,13 @@ final as (
             when latest_cycles.degradation_index_mean_w10 >= {{ thresholds['watch'] }} then 'watch'
             else 'normal'
         end as health_band,
+        risk_scores.failure_probability,
+        risk_scores.predicted_rul,
+        risk_scores.scored_cycle,
+        risk_scores.scored_cycle = latest_cycles.cycle as is_score_current,
+        risk_scores.scored_at,
+        risk_scores.classifier_version,
+        risk_scores.regressor_version,
         {%- for sensor in key_sensors %}
         latest_cycles.{{ sensor }}_mean_w10,
         latest_cycles.{{ sensor }}_slope_w30{{ "," if not loop.last }}
@@ -60,6 +72,8 @@ final as (
         on latest_cycles.unit_id = units.unit_id
     left join equipment_models
         on units.equipment_model_code = equipment_models.equipment_model_code
+    left join risk_scores
+        on latest_cycles.unit_id = risk_scores.unit_id
 )
 
 select * from final

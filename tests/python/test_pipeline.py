@@ -196,3 +196,41 @@ def test_real_nasa_files_load_unchanged_and_unrecognised_files_are_quarantined(e
         "select is_registered, reading_at from gold.dim_units join gold.fct_unit_cycle_features "
         "using (unit_id) where cycle = 1"
     ) == [(False, None)]
+
+
+def test_scores_written_back_by_ml_appear_in_fleet_health(environment: Environment) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    environment.land(SMALL)
+    environment.build()
+    assert environment.scalar("select count(failure_probability) from gold.mart_fleet_health") == 0
+    latest = environment.query("select unit_id, dataset, split, unit_number, latest_cycle from gold.mart_fleet_health")
+    scores = environment.paths.predictions / "unit_risk_scores"
+    scores.mkdir(parents=True)
+
+    def write_run(name: str, scored_at: str, probability: float) -> None:
+        table = pa.table(
+            {
+                "unit_id": [u for u, *_ in latest],
+                "dataset": [d for _, d, *_ in latest],
+                "split": [s for _, _, s, *_ in latest],
+                "unit_number": pa.array([n for *_, n, _ in latest], pa.int32()),
+                "cycle": pa.array([c for *_, c in latest], pa.int32()),
+                "failure_probability": [probability] * len(latest),
+                "predicted_rul": [42.0] * len(latest),
+                "classifier_version": ["1"] * len(latest),
+                "regressor_version": ["1"] * len(latest),
+                "features_delta_version": pa.array([0] * len(latest), pa.int64()),
+                "scored_at": pa.array([scored_at] * len(latest), pa.string()).cast(pa.timestamp("us")),
+            }
+        )
+        pq.write_table(table, scores / name)
+
+    write_run("scores_1.parquet", "2026-01-01 00:00:00", 0.25)
+    write_run("scores_2.parquet", "2026-01-02 00:00:00", 0.75)  # the newer run wins
+    environment.build()
+    assert environment.query(
+        "select count(*), min(failure_probability), max(failure_probability), bool_and(is_score_current) "
+        "from gold.mart_fleet_health"
+    ) == [(12, 0.75, 0.75, True)]

@@ -1,0 +1,27 @@
+{#- One row per unit: its most recent score (the newest scoring run that included it). -#}
+with scores as (
+    select * from {{ ref('stg_predictions__unit_risk_scores') }}
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (partition by unit_id order by scored_at desc, source_file desc) as score_rank
+    from scores
+),
+
+final as (
+    select
+        unit_id,
+        scored_cycle,
+        failure_probability,
+        predicted_rul,
+        classifier_version,
+        regressor_version,
+        features_delta_version,
+        scored_at
+    from ranked
+    where score_rank = 1
+)
+
+select * from final
