@@ -38,8 +38,9 @@
     {{ return(2 + cmapss_setting_columns() | length + cmapss_sensor_columns() | length) }}
 {% endmacro %}
 
-{#- train_FD001.txt, test_FD001.txt, RUL_FD001.txt; an optional suffix after the dataset
-    (train_FD001_2026-11-22.txt) names a later delivery of the same dataset. -#}
+{#- train_FD001.txt, test_FD001.txt, RUL_FD001.txt; an optional suffix after the dataset,
+    starting with '_', '-' or a space (train_FD001_2026-11-22.txt, train_FD001 (resent).txt),
+    names a later delivery of the same dataset. -#}
 {% macro cmapss_file_name_regex() -%}
-    ^(train|test|RUL)_(FD[0-9]{3})([_-][A-Za-z0-9._-]*)?\.txt$
+    ^(train|test|RUL)_(FD[0-9]{3})([_ -][^/\\]*)?\.txt$
 {%- endmacro %}

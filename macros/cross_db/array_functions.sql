@@ -35,3 +35,14 @@
 {% macro duckdb__has_non_finite_token(arr) -%}
     len(list_filter({{ arr }}, lambda t: not isfinite(try_cast(t as double)))) > 0
 {%- endmacro %}
+
+{#- The elements after the first n, each cast to double (an empty array when there are none). -#}
+{% macro array_tail_as_doubles(arr, n) %}
+    {{ return(adapter.dispatch('array_tail_as_doubles', 'pdm_lakehouse')(arr, n)) }}
+{% endmacro %}
+{% macro default__array_tail_as_doubles(arr, n) -%}
+    transform(slice({{ arr }}, {{ n }} + 1, greatest(size({{ arr }}) - {{ n }}, 0)), t -> try_cast(t as double))
+{%- endmacro %}
+{% macro duckdb__array_tail_as_doubles(arr, n) -%}
+    list_transform({{ arr }}[{{ n }} + 1:], lambda t: try_cast(t as double))
+{%- endmacro %}

@@ -1,30 +1,35 @@
 {#-
-    The quarantine: every landed line kept out of the clean bronze tables, with the reason.
-    Same increment rule as stg_cmapss__sensor_readings (watermark on ingested_at, a file's
-    newer version replaces its earlier rows), so per file version:
-    lines landed = readings kept + lines quarantined (tested by a reconciliation test).
+    The quarantine: every landed line kept out of the clean bronze tables, with the rule it
+    broke and a message naming the problem. Same increment rule as stg_cmapss__sensor_readings
+    (watermark on ingested_at, a file's newer version replaces its earlier rows), so per file
+    version: lines landed = readings kept + lines quarantined (the reconciliation test).
+    A file with an unrecognised name is quarantined whole, line by line.
 -#}
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='source_file',
+        on_schema_change='append_new_columns',
+        pre_hook="{{ delete_rows_of_relanded_files() }}",
     )
 }}
 
+-- depends_on: {{ ref('base_cmapss__landed_lines') }} (the pre-hook reads it)
+
 with sensor_lines as (
-    select * from {{ ref('base_cmapss__sensor_lines_parsed') }}
-    where ingested_at > {{ incremental_watermark() }}
+    {{ newest_landings_since_watermark(ref('base_cmapss__sensor_lines_parsed'), 'rejection_rule is not null') }}
 ),
 
 rul_lines as (
-    select * from {{ ref('base_cmapss__rul_lines_parsed') }}
-    where ingested_at > {{ incremental_watermark() }}
+    {{ newest_landings_since_watermark(ref('base_cmapss__rul_lines_parsed'), 'rejection_rule is not null') }}
 ),
 
 unrecognised_files as (
-    select * from {{ ref('base_cmapss__landed_lines') }}
-    where ingested_at > {{ incremental_watermark() }} and file_kind = 'unrecognised'
+    {{ newest_landings_since_watermark(
+        ref('base_cmapss__landed_lines'),
+        "file_kind = 'unrecognised' and duplicate_of_source_file is null",
+    ) }}
 ),
 
 rejected as (
@@ -35,10 +40,10 @@ rejected as (
         'sensor_readings' as file_kind,
         line_number,
         raw_line,
+        rejection_rule,
         rejection_reason,
         ingested_at
     from sensor_lines
-    where rejection_reason is not null
     union all
     select
         source_file,
@@ -47,10 +52,10 @@ rejected as (
         'rul_truth' as file_kind,
         line_number,
         raw_line,
+        rejection_rule,
         rejection_reason,
         ingested_at
     from rul_lines
-    where rejection_reason is not null
     union all
     select
         source_file,
@@ -59,7 +64,9 @@ rejected as (
         file_kind,
         line_number,
         raw_line,
-        'file name does not match train_FDnnn.txt, test_FDnnn.txt or RUL_FDnnn.txt' as rejection_reason,
+        'unrecognised_file_name' as rejection_rule,
+        'file name does not match train_FDnnn.txt, test_FDnnn.txt or RUL_FDnnn.txt'
+        || coalesce(' (' || file_error || ')', '') as rejection_reason,
         ingested_at
     from unrecognised_files
 ),
@@ -72,6 +79,7 @@ final as (
         file_kind,
         line_number,
         raw_line,
+        rejection_rule,
         rejection_reason,
         ingested_at
     from rejected

@@ -4,12 +4,15 @@
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='source_file',
+        on_schema_change='append_new_columns',
+        pre_hook="{{ delete_rows_of_relanded_files() }}",
     )
 }}
 
+-- depends_on: {{ ref('base_cmapss__landed_lines') }} (the pre-hook reads it)
+
 with parsed_lines as (
-    select * from {{ ref('base_cmapss__rul_lines_parsed') }}
-    where ingested_at > {{ incremental_watermark() }}
+    {{ newest_landings_since_watermark(ref('base_cmapss__rul_lines_parsed')) }}
 ),
 
 final as (
@@ -23,7 +26,7 @@ final as (
         line_number,
         ingested_at
     from parsed_lines
-    where rejection_reason is null
+    where rejection_rule is null
 )
 
 select * from final

@@ -2,19 +2,23 @@
     Incremental: each build takes only the lines bronze ingested since this model's last run
     (its own newest ingested_at is the watermark, so a run that died half-way is caught up by
     the next). A file landed again with new content replaces all of that file's earlier rows
-    (delete+insert on source_file): the newest version of a file is the only one here.
+    (pre-hook, then delete+insert on source_file): the newest version of a file is the only
+    one here.
 -#}
 {{
     config(
         materialized='incremental',
         incremental_strategy='delete+insert',
         unique_key='source_file',
+        on_schema_change='append_new_columns',
+        pre_hook="{{ delete_rows_of_relanded_files() }}",
     )
 }}
 
+-- depends_on: {{ ref('base_cmapss__landed_lines') }} (the pre-hook reads it)
+
 with parsed_lines as (
-    select * from {{ ref('base_cmapss__sensor_lines_parsed') }}
-    where ingested_at > {{ incremental_watermark() }}
+    {{ newest_landings_since_watermark(ref('base_cmapss__sensor_lines_parsed')) }}
 ),
 
 final as (
@@ -26,12 +30,13 @@ final as (
         {%- for column in cmapss_setting_columns() + cmapss_sensor_columns() %}
         {{ column }},
         {%- endfor %}
+        extra_values,
         source_file,
         file_version_id,
         line_number,
         ingested_at
     from parsed_lines
-    where rejection_reason is null
+    where rejection_rule is null
 )
 
 select * from final

@@ -25,11 +25,92 @@ with landed_lines as (
     {{ read_landed_lines(new_files) }}
 ),
 
+landed_files as (
+    select
+        source_file,
+        file_content_md5,
+        max(file_error) as file_error
+    from landed_lines
+    group by source_file, file_content_md5
+),
+
+current_contents as (
+    {%- if is_incremental() %}
+    select
+        source_file,
+        file_content_md5
+    from (
+        select
+            source_file,
+            file_content_md5,
+            row_number() over (partition by source_file order by ingested_at desc) as recency
+        from {{ this }}
+        where line_number <= 1 and duplicate_of_source_file is null
+    ) as content_versions
+    where recency = 1
+    {%- else %}
+    {{ empty_relation({'source_file': 'varchar', 'file_content_md5': 'varchar'}) }}
+    {%- endif %}
+),
+
+batch_originals as (
+    select
+        file_content_md5,
+        min(source_file) as first_source_file
+    from landed_files
+    where file_error is null
+    group by file_content_md5
+),
+
+file_duplicates as (
+    -- the same file's own current content first, then another file's, then an earlier file of this batch
+    select
+        landed_files.source_file,
+        coalesce(
+            max(
+                case when current_contents.source_file = landed_files.source_file then current_contents.source_file end
+            ),
+            min(current_contents.source_file),
+            nullif(min(batch_originals.first_source_file), landed_files.source_file)
+        ) as duplicate_of_source_file
+    from landed_files
+    left join current_contents
+        on landed_files.file_content_md5 = current_contents.file_content_md5
+    left join batch_originals
+        on landed_files.file_content_md5 = batch_originals.file_content_md5
+    where landed_files.file_error is null
+    group by landed_files.source_file
+),
+
+deduplicated_lines as (
+    select
+        landed_lines.*,
+        cast(null as varchar) as duplicate_of_source_file
+    from landed_lines
+    left join file_duplicates
+        on landed_lines.source_file = file_duplicates.source_file
+    where file_duplicates.duplicate_of_source_file is null
+    union all
+    select distinct
+        landed_lines.source_file,
+        landed_lines.file_size_bytes,
+        landed_lines.file_modified_at,
+        landed_lines.file_content_md5,
+        0 as line_number,
+        cast(null as varchar) as raw_line,
+        cast(null as varchar) as file_error,
+        file_duplicates.duplicate_of_source_file
+    from landed_lines
+    inner join file_duplicates
+        on landed_lines.source_file = file_duplicates.source_file
+    where file_duplicates.duplicate_of_source_file is not null
+),
+
 classified as (
     select
         *,
         regexp_extract(source_file, '[^/\\]+$') as file_name
-    from landed_lines
+    from deduplicated_lines
 ),
 
 final as (
@@ -56,6 +137,7 @@ final as (
         line_number,
         raw_line,
         file_error,
+        duplicate_of_source_file,
         {{ ingestion_timestamp() }} as ingested_at
     from classified
 )

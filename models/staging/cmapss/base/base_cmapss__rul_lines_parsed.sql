@@ -4,7 +4,7 @@
 -#}
 with landed_lines as (
     select * from {{ ref('base_cmapss__landed_lines') }}
-    where file_kind = 'rul_truth'
+    where file_kind = 'rul_truth' and duplicate_of_source_file is null
 ),
 
 tokenised as (
@@ -19,19 +19,31 @@ checked as (
         *,
         try_cast({{ array_element('tokens', 1) }} as double) as rul_value,
         case
-            when file_error is not null then file_error
-            when {{ array_length('tokens') }} = 0 then 'blank line'
-            when {{ array_length('tokens') }} != 1
-                then 'expected one value, found ' || {{ array_length('tokens') }}
-            when try_cast({{ array_element('tokens', 1) }} as double) is null
-                then 'non-numeric value: ''' || {{ array_element('tokens', 1) }} || ''''
+            when file_error is not null then 'unreadable_file'
+            when {{ array_length('tokens') }} = 0 then 'blank_line'
+            when {{ array_length('tokens') }} != 1 then 'rul_not_one_value'
+            when try_cast({{ array_element('tokens', 1) }} as double) is null then 'non_numeric_value'
             when not isfinite(try_cast({{ array_element('tokens', 1) }} as double))
                 or try_cast({{ array_element('tokens', 1) }} as double)
                 != floor(try_cast({{ array_element('tokens', 1) }} as double))
                 or try_cast({{ array_element('tokens', 1) }} as double) < 0
+                then 'rul_not_non_negative_integer'
+        end as rejection_rule
+    from tokenised
+),
+
+explained as (
+    select
+        *,
+        case rejection_rule
+            when 'unreadable_file' then file_error
+            when 'blank_line' then 'blank line'
+            when 'rul_not_one_value' then 'expected one value, found ' || {{ array_length('tokens') }}
+            when 'non_numeric_value' then 'non-numeric value: ''' || {{ array_element('tokens', 1) }} || ''''
+            when 'rul_not_non_negative_integer'
                 then 'remaining life is not a non-negative integer: ' || {{ array_element('tokens', 1) }}
         end as rejection_reason
-    from tokenised
+    from checked
 ),
 
 final as (
@@ -43,11 +55,12 @@ final as (
         split,
         line_number,
         raw_line,
+        rejection_rule,
         rejection_reason,
         line_number as unit_number,
         cast(rul_value as integer) as rul_cycles,
         ingested_at
-    from checked
+    from explained
 )
 
 select * from final
