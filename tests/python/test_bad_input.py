@@ -192,6 +192,7 @@ def test_duplicates_gaps_disorder_missing_truth_and_unregistered_units_warn(bad_
         "units_have_a_registry_entry",
         "files_quarantined_share_below_warn_limit",
         "landed_file_names_are_recognised",
+        "no_file_rejected_whole",
     ]:
         assert any(warning in line and "WARN" in line for line in run.stdout.splitlines()), warning
 
