@@ -19,6 +19,13 @@
 {%- set new_files = files_not_yet_ingested(listed, this if is_incremental() else none) %}
 {%- if execute %}
     {{ log('Landing folder: ' ~ listed | length ~ ' files, ' ~ new_files | length ~ ' new or changed', info=true) }}
+    {%- for f in new_files %}
+        {%- set file_name = f.source_file.replace('\\', '/').split('/') | last %}
+        {%- if not modules.re.match(cmapss_file_name_regex() | trim, file_name) %}
+    {{ log("WARNING: landing file '" ~ f.source_file ~ "' does not match train_FDnnn.txt, test_FDnnn.txt "
+        ~ "or RUL_FDnnn.txt: quarantined whole (bronze.stg_cmapss__quarantined_lines)", info=true) }}
+        {%- endif %}
+    {%- endfor %}
 {%- endif %}
 
 with landed_lines as (
