@@ -14,7 +14,8 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 # Where `make test` builds its throw-away fleet and warehouse.
 CI_DIR := data/ci
 
-.PHONY: help install run build test lint contracts contracts-check ci-build pytest clean
+.PHONY: help install run build publish history train predict mlflow-ui benchmark test lint contracts \
+	contracts-check ci-build pytest clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F":.*## " "{printf \"  make %-16s %s\\n\", \$$1, \$$2}"
@@ -27,14 +28,38 @@ $(VENV)/.installed: requirements.txt
 
 install: $(VENV)/.installed ## create .venv with the pinned dependencies
 
-run: install ## simulate a sample fleet if the landing folder is empty, build, summarise
+run: install ## the whole job: sample fleet if landing is empty, build, publish, train, score, summary
 	$(PY) -m ml.simulate sample-fleet
 	$(MAKE) --no-print-directory build
+	$(PY) -m ml.publish
+	$(PY) -m ml.train
+	$(PY) -m ml.predict
+	@# the scores just written back reach gold.mart_fleet_health, then its new Delta version
+	$(DBT) build --select stg_predictions__unit_risk_scores+
+	$(PY) -m ml.publish
 	$(PY) -m ml.summary
 
 build: install ## dbt build (seeds, snapshot, models, tests) on the dev warehouse
 	mkdir -p data/warehouse
 	$(DBT) build
+
+publish: install ## publish the gold marts as Delta versions under data/lake/gold/
+	$(PY) -m ml.publish
+
+history: install ## every Delta version of every published mart (version, time, operation, rows)
+	$(PY) -m ml.publish --history
+
+train: install ## train and register models from the latest published features (VERSION=n to pin)
+	$(PY) -m ml.train $(if $(VERSION),--version $(VERSION))
+
+predict: install ## score every unit's latest cycle with the champion models
+	$(PY) -m ml.predict
+
+mlflow-ui: install ## browse runs and registered models (http://127.0.0.1:5000)
+	$(BIN)/mlflow ui --host 127.0.0.1 --backend-store-uri sqlite:///$(CURDIR)/data/mlruns/mlflow.db
+
+benchmark: install ## ingestion cost vs history size (bronze incremental vs full refresh)
+	$(PY) -m benchmarks.ingestion_scaling
 
 test: install lint contracts-check ci-build pytest ## every check: lint, contracts, dbt build on a small fleet, pytest
 

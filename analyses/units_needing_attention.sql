@@ -15,5 +15,6 @@ select
     predicted_rul,
     round(degradation_index_mean_w10, 2) as degradation
 from fleet_health
-order by degradation_index_mean_w10 desc
+where not is_run_to_failure
+order by failure_probability desc nulls last, degradation_index_mean_w10 desc
 limit 10

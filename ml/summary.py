@@ -30,7 +30,16 @@ def warehouse_summary(warehouse: Path) -> dict[str, object]:
         health = con.execute(
             "select health_band, count(*) from gold.mart_fleet_health group by all order by all"
         ).fetchall()
-    return {"counts": counts, "units": units, "health": health}
+        at_risk = con.execute(
+            """
+            select unit_id, latest_cycle, failure_probability, predicted_rul, health_band, classifier_version
+            from gold.mart_fleet_health
+            where failure_probability is not null and not is_run_to_failure  -- in service, not failed
+            order by failure_probability desc, predicted_rul, unit_id
+            limit 10
+            """
+        ).fetchall()
+    return {"counts": counts, "units": units, "health": health, "at_risk": at_risk}
 
 
 def test_results(run_results: Path) -> Counter[str]:
@@ -48,6 +57,11 @@ def render(summary: dict[str, object], tests: Counter[str]) -> str:
     lines.append("  fleet health: " + ", ".join(f"{band} {n}" for band, n in summary["health"]))
     if tests:
         lines.append("  tests: " + ", ".join(f"{n} {status}" for status, n in sorted(tests.items())))
+    if summary["at_risk"]:
+        lines += ["", "Top 10 at risk among units in service (gold.mart_fleet_health, latest scores)"]
+        lines.append(f"  {'unit':<18}{'cycle':>6}{'P(fail<=30)':>13}{'pred. RUL':>11}  {'health':<8}classifier")
+        for unit, cycle, probability, rul, band, version in summary["at_risk"]:
+            lines.append(f"  {unit:<18}{cycle:>6}{probability:>13.3f}{rul:>11.0f}  {band:<8}v{version}")
     return "\n".join(lines)
 
 

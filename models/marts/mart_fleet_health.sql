@@ -42,6 +42,7 @@ final as (
         units.site_code,
         units.firmware_version,
         units.is_registered,
+        latest_cycles.split = 'train' as is_run_to_failure,
         latest_cycles.cycle as latest_cycle,
         latest_cycles.reading_at as latest_reading_at,
         equipment_models.rated_life_cycles,

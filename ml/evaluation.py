@@ -1,0 +1,164 @@
+"""Pure evaluation helpers: the PHM08 score, RMSE, last-cycle selection, threshold choice, grouped folds.
+
+Nothing here reads files or talks to MLflow, so every function can be tested against hand-computed values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import confusion_matrix, f1_score, precision_score, recall_score, roc_auc_score
+
+# PHM08 challenge constants: late predictions (d > 0) are penalised harder than early ones.
+PHM08_EARLY = 13.0
+PHM08_LATE = 10.0
+
+
+def _as_float_arrays(y_true: Sequence[float], y_pred: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    true = np.asarray(y_true, dtype=float)
+    pred = np.asarray(y_pred, dtype=float)
+    if true.shape != pred.shape:
+        raise ValueError(f"y_true and y_pred differ in shape: {true.shape} vs {pred.shape}")
+    return true, pred
+
+
+def phm08_score(y_true: Sequence[float], y_pred: Sequence[float]) -> float:
+    """PHM08 score: sum of exp(-d/13) - 1 for early (d < 0) and exp(d/10) - 1 for late, d = pred - true.
+
+    Lower is better; 0 is perfect. Summed (not averaged), as the papers report it.
+    """
+    true, pred = _as_float_arrays(y_true, y_pred)
+    d = pred - true
+    penalties = np.where(d < 0, np.exp(-d / PHM08_EARLY) - 1.0, np.exp(d / PHM08_LATE) - 1.0)
+    return float(np.sum(penalties))
+
+
+def rmse(y_true: Sequence[float], y_pred: Sequence[float]) -> float:
+    """Root mean squared error."""
+    true, pred = _as_float_arrays(y_true, y_pred)
+    if true.size == 0:
+        raise ValueError("rmse of an empty sample")
+    return float(np.sqrt(np.mean((pred - true) ** 2)))
+
+
+def mae(y_true: Sequence[float], y_pred: Sequence[float]) -> float:
+    """Mean absolute error."""
+    true, pred = _as_float_arrays(y_true, y_pred)
+    if true.size == 0:
+        raise ValueError("mae of an empty sample")
+    return float(np.mean(np.abs(pred - true)))
+
+
+def regression_metrics(y_true: Sequence[float], y_pred: Sequence[float]) -> dict[str, float]:
+    """RMSE, MAE and PHM08 score of RUL predictions."""
+    return {"rmse": rmse(y_true, y_pred), "mae": mae(y_true, y_pred), "phm08_score": phm08_score(y_true, y_pred)}
+
+
+def last_cycle_per_unit(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows flagged `is_last_observed_cycle` (one per unit), ordered by unit_id.
+
+    This is where the papers evaluate a test set: one prediction per engine, at the last cycle seen.
+    """
+    flag = frame["is_last_observed_cycle"].fillna(False).astype(bool)
+    last = frame.loc[flag].sort_values(["unit_id", "cycle"], kind="mergesort")
+    if last["unit_id"].duplicated().any():
+        raise ValueError("more than one row per unit is flagged is_last_observed_cycle")
+    return last.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class ThresholdChoice:
+    """A decision threshold on a predicted probability, and how it was chosen."""
+
+    threshold: float
+    method: str
+    f1: float
+    precision: float
+    recall: float
+    n: int
+    positives: int
+
+
+def choose_threshold(y_true: Sequence[int], scores: Sequence[float], default: float = 0.5) -> ThresholdChoice:
+    """The threshold maximising F1 of `score >= threshold`, over the observed scores (use out-of-fold ones).
+
+    Candidates are the distinct scores. Ties in F1 go to the lowest threshold (more recall: in maintenance a
+    missed failure costs more than an extra inspection). Without positives or negatives F1 is undefined and
+    `default` is returned.
+    """
+    true = np.asarray(y_true).astype(bool)
+    score = np.asarray(scores, dtype=float)
+    if true.shape != score.shape:
+        raise ValueError(f"y_true and scores differ in shape: {true.shape} vs {score.shape}")
+    positives = int(true.sum())
+    if positives == 0 or positives == true.size:
+        nan = float("nan")
+        return ThresholdChoice(default, "default (one class only)", nan, nan, nan, int(true.size), positives)
+    # Sort by score descending; predicting positive for the top k rows = threshold at the k-th score.
+    order = np.argsort(-score, kind="mergesort")
+    sorted_score, sorted_true = score[order], true[order]
+    tp = np.cumsum(sorted_true)
+    predicted = np.arange(1, score.size + 1)
+    # Only the last index of each run of equal scores is a reachable cut.
+    last_of_run = np.r_[sorted_score[1:] != sorted_score[:-1], True]
+    tp, predicted, cut = tp[last_of_run], predicted[last_of_run], sorted_score[last_of_run]
+    precision = tp / predicted
+    recall = tp / positives
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(tp > 0, 2 * precision * recall / (precision + recall), 0.0)
+    best = int(np.flatnonzero(f1 == f1.max())[-1])  # cuts run from high to low threshold: last = lowest
+    return ThresholdChoice(
+        threshold=float(cut[best]),
+        method="max F1 over out-of-fold predictions",
+        f1=float(f1[best]),
+        precision=float(precision[best]),
+        recall=float(recall[best]),
+        n=int(true.size),
+        positives=positives,
+    )
+
+
+def classification_metrics(y_true: Sequence[int], scores: Sequence[float], threshold: float) -> dict[str, float]:
+    """ROC AUC (threshold-free) and accuracy, precision, recall, F1 and confusion counts at `threshold`."""
+    true = np.asarray(y_true).astype(int)
+    score = np.asarray(scores, dtype=float)
+    predicted = (score >= threshold).astype(int)
+    tn, fp, fn, tp = confusion_matrix(true, predicted, labels=[0, 1]).ravel()
+    both_classes = 0 < true.sum() < true.size
+    return {
+        "roc_auc": float(roc_auc_score(true, score)) if both_classes else float("nan"),
+        "accuracy": float(np.mean(predicted == true)),
+        "precision": float(precision_score(true, predicted, zero_division=0)),
+        "recall": float(recall_score(true, predicted, zero_division=0)),
+        "f1": float(f1_score(true, predicted, zero_division=0)),
+        "tp": float(tp),
+        "fp": float(fp),
+        "tn": float(tn),
+        "fn": float(fn),
+        "positives": float(true.sum()),
+        "n": float(true.size),
+    }
+
+
+def grouped_folds(units: Sequence[str], n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """K folds over rows, grouped by unit: every row of a unit lands in the same validation fold.
+
+    `units` holds one unit id per row. The distinct units are sorted, shuffled with `seed` and dealt to the
+    folds in turn, so fold sizes differ by at most one unit and the result depends only on the set of units
+    and the seed (not on row order). Returns (train row indices, validation row indices) pairs, usable as
+    scikit-learn's `cv=`.
+    """
+    groups = np.asarray(units)
+    distinct = np.unique(groups)
+    if n_splits < 2:
+        raise ValueError(f"n_splits must be at least 2, got {n_splits}")
+    if distinct.size < n_splits:
+        raise ValueError(f"{distinct.size} units cannot fill {n_splits} folds")
+    shuffled = distinct[np.random.default_rng(seed).permutation(distinct.size)]
+    fold_of_unit = dict(zip(shuffled.tolist(), (np.arange(distinct.size) % n_splits).tolist(), strict=True))
+    fold_of_row = np.array([fold_of_unit[unit] for unit in groups.tolist()], dtype=int)
+    rows = np.arange(groups.size)
+    return [(rows[fold_of_row != fold], rows[fold_of_row == fold]) for fold in range(n_splits)]

@@ -1,0 +1,291 @@
+"""Score units with the `champion` models of the MLflow registry.
+
+    python -m ml.predict                                   # every unit's latest cycle -> one new Parquet file
+    python -m ml.predict --unit 16 --dataset FD001 [--split test]   # one line for one unit
+
+Without `--unit`: reads the latest Delta version of fct_unit_cycle_features (resolved to its number), scores
+the latest observed cycle of every unit with `models:/pdm-fails-within-30-cycles@champion` and
+`models:/pdm-rul@champion`, writes ONE new file `<predictions>/unit_risk_scores/scores_<UTC timestamp>.parquet`
+(schema: SCORE_SCHEMA) and prints the ten units most at risk. The decision threshold is the one chosen in
+training, read back from the champion version's `decision_threshold` tag.
+
+With `--unit N`: prints whether that unit fails within 30 cycles; `--split` defaults to 'test' when the unit
+exists there, else 'train'; `--dataset` may be left out when the table holds one dataset. Exit code 2 for
+an unknown unit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+from sklearn.base import BaseEstimator
+
+from ml import lake
+from ml.config import Paths
+from ml.train import (
+    CHAMPION_ALIAS,
+    CLASSIFIER_NAME,
+    FEATURE_TABLE,
+    REGRESSOR_NAME,
+    THRESHOLD_TAG,
+    configure_mlflow,
+    matrix,
+    predict_rul,
+    store_file,
+)
+
+SCORES_SUBDIR = "unit_risk_scores"
+SCORE_SCHEMA = pa.schema(
+    [
+        ("unit_id", pa.string()),
+        ("dataset", pa.string()),
+        ("split", pa.string()),
+        ("unit_number", pa.int32()),
+        ("cycle", pa.int32()),
+        ("failure_probability", pa.float64()),
+        ("predicted_rul", pa.float64()),
+        ("classifier_version", pa.string()),
+        ("regressor_version", pa.string()),
+        ("features_delta_version", pa.int64()),
+        ("scored_at", pa.timestamp("us")),
+    ]
+)
+
+
+class UnknownUnitError(LookupError):
+    """The unit asked for is not in the feature table."""
+
+
+@dataclass(frozen=True)
+class Champion:
+    """A registered model version carrying the `champion` alias, loaded."""
+
+    name: str
+    version: str
+    model: BaseEstimator
+    tags: dict[str, str]
+
+    @property
+    def features(self) -> list[str]:
+        """The columns the model was fitted on, in order."""
+        return list(self.model.feature_names_in_)
+
+
+@dataclass(frozen=True)
+class Champions:
+    classifier: Champion
+    regressor: Champion
+
+    @property
+    def threshold(self) -> float:
+        value = self.classifier.tags.get(THRESHOLD_TAG)
+        if value is None:
+            raise ValueError(
+                f"{self.classifier.name} v{self.classifier.version} has no '{THRESHOLD_TAG}' tag: retrain it"
+            )
+        return float(value)
+
+
+def load_champion(name: str) -> Champion:
+    """`models:/<name>@champion` from the configured registry, with its version and tags."""
+    version = MlflowClient().get_model_version_by_alias(name, CHAMPION_ALIAS)
+    # load the version the alias resolved to, not the alias again: a training may move it in between
+    model = mlflow.sklearn.load_model(f"models:/{name}/{version.version}")
+    return Champion(name=name, version=str(version.version), model=model, tags=dict(version.tags))
+
+
+class NoChampionError(LookupError):
+    """The MLflow store or its champion models are missing: train first."""
+
+
+def load_champions(mlflow_dir: Path) -> Champions:
+    """Both champions from the store in `mlflow_dir` (which must exist: scoring never creates a store)."""
+    if not store_file(mlflow_dir).exists():
+        raise NoChampionError(f"no MLflow store at {store_file(mlflow_dir)}")
+    configure_mlflow(mlflow_dir)
+    return Champions(classifier=load_champion(CLASSIFIER_NAME), regressor=load_champion(REGRESSOR_NAME))
+
+
+def latest_cycles(table_path: Path, version: int) -> pd.DataFrame:
+    """Each unit's row at its latest observed cycle, at one Delta version, ordered by unit_id."""
+    sql = f"""
+        select * from {lake.delta_scan_sql(table_path, version)}
+        qualify row_number() over (partition by unit_id order by cycle desc) = 1
+        order by unit_id
+    """
+    con = lake.connect()
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
+def score(frame: pd.DataFrame, champions: Champions, features_version: int, scored_at: datetime) -> pa.Table:
+    """Failure probability and predicted RUL of every row of `frame`, as a table of SCORE_SCHEMA."""
+    probability = champions.classifier.model.predict_proba(matrix(frame, champions.classifier.features))[:, 1]
+    rul = predict_rul(champions.regressor.model, matrix(frame, champions.regressor.features))
+    n = len(frame)
+    stamp = scored_at.astimezone(UTC).replace(tzinfo=None)
+    columns = {
+        "unit_id": frame["unit_id"].astype(str).tolist(),
+        "dataset": frame["dataset"].astype(str).tolist(),
+        "split": frame["split"].astype(str).tolist(),
+        "unit_number": frame["unit_number"].to_numpy(dtype=np.int32),
+        "cycle": frame["cycle"].to_numpy(dtype=np.int32),
+        "failure_probability": probability.astype(np.float64),
+        "predicted_rul": rul.astype(np.float64),
+        "classifier_version": [champions.classifier.version] * n,
+        "regressor_version": [champions.regressor.version] * n,
+        "features_delta_version": np.full(n, features_version, dtype=np.int64),
+        "scored_at": [stamp] * n,
+    }
+    return pa.table({field.name: pa.array(columns[field.name], type=field.type) for field in SCORE_SCHEMA})
+
+
+def write_scores(scores: pa.Table, predictions_dir: Path, scored_at: datetime) -> Path:
+    """Write ONE new Parquet file, atomically (a reader never sees half a file), never overwriting one."""
+    folder = Path(predictions_dir) / SCORES_SUBDIR
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"scores_{scored_at.astimezone(UTC):%Y%m%dT%H%M%S%fZ}.parquet"
+    if target.exists():
+        raise FileExistsError(target)
+    partial = folder / f".{target.name}.partial"
+    pq.write_table(scores.cast(SCORE_SCHEMA), partial)
+    partial.rename(target)
+    return target
+
+
+@dataclass(frozen=True)
+class ScoreRun:
+    path: Path
+    scores: pa.Table
+    features_delta_version: int
+    threshold: float
+
+
+def score_all(table_path: Path, mlflow_dir: Path, predictions_dir: Path, version: int | None = None) -> ScoreRun:
+    """Score every unit's latest cycle at the latest (or given) Delta version and write the Parquet file."""
+    champions = load_champions(mlflow_dir)
+    resolved = lake.latest_version(table_path) if version is None else int(version)
+    frame = latest_cycles(table_path, resolved)
+    scored_at = datetime.now(UTC)
+    scores = score(frame, champions, resolved, scored_at)
+    path = write_scores(scores, predictions_dir, scored_at)
+    return ScoreRun(path=path, scores=scores, features_delta_version=resolved, threshold=champions.threshold)
+
+
+def top_at_risk(scores: pa.Table, threshold: float, count: int = 10, split: str | None = "test") -> str:
+    """The `count` units with the highest failure probability, as a text table.
+
+    Only units of `split` (default 'test', the units still in service) when there are any: a train unit ran
+    to failure, so at its last cycle it is trivially at risk and would fill the table.
+    """
+    frame = scores.to_pandas()
+    if split is not None and (frame["split"] == split).any():
+        frame = frame[frame["split"] == split]
+    frame = frame.sort_values(["failure_probability", "unit_id"], ascending=[False, True], kind="mergesort")
+    lines = [
+        f"{'dataset':<9}{'split':<7}{'unit':>5}{'cycle':>7}{'P(fail<=30)':>13}{'pred RUL':>10}  alert",
+    ]
+    for row in frame.head(count).itertuples(index=False):
+        alert = "YES" if row.failure_probability >= threshold else ""
+        lines.append(
+            f"{row.dataset:<9}{row.split:<7}{row.unit_number:>5}{row.cycle:>7}"
+            f"{row.failure_probability:>13.3f}{row.predicted_rul:>10.1f}  {alert}"
+        )
+    return "\n".join(lines)
+
+
+def unit_answer(
+    table_path: Path,
+    champions: Champions,
+    unit_number: int,
+    dataset: str | None = None,
+    split: str | None = None,
+    version: int | None = None,
+) -> str:
+    """One line: will this unit fail within 30 cycles, at its latest observed cycle?"""
+    resolved = lake.latest_version(table_path) if version is None else int(version)
+    frame = latest_cycles(table_path, resolved)
+    datasets = sorted(frame["dataset"].unique().tolist())
+    if dataset is None:
+        if len(datasets) != 1:
+            raise UnknownUnitError(f"several datasets in the table ({', '.join(datasets)}): pass --dataset")
+        dataset = datasets[0]
+    rows = frame[(frame["dataset"] == dataset) & (frame["unit_number"] == unit_number)]
+    if rows.empty:
+        raise UnknownUnitError(f"no unit {unit_number} in {dataset} (datasets: {', '.join(datasets)})")
+    if split is None:
+        split = "test" if (rows["split"] == "test").any() else "train"
+    rows = rows[rows["split"] == split]
+    if rows.empty:
+        raise UnknownUnitError(f"no unit {unit_number} in {dataset} {split}")
+    row = rows.iloc[[0]]
+    scored = score(row, champions, resolved, datetime.now(UTC)).to_pylist()[0]
+    probability, threshold = scored["failure_probability"], champions.threshold
+    verdict = "YES" if probability >= threshold else "NO"
+    return (
+        f"{dataset} {split} unit {unit_number} at cycle {scored['cycle']}: fails within 30 cycles: {verdict} "
+        f"(p={probability:.2f}, threshold {threshold:.2f}), predicted RUL {scored['predicted_rul']:.0f} cycles "
+        f"(classifier v{champions.classifier.version}, regressor v{champions.regressor.version})"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    paths = Paths.from_env()
+    parser = argparse.ArgumentParser(prog="python -m ml.predict", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--unit", type=int, help="answer for one unit number")
+    parser.add_argument("--dataset", help="dataset of --unit, e.g. FD001 (optional if the table holds one)")
+    parser.add_argument("--split", choices=["train", "test"], help="split of --unit (default: test if present)")
+    parser.add_argument("--version", type=int, help="Delta version to score (default: latest)")
+    parser.add_argument("--lake", type=Path, default=paths.lake)
+    parser.add_argument("--mlflow-dir", type=Path, default=paths.mlflow)
+    parser.add_argument("--predictions-dir", type=Path, default=paths.predictions)
+    args = parser.parse_args(argv)
+    if args.unit is None and (args.dataset or args.split):
+        parser.error("--dataset and --split go with --unit")
+    table = lake.mart_path(args.lake, FEATURE_TABLE)
+    if not table.exists():
+        print(f"no Delta table at {table}: publish {FEATURE_TABLE} first", file=sys.stderr)
+        return 2
+    try:
+        if args.unit is not None:
+            champions = load_champions(args.mlflow_dir)
+            print(unit_answer(table, champions, args.unit, args.dataset, args.split, args.version))
+            return 0
+        run = score_all(table, args.mlflow_dir, args.predictions_dir, args.version)
+    except UnknownUnitError as error:
+        print(f"unknown unit: {error}", file=sys.stderr)
+        return 2
+    except KeyError as error:  # the table lost a column the champion was trained on
+        print(f"{FEATURE_TABLE} does not fit the champion models: {error}; retrain", file=sys.stderr)
+        return 2
+    except (NoChampionError, MlflowException) as error:
+        print(f"no champion model in {args.mlflow_dir}: run `python -m ml.train` first ({error})", file=sys.stderr)
+        return 2
+    print(
+        f"scored {run.scores.num_rows} units at {FEATURE_TABLE} v{run.features_delta_version} -> {run.path}\n"
+        f"top 10 at risk among in-service (test) units, alert at P >= {run.threshold:.3f} "
+        f"(train units ran to failure; they are in the file, not in this table):\n"
+        f"{top_at_risk(run.scores, run.threshold)}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

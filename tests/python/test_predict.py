@@ -1,0 +1,126 @@
+"""Scoring with the registry's champions: the Parquet file's exact schema and grain, the --unit one-liner."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from test_train import DATASET, make_feature_table, write_table
+
+from ml import lake
+from ml.predict import SCORE_SCHEMA, SCORES_SUBDIR, load_champions, main, score_all
+from ml.train import FEATURE_TABLE, TrainConfig, train
+
+ONE_LINE = re.compile(
+    rf"^{DATASET} (?P<split>test|train) unit (?P<unit>\d+) at cycle (?P<cycle>\d+): "
+    r"fails within 30 cycles: (?P<verdict>YES|NO) \(p=(?P<p>[01]\.\d\d), threshold (?P<threshold>[01]\.\d\d)\), "
+    r"predicted RUL (?P<rul>\d+) cycles \(classifier v(?P<cv>\d+), regressor v(?P<rv>\d+)\)$"
+)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory):
+    """A feature table (v0 then v1) and champions trained on v0."""
+    root = tmp_path_factory.mktemp("predict")
+    table = lake.mart_path(root / "lake", FEATURE_TABLE)
+    write_table(table, make_feature_table(seed=5, train_units=20, test_units=10))
+    result = train(table, root / "mlruns", seed=42, config=dataclasses.replace(TrainConfig.fast(), plots=False))
+    frame = make_feature_table(seed=6, train_units=20, test_units=12)
+    assert write_table(table, frame) == 1
+    return {"root": root, "table": table, "result": result, "frame": frame}
+
+
+def cli_args(store) -> list[str]:
+    root = store["root"]
+    return ["--lake", str(root / "lake"), "--mlflow-dir", str(root / "mlruns"), "--predictions-dir", str(root / "pred")]
+
+
+def test_scores_every_unit_at_its_latest_cycle_into_one_new_parquet_file(store, capsys):
+    assert main(cli_args(store)) == 0
+    files = sorted((store["root"] / "pred" / SCORES_SUBDIR).iterdir())
+    assert len(files) == 1
+    assert re.fullmatch(r"scores_\d{8}T\d{12}Z\.parquet", files[0].name)
+    scores = pq.read_table(files[0])
+    assert scores.schema.equals(SCORE_SCHEMA)
+    assert [(f.name, str(f.type)) for f in scores.schema] == [
+        ("unit_id", "string"),
+        ("dataset", "string"),
+        ("split", "string"),
+        ("unit_number", "int32"),
+        ("cycle", "int32"),
+        ("failure_probability", "double"),
+        ("predicted_rul", "double"),
+        ("classifier_version", "string"),
+        ("regressor_version", "string"),
+        ("features_delta_version", "int64"),
+        ("scored_at", "timestamp[us]"),
+    ]
+    frame = store["frame"]  # v1, the latest version
+    latest = frame.groupby("unit_id")["cycle"].max()
+    rows = scores.to_pandas()
+    assert rows["unit_id"].is_unique
+    assert dict(zip(rows["unit_id"], rows["cycle"], strict=True)) == latest.to_dict()
+    assert len(rows) == 20 + 12
+    assert rows["features_delta_version"].eq(1).all()
+    champions = store["result"].champion_versions
+    assert set(rows["classifier_version"]) == {champions["pdm-fails-within-30-cycles"]}
+    assert set(rows["regressor_version"]) == {champions["pdm-rul"]}
+    assert rows["failure_probability"].between(0, 1).all()
+    assert rows["predicted_rul"].ge(0).all()
+    assert rows["scored_at"].nunique() == 1
+    out = capsys.readouterr().out
+    assert "top 10 at risk" in out
+    assert len([line for line in out.splitlines() if line.split()[:2] == [DATASET, "test"]]) == 10
+    # a second run adds a second file, never rewrites the first
+    run = score_all(store["table"], store["root"] / "mlruns", store["root"] / "pred", version=0)
+    assert run.path != files[0]
+    assert len(list((store["root"] / "pred" / SCORES_SUBDIR).glob("*.parquet"))) == 2
+    assert pa.compute.unique(run.scores["features_delta_version"]).to_pylist() == [0]
+
+
+def test_the_threshold_travels_with_the_classifier(store):
+    champions = load_champions(store["root"] / "mlruns")
+    result = store["result"]
+    assert champions.classifier.version == result.champion_versions["pdm-fails-within-30-cycles"]
+    assert champions.threshold == result.thresholds[result.champions["pdm-fails-within-30-cycles"]]
+
+
+def test_unit_one_liner(store, capsys):
+    assert main([*cli_args(store), "--unit", "3", "--dataset", DATASET]) == 0
+    line = capsys.readouterr().out.strip()
+    match = ONE_LINE.match(line)
+    assert match, line
+    result = store["result"]
+    latest = store["frame"].query("split == 'test' and unit_number == 3")["cycle"].max()
+    assert (match["split"], match["unit"], int(match["cycle"])) == ("test", "3", latest)
+    threshold = result.thresholds[result.champions["pdm-fails-within-30-cycles"]]
+    assert match["threshold"] == f"{threshold:.2f}"
+    if abs(float(match["p"]) - threshold) > 0.01:  # p is printed rounded
+        assert (match["verdict"] == "YES") == (float(match["p"]) > threshold)
+    assert match["cv"] == result.champion_versions["pdm-fails-within-30-cycles"]
+    assert match["rv"] == result.champion_versions["pdm-rul"]
+
+
+def test_unit_split_defaults_to_test_then_train(store, capsys):
+    # unit 15 exists only in train (12 test units); the dataset is implied when the table holds one
+    assert main([*cli_args(store), "--unit", "15"]) == 0
+    assert ONE_LINE.match(capsys.readouterr().out.strip())["split"] == "train"
+    assert main([*cli_args(store), "--unit", "3", "--split", "train"]) == 0
+    assert ONE_LINE.match(capsys.readouterr().out.strip())["split"] == "train"
+
+
+def test_unknown_unit_exits_2(store, capsys):
+    assert main([*cli_args(store), "--unit", "99", "--dataset", DATASET]) == 2
+    assert "unknown unit" in capsys.readouterr().err
+    assert main([*cli_args(store), "--unit", "3", "--dataset", "FD404"]) == 2
+    assert main([*cli_args(store), "--unit", "15", "--split", "test"]) == 2
+
+
+def test_no_champion_exits_2(tmp_path: Path, store, capsys):
+    args = ["--lake", str(store["root"] / "lake"), "--mlflow-dir", str(tmp_path / "empty")]
+    assert main([*args, "--predictions-dir", str(tmp_path / "pred")]) == 2
+    assert "no champion" in capsys.readouterr().err

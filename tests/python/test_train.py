@@ -1,0 +1,290 @@
+"""Training on real Delta tables and a real MLflow store: version pinning, determinism, registry, lineage.
+
+`make_feature_table` builds a small synthetic fct_unit_cycle_features (the real column names and types, a
+noisy degradation signal) so these tests do not depend on dbt; test_predict.py reuses it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import deltalake
+import mlflow
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from mlflow.tracking import MlflowClient
+
+from ml import lake
+from ml.train import (
+    CHAMPION_ALIAS,
+    CLASSIFIER_NAME,
+    FEATURE_TABLE,
+    REGRESSOR_NAME,
+    THRESHOLD_TAG,
+    TrainConfig,
+    configure_mlflow,
+    every_kth_cycle,
+    feature_columns,
+    main,
+    matrix,
+    read_features,
+    train,
+)
+
+# A subset of the real sensors (the code selects features by name, so the count does not matter), each with
+# the direction it drifts in as the unit degrades.
+SENSORS = {"t30_hpc_outlet_temp": 1.0, "t50_lpt_outlet_temp": 1.0, "p30_hpc_outlet_pressure": -1.0}
+EXTRA_SENSOR = ("w31_hpt_coolant_bleed", -1.0)
+WINDOWS = ("mean_w5", "mean_w10", "mean_w30", "std_w10", "std_w30", "slope_w10", "slope_w30")
+RUL_CAP = 125
+DATASET = "FD900"
+
+
+def _rolling(values: pd.Series, stat: str) -> pd.Series:
+    kind, width = stat.split("_w")
+    window = values.rolling(int(width), min_periods=1 if kind == "mean" else 2)
+    if kind == "mean":
+        return window.mean()
+    if kind == "std":
+        return window.std()
+    x = pd.Series(np.arange(len(values), dtype=float), index=values.index)
+    xs = x.rolling(int(width), min_periods=2)
+    covariance = (x * values).rolling(int(width), min_periods=2).mean() - xs.mean() * window.mean()
+    return covariance / (xs.var(ddof=0))
+
+
+def make_feature_table(
+    seed: int = 0, train_units: int = 30, test_units: int = 15, extra_sensor: bool = False
+) -> pd.DataFrame:
+    """A synthetic gold feature table: train units run to failure, test units stop 3-90 cycles before it.
+
+    The last test unit has no RUL truth (labels null), like a test unit missing from the RUL file.
+    """
+    rng = np.random.default_rng(seed)
+    sensors = dict(SENSORS)
+    if extra_sensor:
+        sensors[EXTRA_SENSOR[0]] = EXTRA_SENSOR[1]
+    rul_at_stop = rng.permutation(np.linspace(3, 90, test_units).round().astype(int))
+    frames = []
+    for split, count in (("train", train_units), ("test", test_units)):
+        for number in range(1, count + 1):
+            life = int(rng.integers(110, 170))
+            observed = life if split == "train" else life - int(rul_at_stop[number - 1])
+            cycle = np.arange(1, observed + 1)
+            health = (cycle / life) ** 2.5
+            unit = pd.DataFrame({"cycle": cycle.astype(np.int32)})
+            for name, direction in sensors.items():
+                unit[f"{name}_z"] = direction * 4.0 * health + rng.normal(0.0, 0.7, observed)
+            unit["degradation_index"] = sum(direction * unit[f"{name}_z"] for name, direction in sensors.items()) / len(
+                sensors
+            )
+            for name in [*sensors, "degradation_index"]:
+                source = unit[f"{name}_z" if name in sensors else name]
+                for stat in WINDOWS:
+                    unit[f"{name}_{stat}"] = _rolling(source, stat)
+            rul = pd.Series(life - cycle, dtype="Int32")
+            if split == "test" and number == count:
+                rul[:] = pd.NA
+            unit_id = f"{DATASET}-{split}-{number:03d}"
+            unit = unit.assign(
+                unit_id=unit_id,
+                dataset=DATASET,
+                split=split,
+                unit_number=np.int32(number),
+                reading_at=[datetime(2026, 1, 1) + timedelta(hours=int(c)) for c in cycle],
+                registry_version_id=f"{unit_id}-r1",
+                equipment_model_code="TF-220" if number % 3 else None,
+                operating_regime=np.int64(1),
+                is_last_observed_cycle=cycle == observed,
+                rul=rul,
+                rul_capped=rul.clip(upper=RUL_CAP),
+                fails_within_30_cycles=(rul <= 30).astype("boolean"),
+            )
+            frames.append(unit)
+    table = pd.concat(frames, ignore_index=True)
+    ids = ["unit_id", "dataset", "split", "unit_number", "cycle", "reading_at", "registry_version_id"]
+    ids += ["equipment_model_code", "operating_regime"]
+    labels = ["is_last_observed_cycle", "rul", "rul_capped", "fails_within_30_cycles"]
+    features = [c for c in table.columns if c not in ids and c not in labels]
+    return table[ids + features + labels]
+
+
+def write_table(table_path: Path, frame: pd.DataFrame) -> int:
+    """Write `frame` as the next version of the Delta table (schema may change), return that version."""
+    arrow = pa.Table.from_pandas(frame, preserve_index=False)
+    deltalake.write_deltalake(str(table_path), arrow, mode="overwrite", schema_mode="overwrite")
+    return lake.latest_version(table_path)
+
+
+@pytest.fixture(scope="module")
+def pinned(tmp_path_factory: pytest.TempPathFactory):
+    """v0 -> train (latest = 0); write a different v1 -> train --version 0; CLI train (latest = 1)."""
+    root = tmp_path_factory.mktemp("train")
+    table = lake.mart_path(root / "lake", FEATURE_TABLE)
+    mlflow_dir = root / "mlruns"
+    assert write_table(table, make_feature_table(seed=0)) == 0
+    first = train(table, mlflow_dir, seed=42, config=TrainConfig.fast())
+    assert write_table(table, make_feature_table(seed=1, train_units=32, extra_sensor=True)) == 1
+    # plots do not change models or metrics: skipped here to keep the suite fast
+    again = train(table, mlflow_dir, version=0, seed=42, config=dataclasses.replace(TrainConfig.fast(), plots=False))
+    return {"root": root, "table": table, "mlflow_dir": mlflow_dir, "first": first, "again": again}
+
+
+def test_feature_columns_are_chosen_by_name():
+    columns = [
+        "unit_id",
+        "dataset",
+        "split",
+        "unit_number",
+        "cycle",
+        "reading_at",
+        "registry_version_id",
+        "equipment_model_code",
+        "operating_regime",
+        "t30_hpc_outlet_temp_z",
+        "new_sensor_z",
+        "degradation_index",
+        "t30_hpc_outlet_temp_mean_w5",
+        "new_sensor_std_w60",
+        "degradation_index_slope_w30",
+        "is_last_observed_cycle",
+        "rul",
+        "rul_capped",
+        "fails_within_30_cycles",
+    ]
+    assert feature_columns(columns) == [
+        "cycle",
+        "t30_hpc_outlet_temp_z",
+        "new_sensor_z",
+        "degradation_index",
+        "t30_hpc_outlet_temp_mean_w5",
+        "new_sensor_std_w60",
+        "degradation_index_slope_w30",
+    ]
+
+
+def test_read_features_orders_rows_and_splits_train_from_evaluation(tmp_path: Path):
+    table = tmp_path / "t"
+    frame = make_feature_table(seed=3, train_units=6, test_units=5)
+    write_table(table, frame.sample(frac=1.0, random_state=0))  # rows shuffled on disk
+    data = read_features(table)
+    assert data.version == 0
+    assert data.frame[["unit_id", "cycle"]].equals(
+        data.frame[["unit_id", "cycle"]].sort_values(["unit_id", "cycle"]).reset_index(drop=True)
+    )
+    assert set(data.train["split"]) == {"train"}
+    # evaluation: the 4 test units with truth, one row each at their last observed cycle
+    evaluation = data.evaluation
+    assert evaluation["unit_id"].tolist() == [f"{DATASET}-test-{n:03d}" for n in range(1, 5)]
+    assert evaluation["is_last_observed_cycle"].all()
+    assert len(data.features) == 1 + 4 + 4 * len(WINDOWS)  # cycle, 3 sensors + index, their windows
+    assert not {"rul", "rul_capped", "fails_within_30_cycles", "is_last_observed_cycle"} & set(data.features)
+    assert matrix(evaluation, data.features).dtypes.eq("float64").all()
+
+
+def test_every_kth_cycle_thins_each_unit_and_keeps_its_last_cycle():
+    frame = pd.DataFrame({"unit_id": ["a"] * 10 + ["b"] * 7, "cycle": list(range(1, 11)) + list(range(1, 8))})
+    assert every_kth_cycle(frame, 100) is frame
+    thinned = every_kth_cycle(frame, 6)  # k = ceil(17 / 6) = 3
+    assert thinned.groupby("unit_id")["cycle"].apply(list).to_dict() == {"a": [1, 4, 7, 10], "b": [1, 4, 7]}
+
+
+def test_default_version_is_resolved_and_recorded(pinned):
+    first = pinned["first"]
+    assert first.delta_version == 0
+    run = MlflowClient().get_run(first.parent_run_id)
+    assert run.data.params["delta_version"] == "0"
+    assert run.data.params["delta_path"] == str(pinned["table"].resolve())
+    assert run.data.tags["pdm.delta_version"] == "0"
+
+
+def test_same_version_and_seed_give_identical_metrics_and_predictions(pinned):
+    first, again = pinned["first"], pinned["again"]
+    assert again.delta_version == 0  # pinned, although v1 is now the latest
+    assert (again.rows, again.units, again.features) == (first.rows, first.units, first.features)
+    assert again.metrics == first.metrics
+    assert again.thresholds == first.thresholds
+    assert again.best_params == first.best_params
+    assert first.test_predictions.keys() == again.test_predictions.keys() == set(first.run_ids)
+    for name, predictions in first.test_predictions.items():
+        np.testing.assert_array_equal(predictions, again.test_predictions[name])
+    # the registered models themselves (different versions) predict identically
+    configure_mlflow(pinned["mlflow_dir"])
+    data = read_features(pinned["table"], 0)
+    X = matrix(data.test, data.features)
+    for name, registered in (("hgb_classifier", CLASSIFIER_NAME), ("hgb_regressor", REGRESSOR_NAME)):
+        one = mlflow.sklearn.load_model(f"models:/{registered}/{first.registered_versions[name]}")
+        two = mlflow.sklearn.load_model(f"models:/{registered}/{again.registered_versions[name]}")
+        assert first.registered_versions[name] != again.registered_versions[name]
+        np.testing.assert_array_equal(one.predict(X), two.predict(X))
+
+
+def test_metrics_are_sensible_on_the_synthetic_fleet(pinned):
+    metrics = pinned["first"].metrics
+    assert pinned["first"].test_units_evaluated == 14  # 15 test units, one without truth
+    for name in ("logreg", "hgb_classifier"):
+        assert metrics[f"{name}.cv_roc_auc"] > 0.85
+        assert 0.0 < pinned["first"].thresholds[name] < 1.0
+        assert {f"{name}.test_{key}" for key in ("roc_auc", "precision", "recall", "f1")} <= metrics.keys()
+    for name in ("ridge", "hgb_regressor"):
+        assert metrics[f"{name}.cv_rmse"] < 35
+        assert {f"{name}.test_{key}" for key in ("rmse", "mae", "phm08_score")} <= metrics.keys()
+
+
+def test_models_are_registered_with_champion_by_cv_metric_and_threshold(pinned):
+    result = pinned["again"]
+    client = MlflowClient()
+    artifacts = {a.path for a in client.list_artifacts(pinned["first"].run_ids["hgb_classifier"], "plots")}
+    assert {"plots/roc_curve.png", "plots/confusion_matrix.png", "plots/threshold_choice.png"} <= artifacts
+    artifacts = {a.path for a in client.list_artifacts(pinned["first"].run_ids["hgb_regressor"], "plots")}
+    assert {"plots/predicted_vs_true_rul.png", "plots/test_unit_degradation_curves.png"} <= artifacts
+    candidates = {
+        CLASSIFIER_NAME: ("cv_roc_auc", max, ["logreg", "hgb_classifier"]),
+        REGRESSOR_NAME: ("cv_rmse", min, ["ridge", "hgb_regressor"]),
+    }
+    for registered, (metric, pick, names) in candidates.items():
+        best = pick(names, key=lambda name, metric=metric: result.metrics[f"{name}.{metric}"])
+        assert result.champions[registered] == best
+        champion = client.get_model_version_by_alias(registered, CHAMPION_ALIAS)
+        assert str(champion.version) == result.registered_versions[best] == result.champion_versions[registered]
+        assert champion.tags["delta_version"] == "0"
+        assert champion.run_id == result.run_ids[best]
+    for name in ("logreg", "hgb_classifier"):
+        version = client.get_model_version(CLASSIFIER_NAME, result.registered_versions[name])
+        assert float(version.tags[THRESHOLD_TAG]) == result.thresholds[name]
+        run = client.get_run(result.run_ids[name])
+        assert float(run.data.params[THRESHOLD_TAG]) == result.thresholds[name]
+        assert run.data.params["threshold_method"] == "max F1 over out-of-fold predictions"
+        assert run.data.tags["mlflow.parentRunId"] == result.parent_run_id
+
+
+def test_cli_trains_the_latest_version_with_its_new_sensor(pinned, capsys):
+    args = ["--lake", str(pinned["root"] / "lake"), "--mlflow-dir", str(pinned["mlflow_dir"]), "--fast"]
+    assert main([*args, "--seed", "7"]) == 0
+    out = capsys.readouterr().out
+    assert f"{FEATURE_TABLE} v1 " in out
+    assert "hgb_regressor" in out
+    assert "mlflow ui --backend-store-uri sqlite:///" in out
+    client = MlflowClient()
+    runs = client.search_runs(
+        [pinned["first"].experiment_id], "tags.`pdm.delta_version` = '1'", order_by=["start_time DESC"]
+    )
+    parents = [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
+    assert parents
+    params = parents[0].data.params
+    assert (params["delta_version"], params["seed"], params["train_units"]) == ("1", "7", "32")
+    lineage = client.download_artifacts(parents[0].info.run_id, "data/lineage.json")
+    assert f"{EXTRA_SENSOR[0]}_slope_w30" in Path(lineage).read_text()
+    # the champions moved to this training's models, trained on v1
+    assert client.get_model_version_by_alias(CLASSIFIER_NAME, CHAMPION_ALIAS).tags["delta_version"] == "1"
+
+
+def test_cli_without_a_table_or_version_exits_2(tmp_path: Path, pinned, capsys):
+    assert main(["--lake", str(tmp_path), "--mlflow-dir", str(tmp_path / "mlruns")]) == 2
+    assert "no Delta table" in capsys.readouterr().err
+    assert main(["--lake", str(pinned["root"] / "lake"), "--mlflow-dir", str(tmp_path), "--version", "5"]) == 2
+    assert "has no version 5 (latest is 1)" in capsys.readouterr().err
