@@ -238,3 +238,30 @@ def test_scores_written_back_by_ml_appear_in_fleet_health(environment: Environme
         "select count(*), min(failure_probability), max(failure_probability), bool_and(is_score_current) "
         "from gold.mart_fleet_health"
     ) == [(12, 0.75, 0.75, True)]
+
+
+def test_the_whole_loop_build_publish_train_predict_rebuild(environment: Environment) -> None:
+    """make run's chain on a small fleet: the champion's scores land in the contract-enforced mart."""
+    from ml.lake import mart_path
+    from ml.predict import score_all
+    from ml.publish import publish
+    from ml.train import TrainConfig, train
+
+    paths = environment.paths
+    environment.land(FleetSpec(dataset="FD101", train_units=20, test_units=10, conditions=1, fault_modes=1, seed=21))
+    environment.build()
+    published = {result.name: result for result in publish(paths.warehouse, paths.lake)}
+    assert published["fct_unit_cycle_features"].version == 0
+    trained = train(mart_path(paths.lake, "fct_unit_cycle_features"), paths.mlflow, config=TrainConfig.fast())
+    assert trained.delta_version == 0
+    score_all(mart_path(paths.lake, "fct_unit_cycle_features"), paths.mlflow, paths.predictions)
+    environment.dbt("build", "--target", "ci", "--select", "stg_predictions__unit_risk_scores+")
+    scored = environment.query(
+        "select count(*), count(failure_probability), bool_and(is_score_current), min(classifier_version) "
+        "from gold.mart_fleet_health"
+    )
+    assert scored[0][:3] == (30, 30, True)
+    # Only the mart that changed gets a new Delta version.
+    republished = {result.name: result for result in publish(paths.warehouse, paths.lake)}
+    assert republished["mart_fleet_health"].changed and republished["mart_fleet_health"].version == 1
+    assert not republished["fct_unit_cycle_features"].changed
