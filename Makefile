@@ -35,7 +35,8 @@ run: install ## the whole job: sample fleet if landing is empty, build, publish,
 	$(PY) -m ml.train
 	$(PY) -m ml.predict
 	@# the scores just written back reach gold.mart_fleet_health, then its new Delta version
-	$(DBT) build --select stg_predictions__unit_risk_scores+
+	@# (own target path: target/run_results.json stays the main build's, for the summary)
+	$(DBT) build --select stg_predictions__unit_risk_scores+ --target-path target/scores
 	$(PY) -m ml.publish
 	$(PY) -m ml.summary
 

@@ -12,6 +12,7 @@
         unique_key='source_file',
         on_schema_change='append_new_columns',
         pre_hook="{{ delete_rows_of_relanded_files() }}",
+        post_hook="{{ advance_ingestion_watermark() }}",
     )
 }}
 

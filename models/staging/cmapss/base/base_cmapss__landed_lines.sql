@@ -145,6 +145,9 @@ final as (
         raw_line,
         file_error,
         duplicate_of_source_file,
+        -- computed once here, for new lines only, so the parsers above need no window over history
+        {{ array_length(split_whitespace('raw_line')) }} as column_count,
+        mode({{ array_length(split_whitespace('raw_line')) }}) over (partition by source_file) as file_column_count,
         {{ ingestion_timestamp() }} as ingested_at
     from classified
 )

@@ -24,14 +24,6 @@ tokenised as (
     from landed_lines
 ),
 
-counted as (
-    select
-        *,
-        {{ array_length('tokens') }} as column_count,
-        mode({{ array_length('tokens') }}) over (partition by file_version_id) as file_column_count
-    from tokenised
-),
-
 checked as (
     select
         *,
@@ -51,7 +43,7 @@ checked as (
                 or try_cast({{ array_element('tokens', 2) }} as double) <= 0
                 then 'cycle_not_positive_integer'
         end as rejection_rule
-    from counted
+    from tokenised
 ),
 
 explained as (
