@@ -65,8 +65,8 @@ benchmark: install ## ingestion cost vs history size (bronze incremental vs full
 test: install lint contracts-check ci-build pytest ## every check: lint, contracts, dbt build on a small fleet, pytest
 
 lint: install ## ruff and sqlfluff
-	$(BIN)/ruff check ml scripts tests/python
-	$(BIN)/ruff format --check ml scripts tests/python
+	$(BIN)/ruff check ml scripts benchmarks tests/python
+	$(BIN)/ruff format --check ml scripts benchmarks tests/python
 	rm -rf $(CI_DIR)/lint && mkdir -p $(CI_DIR)/lint/landing $(CI_DIR)/lint/warehouse
 	PDM_LANDING_PATH=$(CI_DIR)/lint/landing PDM_WAREHOUSE_PATH=$(CI_DIR)/lint/warehouse/pdm.duckdb \
 		$(BIN)/sqlfluff lint models tests snapshots analyses
