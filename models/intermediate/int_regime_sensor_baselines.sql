@@ -4,7 +4,6 @@
     Baselines are fitted on the train split only, so nothing about the test units leaks into
     how every unit is normalised; a dataset with no train rows falls back to all its rows.
 -#}
-{%- set decimals = var('regime_setting_decimals') %}
 {%- set regime_columns = [] %}
 {%- for setting in cmapss_setting_columns() %}{% do regime_columns.append('regime_' ~ setting) %}{% endfor %}
 
@@ -15,9 +14,7 @@ with readings as (
 with_regime as (
     select
         *,
-        {%- for setting in cmapss_setting_columns() %}
-        round({{ setting }}, {{ decimals[loop.index0] }}) as regime_{{ setting }},
-        {%- endfor %}
+        {{ regime_key_columns() }},
         bool_or(split = 'train') over (partition by dataset) as dataset_has_train_rows
     from readings
 ),

@@ -7,7 +7,6 @@
     degradation_index is the mean of the direction-signed z-scores of the sensors that drift
     with wear (var degradation_sensors): about 0 for a healthy unit, rising as it wears.
 -#}
-{%- set decimals = var('regime_setting_decimals') %}
 {%- set degradation_sensors = var('degradation_sensors') %}
 
 with readings as (
@@ -21,9 +20,7 @@ baselines as (
 with_regime_key as (
     select
         *,
-        {%- for setting in cmapss_setting_columns() %}
-        round({{ setting }}, {{ decimals[loop.index0] }}) as regime_{{ setting }}{{ "," if not loop.last }}
-        {%- endfor %}
+        {{ regime_key_columns() }}
     from readings
 ),
 

@@ -113,11 +113,21 @@ deduplicated_lines as (
     where file_duplicates.duplicate_of_source_file is not null
 ),
 
+named as (
+    select
+        *,
+        regexp_extract(source_file, '[^/\\]+$') as file_name,
+        -- computed once here, for new lines only, so the parsers above need no window over history
+        {{ array_length(split_whitespace('raw_line')) }} as column_count
+    from deduplicated_lines
+),
+
 classified as (
     select
         *,
-        regexp_extract(source_file, '[^/\\]+$') as file_name
-    from deduplicated_lines
+        regexp_extract(file_name, '{{ cmapss_file_name_regex() }}', 1) as file_name_prefix,
+        nullif(regexp_extract(file_name, '{{ cmapss_file_name_regex() }}', 2), '') as dataset
+    from named
 ),
 
 final as (
@@ -126,14 +136,14 @@ final as (
             as file_version_id,
         source_file,
         file_name,
-        case regexp_extract(file_name, '{{ cmapss_file_name_regex() }}', 1)
+        case file_name_prefix
             when 'train' then 'sensor_readings'
             when 'test' then 'sensor_readings'
             when 'RUL' then 'rul_truth'
             else 'unrecognised'
         end as file_kind,
-        nullif(regexp_extract(file_name, '{{ cmapss_file_name_regex() }}', 2), '') as dataset,
-        case regexp_extract(file_name, '{{ cmapss_file_name_regex() }}', 1)
+        dataset,
+        case file_name_prefix
             when 'train' then 'train'
             when 'test' then 'test'
             when 'RUL' then 'test'
@@ -145,9 +155,8 @@ final as (
         raw_line,
         file_error,
         duplicate_of_source_file,
-        -- computed once here, for new lines only, so the parsers above need no window over history
-        {{ array_length(split_whitespace('raw_line')) }} as column_count,
-        mode({{ array_length(split_whitespace('raw_line')) }}) over (partition by source_file) as file_column_count,
+        column_count,
+        mode(column_count) over (partition by source_file) as file_column_count,
         {{ ingestion_timestamp() }} as ingested_at
     from classified
 )
