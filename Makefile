@@ -31,13 +31,13 @@ install: $(VENV)/.installed ## create .venv with the pinned dependencies
 run: install ## the whole job: sample fleet if landing is empty, build, publish, train, score, summary
 	$(PY) -m ml.simulate sample-fleet
 	$(MAKE) --no-print-directory build
-	$(PY) -m ml.publish
+	$(PY) -m lakehouse.publish
 	$(PY) -m ml.train
 	$(PY) -m ml.predict
 	@# the scores just written back reach gold.mart_fleet_health, then its new Delta version
 	@# (own target path: target/run_results.json stays the main build's, for the summary)
 	$(DBT) build --select stg_predictions__unit_risk_scores+ --target-path target/scores
-	$(PY) -m ml.publish
+	$(PY) -m lakehouse.publish
 	$(PY) -m ml.summary
 
 build: install ## dbt build (seeds, snapshot, models, tests) on the dev warehouse
@@ -45,10 +45,10 @@ build: install ## dbt build (seeds, snapshot, models, tests) on the dev warehous
 	$(DBT) build
 
 publish: install ## publish the gold marts as Delta versions under data/lake/gold/
-	$(PY) -m ml.publish
+	$(PY) -m lakehouse.publish
 
 history: install ## every Delta version of every published mart (version, time, operation, rows)
-	$(PY) -m ml.publish --history
+	$(PY) -m lakehouse.publish --history
 
 train: install ## train and register models from the latest published features (VERSION=n to pin)
 	$(PY) -m ml.train $(if $(VERSION),--version $(VERSION))
@@ -65,8 +65,8 @@ benchmark: install ## ingestion cost vs history size (bronze incremental vs full
 test: install lint contracts-check ci-build pytest ## every check: lint, contracts, dbt build on a small fleet, pytest
 
 lint: install ## ruff and sqlfluff
-	$(BIN)/ruff check ml scripts benchmarks tests/python
-	$(BIN)/ruff format --check ml scripts benchmarks tests/python
+	$(BIN)/ruff check ml lakehouse scripts benchmarks tests/python
+	$(BIN)/ruff format --check ml lakehouse scripts benchmarks tests/python
 	rm -rf $(CI_DIR)/lint && mkdir -p $(CI_DIR)/lint/landing $(CI_DIR)/lint/warehouse
 	PDM_LANDING_PATH=$(CI_DIR)/lint/landing PDM_WAREHOUSE_PATH=$(CI_DIR)/lint/warehouse/pdm.duckdb \
 		$(BIN)/sqlfluff lint models tests snapshots analyses

@@ -35,7 +35,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from sklearn.base import BaseEstimator
 
-from ml import lake
+from lakehouse import lake
 from ml.config import Paths
 from ml.train import (
     CHAMPION_ALIAS,

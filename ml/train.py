@@ -71,7 +71,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from ml import lake
+from lakehouse import lake
 from ml.config import Paths
 from ml.evaluation import (
     ThresholdChoice,

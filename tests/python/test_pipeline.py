@@ -242,9 +242,9 @@ def test_scores_written_back_by_ml_appear_in_fleet_health(environment: Environme
 
 def test_the_whole_loop_build_publish_train_predict_rebuild(environment: Environment) -> None:
     """make run's chain on a small fleet: the champion's scores land in the contract-enforced mart."""
-    from ml.lake import mart_path
+    from lakehouse.lake import mart_path
+    from lakehouse.publish import publish
     from ml.predict import score_all
-    from ml.publish import publish
     from ml.train import TrainConfig, train
 
     paths = environment.paths

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from test_train import DATASET, make_feature_table, write_table
 
-from ml import lake
+from lakehouse import lake
 from ml.predict import SCORE_SCHEMA, SCORES_SUBDIR, load_champions, main, score_all
 from ml.train import FEATURE_TABLE, TrainConfig, train
 

@@ -1,7 +1,7 @@
-"""ml.publish: gold tables of a real DuckDB warehouse published as real Delta tables (no mocks).
+"""lakehouse.publish: gold tables of a real DuckDB warehouse published as real Delta tables (no mocks).
 
 The warehouses are small DuckDB files built with SQL in each test (no dbt run), the lake is a
-tmp_path folder, and Delta is read back through DuckDB's delta extension (ml.lake).
+tmp_path folder, and Delta is read back through DuckDB's delta extension (lakehouse.lake).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from deltalake import DeltaTable
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ml import lake
-from ml.publish import (
+from lakehouse import lake
+from lakehouse.publish import (
     META_FINGERPRINT,
     META_ROWS,
     PublishError,

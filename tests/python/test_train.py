@@ -18,7 +18,7 @@ import pyarrow as pa
 import pytest
 from mlflow.tracking import MlflowClient
 
-from ml import lake
+from lakehouse import lake
 from ml.train import (
     CHAMPION_ALIAS,
     CLASSIFIER_NAME,

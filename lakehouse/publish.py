@@ -1,9 +1,9 @@
-"""Publish the gold marts as versioned Delta tables (`python -m ml.publish`), run after `dbt build`.
+"""Publish the gold marts as versioned Delta tables (`python -m lakehouse.publish`), run after `dbt build`.
 
-    python -m ml.publish                              # every table of schema `gold`
-    python -m ml.publish --tables dim_units,mart_fleet_health
-    python -m ml.publish --history                    # every version of every published table
-    python -m ml.publish --history mart_fleet_health  # one table
+    python -m lakehouse.publish                              # every table of schema `gold`
+    python -m lakehouse.publish --tables dim_units,mart_fleet_health
+    python -m lakehouse.publish --history                    # every version of every published table
+    python -m lakehouse.publish --history mart_fleet_health  # one table
 
 Each table lands in `<lake>/gold/<table>/` (`Paths.lake`, env `PDM_LAKE_PATH`). How it works:
 
@@ -28,7 +28,7 @@ Each table lands in `<lake>/gold/<table>/` (`Paths.lake`, env `PDM_LAKE_PATH`). 
   (gold tables that join to each other stay in step). To really change or drop a column, publish
   it under a new name (add the new column, keep the old one until readers have moved).
 
-Delta is read back through DuckDB's delta extension (`ml.lake`), never with
+Delta is read back through DuckDB's delta extension (`lakehouse.lake`), never with
 `DeltaTable.to_pyarrow_table()` (aborts the process at exit on this stack, see STACK.md).
 """
 
@@ -47,7 +47,7 @@ import duckdb
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Schema, write_deltalake
 
-from ml import lake as lakelib
+from lakehouse import lake as lakelib
 from ml.config import Paths
 
 LAYER = "gold"
@@ -431,7 +431,7 @@ def history(lake: Path, table: str | None = None) -> list[HistoryEntry]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m ml.publish",
+        prog="python -m lakehouse.publish",
         description="Publish the gold marts of the DuckDB warehouse as versioned Delta tables "
         "under $PDM_LAKE_PATH/gold/<table>/ (run after dbt build).",
     )
@@ -453,7 +453,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.history is not None:
             entries = history(paths.lake, args.history or None)
             if not entries:
-                print(f"nothing published under {paths.lake / LAYER} yet: run `python -m ml.publish`")
+                print(f"nothing published under {paths.lake / LAYER} yet: run `python -m lakehouse.publish`")
             width = max((len(entry.table) for entry in entries), default=0)
             for entry in entries:
                 print(entry.line(width))
