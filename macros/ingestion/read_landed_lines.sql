@@ -1,7 +1,10 @@
 {#-
     One row per physical line of each given file, with its 1-based line number and the raw
-    text (a trailing CR stripped, a leading UTF-8 BOM dropped). A file with no readable line
-    (empty, or not UTF-8 text) yields one file-level row: line_number 0, raw_line null and
+    text (a trailing CR stripped, a leading UTF-8 BOM dropped). Files are decoded as UTF-8 line
+    by line: a line that is not UTF-8 keeps its bytes in raw_line as text, each byte outside
+    printable ASCII written `\xNN`, and `line_error` says so; the file's other lines read as usual.
+    A file with no readable line (empty; binary, that is holding a NUL byte; or with no line that
+    is UTF-8 text) yields one file-level row instead: line_number 0, raw_line null and
     `file_error` saying why, so that no landed file ever leaves no trace.
     With no files it yields no rows, with the same columns.
 -#}
@@ -19,6 +22,7 @@
         'line_number': 'integer',
         'raw_line': 'varchar',
         'file_error': 'varchar',
+        'line_error': 'varchar',
     }) }}
     {%- else %}
     with files as (
@@ -27,7 +31,10 @@
             size as file_size_bytes,
             cast(last_modified as timestamp) as file_modified_at,
             md5(content) as file_content_md5,
-            try(decode(content)) as file_text
+            try(decode(content)) as file_text,
+            -- only for files that are not UTF-8 as a whole: the bytes as text, every byte outside
+            -- printable ASCII (a backslash and a newline included) written \xNN
+            case when try(decode(content)) is null then cast(content as varchar) end as escaped_text
         from read_blob([
             {%- for f in files %}{{ sql_string(f.source_file) }}{{ ", " if not loop.last }}{% endfor -%}
         ])
@@ -39,27 +46,58 @@
             file_size_bytes,
             file_modified_at,
             file_content_md5,
-            file_text,
+            file_text is null as is_escaped,
             -- the text after a final newline is not a line
             case
-                when file_text is null or file_text = '' then []
-                when suffix(file_text, chr(10))
+                when file_text = '' then []
+                when file_text is not null and suffix(file_text, chr(10))
                     then string_split(left(file_text, length(file_text) - 1), chr(10))
-                else string_split(file_text, chr(10))
-            end as lines
+                when file_text is not null then string_split(file_text, chr(10))
+                when contains(escaped_text, '\x00') then []  -- binary
+                when suffix(escaped_text, '\x0A')
+                    then string_split(left(escaped_text, length(escaped_text) - 4), '\x0A')
+                else string_split(escaped_text, '\x0A')
+            end as lines,
+            case
+                when file_text = '' then 'file is empty'
+                when file_text is null and contains(escaped_text, '\x00')
+                    then 'file is not UTF-8 text (binary: it holds NUL bytes)'
+            end as empty_or_binary
         from files
     ),
 
-    text_lines as (
+    judged as (
+        select
+            *,
+            -- a file of which no line (blank ones aside) is UTF-8 text is binary or in another
+            -- encoding: rejected whole
+            case
+                when len(lines) = 0 then empty_or_binary
+                when is_escaped and len(list_filter(lines, l -> trim(coalesce(try(decode(cast(l as blob))), '')) != '')) = 0
+                    then 'file is not UTF-8 text (binary or another encoding)'
+            end as file_error
+        from split_into_lines
+    ),
+
+    unnested_lines as (
         select
             source_file,
             file_size_bytes,
             file_modified_at,
             file_content_md5,
+            is_escaped,
             unnest(generate_series(1, len(lines))) as line_number,
-            unnest(lines) as raw_line
-        from split_into_lines
-        where len(lines) > 0
+            unnest(lines) as line_text
+        from judged
+        where file_error is null
+    ),
+
+    decoded_lines as (
+        select
+            * exclude (line_text),
+            case when is_escaped then try(decode(cast(line_text as blob))) else line_text end as decoded_text,
+            line_text
+        from unnested_lines
     ),
 
     file_level_rows as (
@@ -70,12 +108,10 @@
             file_content_md5,
             0 as line_number,
             cast(null as varchar) as raw_line,
-            case
-                when file_text is null then 'file is not UTF-8 text (binary or another encoding)'
-                else 'file is empty'
-            end as file_error
-        from split_into_lines
-        where len(lines) = 0
+            file_error,
+            cast(null as varchar) as line_error
+        from judged
+        where file_error is not null
     )
 
     select
@@ -85,11 +121,16 @@
         file_content_md5,
         cast(line_number as integer) as line_number,
         case
-            when line_number = 1 then ltrim(rtrim(raw_line, chr(13)), chr(65279))
-            else rtrim(raw_line, chr(13))
+            when decoded_text is null then line_text
+            when line_number = 1 then ltrim(rtrim(decoded_text, chr(13)), chr(65279))
+            else rtrim(decoded_text, chr(13))
         end as raw_line,
-        cast(null as varchar) as file_error
-    from text_lines
+        cast(null as varchar) as file_error,
+        case
+            when decoded_text is null
+                then 'line is not UTF-8 text (bytes outside printable ASCII shown as \xNN)'
+        end as line_error
+    from decoded_lines
     union all
     select * from file_level_rows
     {%- endif %}

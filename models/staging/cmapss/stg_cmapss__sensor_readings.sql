@@ -3,7 +3,8 @@
     (its own newest ingested_at is the watermark, so a run that died half-way is caught up by
     the next). A file landed again with new content replaces all of that file's earlier rows
     (pre-hook, then delete+insert on source_file): the newest version of a file is the only
-    one here.
+    one here. A newer version unreadable as a whole (binary, another encoding, empty) of a file
+    that had a readable version replaces nothing: the earlier rows stay (rejected_file_versions).
 -#}
 {{
     config(

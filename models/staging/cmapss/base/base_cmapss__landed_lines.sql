@@ -4,18 +4,24 @@
     versions (path, size, modification time) not yet here, and appends their lines. Nothing is
     ever updated or deleted, so a corrected file's earlier version stays here for audit;
     the staging models above it take the newest version of each file.
+    Only stable files are read: a file whose size or modification time changes during the settle
+    interval (var landing_settle_seconds) is still being written, and is held back until a later
+    build. Directories, broken symbolic links and other non-files are never read. The build warns,
+    naming each entry it held back or skipped.
 -#}
 {{
     config(
         materialized='incremental',
         incremental_strategy='append',
+        on_schema_change='append_new_columns',
     )
 }}
 
 -- depends_on: {{ source('cmapss', 'sensor_files') }}
 -- depends_on: {{ source('cmapss', 'rul_files') }}
 
-{%- set listed = list_landed_files(var('landing_path')) %}
+{%- set entries = list_landed_files(var('landing_path'), var('landing_settle_seconds')) %}
+{%- set listed = entries | selectattr('entry_kind', 'equalto', 'file') | list %}
 {%- set new_files = files_not_yet_ingested(listed, this if is_incremental() else none) %}
 {%- if execute %}
     {{ log('Landing folder: ' ~ listed | length ~ ' files, ' ~ new_files | length ~ ' new or changed', info=true) }}
@@ -25,6 +31,14 @@
     {{ log("WARNING: landing file '" ~ f.source_file ~ "' does not match train_FDnnn.txt, test_FDnnn.txt "
         ~ "or RUL_FDnnn.txt: quarantined whole (bronze.stg_cmapss__quarantined_lines)", info=true) }}
         {%- endif %}
+    {%- endfor %}
+    {%- for f in entries if f.entry_kind == 'settling' %}
+        {%- do exceptions.warn("WARNING: landing file '" ~ f.source_file ~ "' held back: " ~ f.detail
+            ~ "; it is read by a later build once it is stable") %}
+    {%- endfor %}
+    {%- for f in entries if f.entry_kind not in ('file', 'settling') %}
+        {%- do exceptions.warn("WARNING: landing entry '" ~ f.source_file ~ "' skipped: " ~ f.detail
+            ~ " (listed in bronze.stg_cmapss__landed_files)") %}
     {%- endfor %}
 {%- endif %}
 
@@ -106,6 +120,7 @@ deduplicated_lines as (
         0 as line_number,
         cast(null as varchar) as raw_line,
         cast(null as varchar) as file_error,
+        cast(null as varchar) as line_error,
         file_duplicates.duplicate_of_source_file
     from landed_lines
     inner join file_duplicates
@@ -157,7 +172,8 @@ final as (
         duplicate_of_source_file,
         column_count,
         mode(column_count) over (partition by source_file) as file_column_count,
-        {{ ingestion_timestamp() }} as ingested_at
+        {{ ingestion_timestamp() }} as ingested_at,
+        line_error
     from classified
 )
 

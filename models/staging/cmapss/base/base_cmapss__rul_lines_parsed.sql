@@ -20,6 +20,7 @@ checked as (
         try_cast({{ array_element('tokens', 1) }} as double) as rul_value,
         case
             when file_error is not null then 'unreadable_file'
+            when line_error is not null then 'not_utf8_text'
             when {{ array_length('tokens') }} = 0 then 'blank_line'
             when {{ array_length('tokens') }} != 1 then 'rul_not_one_value'
             when try_cast({{ array_element('tokens', 1) }} as double) is null then 'non_numeric_value'
@@ -37,6 +38,7 @@ explained as (
         *,
         case rejection_rule
             when 'unreadable_file' then file_error
+            when 'not_utf8_text' then line_error
             when 'blank_line' then 'blank line'
             when 'rul_not_one_value' then 'expected one value, found ' || {{ array_length('tokens') }}
             when 'non_numeric_value' then 'non-numeric value: ''' || {{ array_element('tokens', 1) }} || ''''

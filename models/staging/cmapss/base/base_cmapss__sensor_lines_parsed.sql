@@ -29,6 +29,7 @@ checked as (
         *,
         case
             when file_error is not null then 'unreadable_file'
+            when line_error is not null then 'not_utf8_text'
             when column_count = 0 then 'blank_line'
             when column_count < {{ expected_columns }} then 'too_few_columns'
             when column_count != file_column_count then 'column_count_differs_from_file'
@@ -51,6 +52,7 @@ explained as (
         *,
         case rejection_rule
             when 'unreadable_file' then file_error
+            when 'not_utf8_text' then line_error
             when 'blank_line' then 'blank line'
             when 'too_few_columns'
                 then 'too few columns: ' || column_count || ' of {{ expected_columns }}'

@@ -1,0 +1,1 @@
+"""The project's dbt-duckdb plugins, registered in profiles.yml (`plugins:` + `module_paths:`)."""
