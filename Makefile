@@ -41,7 +41,7 @@ run: install ## the whole job: sample fleet if landing is empty, build, publish,
 	$(PY) -m ml.summary
 
 build: install ## dbt build (seeds, snapshot, models, tests) on the dev warehouse
-	mkdir -p data/warehouse
+	@# no mkdir: the warehouse_guard plugin creates the warehouse's folder wherever PDM_* points
 	$(DBT) build
 
 publish: install ## publish the gold marts as Delta versions under data/lake/gold/
@@ -65,8 +65,8 @@ benchmark: install ## ingestion cost vs history size (bronze incremental vs full
 test: install lint contracts-check ci-build pytest ## every check: lint, contracts, dbt build on a small fleet, pytest
 
 lint: install ## ruff and sqlfluff
-	$(BIN)/ruff check ml lakehouse scripts benchmarks tests/python
-	$(BIN)/ruff format --check ml lakehouse scripts benchmarks tests/python
+	$(BIN)/ruff check ml lakehouse dbt_plugins scripts benchmarks tests/python
+	$(BIN)/ruff format --check ml lakehouse dbt_plugins scripts benchmarks tests/python
 	rm -rf $(CI_DIR)/lint && mkdir -p $(CI_DIR)/lint/landing $(CI_DIR)/lint/warehouse
 	PDM_LANDING_PATH=$(CI_DIR)/lint/landing PDM_WAREHOUSE_PATH=$(CI_DIR)/lint/warehouse/pdm.duckdb \
 		$(BIN)/sqlfluff lint models tests snapshots analyses

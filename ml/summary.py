@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import Counter
 from pathlib import Path
 
 import duckdb
 
+from dbt_plugins.warehouse_guard import WarehouseUnavailable, open_warehouse
 from ml.config import REPO_ROOT, Paths
 
 LAYER_COUNTS = {
@@ -23,8 +25,12 @@ LAYER_COUNTS = {
 
 
 def warehouse_summary(warehouse: Path) -> dict[str, object]:
-    """Counts from the warehouse, opened read-only (safe beside analysts' sessions)."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    """Counts from the warehouse, opened read-only (safe beside analysts' sessions).
+
+    Raises WarehouseUnavailable, naming the lock's holder, while a build holds the warehouse:
+    the summary does not wait for it.
+    """
+    with open_warehouse(warehouse, read_only=True, wait_seconds=0, say=print) as con:
         counts = {label: con.execute(sql).fetchone()[0] for label, sql in LAYER_COUNTS.items()}
         units = con.execute("select dataset, split, count(*) from gold.dim_units group by all order by all").fetchall()
         health = con.execute(
@@ -65,12 +71,28 @@ def render(summary: dict[str, object], tests: Counter[str]) -> str:
     return "\n".join(lines)
 
 
+def dbt_target_path(environ: os._Environ[str] | dict[str, str] | None = None) -> Path:
+    """dbt's target folder: DBT_TARGET_PATH (relative to the repo root) or `target/`."""
+    env = os.environ if environ is None else environ
+    path = Path(env.get("DBT_TARGET_PATH") or "target")
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
 def main(argv: list[str] | None = None) -> int:
     paths = Paths.from_env()
     if not paths.warehouse.exists():
         print(f"no warehouse at {paths.warehouse}: run `make build` first", file=sys.stderr)
         return 1
-    print(render(warehouse_summary(paths.warehouse), test_results(REPO_ROOT / "target" / "run_results.json")))
+    try:
+        summary = warehouse_summary(paths.warehouse)
+    except WarehouseUnavailable as exc:
+        print(f"summary: {exc}", file=sys.stderr)
+        return 1
+    except duckdb.CatalogException as exc:
+        print(f"summary: the warehouse {paths.warehouse} lacks a table the summary reads: {exc}", file=sys.stderr)
+        print("run `make build` (then `make predict` for the scores) first", file=sys.stderr)
+        return 1
+    print(render(summary, test_results(dbt_target_path() / "run_results.json")))
     return 0
 
 

@@ -1,0 +1,180 @@
+"""dbt-duckdb plugin: open the warehouse file before dbt does, waiting for readers, failing fast otherwise.
+
+dbt-duckdb calls `update_connection_config` right before its own `duckdb.connect(path)`, once per
+opening of the database (one per run: the profile keeps the connection open, and dbt's threads
+open it one at a time under the adapter's lock). This plugin then:
+
+- creates the warehouse's folder if it does not exist (`PDM_DATA_DIR=/new/folder` builds);
+- opens the file read-write itself. A lock held by another process (an analyst's read-only
+  session, another build) is waited for, up to `lock_wait_seconds`, saying every few seconds who
+  holds it (PID and, where /proc shows it, command line). Any other error (a folder that can't be
+  created, a read-only file system, a file that is not a DuckDB database) can't clear by waiting:
+  the build stops at once with a message naming the path;
+- keeps its connection until dbt's own has opened (`configure_connection`), so dbt's connect joins
+  the same in-process database instance and no other process can take the lock in between.
+
+Once it has given up, later openings in the same run (dbt's other thread) fail at once with the
+same message instead of waiting again. `open_warehouse` and `WarehouseUnavailable` are also used
+by the Python steps that open the warehouse read-only (`ml.summary`).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from dbt.adapters.duckdb.plugins import BasePlugin
+from dbt.adapters.events.logging import AdapterLogger
+from dbt_common.exceptions import DbtRuntimeError
+
+logger = AdapterLogger("DuckDB")
+
+DEFAULT_LOCK_WAIT_SECONDS = 30.0
+POLL_SECONDS = 0.5
+REPORT_EVERY_SECONDS = 5.0
+# DuckDB 1.5: 'Could not set lock on file "<path>": Conflicting lock is held in <exe> (PID <n>).'
+# followed, when the holder opened the file read-only, by "However, you would be able to open
+# this database in read-only mode".
+LOCK_CONFLICT = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
+HOLDER_IS_READ_ONLY = "you would be able to open this database in read-only mode"
+NOT_LOCAL_FILES = (":memory:", "md:", "motherduck:")
+
+
+class WarehouseUnavailable(DbtRuntimeError):
+    """The warehouse file can't be opened: the message names the path and, for a lock, its holder."""
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    pid: int
+    program: str
+    command_line: str | None
+    read_only: bool
+
+    def __str__(self) -> str:
+        mode = "a read-only session" if self.read_only else "a read-write session"
+        return f"PID {self.pid} ({self.command_line or self.program}), {mode}"
+
+
+def lock_holder(error: Exception | str) -> LockHolder | None:
+    """Who holds the lock, from DuckDB's lock-conflict error; None if the error is not a lock conflict."""
+    message = str(error)
+    found = LOCK_CONFLICT.search(message)
+    if found is None:
+        return None
+    pid = int(found["pid"])
+    return LockHolder(
+        pid=pid,
+        program=found["program"],
+        command_line=_command_line(pid),
+        read_only=HOLDER_IS_READ_ONLY in message,
+    )
+
+
+def _command_line(pid: int, limit: int = 200) -> str | None:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    text = raw.replace(b"\0", b" ").decode(errors="replace").strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def prepare_folder(warehouse: Path, say: Callable[[str], None]) -> None:
+    """Create the warehouse's folder if missing; raise WarehouseUnavailable if that can't be done."""
+    if warehouse.is_dir():
+        raise WarehouseUnavailable(f"the warehouse path {warehouse} is a folder, not a DuckDB file")
+    folder = warehouse.parent
+    if folder.is_dir():
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        in_the_way = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+        reason = f"{in_the_way} is a file, not a folder" if in_the_way else exc.strerror or str(exc)
+        raise WarehouseUnavailable(f"can't create the warehouse folder {folder} for {warehouse}: {reason}") from exc
+    say(f"Warehouse: created the folder {folder}")
+
+
+def open_warehouse(
+    warehouse: Path,
+    *,
+    read_only: bool,
+    wait_seconds: float,
+    say: Callable[[str], None],
+    config: dict[str, Any] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Connect to `warehouse`, waiting up to `wait_seconds` while another process holds its lock.
+
+    Errors other than a lock conflict are raised at once; every error is a WarehouseUnavailable
+    naming the path (and the lock's holder, for a lock).
+    """
+    mode = "read-only" if read_only else "read-write"
+    started = time.monotonic()
+    next_report = started
+    while True:
+        try:
+            return duckdb.connect(str(warehouse), read_only=read_only, config=config or {})
+        except duckdb.Error as exc:
+            holder = lock_holder(exc)
+            if holder is None:
+                raise WarehouseUnavailable(f"can't open the warehouse {warehouse} {mode}: {exc}") from exc
+            now = time.monotonic()
+            waited = now - started
+            if waited >= wait_seconds:
+                waiting = (
+                    f"; gave up after waiting {waited:.0f} s of the {wait_seconds:g} s allowed "
+                    "(lock_wait_seconds, PDM_WAREHOUSE_LOCK_WAIT_SECONDS)"
+                    if wait_seconds > 0
+                    else ""
+                )
+                raise WarehouseUnavailable(
+                    f"the warehouse {warehouse} is locked by {holder}{waiting}. "
+                    f"Run again once that session has ended. DuckDB said: {exc}"
+                ) from exc
+            if now >= next_report:
+                say(
+                    f"Warehouse {warehouse} is locked by {holder}: waiting for it "
+                    f"({waited:.0f} s of {wait_seconds:g} s)"
+                )
+                next_report = now + REPORT_EVERY_SECONDS
+            time.sleep(min(POLL_SECONDS, max(wait_seconds - waited, 0.0)))
+
+
+class Plugin(BasePlugin):
+    """Registered last in profiles.yml: it connects with the config the plugins before it set."""
+
+    def initialize(self, plugin_config: dict[str, Any]) -> None:
+        self.wait_seconds = float(plugin_config.get("lock_wait_seconds", DEFAULT_LOCK_WAIT_SECONDS))
+        self._held: duckdb.DuckDBPyConnection | None = None
+        self._failure: str | None = None
+
+    def update_connection_config(self, creds: Any, config: dict[str, Any]) -> None:
+        path = str(creds.path)
+        if path.startswith(NOT_LOCAL_FILES) or "://" in path:
+            return
+        if self._failure is not None:
+            raise WarehouseUnavailable(self._failure)
+        self._release()
+        warehouse = Path(path).absolute()
+        try:
+            prepare_folder(warehouse, logger.info)
+            self._held = open_warehouse(
+                warehouse, read_only=False, wait_seconds=self.wait_seconds, say=logger.warning, config=config
+            )
+        except WarehouseUnavailable as exc:
+            self._failure = exc.msg  # dbt reports the exception: "Encountered an error"
+            raise
+
+    def configure_connection(self, conn: duckdb.DuckDBPyConnection) -> None:
+        self._release()  # dbt's connection to the same database instance is open now
+
+    def _release(self) -> None:
+        if self._held is not None:
+            self._held.close()
+            self._held = None
