@@ -1,36 +1,103 @@
 {#-
-    Expectation "warn": a RUL file has one line per unit of its test file. A test unit without a
-    truth line gets null labels (it is kept, and left out of evaluation); a truth line without a
-    test unit is unused. Rows returned name the dataset and the counts.
+    Expectation "warn": each dataset's RUL file has one line per test unit (line i = test unit i).
+    When the counts differ, the line-to-unit mapping cannot be trusted (a line missing or added
+    in the middle shifts every later unit onto its neighbour's truth), so int_rul_truth_mapped
+    gives none of the dataset's test units a truth and their labels are null. Also warned: test
+    units with no RUL file at all (null labels), and a dataset with more than one RUL file (only
+    the newest landed is read). Rows returned (stored in dbt_test__audit) name the dataset, the
+    file, both counts and what the build did.
 -#}
 {{ config(severity='warn', store_failures=true) }}
 
-with test_units as (
-    select
-        dataset,
-        count(distinct unit_number) as test_units
-    from {{ ref('stg_cmapss__sensor_readings') }}
+with mapped_truth as (
+    select * from {{ ref('int_rul_truth_mapped') }}
+),
+
+rul_truth as (
+    select * from {{ ref('stg_cmapss__rul_truth') }}
+),
+
+readings as (
+    select * from {{ ref('int_sensor_readings_deduplicated') }}
     where split = 'test'
-    group by dataset
 ),
 
-truth_lines as (
+test_units as (
     select
         dataset,
-        count(distinct unit_number) as truth_lines
-    from {{ ref('stg_cmapss__rul_truth') }}
+        count(distinct unit_number) as test_unit_count
+    from readings
     group by dataset
 ),
 
-compared as (
+used_files as (
+    select distinct
+        dataset,
+        source_file,
+        truth_line_count,
+        test_unit_count,
+        is_mapping_trusted
+    from mapped_truth
+),
+
+other_files as (
     select
-        coalesce(test_units.dataset, truth_lines.dataset) as dataset,
-        coalesce(test_units.test_units, 0) as test_units,
-        coalesce(truth_lines.truth_lines, 0) as truth_lines
+        rul_truth.dataset,
+        string_agg(distinct rul_truth.source_file, ', ' order by rul_truth.source_file) as ignored_files
+    from rul_truth
+    inner join used_files
+        on rul_truth.dataset = used_files.dataset
+        and rul_truth.source_file != used_files.source_file
+    group by rul_truth.dataset
+),
+
+untrusted as (
+    select
+        dataset,
+        source_file,
+        truth_line_count,
+        test_unit_count,
+        source_file || ' has ' || truth_line_count || ' lines but ' || dataset || ' has '
+        || test_unit_count || ' test units (numbered 1..' || test_unit_count || ' expected): '
+        || 'the line-to-unit mapping cannot be trusted, so no test unit of ' || dataset
+        || ' gets a RUL truth and their labels are null' as failure_message
+    from used_files
+    where not is_mapping_trusted
+),
+
+without_file as (
+    select
+        test_units.dataset,
+        cast(null as varchar) as source_file,
+        0 as truth_line_count,
+        test_units.test_unit_count,
+        test_units.dataset || ' has ' || test_units.test_unit_count
+        || ' test units but no RUL file: their labels are null' as failure_message
     from test_units
-    full outer join truth_lines
-        on test_units.dataset = truth_lines.dataset
+    left join used_files
+        on test_units.dataset = used_files.dataset
+    where used_files.dataset is null
+),
+
+two_files as (
+    select
+        used_files.dataset,
+        used_files.source_file,
+        used_files.truth_line_count,
+        used_files.test_unit_count,
+        used_files.dataset || ' has more than one RUL file: ' || used_files.source_file
+        || ' (landed last) is used, ' || other_files.ignored_files || ' ignored' as failure_message
+    from used_files
+    inner join other_files
+        on used_files.dataset = other_files.dataset
+),
+
+final as (
+    select * from untrusted
+    union all
+    select * from without_file
+    union all
+    select * from two_files
 )
 
-select * from compared
-where test_units != truth_lines
+select * from final

@@ -1,7 +1,8 @@
 {#-
     The equipment registry extract (CSV with a header), typed. A missing extract reads as an
     empty table with the same columns, so a landing folder of real NASA files alone still builds
-    (its units then show as unregistered).
+    (its units then show as unregistered). Once the registry history holds units, an extract with
+    no rows stops the build at the snapshot (assert_registry_extract_not_lost, below).
 -#}
 {% macro read_registry_extract(path) %}
     {{ return(adapter.dispatch('read_registry_extract', 'pdm_lakehouse')(path)) }}
@@ -30,4 +31,45 @@
     {%- else %}
     {{ empty_relation(columns) }}
     {%- endif %}
+{% endmacro %}
+
+{#-
+    Pre-hook of snap_equipment_registry: an extract with no rows (missing, empty or header only,
+    or PDM_LANDING_PATH pointing at the wrong folder) while the snapshot holds units in the
+    registry would close every unit's history. Stop the build instead, naming the file; the
+    snapshot and everything built from it keep their last good state. A snapshot that does not
+    exist yet or holds no current unit (a landing folder that never had a registry) lets an
+    empty extract through. Renders nothing when all is well.
+    It also brings a snapshot taken with the earlier configuration (timestamp strategy,
+    hard_deletes='invalidate') up to this one: it adds the dbt_is_deleted column dbt requires.
+-#}
+{% macro assert_registry_extract_not_lost(extract_relation) %}
+    {%- if execute -%}
+        {%- set history = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
+        {%- if history is not none -%}
+            {%- set history_columns = adapter.get_columns_in_relation(history) | map(attribute='name') | list -%}
+            {%- if 'dbt_is_deleted' not in history_columns -%}
+                {#- a snapshot taken before hard_deletes='new_record' (dbt refuses it without this column):
+                    its rows are not deletion rows; a unit it closed stays closed -#}
+                {%- do run_query('alter table ' ~ history ~ ' add column dbt_is_deleted varchar') -%}
+                {%- do run_query("update " ~ history ~ " set dbt_is_deleted = 'False'") -%}
+            {%- endif -%}
+            {%- set units_in_registry_sql -%}
+                select count(*) from {{ history }}
+                where dbt_valid_to is null and coalesce(dbt_is_deleted, 'False') != 'True'
+            {%- endset -%}
+            {%- set units_in_registry = run_query(units_in_registry_sql).rows[0][0] -%}
+            {%- set extract_rows = run_query('select count(*) from ' ~ extract_relation).rows[0][0] -%}
+            {%- if units_in_registry > 0 and extract_rows == 0 -%}
+                {%- set path = var('registry_path') -%}
+                {%- set state = 'has no rows (empty or header only)' if files_exist(path) else 'is missing' -%}
+                {{ exceptions.raise_compiler_error(
+                    'The registry extract ' ~ path ~ ' ' ~ state ~ ', but the registry history ('
+                    ~ this.identifier ~ ') holds ' ~ units_in_registry ~ ' units: refusing to record every unit as '
+                    ~ 'removed. The history is left as it was and nothing built from it is rebuilt. Restore the '
+                    ~ 'extract (or point PDM_LANDING_PATH at the landing folder that holds it) and build again.'
+                ) }}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endif -%}
 {% endmacro %}

@@ -20,18 +20,17 @@ with readings as (
 ),
 
 rul_truth as (
-    select * from {{ ref('stg_cmapss__rul_truth') }}
+    select * from {{ ref('int_rul_truth_mapped') }}
 ),
 
 latest_truth as (
+    -- int_rul_truth_mapped already holds one row per dataset and unit, from one file, with
+    -- rul_cycles null when the line-to-unit mapping cannot be trusted
     select
         dataset,
         unit_number,
         rul_cycles,
-        row_number() over (
-            partition by dataset, unit_number
-            order by ingested_at desc, source_file desc
-        ) as truth_rank
+        1 as truth_rank
     from rul_truth
 ),
 

@@ -15,6 +15,7 @@ final as (
         site_code,
         firmware_version,
         valid_from,
+        valid_from_rule,
         valid_to,
         is_current
     from registry_versions

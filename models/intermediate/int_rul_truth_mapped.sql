@@ -1,0 +1,112 @@
+{#-
+    One row per dataset and test unit: the true remaining useful life after the unit's last test
+    cycle, taken from line i of the dataset's RUL file for test unit i, and only when that
+    mapping can be trusted.
+
+    Which file: the newest landed RUL file of the dataset with at least one usable line (newest
+    ingested_at, then the name that sorts last), read whole: lines of two RUL files of one
+    dataset (a file landed under two names) are never mixed. A corrected file (same name, new
+    content) has already replaced its earlier version in stg_cmapss__rul_truth.
+
+    When the mapping is trusted: the file has exactly one line per test unit, i.e. its line count
+    (up to its last non-blank line, quarantined lines included: they keep their place) equals
+    the number of the dataset's test units, and those are numbered 1..N. Otherwise one line
+    missing or added in the middle shifts every later unit onto its neighbour's truth, and no
+    line says which: rul_cycles is null for every unit of the dataset (is_mapping_trusted false),
+    so its test labels are null, and tests/warn_rul_truth_matches_test_units.sql names the
+    dataset, the file and both counts.
+-#}
+with rul_truth as (
+    select * from {{ ref('stg_cmapss__rul_truth') }}
+),
+
+quarantined_lines as (
+    select * from {{ ref('stg_cmapss__quarantined_lines') }}
+    where file_kind = 'rul_truth'
+),
+
+readings as (
+    select * from {{ ref('int_sensor_readings_deduplicated') }}
+    where split = 'test'
+),
+
+truth_files as (
+    select
+        dataset,
+        source_file,
+        file_version_id,
+        ingested_at,
+        max(line_number) as last_kept_line_number
+    from rul_truth
+    group by dataset, source_file, file_version_id, ingested_at
+),
+
+ranked_files as (
+    select
+        *,
+        row_number() over (
+            partition by dataset
+            order by ingested_at desc, source_file desc
+        ) as file_rank
+    from truth_files
+),
+
+chosen_files as (
+    select
+        ranked_files.dataset,
+        ranked_files.source_file,
+        ranked_files.file_version_id,
+        greatest(
+            ranked_files.last_kept_line_number,
+            coalesce(max(quarantined_lines.line_number), 0)
+        ) as truth_line_count
+    from ranked_files
+    left join quarantined_lines
+        on ranked_files.file_version_id = quarantined_lines.file_version_id
+        and quarantined_lines.rejection_rule != 'blank_line'
+    where ranked_files.file_rank = 1
+    group by ranked_files.dataset, ranked_files.source_file, ranked_files.file_version_id,
+        ranked_files.last_kept_line_number
+),
+
+test_units as (
+    select
+        dataset,
+        count(distinct unit_number) as test_unit_count,
+        max(unit_number) as highest_test_unit_number
+    from readings
+    group by dataset
+),
+
+checked_files as (
+    select
+        chosen_files.*,
+        coalesce(test_units.test_unit_count, 0) as test_unit_count,
+        coalesce(
+            chosen_files.truth_line_count = test_units.test_unit_count
+            and test_units.highest_test_unit_number = test_units.test_unit_count,
+            false
+        ) as is_mapping_trusted
+    from chosen_files
+    left join test_units
+        on chosen_files.dataset = test_units.dataset
+),
+
+final as (
+    select
+        rul_truth.dataset,
+        rul_truth.unit_number,
+        case when checked_files.is_mapping_trusted then rul_truth.rul_cycles end as rul_cycles,
+        rul_truth.rul_cycles as rul_cycles_on_line,
+        rul_truth.source_file,
+        rul_truth.file_version_id,
+        rul_truth.line_number,
+        checked_files.truth_line_count,
+        checked_files.test_unit_count,
+        checked_files.is_mapping_trusted
+    from rul_truth
+    inner join checked_files
+        on rul_truth.file_version_id = checked_files.file_version_id
+)
+
+select * from final
