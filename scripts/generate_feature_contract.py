@@ -17,6 +17,8 @@ from pathlib import Path
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# The units this build rewrote in the table (macros/incremental/scoped_tests.sql).
+REBUILT_UNITS = "__units_rebuilt_by_fct_unit_cycle_features__"
 PROJECT_FILE = REPO_ROOT / "dbt_project.yml"
 SENSORS_SEED = REPO_ROOT / "seeds" / "sensors.csv"
 OUTPUT = REPO_ROOT / "models" / "marts" / "fct_unit_cycle_features.yml"
@@ -108,17 +110,27 @@ def build_contract(project: dict, sensor_rows: list[dict[str, str]]) -> dict:
         "description": (
             "The per-cycle feature and label table ML trains on. Grain: one row per dataset, split, "
             "unit and cycle. Features use only the unit's readings up to that cycle; labels come from "
-            "int_unit_cycle_labels, the only model that reads the RUL truth."
+            "int_unit_cycle_labels, the only model that turns the RUL truth into labels."
         ),
         "config": {"contract": {"enforced": True}},
         "constraints": [{"type": "primary_key", "columns": ["unit_id", "cycle"]}],
+        # The tests check the units the build rewrote (macros/incremental/scoped_tests.sql).
         "data_tests": [
             {
                 "unique_combination_of_columns": {
-                    "arguments": {"combination_of_columns": ["dataset", "split", "unit_number", "cycle"]}
+                    "arguments": {"combination_of_columns": ["dataset", "split", "unit_number", "cycle"]},
+                    "config": {"where": REBUILT_UNITS},
                 }
             },
-            {"equal_row_count": {"arguments": {"compare_model": "ref('int_sensor_readings_deduplicated')"}}},
+            {
+                "equal_row_count": {
+                    "arguments": {
+                        "compare_model": "ref('int_sensor_readings_deduplicated')",
+                        "compare_where": REBUILT_UNITS,
+                    },
+                    "config": {"where": REBUILT_UNITS},
+                }
+            },
         ],
         "columns": columns,
     }

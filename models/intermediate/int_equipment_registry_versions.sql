@@ -17,7 +17,11 @@
     Effective times are made non-decreasing per unit (running maximum: a version dated before
     the unit's previous row starts at that row's start, rule 'previous_row_start'), and each
     version ends where the unit's next captured row starts, so no two versions of a unit overlap.
+    A view: one row per registry version, computed where it is read (the as-of join, the per-unit
+    digests of int_unit_context_hashes, dim_units), so a build with nothing new writes nothing.
 -#}
+{{ config(materialized='view') }}
+
 with snapshot_rows as (
     select * from {{ ref('snap_equipment_registry') }}
 ),

@@ -3,12 +3,34 @@
     A regime is a flight condition: the three settings rounded (var regime_setting_decimals).
     Baselines are fitted on the train split only, so nothing about the test units leaks into
     how every unit is normalised; a dataset with no train rows falls back to all its rows.
+
+    Incremental per dataset. The baselines are the one input every unit of a dataset shares, so
+    they are refitted only for a dataset whose fitting rows changed: a train unit of it changed
+    (new, extended, corrected or removed), or it has no train rows and any unit of it changed.
+    Its units are then all reprocessed downstream (int_unit_change_log, `fitted_at`). New test
+    units, the everyday delivery of a fleet in service, leave the baselines untouched. Refitting
+    on every change (not freezing the first fit) keeps an incremental history of builds equal,
+    bit for bit, to a full refresh of the same landing folder.
 -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_refitted_baselines() }}",
+        post_hook="{{ advance_unit_change_watermark() }}",
+    )
+}}
 {%- set regime_columns = [] %}
 {%- for setting in cmapss_setting_columns() %}{% do regime_columns.append('regime_' ~ setting) %}{% endfor %}
 
+-- depends_on: {{ ref('int_unit_reading_changes') }} (the increment and the pre-hook read it)
+
 with readings as (
     select * from {{ ref('int_sensor_readings_deduplicated') }}
+    {%- if is_incremental() %}
+    where dataset in ({{ datasets_to_refit() }})
+    {%- endif %}
 ),
 
 with_regime as (
@@ -67,6 +89,7 @@ final as (
         {{ regime_columns | join(',\n        ') }},
         dense_rank() over (partition by dataset order by {{ regime_columns | join(', ') }}) as operating_regime,
         fitted_on_rows,
+        {{ ingestion_timestamp() }} as fitted_at,
         {%- for sensor in cmapss_sensor_columns() %}
         {{ sensor }}_mean,
         case

@@ -15,7 +15,10 @@
     line says which: rul_cycles is null for every unit of the dataset (is_mapping_trusted false),
     so its test labels are null, and tests/warn_rul_truth_matches_test_units.sql names the
     dataset, the file and both counts.
+    A view, computed where it is read (the labels, per changed unit; the truth digests).
 -#}
+{{ config(materialized='view') }}
+
 with rul_truth as (
     select * from {{ ref('stg_cmapss__rul_truth') }}
 ),

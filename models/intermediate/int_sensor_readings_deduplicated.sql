@@ -2,9 +2,34 @@
     One row per dataset, split, unit and cycle. When a cycle was landed more than once (the same
     reading in a later delivery, or a file landed under a second name), the latest landed wins:
     newest ingested_at, then the file name that sorts last, then the last line in that file.
+
+    Incremental per unit: a build rewrites only the units int_unit_reading_changes names since
+    this model's watermark (all their rows, from the unit's whole clean history), and no row of
+    any other unit. Rows of a unit whose every reading is gone are deleted.
 -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_changed_units(ref('int_unit_reading_changes')) }}",
+        post_hook="{{ advance_unit_change_watermark() }}",
+    )
+}}
+
+-- depends_on: {{ ref('int_unit_reading_changes') }} (the increment and the pre-hook read it)
+
 with readings as (
-    select * from {{ ref('stg_cmapss__sensor_readings') }}
+    select readings.*
+    from {{ ref('stg_cmapss__sensor_readings') }} as readings
+    {%- if is_incremental() %}
+    inner join (
+        {{ units_changed_since_watermark(ref('int_unit_reading_changes'), columns='dataset, split, unit_number') }}
+    ) as changed_units
+        on readings.dataset = changed_units.dataset
+        and readings.split = changed_units.split
+        and readings.unit_number = changed_units.unit_number
+    {%- endif %}
 ),
 
 ranked as (

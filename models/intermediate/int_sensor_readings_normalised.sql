@@ -6,7 +6,10 @@
     regime never seen in training has null z-scores and operating_regime null.
     degradation_index is the mean of the direction-signed z-scores of the sensors that drift
     with wear (var degradation_sensors): about 0 for a healthy unit, rising as it wears.
+    A view, read per changed unit by fct_unit_cycle_features (like int_sensor_readings_registry_joined).
 -#}
+{{ config(materialized='view') }}
+
 {%- set degradation_sensors = var('degradation_sensors') %}
 
 with readings as (

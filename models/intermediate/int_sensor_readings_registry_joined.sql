@@ -5,7 +5,11 @@
     A reading's time is the unit's commissioning plus cycle x cycle_hours (neither changes
     between registry versions). The join is half-open: valid_from <= reading_at < valid_to.
     A unit the registry does not know keeps its readings, with null registry columns.
+    A view: fct_unit_cycle_features reads it for the units a build changed, and DuckDB pushes
+    that unit filter down to the readings.
 -#}
+{{ config(materialized='view') }}
+
 with readings as (
     select * from {{ ref('int_sensor_readings_deduplicated') }}
 ),

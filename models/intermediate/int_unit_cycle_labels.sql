@@ -1,14 +1,20 @@
 {#-
     One row per dataset, split, unit and cycle: the supervised labels, and nothing else.
-    Kept apart from the features so that the truth file can only ever reach label columns.
+    Kept apart from the features so that the truth file can only ever reach label columns. The
+    truth comes from int_rul_truth_mapped: one line per test unit, null for a whole dataset
+    whose RUL file's lines do not match its test units.
       train (run to failure): failure cycle = the unit's last observed cycle
       test (truncated):       failure cycle = last observed cycle + RUL truth of that unit
     (Taking the test file's own last cycle as the failure, as the reference notebooks did,
     labels every test unit as failing at its last reading: wrong.)
     rul = failure cycle - cycle; rul_capped = least(rul, rul_cap_cycles);
-    fails_within_30_cycles = rul <= failure_horizon_cycles. A test unit with no truth line has
-    null labels rather than invented ones.
+    fails_within_30_cycles = rul <= failure_horizon_cycles. A test unit with no (trusted) truth
+    has null labels rather than invented ones.
+    A view: fct_unit_cycle_features reads it for the units a build changed (the unit filter reaches
+    the readings), so labels are computed once, per changed unit.
 -#}
+{{ config(materialized='view') }}
+
 with readings as (
     select
         unit_id,

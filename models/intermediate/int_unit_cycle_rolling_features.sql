@@ -1,14 +1,19 @@
 {#-
-    One row per dataset, split, unit and cycle: rolling statistics of each wear-sensitive sensor's
-    regime-normalised value (and of the degradation index) over the unit's last N cycles, the
-    current one included (var feature_windows). Windows are ranges of cycles, not of rows, so a
-    missing cycle shortens a window instead of stretching it. Every value uses only that unit's
-    readings up to that cycle: nothing from the future, nothing from labels.
-    std and slope are null until the window holds two readings.
+    One row per dataset, split, unit and cycle: the regime-normalised reading (every column of
+    int_sensor_readings_normalised) with the rolling statistics of each wear-sensitive sensor's
+    z-score (and of the degradation index) over the unit's last N cycles, the current one
+    included (var feature_windows). Windows are ranges of cycles, not of rows, so a missing cycle
+    shortens a window instead of stretching it. Every value uses only that unit's readings up to
+    that cycle: nothing from the future, nothing from labels. std and slope are null until the
+    window holds two readings.
+    A view, so the wide feature table is computed in one pass (readings, z-scores and windows
+    together, no join of wide tables) and stored once, by fct_unit_cycle_features, for the units
+    a build changed: windows are partitioned by unit, so they need only that unit's history.
 -#}
+{{ config(materialized='view') }}
+
 {%- set features = rolling_feature_columns() %}
 {%- set windows = features | map(attribute='window') | unique | sort %}
-{%- set aggregate = {'mean': 'avg', 'std': 'stddev_samp'} %}
 
 with readings as (
     select * from {{ ref('int_sensor_readings_normalised') }}
@@ -16,16 +21,14 @@ with readings as (
 
 final as (
     select
-        unit_id,
-        dataset,
-        split,
-        unit_number,
-        cycle,
+        readings.*,
         {%- for f in features %}
         {%- if f.statistic == 'slope' %}
         {{ rolling_slope(f.source_column, 'cycle', 'w' ~ f.window) }} as {{ f.name }}
+        {%- elif f.statistic == 'std' %}
+        {{ rolling_std(f.source_column, 'w' ~ f.window) }} as {{ f.name }}
         {%- else %}
-        {{ aggregate[f.statistic] }}({{ f.source_column }}) over w{{ f.window }} as {{ f.name }}
+        {{ rolling_mean(f.source_column, 'w' ~ f.window) }} as {{ f.name }}
         {%- endif %}
         {{- "," if not loop.last }}
         {%- endfor %}

@@ -1,6 +1,22 @@
-{#- One row per unit: its most recent score (the newest scoring run that included it). -#}
+{#-
+    One row per unit: its most recent score (the newest scoring run that included it).
+    Incremental: a build reads only the scores newer than the newest it holds and replaces those
+    units' rows, so the scoring runs already taken in are not read again.
+-#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='unit_id',
+        on_schema_change='fail',
+    )
+}}
+
 with scores as (
     select * from {{ ref('stg_predictions__unit_risk_scores') }}
+    {%- if is_incremental() %}
+    where scored_at > (select coalesce(max(scored_at), cast('-infinity' as timestamp)) from {{ this }})
+    {%- endif %}
 ),
 
 ranked as (

@@ -1,4 +1,17 @@
-{#- One row per equipment model: the catalogue (seed) and how many units of it the fleet runs now. -#}
+{#-
+    One row per equipment model: the catalogue (seed) and how many units of it the fleet runs now.
+    Incremental: a build writes only the models whose row changed (a count moved, the catalogue was
+    edited) and drops models no longer in the catalogue, so a build that changed nothing writes nothing.
+-#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='equipment_model_code',
+        on_schema_change='fail',
+        pre_hook="{{ delete_rows_not_in(ref('equipment_models'), 'equipment_model_code') }}",
+    )
+}}
 with equipment_models as (
     select * from {{ ref('equipment_models') }}
 ),
@@ -32,3 +45,7 @@ final as (
 )
 
 select * from final
+{%- if is_incremental() %}
+except
+select * from {{ this }}
+{%- endif %}

@@ -1,20 +1,39 @@
 {#-
     One row per unit: every unit that has readings or a registry entry, with its registry
     attributes as they stand now (the latest version) and what has been observed of it.
+    Incremental per unit: a build rewrites the units whose readings, registry versions or RUL
+    truth changed (int_unit_change_log), and no other row.
 -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_changed_units(ref('int_unit_change_log'), var('unit_change_causes')) }}",
+        post_hook="{{ advance_unit_change_watermark() }}",
+    )
+}}
+{%- set changed_units = changed_units_filter(ref('int_unit_change_log'), where=var('unit_change_causes')) %}
+
+-- depends_on: {{ ref('int_unit_change_log') }} (the increment and the pre-hook read it)
+
 with readings as (
     select * from {{ ref('int_sensor_readings_deduplicated') }}
+    where {{ changed_units }}
 ),
 
 registry_versions as (
     select * from {{ ref('int_equipment_registry_versions') }}
+    where {{ changed_units }}
 ),
 
 rul_truth as (
-    select distinct
+    -- the truth labels use: a line that maps to the unit, in a file whose mapping is trusted
+    select
         dataset,
         unit_number
-    from {{ ref('stg_cmapss__rul_truth') }}
+    from {{ ref('int_rul_truth_mapped') }}
+    where rul_cycles is not null
 ),
 
 observed as (

@@ -2,51 +2,64 @@
     The table ML trains on: one row per dataset, split, unit and cycle, with the unit's
     regime-normalised sensor values, their rolling statistics and the labels. Features come
     only from readings up to that cycle; labels come from int_unit_cycle_labels, the only model
-    that reads the RUL truth.
+    that reads the RUL truth. One pass: int_unit_cycle_rolling_features carries the z-scores
+    beside the windows, so only the narrow labels are joined.
+
+    Incremental per unit: a build rewrites the units int_unit_change_log names since this
+    table's watermark for any cause but a new score (readings, regime baselines, registry,
+    RUL truth), and leaves every other unit's rows untouched. The changed units reach the views
+    upstream as a literal list, which DuckDB pushes down to the readings.
 -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_changed_units(ref('int_unit_change_log'), var('feature_change_causes')) }}",
+        post_hook="{{ advance_unit_change_watermark() }}",
+    )
+}}
 {%- set degradation_sensors = var('degradation_sensors').keys() | list %}
+{%- set changed_units = changed_units_filter(ref('int_unit_change_log'), where=var('feature_change_causes')) %}
 
-with readings as (
-    select * from {{ ref('int_sensor_readings_normalised') }}
-),
+-- depends_on: {{ ref('int_unit_change_log') }} (the increment and the pre-hook read it)
 
-rolling_features as (
+with features as (
     select * from {{ ref('int_unit_cycle_rolling_features') }}
+    where {{ changed_units }}
 ),
 
 labels as (
     select * from {{ ref('int_unit_cycle_labels') }}
+    where {{ changed_units }}
 ),
 
 final as (
     select
-        readings.unit_id,
-        readings.dataset,
-        readings.split,
-        readings.unit_number,
-        readings.cycle,
-        readings.reading_at,
-        readings.registry_version_id,
-        readings.equipment_model_code,
-        readings.operating_regime,
+        features.unit_id,
+        features.dataset,
+        features.split,
+        features.unit_number,
+        features.cycle,
+        features.reading_at,
+        features.registry_version_id,
+        features.equipment_model_code,
+        features.operating_regime,
         {%- for sensor in degradation_sensors %}
-        readings.{{ sensor }}_z,
+        features.{{ sensor }}_z,
         {%- endfor %}
-        readings.degradation_index,
+        features.degradation_index,
         {%- for feature in rolling_feature_columns() %}
-        rolling_features.{{ feature.name }},
+        features.{{ feature.name }},
         {%- endfor %}
         labels.is_last_observed_cycle,
         labels.rul,
         labels.rul_capped,
         labels.fails_within_30_cycles
-    from readings
-    inner join rolling_features
-        on readings.unit_id = rolling_features.unit_id
-        and readings.cycle = rolling_features.cycle
+    from features
     inner join labels
-        on readings.unit_id = labels.unit_id
-        and readings.cycle = labels.cycle
+        on features.unit_id = labels.unit_id
+        and features.cycle = labels.cycle
 )
 
 select * from final

@@ -2,10 +2,24 @@
     Data quality per landed file: for the current version of every file, how many of its lines
     were kept and how many quarantined under each rule. One row per file version and outcome
     (`accepted`, or the rule a line broke); an analyst's and CI's view of the quarantine.
+    Incremental per file: a build rewrites the rows of the files landed (in a new version) since
+    its watermark, the same checkpoint the staging models keep, and no other row.
 -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_rows_of_files_landed_since_watermark() }}",
+        post_hook="{{ advance_ingestion_watermark() }}",
+    )
+}}
+
+-- depends_on: {{ ref('base_cmapss__landed_lines') }} (the increment and the pre-hook read it)
+
 with landed_files as (
     select * from {{ ref('stg_cmapss__landed_files') }}
-    where is_current_version
+    where is_current_version and {{ files_landed_since_watermark_filter() }}
 ),
 
 kept as (
@@ -17,6 +31,7 @@ kept as (
         union all
         select file_version_id from {{ ref('stg_cmapss__rul_truth') }}
     ) as clean_rows
+    where file_version_id in (select landed_files.file_version_id from landed_files)
     group by file_version_id
 ),
 
@@ -26,6 +41,7 @@ quarantined as (
         rejection_rule,
         count(*) as line_count
     from {{ ref('stg_cmapss__quarantined_lines') }}
+    where file_version_id in (select landed_files.file_version_id from landed_files)
     group by file_version_id, rejection_rule
 ),
 

@@ -4,7 +4,22 @@
     trend of the key sensors. The health band is a transparent rule on the 10-cycle mean
     degradation index (var health_band_thresholds). The champion models' latest scores
     (python -m ml.predict) sit beside it: null until a unit has been scored.
+    Incremental per unit: a build rewrites the units int_unit_change_log names for any cause (a
+    new score included), and no other row.
 -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ delete_changed_units(ref('int_unit_change_log')) }}",
+        post_hook="{{ advance_unit_change_watermark() }}",
+    )
+}}
+{%- set changed_units = changed_units_filter(ref('int_unit_change_log')) %}
+
+-- depends_on: {{ ref('int_unit_change_log') }} (the increment and the pre-hook read it)
+
 {%- set key_sensors = [
     't50_lpt_outlet_temp', 'ps30_hpc_static_pressure', 'phi_fuel_flow_ratio', 'htbleed_bleed_enthalpy',
 ] %}
@@ -28,7 +43,7 @@ risk_scores as (
 
 latest_cycles as (
     select * from features
-    where is_last_observed_cycle
+    where is_last_observed_cycle and {{ changed_units }}
 ),
 
 final as (

@@ -1,0 +1,151 @@
+{#-
+    Silver and gold are rebuilt per unit, for the units a build changed, never whole.
+
+    silver.int_unit_change_log says which units each build changed, and why (readings, registry,
+    RUL truth, regime baselines, scores). Every per-unit model downstream of it keeps, in
+    silver.unit_change_watermarks, the change-log time it has processed through: a build takes
+    the log rows newer than that, deletes those units' rows (pre-hook) and inserts their rows
+    anew, and the watermark advances in the same transaction (post-hook). A build that died
+    half-way is caught up by the next; a full refresh rebuilds everything and starts the
+    watermark over. `previous_processed_through` keeps the watermark before the latest run, so
+    the data tests of a build can check just the units that build rewrote (get_where_subquery).
+-#}
+
+{% macro create_unit_change_watermarks() %}
+    create schema if not exists silver;
+    create table if not exists silver.unit_change_watermarks (
+        model_name varchar primary key,
+        processed_through timestamp not null,
+        previous_processed_through timestamp not null,
+        updated_at timestamp not null
+    )
+{% endmacro %}
+
+{#- The change-log time this model (or `model_name`) has processed through; -infinity when none. -#}
+{% macro unit_change_watermark(model_name=none) -%}
+    {%- if is_incremental() or model_name is not none -%}
+        (
+            select coalesce(max(processed_through), cast('-infinity' as timestamp))
+            from silver.unit_change_watermarks
+            where model_name = '{{ model_name or this.identifier }}'
+        )
+    {%- else -%}
+        cast('-infinity' as timestamp)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Post-hook: this build's changes are processed. On a full refresh the whole table was rebuilt,
+    so the previous watermark is -infinity (the data tests then check every unit). -#}
+{% macro advance_unit_change_watermark() %}
+    insert or replace into silver.unit_change_watermarks (
+        model_name, processed_through, previous_processed_through, updated_at
+    )
+    select
+        '{{ this.identifier }}',
+        {{ ingestion_timestamp() }},
+        {% if is_incremental() %}{{ unit_change_watermark() }}{% else %}cast('-infinity' as timestamp){% endif %},
+        {{ ingestion_timestamp() }}
+{% endmacro %}
+
+{#- The units of `change_log` logged after this model's watermark (and matching `where`), as a query
+    returning `columns`. -#}
+{% macro units_changed_since_watermark(change_log, where='true', columns='unit_id') -%}
+    select distinct {{ columns }}
+    from {{ change_log }}
+    where changed_at > {{ unit_change_watermark() }}
+        and unit_id is not null
+        and ({{ where }})
+{%- endmacro %}
+
+{#- Pre-hook: remove the rows of the changed units; the model's insert then brings back those still there. -#}
+{% macro delete_changed_units(change_log, where='true') -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }}
+    where unit_id in ({{ units_changed_since_watermark(change_log, where) }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The changed units as a Jinja list, fetched when the model runs. Models that read views use it as
+    a literal `unit_id in (...)`: DuckDB pushes a literal list through joins, aggregates and windows
+    partitioned by unit down to the table scan, where a sub-query would make it compute every unit
+    first (benchmarks/README.md). -#}
+{% macro changed_unit_ids(change_log, where='true') %}
+    {%- if not execute -%}{{ return([]) }}{%- endif -%}
+    {{ return(run_query(units_changed_since_watermark(change_log, where)).columns[0].values() | list) }}
+{% endmacro %}
+
+{#- `column in ('a', 'b', ...)`; `false` for no ids. -#}
+{% macro unit_id_in(column, unit_ids) -%}
+    {%- if unit_ids | length == 0 -%}
+        false
+    {%- else -%}
+        {{ column }} in ({% for unit_id in unit_ids %}{{ sql_string(unit_id) }}{{ ", " if not loop.last }}{% endfor %})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The filter a per-unit model puts on what it reads: the changed units when incremental, all otherwise. -#}
+{% macro changed_units_filter(change_log, column='unit_id', where='true') -%}
+    {%- if is_incremental() -%}
+        {{ unit_id_in(column, changed_unit_ids(change_log, where)) }}
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The datasets whose regime baselines must be refitted: those with a train unit changed since the
+    baselines' watermark, or with any unit changed and no train rows (fitted on all their rows). -#}
+{% macro datasets_to_refit() -%}
+    select distinct changes.dataset
+    from ({{ units_changed_since_watermark(ref('int_unit_reading_changes'), columns='dataset, split') }}) as changes
+    where changes.split = 'train'
+        or not exists (
+            select 1
+            from {{ ref('int_sensor_readings_deduplicated') }} as readings
+            where readings.dataset = changes.dataset and readings.split = 'train'
+        )
+{%- endmacro %}
+
+{#- Pre-hook of the baselines: drop the baselines of the datasets about to be refitted. -#}
+{% macro delete_refitted_baselines() -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} where dataset in ({{ datasets_to_refit() }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Pre-hook of a small incremental model that writes only its changed rows: drop the rows whose
+    key is no longer in `source` (a catalogue entry removed). -#}
+{% macro delete_rows_not_in(source, key) -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} where {{ key }} not in (select {{ key }} from {{ source }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Per-file increments (mart_data_quality): the files with a version landed in bronze since this
+    model's watermark (bronze.ingestion_watermarks, macros/ingestion/incremental_watermark.sql). -#}
+{% macro files_landed_since_watermark() -%}
+    select distinct source_file
+    from {{ ref('base_cmapss__landed_lines') }}
+    where ingested_at > {{ incremental_watermark() }}
+{%- endmacro %}
+
+{#- ... as a literal `source_file in (...)` (pushed through the manifest view's aggregates), `true`
+    when not incremental. -#}
+{% macro files_landed_since_watermark_filter() -%}
+    {%- if is_incremental() and execute -%}
+        {%- set files = run_query(files_landed_since_watermark()).columns[0].values() | list -%}
+        {%- if files | length == 0 -%}
+            false
+        {%- else -%}
+            source_file in ({% for f in files %}{{ sql_string(f) }}{{ ", " if not loop.last }}{% endfor %})
+        {%- endif -%}
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Pre-hook: the rows of files landed again are replaced by the increment. -#}
+{% macro delete_rows_of_files_landed_since_watermark() -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} where source_file in ({{ files_landed_since_watermark() }})
+    {%- endif -%}
+{%- endmacro %}
