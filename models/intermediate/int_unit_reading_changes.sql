@@ -7,6 +7,11 @@
     lines' first token, so even a replaced version whose lines have left the clean tables
     names them. A line whose first token is no unit number names no unit (it is quarantined).
     Costs a pass over the lines of the touched files only, never over the history.
+
+    The quality gate: this model (the root of the per-unit silver and gold) runs after
+    mart_data_quality and its tests, so a file whose quarantined share passes the error limit
+    stops the build before silver and gold take its new version: they keep their last good state
+    until the file is corrected (the changes are then caught up from the watermark).
 -#}
 {{
     config(
@@ -15,6 +20,8 @@
         post_hook="{{ advance_ingestion_watermark() }}",
     )
 }}
+
+-- depends_on: {{ ref('mart_data_quality') }} (the quality gate: its error-level tests run first)
 
 with landed_lines as (
     select * from {{ ref('base_cmapss__landed_lines') }}

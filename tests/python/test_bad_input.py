@@ -83,7 +83,8 @@ def land_bad_inputs(env: Environment) -> None:
 @pytest.fixture(scope="module")
 def bad_inputs(module_environment: Environment) -> Environment:
     land_bad_inputs(module_environment)
-    module_environment.build(*LENIENT)
+    # the build that lands the files is the one that warns about the rows it wrote
+    module_environment.landing_build = module_environment.build(*LENIENT)
     return module_environment
 
 
@@ -185,7 +186,7 @@ def test_duplicates_gaps_disorder_missing_truth_and_unregistered_units_warn(bad_
         "select unit_number, rul from gold.fct_unit_cycle_features "
         "where dataset = 'FD204' and is_last_observed_cycle order by unit_number"
     ) == [(1, None), (2, None), (3, None)]
-    run = bad_inputs.build(*LENIENT)
+    run = bad_inputs.landing_build
     for warning in [
         "readings_landed_more_than_once",
         "warn_unit_cycle_gaps_and_disorder",
@@ -198,16 +199,32 @@ def test_duplicates_gaps_disorder_missing_truth_and_unregistered_units_warn(bad_
         assert any(warning in line and "WARN" in line for line in run.stdout.splitlines()), warning
 
 
-def test_quarantine_share_past_the_error_limit_fails_the_build(environment: Environment) -> None:
+def test_quarantine_share_past_the_error_limit_stops_the_build_before_silver(environment: Environment) -> None:
     environment.land(GOOD)
-    write(environment.paths.landing / "train_FD201.txt", "".join(text for text, _ in MIXED_FILE))
+    train_file = environment.paths.landing / "train_FD201.txt"
+    write(train_file, "".join(line(1, c) for c in range(1, 11)))
+    environment.build()
+    good_gold = environment.query("select unit_id, cycle from gold.fct_unit_cycle_features order by all")
+
+    # a corrected version that is mostly garbage: the build stops before silver and gold take it
+    write(train_file, "".join(text for text, _ in MIXED_FILE))
     result = environment.build(check=False)
     assert result.returncode != 0
     assert "files_quarantined_share_below_error_limit" in result.stdout
+    assert "SKIP relation gold.fct_unit_cycle_features" in result.stdout
+    assert environment.query("select unit_id, cycle from gold.fct_unit_cycle_features order by all") == good_gold
     # the failing test is stored for inspection, naming the file
     assert environment.query("select source_file from dbt_test__audit.files_quarantined_share_below_error_limit")[0][
         0
     ].endswith("train_FD201.txt")
+
+    # once the file is corrected, the next build catches silver and gold up
+    write(train_file, "".join(line(1, c) for c in range(1, 13)))
+    environment.build()
+    assert (
+        environment.scalar("select max(cycle) from gold.fct_unit_cycle_features where unit_id = 'FD201-train-001'")
+        == 12
+    )
 
 
 def test_a_corrected_file_replaces_its_rows_and_a_touched_file_adds_nothing(environment: Environment) -> None:
