@@ -14,7 +14,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 # Where `make test` builds its throw-away fleet and warehouse.
 CI_DIR := data/ci
 
-.PHONY: help install run build publish history train predict mlflow-ui benchmark test lint contracts \
+.PHONY: help install run build publish history optimize train predict mlflow-ui benchmark test lint contracts \
 	contracts-check ci-build pytest clean
 
 help: ## list the targets
@@ -49,6 +49,9 @@ publish: install ## publish the gold marts as Delta versions under data/lake/gol
 
 history: install ## every Delta version of every published mart (version, time, operation, rows)
 	$(PY) -m lakehouse.publish --history
+
+optimize: install ## compact small Delta files, vacuum (RETENTION_HOURS=168); keeps versions models were trained on
+	$(PY) -m lakehouse.optimize $(if $(RETENTION_HOURS),--retention-hours $(RETENTION_HOURS))
 
 train: install ## train and register models from the latest published features (VERSION=n to pin)
 	$(PY) -m ml.train $(if $(VERSION),--version $(VERSION))

@@ -3,6 +3,10 @@
 Delta tables are read through DuckDB's `delta_scan(path, version => N)` rather than
 deltalake's `to_pyarrow_table()`, which aborts the process at exit on this stack
 (see ../shared/STACK.md).
+
+A table folder without a committed Delta version (never published, or a first publish that was
+killed before its commit) is "not published yet": `require_version` and `latest_version` raise
+`TableNotPublishedError` with a message saying so, never deltalake's raw `TableNotFoundError`.
 """
 
 from __future__ import annotations
@@ -17,6 +21,14 @@ DELTA_EXTENSION = next(
     Path(duckdb_extension_delta.__file__).parent.glob(f"extensions/v{duckdb.__version__}/delta.duckdb_extension"),
     None,
 )
+
+
+class LakeError(RuntimeError):
+    """A lake operation could not run; the message says which table or file, and what to do."""
+
+
+class TableNotPublishedError(LakeError):
+    """There is no committed Delta version at a table's path (yet)."""
 
 
 def connect(database: str | Path = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -40,9 +52,44 @@ def delta_scan_sql(table_path: Path, version: int | None = None) -> str:
     return f"delta_scan('{quoted}', version => {int(version)})"
 
 
+def is_published(table_path: Path) -> bool:
+    """Whether `table_path` holds a Delta table with at least one committed version."""
+    return DeltaTable.is_deltatable(str(table_path))
+
+
+def not_published_message(table_path: Path) -> str:
+    """Why there is nothing to read at `table_path`, and what to run."""
+    path = Path(table_path)
+    if path.is_dir():
+        why = (
+            "its folder holds no committed Delta version (a first publish was interrupted; "
+            "the next `python -m lakehouse.publish` completes it)"
+        )
+    else:
+        why = "it has not been published yet"
+    return f"no published Delta table at {path}: {why}; run `dbt build` then `python -m lakehouse.publish`"
+
+
+def require_version(table_path: Path, version: int | None = None) -> int:
+    """The Delta version to read at `table_path`: the latest, or `version` once checked to exist.
+
+    Raises `TableNotPublishedError` when there is no committed version there, and `LakeError`
+    when `version` is not one of the table's versions. Readers (training, scoring) call this
+    before `delta_scan` so a missing table is a one-line message, not a traceback.
+    """
+    if not is_published(table_path):
+        raise TableNotPublishedError(not_published_message(table_path))
+    latest = DeltaTable(str(table_path)).version()
+    if version is None:
+        return latest
+    if not 0 <= int(version) <= latest:
+        raise LakeError(f"{table_path} has no version {int(version)} (its versions are 0 to {latest})")
+    return int(version)
+
+
 def latest_version(table_path: Path) -> int:
-    """The newest committed version of a Delta table (raises if there is no table there)."""
-    return DeltaTable(str(table_path)).version()
+    """The newest committed version of a Delta table (`TableNotPublishedError` if there is none)."""
+    return require_version(table_path)
 
 
 def mart_path(lake: Path, mart: str, layer: str = "gold") -> Path:

@@ -10,15 +10,37 @@ Each table lands in `<lake>/gold/<table>/` (`Paths.lake`, env `PDM_LAKE_PATH`). 
 - The warehouse is opened READ-ONLY, so publishing never takes the write lock and can run beside
   analysts' read-only sessions (it does not wait: while `dbt build` holds the file, it fails at
   once with a clear message).
+- One writer at a time: a publish holds the lake's lock (`lakehouse.lock`, `<lake>/.lake.lock`) from
+  planning to its last commit. A second publisher prints the holder's PID and waits (`--lock-timeout`,
+  default 600 s), then plans again against what the first one committed: so two publishes started
+  together, or `make run` twice with nothing new, add no version the second time.
 - Every table gets an order-independent content fingerprint computed in DuckDB (see `fingerprint`).
-  It is stored in the commit's custom metadata (`pdm.fingerprint`, with `pdm.rows`); when the latest
-  Delta version carries the same fingerprint nothing is written. So one publish adds exactly one
-  Delta version per changed table and none per unchanged table; the first publish creates version 0.
-- Data is exported to Arrow ordered by the table's primary key (all columns when it has none), so
-  the files written are deterministic, and written with `mode="overwrite", schema_mode="merge"`:
-  one atomic commit per table. Readers of the latest version see the old or the new version,
-  never a mix; readers of older versions (`delta_scan(path, version => N)`) keep reading their
-  version unchanged, since nothing is ever vacuumed here.
+  It is stored in the commit's custom metadata (`pdm.fingerprint`, with `pdm.rows` and the raw row-hash
+  aggregates `pdm.hash_sum` / `pdm.hash_xor`); when the latest Delta version carries the same
+  fingerprint nothing is written. So one publish adds exactly one Delta version per changed table and
+  none per unchanged table; the first publish creates version 0.
+- Unit-keyed tables (primary key starting with `unit_id`) are published incrementally when the warehouse
+  has the change log `silver.int_unit_change_log`: the units named there since the table's last applied
+  change (`pdm.changes_through` in its latest commit) are replaced in ONE commit
+  (`write_deltalake(..., mode="overwrite", predicate="unit_id in (...)")`), which rewrites only the
+  files holding those units; units not named keep their files. Their fingerprint is updated without a
+  full read: the old rows' hash aggregates of those units (read back from Delta, cast to the warehouse
+  types) are taken out and the new rows' put in, which gives the same digest as a full fingerprint.
+  With no change log, no `pdm.changes_through` yet, a full-rebuild marker newer than it, a new column,
+  or more than `MAX_UNITS_PER_COMMIT` units, the table is rewritten whole instead. Other tables are
+  small (per file, per equipment model) and are always compared and written whole.
+- Data is streamed from DuckDB in record batches (`BATCH_ROWS`) ordered by the table's primary key (all
+  columns when it has none), so the files are deterministic and memory stays flat as tables grow
+  (DuckDB sorts within `PDM_PUBLISH_MEMORY_LIMIT`, spilling to a temporary folder). Files are cut at
+  `TARGET_FILE_SIZE`, so a unit's rows sit in one or two files. Whole writes use
+  `mode="overwrite", schema_mode="merge"`. Each write is one atomic commit per table: readers of the
+  latest version see the old or the new version, never a mix; readers of older versions
+  (`delta_scan(path, version => N)`) keep reading their version (only `make optimize` vacuums, and it
+  keeps every version a registered model was trained on).
+- A publish killed mid-way leaves every table at a committed version: the tables it had finished at
+  their new version, the others at their previous one (a table whose first write was cut off has a
+  folder with no committed version: "not published yet", see `lakehouse.lake.require_version`). The
+  next publish completes the rest.
 - Schema evolution: a NEW column is published as a new version (older versions read without it).
 - Schema enforcement: a column whose type CHANGED, or a column that was DROPPED from the warehouse,
   is refused with `SchemaEnforcementError` naming table, column, old and new type. Dropped columns
@@ -37,17 +59,27 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, Schema, write_deltalake
+from deltalake import (
+    CommitProperties,
+    DeltaTable,
+    PostCommitHookProperties,
+    Schema,
+    WriterProperties,
+    write_deltalake,
+)
 
 from lakehouse import lake as lakelib
+from lakehouse.lock import DEFAULT_TIMEOUT_S, lake_lock
 from ml.config import Paths
 
 LAYER = "gold"
@@ -58,9 +90,31 @@ META_ROWS = "pdm.rows"
 META_SOURCE = "pdm.source"
 META_ADDED_COLUMNS = "pdm.added_columns"
 META_ALGORITHM = "pdm.fingerprint_algorithm"
+META_HASH_SUM = "pdm.hash_sum"  # sum of the row hashes (decimal text), for incremental fingerprints
+META_HASH_XOR = "pdm.hash_xor"  # xor of the row hashes (decimal text)
+META_SCHEMA = "pdm.schema"  # sha256 of the (column, DuckDB type) list the hashes were computed on
+META_CHANGES_THROUGH = "pdm.changes_through"  # newest change-log `changed_at` this version includes
+META_MODE = "pdm.mode"  # "full" (table written whole) or "units" (units replaced by predicate)
+META_UNITS = "pdm.units"  # how many units a "units" commit replaced
+PDM_METADATA_PREFIX = "pdm."
+
+# The incremental build's change log (the lead's contract: changed_at, unit_id, is_full_rebuild).
+CHANGE_LOG_SCHEMA = "silver"
+CHANGE_LOG_TABLE = "int_unit_change_log"
+UNIT_KEY = "unit_id"
+# Beyond this many changed units one predicate commit stops paying off: the table is rewritten whole.
+MAX_UNITS_PER_COMMIT = 5000
+# Rows per Arrow record batch streamed from DuckDB to the Delta writer, and per Parquet row group: the
+# writer's memory grows with both (measured: 64 Ki-row batches cost ~1 GB more peak RSS on a 100-column table).
+BATCH_ROWS = 8 * 1024
+ROW_GROUP_ROWS = 16 * 1024
+TARGET_FILE_SIZE = 32 * 1024 * 1024  # bytes per data file: a unit's rows sit in one or two files
+DEFAULT_MEMORY_LIMIT = "1GB"  # DuckDB's memory limit while publishing (env PDM_PUBLISH_MEMORY_LIMIT)
+# Never let a commit's post-commit hook delete old log files: time travel to a pinned version needs them.
+POST_COMMIT = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
 
 
-class PublishError(RuntimeError):
+class PublishError(lakelib.LakeError):
     """Publishing could not run (no warehouse, warehouse locked, unknown table, unstorable type)."""
 
 
@@ -103,10 +157,17 @@ class SchemaEnforcementError(PublishError):
 
 @dataclass(frozen=True)
 class Fingerprint:
-    """What a table's content hashes to; equal fingerprints mean nothing to publish."""
+    """What a table's content hashes to; equal fingerprints mean nothing to publish.
+
+    `hash_sum` / `hash_xor` are the commutative aggregates of the row hashes the digest is made of:
+    kept so a later publish can update the fingerprint from the changed units' rows alone.
+    """
 
     digest: str
     rows: int
+    hash_sum: int = 0
+    hash_xor: int = 0
+    schema: str = ""
 
     @property
     def short(self) -> str:
@@ -123,11 +184,15 @@ class PublishResult:
     rows: int
     fingerprint: str = ""
     path: Path | None = None
+    mode: str = field(default="", compare=False)  # "full" or "units" when written
+    units: int = field(default=0, compare=False)  # units replaced by a "units" commit
 
     def summary(self) -> str:
-        if self.changed:
-            return f"{LAYER}.{self.name}: v{self.version} ({self.rows} rows)"
-        return f"{LAYER}.{self.name}: unchanged at v{self.version} ({self.rows} rows)"
+        if not self.changed:
+            return f"{LAYER}.{self.name}: unchanged at v{self.version} ({self.rows} rows)"
+        if self.mode == "units":
+            return f"{LAYER}.{self.name}: v{self.version} ({self.rows} rows; {self.units} units replaced)"
+        return f"{LAYER}.{self.name}: v{self.version} ({self.rows} rows)"
 
 
 @dataclass(frozen=True)
@@ -156,6 +221,10 @@ class HistoryEntry:
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _qualified(table: str) -> str:
@@ -196,50 +265,134 @@ def primary_key(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return list(row[0]) if row else []
 
 
+def _row_alias(columns: list[tuple[str, str]]) -> str:
+    names = {name for name, _ in columns}
+    alias = "__pdm_row"
+    while alias in names:
+        alias += "_"
+    return alias
+
+
+def _hash_aggregates(con: duckdb.DuckDBPyConnection, relation: str, alias: str) -> tuple[int, int, int]:
+    """(row count, sum, xor) of the whole-row hashes of `relation` (a table name or a parenthesised SELECT)."""
+    rows, hash_sum, hash_xor = con.execute(
+        f"select count(*), coalesce(sum(hash({alias})::hugeint), 0)::varchar, "
+        f"coalesce(bit_xor(hash({alias})), 0)::varchar from {relation} as {alias}"
+    ).fetchone()
+    return int(rows), int(hash_sum), int(hash_xor)
+
+
+def _schema_digest(columns: list[tuple[str, str]]) -> str:
+    return hashlib.sha256(json.dumps([[name, dtype] for name, dtype in columns]).encode()).hexdigest()
+
+
+def _fingerprint_from(columns: list[tuple[str, str]], rows: int, hash_sum: int, hash_xor: int) -> Fingerprint:
+    payload = json.dumps(
+        {
+            "algorithm": FINGERPRINT_ALGORITHM,
+            "rows": rows,
+            "columns": [[name, dtype] for name, dtype in columns],
+            "hash_sum": str(hash_sum),
+            "hash_xor": str(hash_xor),
+        },
+        sort_keys=True,
+    )
+    return Fingerprint(
+        digest=hashlib.sha256(payload.encode()).hexdigest(),
+        rows=rows,
+        hash_sum=hash_sum,
+        hash_xor=hash_xor,
+        schema=_schema_digest(columns),
+    )
+
+
 def fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> Fingerprint:
-    """An order-independent fingerprint of gold.<table>, computed inside DuckDB.
+    """An order-independent fingerprint of gold.<table>, computed inside DuckDB in one streaming pass.
 
     Each row is hashed whole (DuckDB `hash()` of the row as a struct, 64 bits); the row hashes are
     combined with two commutative aggregates: their exact sum (as HUGEINT, so duplicated or removed
     duplicate rows change it) and their XOR. The row count, the column names and DuckDB types (in
     order) and the algorithm name go in too, and SHA-256 of all that is the fingerprint. So any
     changed value, row, column name, column type or column order changes it; row order does not.
+    Because both aggregates are commutative, `units_fingerprint` can update it from a few units' rows.
     """
     columns = table_columns(con, table)
-    names = {name for name, _ in columns}
-    alias = "__pdm_row"
-    while alias in names:
-        alias += "_"
-    rows, hash_sum, hash_xor = con.execute(
-        f"select count(*), coalesce(sum(hash({alias})::hugeint), 0)::varchar, "
-        f"coalesce(bit_xor(hash({alias})), 0)::varchar from {_qualified(table)} as {alias}"
-    ).fetchone()
-    payload = json.dumps(
-        {
-            "algorithm": FINGERPRINT_ALGORITHM,
-            "rows": rows,
-            "columns": [[name, dtype] for name, dtype in columns],
-            "hash_sum": hash_sum,
-            "hash_xor": hash_xor,
-        },
-        sort_keys=True,
+    rows, hash_sum, hash_xor = _hash_aggregates(con, _qualified(table), _row_alias(columns))
+    return _fingerprint_from(columns, rows, hash_sum, hash_xor)
+
+
+def units_fingerprint(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    previous: Fingerprint,
+    published: Path,
+    version: int,
+    units: Sequence[str],
+) -> Fingerprint:
+    """The fingerprint gold.<table> has once `units` are replaced, from `previous` and those units' rows only.
+
+    `previous` is the fingerprint of Delta `version` at `published` (same columns and types as the
+    warehouse table). The old rows of `units` are read back from that version, cast to the warehouse
+    types (so they hash exactly as they did in the warehouse), and their count, hash sum and hash xor
+    are taken out of `previous`; the warehouse's current rows of `units` are put in. Equal to
+    `fingerprint(con, table)` whenever the rows of every other unit are unchanged.
+    """
+    columns = table_columns(con, table)
+    alias = _row_alias(columns)
+    in_units = f"{_ident(UNIT_KEY)} in ({', '.join(_literal(u) for u in units)})"
+    casts = ", ".join(f"cast({_ident(name)} as {dtype}) as {_ident(name)}" for name, dtype in columns)
+    old_rows, old_sum, old_xor = _hash_aggregates(
+        con, f"(select {casts} from {lakelib.delta_scan_sql(published, version)} where {in_units})", alias
     )
-    return Fingerprint(digest=hashlib.sha256(payload.encode()).hexdigest(), rows=int(rows))
+    new_rows, new_sum, new_xor = _hash_aggregates(con, f"(select * from {_qualified(table)} where {in_units})", alias)
+    return _fingerprint_from(
+        columns,
+        previous.rows - old_rows + new_rows,
+        previous.hash_sum - old_sum + new_sum,
+        previous.hash_xor ^ old_xor ^ new_xor,
+    )
 
 
-def export_sql(con: duckdb.DuckDBPyConnection, table: str) -> str:
+def export_sql(con: duckdb.DuckDBPyConnection, table: str, where: str = "") -> str:
     """The SELECT exporting gold.<table> in a deterministic order: by primary key, else by every column."""
     order = primary_key(con, table) or [name for name, _ in table_columns(con, table)]
-    return f"select * from {_qualified(table)} order by {', '.join(_ident(c) for c in order)}"
+    condition = f" where {where}" if where else ""
+    return f"select * from {_qualified(table)}{condition} order by {', '.join(_ident(c) for c in order)}"
 
 
 def _reader(con: duckdb.DuckDBPyConnection, sql: str) -> pa.RecordBatchReader:
-    result = con.execute(sql).arrow()
-    return (
-        result
-        if isinstance(result, pa.RecordBatchReader)
-        else pa.RecordBatchReader.from_batches(result.schema, result.to_batches())
-    )
+    """The query's result as a stream of record batches (never materialised whole)."""
+    return con.execute(sql).to_arrow_reader(BATCH_ROWS)
+
+
+@dataclass(frozen=True)
+class ChangeLog:
+    """What `silver.int_unit_change_log` says happened after `since` (None: the log exists, nothing applied yet)."""
+
+    through: datetime | None  # newest changed_at in the log
+    full_rebuild_since: bool  # a full-rebuild marker is newer than `since`
+    units: tuple[str, ...]  # units named after `since`
+
+
+def has_change_log(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_catalog = current_database() and table_schema = ? and table_name = ?",
+        [CHANGE_LOG_SCHEMA, CHANGE_LOG_TABLE],
+    ).fetchone()
+    return bool(row[0])
+
+
+def read_change_log(con: duckdb.DuckDBPyConnection, since: datetime | None) -> ChangeLog:
+    log = f"{_ident(CHANGE_LOG_SCHEMA)}.{_ident(CHANGE_LOG_TABLE)}"
+    (through,) = con.execute(f"select max(changed_at) from {log}").fetchone()
+    if since is None:
+        return ChangeLog(through, True, ())
+    (full,) = con.execute(f"select count(*) from {log} where is_full_rebuild and changed_at > ?", [since]).fetchone()
+    units = con.execute(
+        f"select distinct unit_id from {log} where changed_at > ? and unit_id is not null order by 1", [since]
+    ).fetchall()
+    return ChangeLog(through, bool(full), tuple(u for (u,) in units))
 
 
 # ------------------------------------------------------------------------------ the Delta side
@@ -269,9 +422,37 @@ def _arrow_to_delta_columns(table: str, arrow_schema: pa.Schema) -> dict[str, st
         ) from exc
 
 
-def _latest_fingerprint(table: DeltaTable) -> str | None:
+def latest_commit(table: DeltaTable) -> dict:
+    """The newest commit's info (custom metadata included); {} when the log has none."""
     commits = table.history(limit=1)
-    return commits[0].get(META_FINGERPRINT) if commits else None
+    return commits[0] if commits else {}
+
+
+def pdm_metadata(commit: dict) -> dict[str, str]:
+    """The `pdm.*` keys of a commit: what `make optimize` carries over to its own commits."""
+    return {key: str(value) for key, value in commit.items() if key.startswith(PDM_METADATA_PREFIX)}
+
+
+def _stored_fingerprint(commit: dict) -> Fingerprint | None:
+    """The fingerprint with its aggregates as stored in a commit, or None when it lacks any part."""
+    try:
+        return Fingerprint(
+            digest=commit[META_FINGERPRINT],
+            rows=int(commit[META_ROWS]),
+            hash_sum=int(commit[META_HASH_SUM]),
+            hash_xor=int(commit[META_HASH_XOR]),
+            schema=commit[META_SCHEMA],
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _stored_changes_through(commit: dict) -> datetime | None:
+    value = commit.get(META_CHANGES_THROUGH)
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -282,17 +463,22 @@ class _Plan:
     current_version: int | None  # None: not published yet
     changed: bool
     added_columns: list[str]
+    mode: str = "full"  # "full": write the whole table; "units": replace `units` by predicate
+    units: tuple[str, ...] = ()
+    changes_through: datetime | None = None  # recorded in the commit (unit-keyed tables with a change log)
 
 
-def _plan(con: duckdb.DuckDBPyConnection, lake: Path, table: str) -> tuple[_Plan, list[SchemaViolation]]:
+def _plan(
+    con: duckdb.DuckDBPyConnection, lake: Path, table: str, log_present: bool
+) -> tuple[_Plan, list[SchemaViolation]]:
     path = lakelib.mart_path(lake, table, LAYER)
-    fp = fingerprint(con, table)
-    if not DeltaTable.is_deltatable(str(path)):
-        return _Plan(table, path, fp, None, True, []), []
+    unit_keyed = log_present and primary_key(con, table)[:1] == [UNIT_KEY]
+    if not lakelib.is_published(path):
+        through = read_change_log(con, None).through if unit_keyed else None
+        return _Plan(table, path, fingerprint(con, table), None, True, [], changes_through=through), []
     published = DeltaTable(str(path))
     version = published.version()
-    if _latest_fingerprint(published) == fp.digest:
-        return _Plan(table, path, fp, version, False, []), []
+    commit = latest_commit(published)
     old = _delta_columns(published.schema())
     new = _arrow_to_delta_columns(table, _reader(con, f"select * from {_qualified(table)} limit 0").schema)
     violations = [
@@ -301,21 +487,58 @@ def _plan(con: duckdb.DuckDBPyConnection, lake: Path, table: str) -> tuple[_Plan
         if new.get(column) != old_type
     ]
     added = [column for column in new if column not in old]
-    return _Plan(table, path, fp, version, True, added), violations
+    stored = _stored_fingerprint(commit)
+    since = _stored_changes_through(commit)
+    if unit_keyed and stored is not None and since is not None and not added and not violations:
+        log = read_change_log(con, since)
+        same_schema = stored.schema == _schema_digest(table_columns(con, table))
+        if same_schema and not log.full_rebuild_since and len(log.units) <= MAX_UNITS_PER_COMMIT:
+            if not log.units:  # nothing touched this table's units since its last commit: no read at all
+                return _Plan(table, path, stored, version, False, []), []
+            fp = units_fingerprint(con, table, stored, path, version, log.units)
+            changed = fp.digest != stored.digest
+            return _Plan(table, path, fp, version, changed, [], "units", log.units, log.through), []
+    fp = fingerprint(con, table)
+    through = read_change_log(con, None).through if unit_keyed else None
+    changed = fp.digest != commit.get(META_FINGERPRINT)
+    return _Plan(table, path, fp, version, changed, added, changes_through=through), violations
 
 
 def _write(con: duckdb.DuckDBPyConnection, plan: _Plan) -> int:
-    data = _reader(con, export_sql(con, plan.name))
-    if plan.current_version is None:
-        _arrow_to_delta_columns(plan.name, data.schema)  # a clear error before creating anything
     metadata = {
         META_FINGERPRINT: plan.fingerprint.digest,
         META_ROWS: str(plan.fingerprint.rows),
+        META_HASH_SUM: str(plan.fingerprint.hash_sum),
+        META_HASH_XOR: str(plan.fingerprint.hash_xor),
+        META_SCHEMA: plan.fingerprint.schema,
         META_SOURCE: f"{LAYER}.{plan.name}",
         META_ALGORITHM: FINGERPRINT_ALGORITHM,
+        META_MODE: plan.mode,
     }
+    if plan.changes_through is not None:
+        metadata[META_CHANGES_THROUGH] = plan.changes_through.isoformat()
     if plan.added_columns:
         metadata[META_ADDED_COLUMNS] = ",".join(plan.added_columns)
+    options = {
+        "target_file_size": TARGET_FILE_SIZE,
+        "writer_properties": WriterProperties(max_row_group_size=ROW_GROUP_ROWS),
+        "post_commithook_properties": POST_COMMIT,
+    }
+    if plan.mode == "units":
+        metadata[META_UNITS] = str(len(plan.units))
+        in_units = f"{UNIT_KEY} in ({', '.join(_literal(u) for u in plan.units)})"
+        write_deltalake(
+            str(plan.path),
+            _reader(con, export_sql(con, plan.name, in_units)),
+            mode="overwrite",
+            predicate=in_units,
+            commit_properties=CommitProperties(custom_metadata=metadata),
+            **options,
+        )
+        return lakelib.latest_version(plan.path)
+    data = _reader(con, export_sql(con, plan.name))
+    if plan.current_version is None:
+        _arrow_to_delta_columns(plan.name, data.schema)  # a clear error before creating anything
     plan.path.parent.mkdir(parents=True, exist_ok=True)
     write_deltalake(
         str(plan.path),
@@ -324,17 +547,23 @@ def _write(con: duckdb.DuckDBPyConnection, plan: _Plan) -> int:
         schema_mode="merge",
         name=f"{LAYER}.{plan.name}" if plan.current_version is None else None,
         commit_properties=CommitProperties(custom_metadata=metadata),
+        **options,
     )
     return lakelib.latest_version(plan.path)
 
 
-def _open_warehouse(warehouse: Path) -> duckdb.DuckDBPyConnection:
+def _open_warehouse(warehouse: Path, spill_dir: str) -> duckdb.DuckDBPyConnection:
     if not Path(warehouse).exists():
         raise PublishError(f"no warehouse at {warehouse}: run `dbt build` (or `make build`) first")
     try:
-        return duckdb.connect(str(warehouse), read_only=True)
+        con = lakelib.connect(warehouse, read_only=True)
     except duckdb.Error as exc:
         raise PublishError(f"can't open the warehouse {warehouse} read-only (is `dbt build` running?): {exc}") from exc
+    con.execute(f"set memory_limit = {_literal(os.environ.get('PDM_PUBLISH_MEMORY_LIMIT', DEFAULT_MEMORY_LIMIT))}")
+    con.execute(f"set temp_directory = {_literal(spill_dir)}")
+    con.execute("set TimeZone = 'UTC'")
+    con.execute("set enable_progress_bar = false")
+    return con
 
 
 def _select_tables(available: list[str], requested: Sequence[str] | None) -> list[str]:
@@ -352,19 +581,28 @@ def _select_tables(available: list[str], requested: Sequence[str] | None) -> lis
     return wanted
 
 
-def publish(warehouse: Path, lake: Path, tables: list[str] | None = None) -> list[PublishResult]:
+def publish(
+    warehouse: Path, lake: Path, tables: list[str] | None = None, lock_timeout: float = DEFAULT_TIMEOUT_S
+) -> list[PublishResult]:
     """Publish gold tables of `warehouse` (all, or those named) to `<lake>/gold/<table>/` as Delta.
 
-    Writes one Delta version per table whose content fingerprint changed, none otherwise. Raises
-    `SchemaEnforcementError` (before writing anything) if a published column changed type or was
-    dropped, and `PublishError` if the warehouse can't be opened or a named table doesn't exist.
+    Holds the lake lock (waiting up to `lock_timeout` s, then `LakeBusyError`) and plans under it, so
+    it compares against what any earlier publisher committed. Writes one Delta version per table whose
+    content fingerprint changed, none otherwise. Raises `SchemaEnforcementError` (before writing
+    anything) if a published column changed type or was dropped, and `PublishError` if the warehouse
+    can't be opened or a named table doesn't exist.
     """
-    with _open_warehouse(warehouse) as con:
+    with (
+        lake_lock(Path(lake), "publish", lock_timeout),
+        tempfile.TemporaryDirectory(prefix="pdm-publish-") as spill,
+        _open_warehouse(warehouse, spill) as con,
+    ):
         names = _select_tables(gold_tables(con), tables)
+        log_present = has_change_log(con)
         plans: list[_Plan] = []
         violations: list[SchemaViolation] = []
         for name in names:  # check every table before writing any
-            plan, problems = _plan(con, Path(lake), name)
+            plan, problems = _plan(con, Path(lake), name, log_present)
             plans.append(plan)
             violations += problems
         if violations:
@@ -374,7 +612,14 @@ def publish(warehouse: Path, lake: Path, tables: list[str] | None = None) -> lis
             version = _write(con, plan) if plan.changed else plan.current_version
             results.append(
                 PublishResult(
-                    plan.name, version, plan.changed, plan.fingerprint.rows, plan.fingerprint.digest, plan.path
+                    plan.name,
+                    version,
+                    plan.changed,
+                    plan.fingerprint.rows,
+                    plan.fingerprint.digest,
+                    plan.path,
+                    plan.mode if plan.changed else "",
+                    len(plan.units) if plan.changed else 0,
                 )
             )
     return results
@@ -383,22 +628,44 @@ def publish(warehouse: Path, lake: Path, tables: list[str] | None = None) -> lis
 # ------------------------------------------------------------------------------------- history
 
 
-def published_tables(lake: Path) -> list[str]:
-    """Names of the Delta tables under <lake>/gold/."""
+def table_folders(lake: Path) -> list[str]:
+    """Names of the folders under <lake>/gold/ (published or not)."""
     root = Path(lake) / LAYER
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if (p / "_delta_log").is_dir())
+    return sorted(p.name for p in root.iterdir() if p.is_dir())
+
+
+def published_tables(lake: Path) -> list[str]:
+    """Names of the Delta tables under <lake>/gold/ that have at least one committed version."""
+    return [name for name in table_folders(lake) if lakelib.is_published(lakelib.mart_path(Path(lake), name, LAYER))]
+
+
+def unpublished_folders(lake: Path) -> list[str]:
+    """Folders under <lake>/gold/ with no committed version: first publishes that were interrupted."""
+    published = set(published_tables(lake))
+    return [name for name in table_folders(lake) if name not in published]
 
 
 def history(lake: Path, table: str | None = None) -> list[HistoryEntry]:
-    """Every version of every published table (or of `table`), oldest first per table."""
+    """Every version of every published table (or of `table`), oldest first per table.
+
+    Raises `TableNotPublishedError` when `table` has no committed version (no folder, or the folder
+    of an interrupted first publish).
+    """
     names = published_tables(lake)
     if table is not None:
         table = table.removeprefix(f"{LAYER}.")
         if table not in names:
-            raise PublishError(
-                f"no published Delta table {LAYER}.{table} under {Path(lake) / LAYER}; "
+            folder = lakelib.mart_path(Path(lake), table, LAYER)
+            why = (
+                "its folder holds no committed Delta version (a first publish was interrupted; "
+                "the next `python -m lakehouse.publish` completes it)"
+                if folder.is_dir()
+                else "it has not been published yet"
+            )
+            raise lakelib.TableNotPublishedError(
+                f"no published Delta table {LAYER}.{table} under {Path(lake) / LAYER}: {why}; "
                 f"published: {', '.join(names) or 'none'}"
             )
         names = [table]
@@ -443,6 +710,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="TABLE",
         help="print every version of every published table (or of TABLE) instead of publishing",
     )
+    parser.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=float(os.environ.get("PDM_LAKE_LOCK_TIMEOUT", DEFAULT_TIMEOUT_S)),
+        metavar="SECONDS",
+        help="how long to wait for another publish or optimize to release the lake "
+        f"(default $PDM_LAKE_LOCK_TIMEOUT or {DEFAULT_TIMEOUT_S:g})",
+    )
     return parser
 
 
@@ -452,16 +727,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.history is not None:
             entries = history(paths.lake, args.history or None)
-            if not entries:
+            pending = [] if args.history else unpublished_folders(paths.lake)
+            if not entries and not pending:
                 print(f"nothing published under {paths.lake / LAYER} yet: run `python -m lakehouse.publish`")
             width = max((len(entry.table) for entry in entries), default=0)
             for entry in entries:
                 print(entry.line(width))
+            for name in pending:
+                print(
+                    f"{LAYER}.{name}: not published yet (its folder holds no committed Delta version: "
+                    "a first publish was interrupted; the next publish completes it)"
+                )
             return 0
         tables = args.tables.split(",") if args.tables is not None else None
-        for result in publish(paths.warehouse, paths.lake, tables):
+        for result in publish(paths.warehouse, paths.lake, tables, args.lock_timeout):
             print(result.summary())
-    except PublishError as exc:
+    except lakelib.LakeError as exc:
         print(f"publish: {exc}", file=sys.stderr)
         return 1
     return 0

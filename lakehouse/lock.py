@@ -1,0 +1,87 @@
+"""One writer at a time on the lake: an advisory `fcntl.flock` on `<lake>/.lake.lock`.
+
+`publish` and `optimize` hold it for their whole run. The kernel releases a flock when its
+process ends, however it ends (SIGKILL included), so a killed writer never leaves the lake locked.
+The holder writes its PID, command and start time into the file; a second writer prints who holds
+the lock, waits up to `timeout` seconds, and then gives up with `LakeBusyError` naming that PID.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from lakehouse.lake import LakeError
+
+LOCK_FILE = ".lake.lock"
+DEFAULT_TIMEOUT_S = 600.0
+POLL_S = 0.2
+
+
+class LakeBusyError(LakeError):
+    """Another process held the lake lock for longer than this one would wait."""
+
+
+def lock_path(lake: Path) -> Path:
+    return Path(lake) / LOCK_FILE
+
+
+def holder(lake: Path) -> str:
+    """Who holds (or last held) the lock, as text: 'PID 123 (publish, since 2026-11-22T10:00:00Z)'."""
+    try:
+        info = json.loads(lock_path(lake).read_text() or "{}")
+    except (OSError, ValueError):
+        info = {}
+    if not info.get("pid"):
+        return "an unknown process"
+    return f"PID {info['pid']} ({info.get('command', '?')}, since {info.get('since', '?')})"
+
+
+@contextmanager
+def lake_lock(
+    lake: Path, command: str, timeout: float = DEFAULT_TIMEOUT_S, say: TextIO | None = None
+) -> Iterator[None]:
+    """Hold the lake's writer lock for the `with` block, waiting at most `timeout` seconds for it."""
+    path = lock_path(lake)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + max(timeout, 0.0)
+        announced = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LakeBusyError(
+                        f"the lake {lake} is locked by {holder(lake)} (lock file {path}); "
+                        f"gave up after waiting {timeout:g} s. If that process is gone, run again: "
+                        "the lock is released when its holder exits."
+                    ) from None
+                if not announced:
+                    print(
+                        f"{command}: waiting up to {timeout:g} s for the lake lock held by {holder(lake)}",
+                        file=say or sys.stderr,
+                        flush=True,
+                    )
+                    announced = True
+                time.sleep(POLL_S)
+        since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"pid": os.getpid(), "command": command, "since": since}).encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

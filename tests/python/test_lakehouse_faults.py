@@ -1,0 +1,182 @@
+"""Publish under faults and concurrency (issue 8, cases 6 and 7), on real DuckDB files and Delta tables.
+
+Publishers run as real `python -m lakehouse.publish` subprocesses; the kill is a real SIGKILL in the
+middle of a Delta write.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+from deltalake import DeltaTable
+
+from lakehouse import lake
+from lakehouse.lock import lake_lock
+from lakehouse.publish import main, publish
+from ml.config import REPO_ROOT
+
+BIG_ROWS = 600_000  # big enough that writing it takes a few seconds, so a kill lands mid-write
+
+
+def warehouse_sql(path: Path, *statements: str) -> None:
+    with duckdb.connect(str(path)) as con:
+        for statement in statements:
+            con.execute(statement)
+
+
+def env_for(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PDM_WAREHOUSE_PATH": str(tmp_path / "warehouse" / "pdm.duckdb"),
+        "PDM_LAKE_PATH": str(tmp_path / "lake"),
+    }
+
+
+def start_publish(tmp_path: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "lakehouse.publish", *args],
+        cwd=REPO_ROOT,
+        env=env_for(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def versions(lake_dir: Path, table: str) -> list[int]:
+    return sorted(c["version"] for c in DeltaTable(str(lake.mart_path(lake_dir, table))).history())
+
+
+def scalar(sql: str):
+    with lake.connect() as con:
+        return con.execute(sql).fetchone()
+
+
+def content(source: str, database: Path | None = None) -> tuple[int, int]:
+    """Row count and an order-independent checksum of (id, x0) of `source` (in `database` if given)."""
+    with lake.connect(database or ":memory:", read_only=database is not None) as con:
+        return con.execute(f"select count(*), bit_xor(hash(id, x0)) from {source}").fetchone()
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Path:
+    (tmp_path / "warehouse").mkdir()
+    path = tmp_path / "warehouse" / "pdm.duckdb"
+    warehouse_sql(
+        path,
+        "create schema gold",
+        "create table gold.dim_units (unit_id varchar primary key, n integer)",
+        "insert into gold.dim_units select 'u' || i, i from range(50) r(i)",
+        "create table gold.mart_fleet_health (unit_id varchar primary key, score double)",
+        "insert into gold.mart_fleet_health select 'u' || i, i / 50 from range(50) r(i)",
+    )
+    return path
+
+
+def test_two_publishers_started_together_add_one_version_and_the_second_names_the_first(warehouse, tmp_path):
+    lake_dir = tmp_path / "lake"
+    with lake_lock(lake_dir, "test holder"):  # both start while the lake is held, so they truly overlap
+        first = start_publish(tmp_path, "--lock-timeout", "60")
+        second = start_publish(tmp_path, "--lock-timeout", "60")
+        waiting = [first.stderr.readline(), second.stderr.readline()]
+    outputs = [p.communicate(timeout=120) for p in (first, second)]
+
+    for line in waiting:
+        assert f"waiting up to 60 s for the lake lock held by PID {os.getpid()} (test holder" in line
+    assert [p.returncode for p in (first, second)] == [0, 0], outputs
+    summaries = sorted(out.strip() for out, _ in outputs)
+    assert summaries == [
+        "gold.dim_units: unchanged at v0 (50 rows)\ngold.mart_fleet_health: unchanged at v0 (50 rows)",
+        "gold.dim_units: v0 (50 rows)\ngold.mart_fleet_health: v0 (50 rows)",
+    ]
+    assert versions(lake_dir, "dim_units") == [0]
+    assert versions(lake_dir, "mart_fleet_health") == [0]
+    # and run again with nothing new (`make run` twice): still no new version
+    assert [r.changed for r in publish(warehouse, lake_dir)] == [False, False]
+    assert versions(lake_dir, "dim_units") == [0]
+
+
+def test_a_publisher_gives_up_after_its_timeout_naming_the_holder(warehouse, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PDM_WAREHOUSE_PATH", str(warehouse))
+    monkeypatch.setenv("PDM_LAKE_PATH", str(tmp_path / "lake"))
+    with lake_lock(tmp_path / "lake", "optimize"):
+        started = time.monotonic()
+        assert main(["--lock-timeout", "0.5"]) == 1
+        assert 0.4 < time.monotonic() - started < 10
+    err = capsys.readouterr().err
+    assert f"the lake {tmp_path / 'lake'} is locked by PID {os.getpid()} (optimize, since " in err
+    assert "gave up after waiting 0.5 s" in err
+    assert not (tmp_path / "lake" / "gold").exists()  # nothing was written
+
+
+def _kill_when_writing(process: subprocess.Popen, folder: Path, before: set[str]) -> None:
+    """SIGKILL `process` as soon as a new file appears in `folder` (the Delta writer has started)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if folder.is_dir() and {p.name for p in folder.iterdir() if p.is_file()} - before:
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=30)
+            return
+        time.sleep(0.002)
+    raise AssertionError(f"the publish ended (rc {process.poll()}) before it wrote into {folder}: no kill happened")
+
+
+def test_a_publish_killed_mid_write_leaves_every_table_readable_and_the_next_one_completes_it(
+    warehouse, tmp_path, monkeypatch, capsys
+):
+    lake_dir = tmp_path / "lake"
+    monkeypatch.setenv("PDM_WAREHOUSE_PATH", str(warehouse))
+    monkeypatch.setenv("PDM_LAKE_PATH", str(lake_dir))
+    columns = ", ".join(f"x{j} double" for j in range(10))
+    values = ", ".join("random()" for _ in range(10))
+    warehouse_sql(
+        warehouse,
+        f"create table gold.fct_unit_cycle_features (id bigint primary key, {columns})",
+        f"insert into gold.fct_unit_cycle_features select i, {values} from range({BIG_ROWS}) r(i)",
+    )
+    big = lake.mart_path(lake_dir, "fct_unit_cycle_features")
+
+    # 1. killed during the big table's FIRST write (tables are written in name order: dim_units first)
+    process = start_publish(tmp_path)
+    _kill_when_writing(process, big, set())
+    assert process.returncode == -signal.SIGKILL
+    assert big.is_dir() and not lake.is_published(big)
+    assert versions(lake_dir, "dim_units") == [0]
+    assert scalar(f"select count(*) from {lake.delta_scan_sql(lake.mart_path(lake_dir, 'dim_units'))}") == (50,)
+    with pytest.raises(lake.TableNotPublishedError, match=r"holds no committed Delta version .* interrupted"):
+        lake.require_version(big)
+    assert main(["--history"]) == 0
+    out = capsys.readouterr().out
+    assert "gold.fct_unit_cycle_features: not published yet" in out
+    assert "gold.dim_units" in out
+    assert main(["--history", "fct_unit_cycle_features"]) == 1
+    err = capsys.readouterr().err
+    assert "no published Delta table gold.fct_unit_cycle_features" in err and "Traceback" not in err
+
+    # the next publish completes it (the killed holder's lock was released by the kernel)
+    assert main(["--lock-timeout", "5"]) == 0
+    assert "gold.fct_unit_cycle_features: v0 (600000 rows)" in capsys.readouterr().out
+    assert versions(lake_dir, "fct_unit_cycle_features") == [0]
+    assert versions(lake_dir, "dim_units") == [0]
+    old = content(lake.delta_scan_sql(big))
+    assert old == content("gold.fct_unit_cycle_features", warehouse)
+
+    # 2. killed during an UPDATE of the published table: readers keep the previous version
+    warehouse_sql(warehouse, "update gold.fct_unit_cycle_features set x0 = x0 + 1")
+    files_v0 = {p.name for p in big.iterdir() if p.is_file()}
+    process = start_publish(tmp_path)
+    _kill_when_writing(process, big, files_v0)
+    assert lake.require_version(big) == 0
+    assert content(lake.delta_scan_sql(big)) == old
+    assert main(["--lock-timeout", "5"]) == 0
+    assert "gold.fct_unit_cycle_features: v1 (600000 rows)" in capsys.readouterr().out
+    new = content(lake.delta_scan_sql(big))
+    assert new != old
+    assert new == content("gold.fct_unit_cycle_features", warehouse)

@@ -1,0 +1,116 @@
+"""`make optimize` (python -m lakehouse.optimize): compaction, and a vacuum that keeps every version a
+registered model was trained on. Real Delta tables and a real MLflow SQLite registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+from deltalake import DeltaTable
+from mlflow.tracking import MlflowClient
+
+from lakehouse import lake
+from lakehouse import publish as publishing
+from lakehouse.optimize import main
+from lakehouse.publish import META_FINGERPRINT, publish
+
+
+def read(table_path: Path, version: int | None = None) -> list[tuple]:
+    with lake.connect() as con:
+        return con.execute(f"select * from {lake.delta_scan_sql(table_path, version)} order by all").fetchall()
+
+
+def register(mlflow_dir: Path, name: str, table_path: Path, version: int) -> None:
+    """A registered model version tagged as ml.train tags them (delta_path, delta_version)."""
+    mlflow_dir.mkdir(parents=True, exist_ok=True)
+    uri = f"sqlite:///{(mlflow_dir / 'mlflow.db').resolve()}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    if client.search_registered_models(f"name = '{name}'") == []:
+        client.create_registered_model(name)
+    client.create_model_version(
+        name,
+        source=str(mlflow_dir / "artifacts" / "model"),
+        tags={"delta_path": str(table_path.resolve()), "delta_version": str(version)},
+    )
+
+
+@pytest.fixture
+def lakehouse(tmp_path: Path, monkeypatch):
+    """A warehouse whose gold.t is published as v0, v1, v2 (each a full rewrite), and gold.u as v0, v1."""
+    (tmp_path / "warehouse").mkdir()
+    warehouse = tmp_path / "warehouse" / "pdm.duckdb"
+    lake_dir, mlflow_dir = tmp_path / "lake", tmp_path / "mlruns"
+    monkeypatch.setenv("PDM_WAREHOUSE_PATH", str(warehouse))
+    monkeypatch.setenv("PDM_LAKE_PATH", str(lake_dir))
+    monkeypatch.setenv("PDM_MLFLOW_DIR", str(mlflow_dir))
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema gold")
+        con.execute("create table gold.t (id integer primary key, x double)")
+        con.execute("create table gold.u (id integer primary key)")
+    for step in range(3):
+        with duckdb.connect(str(warehouse)) as con:
+            con.execute(f"insert into gold.t select i, {step} from range({step * 10}, {step * 10 + 10}) r(i)")
+            if step < 2:
+                con.execute(f"insert into gold.u values ({step})")
+        publish(warehouse, lake_dir)
+    return warehouse, lake_dir, mlflow_dir
+
+
+def test_vacuum_keeps_the_version_a_registered_model_was_trained_on(lakehouse, capsys):
+    warehouse, lake_dir, mlflow_dir = lakehouse
+    t, u = lake.mart_path(lake_dir, "t"), lake.mart_path(lake_dir, "u")
+    v0, v1 = read(t, 0), read(t, 1)
+    register(mlflow_dir, "pdm-rul", t, 0)
+
+    assert main(["--retention-hours", "0"]) == 0
+
+    out = capsys.readouterr().out
+    assert "gold.t: 1 -> 1 files at v4; vacuumed 1 files; kept v0 (registered models)" in out  # +2: VACUUM START, END
+    assert read(t, 0) == v0  # the registered model's version still reads, row for row
+    assert len(read(t)) == 30
+    with pytest.raises(duckdb.IOException):  # the unpinned v1 was vacuumed (so the vacuum did run)
+        read(t, 1)
+    assert len(v1) == 20
+    with pytest.raises(duckdb.IOException):  # no model pins gold.u: its old version is gone
+        read(u, 0)
+    # nothing new: the next publish compares against the carried fingerprint and writes nothing
+    assert [r.changed for r in publish(warehouse, lake_dir)] == [False, False]
+
+
+def test_compaction_merges_small_files_and_keeps_the_fingerprint(lakehouse, monkeypatch, capsys):
+    warehouse, lake_dir, _ = lakehouse
+    monkeypatch.setattr(publishing, "TARGET_FILE_SIZE", 1)  # every record batch its own file
+    monkeypatch.setattr(publishing, "BATCH_ROWS", 1000)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("insert into gold.t select i, 9 from range(100, 5100) r(i)")
+    publish(warehouse, lake_dir)
+    t = lake.mart_path(lake_dir, "t")
+    before = DeltaTable(str(t))
+    files, rows, fp = len(before.file_uris()), read(t), before.history(1)[0][META_FINGERPRINT]
+    assert files > 1
+
+    assert main(["--tables", "gold.t"]) == 0  # default retention: nothing recent is vacuumed
+
+    after = DeltaTable(str(t))
+    assert len(after.file_uris()) == 1
+    commit = after.history(1)[0]
+    assert commit["operation"] == "OPTIMIZE"
+    assert commit[META_FINGERPRINT] == fp
+    assert read(t) == rows
+    assert read(t, before.version()) == rows  # files of the previous version are still there
+    assert f"gold.t: {files} -> 1 files at v{after.version()}; vacuumed 0 files" in capsys.readouterr().out
+    assert publish(warehouse, lake_dir, ["t"])[0].changed is False
+
+
+def test_an_unknown_table_or_a_broken_registry_stops_before_vacuuming(lakehouse, capsys):
+    _, lake_dir, mlflow_dir = lakehouse
+    assert main(["--tables", "nope"]) == 1
+    assert "no published Delta table gold.nope" in capsys.readouterr().err
+    mlflow_dir.mkdir(parents=True, exist_ok=True)
+    (mlflow_dir / "mlflow.db").write_bytes(b"not a database")
+    t = lake.mart_path(lake_dir, "t")
+    v0 = read(t, 0)
+    assert main(["--retention-hours", "0"]) == 1
+    assert "can't read the model registry" in capsys.readouterr().err
+    assert read(t, 0) == v0
