@@ -7,7 +7,10 @@ Without `--unit`: reads the latest Delta version of fct_unit_cycle_features (res
 the latest observed cycle of every unit with `models:/pdm-fails-within-30-cycles@champion` and
 `models:/pdm-rul@champion`, writes ONE new file `<predictions>/unit_risk_scores/scores_<UTC timestamp>.parquet`
 (schema: SCORE_SCHEMA) and prints the ten units most at risk. The decision threshold is the one chosen in
-training, read back from the champion version's `decision_threshold` tag.
+training, read back from the champion version's `decision_threshold` tag. When the newest readable scores
+file was written by the same champion versions from the same feature version, no file is written (its scores
+would be the same): the command says so and names that file; newer unreadable files are named on stderr and
+passed over. A feature table that is not published yet (no folder, no valid `_delta_log`): one line, exit 2.
 
 With `--unit N`: prints whether that unit fails within 30 cycles; `--split` defaults to 'test' when the unit
 exists there, else 'train'; `--dataset` may be left out when the table holds one dataset. Exit code 2 for
@@ -46,6 +49,7 @@ from ml.train import (
     configure_mlflow,
     matrix,
     predict_rul,
+    resolve_version,
     store_file,
 )
 
@@ -176,17 +180,82 @@ class ScoreRun:
     scores: pa.Table
     features_delta_version: int
     threshold: float
+    written: bool = True  # False: the latest scores file already held these scores, nothing was written
+    skipped_files: tuple[str, ...] = ()  # newer scores files that could not be read (named, not used)
+
+
+PAIR = (CLASSIFIER_NAME, REGRESSOR_NAME)
+PROVENANCE = ("classifier_version", "regressor_version", "features_delta_version")
+
+
+def scores_provenance(path: Path) -> tuple[str, str, int]:
+    """(classifier version, regressor version, features Delta version) of one scores file, read from its
+    three columns. Raises ValueError when the file is unreadable or mixes several provenances."""
+    try:
+        table = pq.read_table(path, columns=list(PROVENANCE))
+    except (OSError, pa.ArrowException) as error:
+        raise ValueError(f"{path} is unreadable: {error}") from error
+    distinct = {tuple(row.values()) for row in table.group_by(list(PROVENANCE)).aggregate([]).to_pylist()}
+    if len(distinct) != 1:
+        raise ValueError(f"{path} holds {len(distinct)} provenances, expected one")
+    classifier, regressor, features = distinct.pop()
+    return str(classifier), str(regressor), int(features)
+
+
+def latest_scores(predictions_dir: Path) -> tuple[Path | None, tuple[str, str, int] | None, list[str]]:
+    """The newest READABLE scores file, its provenance, and the messages for newer files that were unreadable."""
+    folder = Path(predictions_dir) / SCORES_SUBDIR
+    files = sorted(folder.glob("scores_*.parquet"), reverse=True) if folder.is_dir() else []
+    problems: list[str] = []
+    for path in files:
+        try:
+            return path, scores_provenance(path), problems
+        except ValueError as error:
+            problems.append(str(error).splitlines()[0])
+    return None, None, problems
+
+
+def champion_versions() -> tuple[str, str]:
+    """The versions the `champion` aliases point at now (classifier, regressor), without loading models."""
+    client = MlflowClient()
+    classifier, regressor = (client.get_model_version_by_alias(name, CHAMPION_ALIAS) for name in PAIR)
+    return str(classifier.version), str(regressor.version)
 
 
 def score_all(table_path: Path, mlflow_dir: Path, predictions_dir: Path, version: int | None = None) -> ScoreRun:
-    """Score every unit's latest cycle at the latest (or given) Delta version and write the Parquet file."""
+    """Score every unit's latest cycle at the latest (or given) Delta version and write the Parquet file.
+
+    Writes nothing when the newest readable scores file was made by the same champion versions from the same
+    feature version (its scores would be identical): that file is returned with `written=False`.
+    """
+    if not store_file(mlflow_dir).exists():
+        raise NoChampionError(f"no MLflow store at {store_file(mlflow_dir)}")
+    resolved = resolve_version(table_path, version)
+    configure_mlflow(mlflow_dir)
+    classifier_version, regressor_version = champion_versions()
+    latest, provenance, problems = latest_scores(predictions_dir)
+    if latest is not None and provenance == (classifier_version, regressor_version, resolved):
+        tags = MlflowClient().get_model_version(CLASSIFIER_NAME, classifier_version).tags
+        return ScoreRun(
+            path=latest,
+            scores=pq.read_table(latest),
+            features_delta_version=resolved,
+            threshold=float(tags.get(THRESHOLD_TAG, "nan")),
+            written=False,
+            skipped_files=tuple(problems),
+        )
     champions = load_champions(mlflow_dir)
-    resolved = lake.latest_version(table_path) if version is None else int(version)
     frame = latest_cycles(table_path, resolved)
     scored_at = datetime.now(UTC)
     scores = score(frame, champions, resolved, scored_at)
     path = write_scores(scores, predictions_dir, scored_at)
-    return ScoreRun(path=path, scores=scores, features_delta_version=resolved, threshold=champions.threshold)
+    return ScoreRun(
+        path=path,
+        scores=scores,
+        features_delta_version=resolved,
+        threshold=champions.threshold,
+        skipped_files=tuple(problems),
+    )
 
 
 def top_at_risk(scores: pa.Table, threshold: float, count: int = 10, split: str | None = "test") -> str:
@@ -220,7 +289,7 @@ def unit_answer(
     version: int | None = None,
 ) -> str:
     """One line: will this unit fail within 30 cycles, at its latest observed cycle?"""
-    resolved = lake.latest_version(table_path) if version is None else int(version)
+    resolved = resolve_version(table_path, version)
     frame = latest_cycles(table_path, resolved)
     datasets = sorted(frame["dataset"].unique().tolist())
     if dataset is None:
@@ -260,9 +329,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.unit is None and (args.dataset or args.split):
         parser.error("--dataset and --split go with --unit")
     table = lake.mart_path(args.lake, FEATURE_TABLE)
-    if not table.exists():
-        print(f"no Delta table at {table}: publish {FEATURE_TABLE} first", file=sys.stderr)
-        return 2
     try:
         if args.unit is not None:
             champions = load_champions(args.mlflow_dir)
@@ -272,14 +338,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UnknownUnitError as error:
         print(f"unknown unit: {error}", file=sys.stderr)
         return 2
+    except lake.LakeError as error:
+        print(error, file=sys.stderr)
+        return 2
     except KeyError as error:  # the table lost a column the champion was trained on
         print(f"{FEATURE_TABLE} does not fit the champion models: {error}; retrain", file=sys.stderr)
         return 2
     except (NoChampionError, MlflowException) as error:
         print(f"no champion model in {args.mlflow_dir}: run `python -m ml.train` first ({error})", file=sys.stderr)
         return 2
+    for problem in run.skipped_files:
+        print(f"warning: skipped a scores file: {problem}", file=sys.stderr)
+    if run.written:
+        headline = f"scored {run.scores.num_rows} units at {FEATURE_TABLE} v{run.features_delta_version} -> {run.path}"
+    else:
+        headline = (
+            f"scores up to date: {run.path} already holds the scores of the champions (classifier "
+            f"v{run.scores['classifier_version'][0]}, regressor v{run.scores['regressor_version'][0]}) on "
+            f"{FEATURE_TABLE} v{run.features_delta_version}; no new file written"
+        )
     print(
-        f"scored {run.scores.num_rows} units at {FEATURE_TABLE} v{run.features_delta_version} -> {run.path}\n"
+        f"{headline}\n"
         f"top 10 at risk among in-service (test) units, alert at P >= {run.threshold:.3f} "
         f"(train units ran to failure; they are in the file, not in this table):\n"
         f"{top_at_risk(run.scores, run.threshold)}"

@@ -1,11 +1,18 @@
 """Train the failure classifier and the RUL regressor on a pinned Delta version of the gold feature table.
 
     python -m ml.train [--version N] [--seed 42] [--experiment NAME] [--lake DIR] [--mlflow-dir DIR] [--fast]
+                       [--force]
 
 * Input: `<lake>/gold/fct_unit_cycle_features`, read with DuckDB `delta_scan(path, version => N)`. Without
-  `--version` the latest version is resolved to its number once, at start, and recorded everywhere.
-* Rows: train = split 'train' (every dataset in the table); evaluation = split 'test' at each unit's last
-  observed cycle, units with known labels only (one prediction per engine, as the papers report).
+  `--version` the latest version is resolved to its number once, at start, and recorded everywhere. A table
+  that is not published yet (no folder, or a folder without a committed or readable `_delta_log`) or a
+  version that does not exist: a one-line message and exit code 2.
+* Rows (`read_training_sample`, filters and columns pushed into DuckDB): train = WHOLE labelled units of split
+  'train' (every dataset), every cycle of each, sampled with the seed and stratified by dataset until the
+  row budgets of TrainConfig are filled (cv_max_rows for cross-validation, fit_max_rows for the final fit;
+  the CV units are a subset of the fit units); cycles are never thinned. Evaluation = split 'test' at each
+  unit's last observed cycle, units with known labels only (one prediction per engine, as the papers
+  report). Only id, feature and label columns are read.
 * Features: `cycle`, every `*_z`, `degradation_index`, every `*_mean_w*`, `*_std_w*`, `*_slope_w*` column,
   chosen by name from the table so new sensors flow in. Never labels, ids or `is_last_observed_cycle`.
 * Cross-validation is grouped by unit (`ml.evaluation.grouped_folds`), never by row. A small grid per model is
@@ -17,15 +24,19 @@
 * MLflow: a SQLite store `<mlflow dir>/mlflow.db` with artifacts in `<mlflow dir>/artifacts` (MLflow 3.17
   refuses the plain file store unless MLFLOW_ALLOW_FILE_STORE=true, as it is in maintenance mode; SQLite is
   its default and holds runs, the model registry and aliases offline). One parent run per training (data
-  lineage: Delta path, resolved version, row/unit counts, feature list), one nested child run per model
-  (params, CV and test metrics, plots, the model with signature and input example). Every model is
-  registered as a new version of `pdm-fails-within-30-cycles` or `pdm-rul`; the alias `champion` moves to
-  the best version of this training by the cross-validated metric (never by the test metric). The chosen
-  threshold travels as the model version tag `decision_threshold`.
+  lineage: Delta path, resolved version, row/unit counts, the sampled units and rows, feature list), one
+  nested child run per model (params, CV and test metrics, plots, the model with signature and input
+  example). Every model is registered as a new version of `pdm-fails-within-30-cycles` or `pdm-rul`; the
+  alias `champion` moves to the best version of this training by the cross-validated metric (never by the
+  test metric). The chosen threshold travels as the model version tag `decision_threshold`.
+* Idempotent: every registered version carries the tag `training_digest` (Delta path + version, seed, the
+  config fields that shape models, and a digest of this code; see `training_digest`). When the registry
+  already holds every model of a training with the same digest, nothing is trained or registered: the
+  command says so, names the existing versions and sets `champion` on the best of them. `--force` trains
+  anyway.
 * Same Delta version + same seed -> same metrics and same predictions: rows are ordered by (unit_id, cycle),
-  folds are seeded, every estimator gets `random_state=seed`, row thinning is by position, not random.
-* Speed: CV runs on every k-th cycle of each unit (<= 8,000 rows), the final fit on <= 50,000 rows, with one
-  OpenMP thread (see TrainConfig): 266k rows trained in ~40 s on the shared 2-core box.
+  the unit sample and the folds are seeded, every estimator gets `random_state=seed`.
+* Speed: one OpenMP thread (see TrainConfig); the work is bounded by the row budgets, not by the table size.
 
 Browse the store with `mlflow ui --backend-store-uri sqlite:///<mlflow dir>/mlflow.db`.
 """
@@ -33,6 +44,7 @@ Browse the store with `mlflow ui --backend-store-uri sqlite:///<mlflow dir>/mlfl
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -41,7 +53,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +67,10 @@ import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import sklearn
 import skops.io
+from deltalake.exceptions import DeltaError
 from mlflow.data.delta_dataset_source import DeltaDatasetSource
 from mlflow.data.meta_dataset import MetaDataset
 from mlflow.models import infer_signature
@@ -216,11 +230,12 @@ class TrainConfig:
     """Knobs of a training. The defaults are the real ones; `fast()` shrinks grids and rows for tests."""
 
     n_splits: int = 5
-    # Rows of one unit are strongly autocorrelated: CV on every k-th cycle of each unit (at most
-    # cv_max_rows rows) ranks grid points as well as all rows do, and the final refit uses at most
-    # fit_max_rows rows the same way. This keeps a few hundred thousand rows well under a minute.
-    cv_max_rows: int = 8_000
-    fit_max_rows: int = 50_000
+    # Row budgets, filled with WHOLE units (every cycle of a unit, never thinned), sampled with the seed and
+    # stratified by dataset (`unit_sample_order`): CV on the units whose rows fit in cv_max_rows, the final
+    # refit on the units whose rows fit in fit_max_rows (the CV units are a subset of them). A table
+    # smaller than a budget is used whole.
+    cv_max_rows: int = 25_000
+    fit_max_rows: int = 60_000
     logreg_grid: tuple[dict[str, Any], ...] = (
         *_grid(penalty=["l2"], C=[0.01, 0.1, 1.0]),
         *_grid(penalty=["elasticnet"], C=[0.1], l1_ratio=[0.5]),
@@ -290,6 +305,22 @@ class TrainConfig:
 # ----------------------------------------------------------------------------------------------- data
 
 
+def resolve_version(table_path: Path, version: int | None = None) -> int:
+    """The Delta version to read: `version`, or the latest one, checked against the table's log.
+
+    Raises `lake.TableNotPublishedError` (one line, naming the folder) when there is no committed version
+    (never published, or a first publish killed before its commit) or when the log cannot be read (a
+    truncated commit file), and `lake.LakeError` when the version asked for does not exist.
+    """
+    try:
+        return lake.require_version(Path(table_path), version)
+    except DeltaError as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise lake.TableNotPublishedError(
+            f"{table_path} holds no readable Delta log ({reason}); run `python -m lakehouse.publish` again"
+        ) from error
+
+
 @dataclass(frozen=True)
 class TrainingData:
     """One pinned version of the feature table, split into what training and evaluation need."""
@@ -316,11 +347,11 @@ class TrainingData:
 
 
 def read_features(table_path: Path, version: int | None = None) -> TrainingData:
-    """Read one version of the feature table (latest if None, resolved to its number) in (unit_id, cycle) order."""
-    latest = lake.latest_version(table_path)
-    resolved = latest if version is None else int(version)
-    if not 0 <= resolved <= latest:
-        raise ValueError(f"{table_path} has no version {resolved} (latest is {latest})")
+    """Read ALL of one version of the feature table (latest if None) in (unit_id, cycle) order.
+
+    For inspection and small tables; training reads a sample of whole units instead (`read_training_sample`).
+    """
+    resolved = resolve_version(table_path, version)
     con = lake.connect()
     try:
         sql = f"select * from {lake.delta_scan_sql(table_path, resolved)} order by unit_id, cycle"
@@ -338,15 +369,133 @@ def matrix(frame: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
     return frame.loc[:, list(features)].astype("float64").reset_index(drop=True)
 
 
-def every_kth_cycle(frame: pd.DataFrame, max_rows: int) -> pd.DataFrame:
-    """A deterministic thinning to at most ~max_rows rows: every k-th observed cycle of each unit."""
-    if len(frame) <= max_rows:
-        return frame
-    k = math.ceil(len(frame) / max_rows)
-    position = frame.groupby("unit_id", sort=False).cumcount().to_numpy()
-    # Count back from each unit's last row so the end of life (the positives) is always kept.
-    size = frame.groupby("unit_id", sort=False)["cycle"].transform("size").to_numpy()
-    return frame[(size - 1 - position) % k == 0]
+def unit_sample_order(units: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """The train units in the order a sample takes them: seeded, and stratified by dataset.
+
+    `units` has one row per unit (`unit_id`, `dataset`, `rows`). Within each dataset the units get a seeded
+    random rank; the order interleaves datasets by rank / units-in-dataset, so every prefix of the order
+    holds each dataset in proportion to its unit count. Depends only on the set of units and the seed.
+    """
+    ordered = units.sort_values("unit_id", kind="mergesort").reset_index(drop=True)
+    key = np.random.default_rng(seed).random(len(ordered))
+    ordered = ordered.assign(_key=key)
+    rank = ordered.groupby("dataset", sort=False)["_key"].rank(method="first") - 0.5
+    size = ordered.groupby("dataset", sort=False)["_key"].transform("size")
+    ordered = ordered.assign(_position=rank / size)
+    ordered = ordered.sort_values(["_position", "_key", "unit_id"], kind="mergesort")
+    return ordered.drop(columns=["_key", "_position"]).reset_index(drop=True)
+
+
+def sample_units(ordered: pd.DataFrame, max_rows: int, min_units: int = 1) -> list[str]:
+    """Whole units, taken in `ordered` order while their rows fit in `max_rows` (at least `min_units`).
+
+    Every cycle of a chosen unit comes along: thinning cycles would keep only a few points per life and make
+    the cross-validated metric meaningless. The same order gives nested samples (a smaller budget's units are
+    a prefix of a larger one's). Returned sorted by unit_id.
+    """
+    within = int(np.searchsorted(ordered["rows"].cumsum().to_numpy(), max_rows, side="right"))
+    count = min(len(ordered), max(within, min_units))
+    return sorted(ordered["unit_id"].iloc[:count].tolist())
+
+
+@dataclass(frozen=True)
+class TrainingSample:
+    """What one training reads from a pinned version: sampled train units' rows and the evaluation rows."""
+
+    table_path: Path
+    version: int
+    features: list[str]
+    stats: dict[str, Any]  # the whole version: rows, units, train rows and units, datasets
+    cv_units: list[str]
+    fit_units: list[str]
+    fit: pd.DataFrame  # every cycle of the fit units, ordered by unit_id, cycle
+    evaluation: pd.DataFrame  # test units at their last observed cycle with known truth, ordered by unit_id
+
+    @property
+    def cv(self) -> pd.DataFrame:
+        """Every cycle of the CV units (a subset of the fit units), ordered by unit_id, cycle."""
+        return self.fit[self.fit["unit_id"].isin(self.cv_units)].reset_index(drop=True)
+
+
+LABELLED_TRAIN = f"split = 'train' and {CLASS_LABEL} is not null and {RUL_LABEL} is not null"
+
+
+def read_training_sample(
+    table_path: Path, version: int | None, seed: int, cv_max_rows: int, fit_max_rows: int, min_units: int
+) -> TrainingSample:
+    """Read only what training needs from one version, with the filters and columns pushed into DuckDB.
+
+    Scans: (1) the per-unit row counts of labelled train units (ids and labels only), from which whole units
+    are sampled (`unit_sample_order`, `sample_units`); (2) id, feature and label columns of the fit units'
+    rows; (3) the test units' last observed cycle. Table-wide counts come from the same id columns.
+    """
+    resolved = resolve_version(table_path, version)
+    scan = lake.delta_scan_sql(table_path, resolved)
+    con = lake.connect()
+    try:
+        columns = [row[0] for row in con.execute(f"select * from {scan} limit 0").description]
+        features = feature_columns(columns)
+        rows, units, datasets = con.execute(
+            f"select count(*), count(distinct unit_id), coalesce(string_agg(distinct dataset, ',' order by dataset),"
+            f" '') from {scan}"
+        ).fetchone()
+        counts = con.execute(
+            f"select unit_id, any_value(dataset) as dataset, count(*) as rows from {scan} "
+            f"where {LABELLED_TRAIN} group by unit_id order by unit_id"
+        ).df()
+        if counts.empty:
+            raise ValueError(f"no labelled train rows in {table_path} version {resolved}")
+        ordered = unit_sample_order(counts, seed)
+        fit_units = sample_units(ordered, max(fit_max_rows, cv_max_rows), min_units)
+        cv_units = sample_units(ordered, cv_max_rows, min_units)
+        wanted = ", ".join(f'"{name}"' for name in dict.fromkeys([*ID_COLUMNS, "cycle", *features]))
+        labels = f"{CLASS_LABEL}, {RUL_LABEL}"
+        con.register("sampled_units", pa.table({"unit_id": pa.array(fit_units, pa.string())}))
+        fit = con.execute(
+            f"select {wanted}, {labels} from {scan} where {LABELLED_TRAIN} "
+            "and unit_id in (select unit_id from sampled_units) order by unit_id, cycle"
+        ).to_arrow_table()
+        last = con.execute(
+            f"select {wanted}, {labels}, is_last_observed_cycle from {scan} "
+            "where split = 'test' and is_last_observed_cycle order by unit_id, cycle"
+        ).to_arrow_table()
+    finally:
+        con.close()
+    last_rows = last_cycle_per_unit(last.to_pandas())
+    evaluation = last_rows[last_rows[CLASS_LABEL].notna() & last_rows[RUL_LABEL].notna()].reset_index(drop=True)
+    stats = {
+        "rows": int(rows),
+        "units": int(units),
+        "train_rows": int(counts["rows"].sum()),
+        "train_units": len(counts),
+        "datasets": datasets,
+    }
+    return TrainingSample(
+        table_path=Path(table_path),
+        version=resolved,
+        features=features,
+        stats=stats,
+        cv_units=cv_units,
+        fit_units=fit_units,
+        fit=fit.to_pandas(),
+        evaluation=evaluation,
+    )
+
+
+def read_unit_rows(table_path: Path, version: int, units: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
+    """Every row of the given units at one version, only `columns`, ordered by unit_id, cycle (for plots)."""
+    if not units:
+        return pd.DataFrame(columns=list(columns))
+    con = lake.connect()
+    try:
+        con.register("wanted_units", pa.table({"unit_id": pa.array(list(units), pa.string())}))
+        wanted = ", ".join(f'"{name}"' for name in dict.fromkeys(["unit_id", "cycle", *columns]))
+        return con.execute(
+            f"select {wanted} from {lake.delta_scan_sql(table_path, version)} "
+            "where unit_id in (select unit_id from wanted_units) order by unit_id, cycle"
+        ).df()
+    finally:
+        con.close()
 
 
 # ------------------------------------------------------------------------------------------------ search
@@ -544,7 +693,11 @@ def _curve_units(evaluation: pd.DataFrame, count: int) -> list[str]:
 
 @dataclass
 class TrainResult:
-    """What one training did. `metrics` keys are `<model>.<metric>`; deterministic for (version, seed)."""
+    """What one training did. `metrics` keys are `<model>.<metric>`; deterministic for (version, seed).
+
+    `reused` is True when the store already held every model of this exact training (same digest, see
+    `training_digest`): nothing was trained or registered, and the fields describe the existing versions.
+    """
 
     delta_path: str
     delta_version: int
@@ -567,6 +720,41 @@ class TrainResult:
     timings: dict[str, float]
     tracking_uri: str
     test_predictions: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    digest: str = ""
+    reused: bool = False
+    sample: dict[str, Any] = field(default_factory=dict)  # cv/fit units and rows actually used
+
+
+DIGEST_TAG = "training_digest"
+# TrainConfig fields that change what is logged or how fast, never the models or metrics.
+DIGEST_IGNORES = frozenset({"threads", "plots", "plot_units"})
+CODE_FILES = (Path(__file__).resolve(), Path(__file__).resolve().with_name("evaluation.py"))
+
+
+def code_version() -> str:
+    """A digest of the training code (this module, ml/evaluation.py) and the library versions it runs on."""
+    digest = hashlib.sha256()
+    for path in CODE_FILES:
+        digest.update(path.read_bytes())
+    digest.update(f"sklearn {sklearn.__version__} numpy {np.__version__} pandas {pd.__version__}".encode())
+    return digest.hexdigest()[:16]
+
+
+def training_digest(table_path: Path, version: int, seed: int, config: TrainConfig) -> str:
+    """What identifies a training: Delta path + version, seed, the config fields that shape models, code.
+
+    Two trainings with the same digest fit the same models on the same rows (training is deterministic), so
+    the second registers nothing (see `train`).
+    """
+    settings = {key: value for key, value in asdict(config).items() if key not in DIGEST_IGNORES}
+    payload = {
+        "delta_path": str(Path(table_path).resolve()),
+        "delta_version": int(version),
+        "seed": int(seed),
+        "config": settings,
+        "code": code_version(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=repr).encode()).hexdigest()[:32]
 
 
 def train(
@@ -576,31 +764,134 @@ def train(
     seed: int = 42,
     experiment: str = DEFAULT_EXPERIMENT,
     config: TrainConfig | None = None,
+    force: bool = False,
 ) -> TrainResult:
-    """Train, evaluate, log and register both tasks' models on one pinned version of the feature table."""
+    """Train, evaluate, log and register both tasks' models on one pinned version of the feature table.
+
+    When the registry already holds a version of every model with this training's digest (same Delta path and
+    version, seed, config and code), nothing is trained or registered: the existing versions are returned
+    (`reused=True`) and the `champion` aliases are set on the best of them, as that training set them.
+    `force=True` trains and registers anyway.
+    """
     config = config or TrainConfig()
+    table_path, mlflow_dir = Path(table_path), Path(mlflow_dir)
+    resolved = resolve_version(table_path, version)
+    digest = training_digest(table_path, resolved, seed, config)
+    uri = configure_mlflow(mlflow_dir)
+    if not force:
+        existing = registered_training(digest, config)
+        if existing is not None:
+            return reuse_training(existing, digest, config, uri)
     with threadpool_limits(limits=config.threads):
-        return _train(Path(table_path), Path(mlflow_dir), version, seed, experiment, config)
+        return _train(table_path, mlflow_dir, resolved, seed, experiment, config, digest)
+
+
+def registered_training(digest: str, config: TrainConfig) -> dict[str, Any] | None:
+    """The newest registered version of every model of `config` tagged with `digest`, or None if one is missing."""
+    client = MlflowClient()
+    found: dict[str, Any] = {}
+    for registered_model in dict.fromkeys(spec.registered_model for spec in config.models()):
+        versions = client.search_model_versions(f"name = '{registered_model}' and tags.{DIGEST_TAG} = '{digest}'")
+        for model_version in sorted(versions, key=lambda v: int(v.version)):
+            found[model_version.tags.get("model", "")] = model_version
+    if any(spec.name not in found for spec in config.models()):
+        return None
+    return {spec.name: found[spec.name] for spec in config.models()}
+
+
+def _param_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def set_champions(cv_scores: dict[str, float], versions: dict[str, str], config: TrainConfig) -> dict[str, str]:
+    """Point each registered model's `champion` alias at its best version by CV metric; returns model names."""
+    client = MlflowClient()
+    champions: dict[str, str] = {}
+    for registered_model in (CLASSIFIER_NAME, REGRESSOR_NAME):
+        candidates = [spec for spec in config.models() if spec.registered_model == registered_model]
+        best = (max if candidates[0].greater_is_better else min)(candidates, key=lambda s: cv_scores[s.name])
+        client.set_registered_model_alias(registered_model, CHAMPION_ALIAS, versions[best.name])
+        client.update_registered_model(
+            registered_model,
+            description=f"{'P(fails within 30 cycles)' if best.task == 'classification' else 'RUL (capped)'}"
+            f" from {FEATURE_TABLE}; alias '{CHAMPION_ALIAS}' = best {best.cv_metric} of the latest training.",
+        )
+        champions[registered_model] = best.name
+    return champions
+
+
+def reuse_training(existing: dict[str, Any], digest: str, config: TrainConfig, uri: str) -> TrainResult:
+    """The result of an identical earlier training, read back from its runs; champions set on its best models."""
+    started = time.perf_counter()
+    client = MlflowClient()
+    runs = {name: client.get_run(model_version.run_id) for name, model_version in existing.items()}
+    metrics: dict[str, float] = {}
+    cv_scores: dict[str, float] = {}
+    thresholds: dict[str, float] = {}
+    best_params: dict[str, dict[str, Any]] = {}
+    for spec in config.models():
+        run = runs[spec.name]
+        metrics |= {f"{spec.name}.{key}": value for key, value in run.data.metrics.items()}
+        cv_scores[spec.name] = run.data.metrics[spec.cv_metric]
+        best_params[spec.name] = {
+            key.removeprefix("best_"): _param_value(value)
+            for key, value in run.data.params.items()
+            if key.startswith("best_")
+        }
+        if THRESHOLD_TAG in existing[spec.name].tags:
+            thresholds[spec.name] = float(existing[spec.name].tags[THRESHOLD_TAG])
+    versions = {name: str(model_version.version) for name, model_version in existing.items()}
+    champions = set_champions(cv_scores, versions, config)
+    first = runs[config.models()[0].name]
+    parent_run_id = first.data.tags.get("mlflow.parentRunId", "")
+    params = client.get_run(parent_run_id).data.params if parent_run_id else first.data.params
+    lineage = json.loads(Path(client.download_artifacts(parent_run_id, "data/lineage.json")).read_text())
+    return TrainResult(
+        delta_path=params["delta_path"],
+        delta_version=int(params["delta_version"]),
+        rows=int(params["rows"]),
+        units=int(params["units"]),
+        train_rows=int(params["train_rows"]),
+        train_units=int(params["train_units"]),
+        test_units_evaluated=int(params["test_units_evaluated"]),
+        features=list(lineage["features"]),
+        metrics=metrics,
+        thresholds=thresholds,
+        best_params=best_params,
+        experiment_id=first.info.experiment_id,
+        parent_run_id=parent_run_id,
+        run_ids={name: run.info.run_id for name, run in runs.items()},
+        registered_versions=versions,
+        champions=champions,
+        champion_versions={model: versions[name] for model, name in champions.items()},
+        seconds=time.perf_counter() - started,
+        timings={},
+        tracking_uri=uri,
+        digest=digest,
+        reused=True,
+        sample={key: int(params[key]) for key in ("cv_units", "cv_rows", "fit_units", "fit_rows") if key in params},
+    )
 
 
 def _train(
-    table_path: Path, mlflow_dir: Path, version: int | None, seed: int, experiment: str, config: TrainConfig
+    table_path: Path, mlflow_dir: Path, version: int, seed: int, experiment: str, config: TrainConfig, digest: str
 ) -> TrainResult:
     started = time.perf_counter()
-    data = read_features(Path(table_path), version)
+    data = read_training_sample(table_path, version, seed, config.cv_max_rows, config.fit_max_rows, config.n_splits)
     read_seconds = time.perf_counter() - started
-    train_frame = data.train
-    if train_frame.empty:
-        raise ValueError(f"no labelled train rows in {table_path} version {data.version}")
     evaluation = data.evaluation
-    test = data.test.reset_index(drop=True)
     features = data.features
-
-    cv_frame = every_kth_cycle(train_frame, config.cv_max_rows).reset_index(drop=True)
-    fit_frame = every_kth_cycle(train_frame, config.fit_max_rows).reset_index(drop=True)
+    fit_frame = data.fit
+    cv_frame = data.cv
     folds = grouped_folds(cv_frame["unit_id"].to_numpy(), config.n_splits, seed)
     X_cv, X_fit = matrix(cv_frame, features), matrix(fit_frame, features)
-    X_eval, X_test = matrix(evaluation, features), matrix(test, features)
+    X_eval = matrix(evaluation, features)
+    curve_units = _curve_units(evaluation, config.plot_units) if config.plots else []
+    test = read_unit_rows(table_path, data.version, curve_units, [*features, RUL_LABEL])
+    X_test = matrix(test, features)
     labels = {
         "classification": lambda f: f[CLASS_LABEL].astype(int).to_numpy(),
         "regression": lambda f: f[RUL_LABEL].astype(float).to_numpy(),
@@ -608,7 +899,6 @@ def _train(
 
     uri = configure_mlflow(mlflow_dir)
     experiment_id = ensure_experiment(experiment, mlflow_dir)
-    client = MlflowClient()
     source = DeltaDatasetSource(path=str(Path(table_path).resolve()), delta_table_version=data.version)
 
     metrics: dict[str, float] = {}
@@ -620,31 +910,51 @@ def _train(
     predictions: dict[str, np.ndarray] = {}
     timings: dict[str, float] = {"read_seconds": read_seconds}
 
+    sample = {
+        "cv_units": len(data.cv_units),
+        "cv_rows": len(cv_frame),
+        "fit_units": len(data.fit_units),
+        "fit_rows": len(fit_frame),
+    }
     lineage = {
         "delta_path": str(Path(table_path).resolve()),
         "delta_version": data.version,
         "seed": seed,
-        "rows": len(data.frame),
-        "units": int(data.frame["unit_id"].nunique()),
-        "train_rows": len(train_frame),
-        "train_units": int(train_frame["unit_id"].nunique()),
-        "cv_rows": len(cv_frame),
-        "fit_rows": len(fit_frame),
+        "rows": data.stats["rows"],
+        "units": data.stats["units"],
+        "train_rows": data.stats["train_rows"],
+        "train_units": data.stats["train_units"],
+        **sample,
+        "sampling": "whole units, seeded, stratified by dataset; cv units within the fit units",
         "test_units_evaluated": len(evaluation),
         "test_last_cycle_rows": len(evaluation),
         "n_features": len(features),
         "n_splits": config.n_splits,
-        "datasets": ",".join(sorted(data.frame["dataset"].dropna().unique().tolist())),
+        "datasets": data.stats["datasets"],
+        "code_version": code_version(),
+        DIGEST_TAG: digest,
     }
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"train delta v{data.version} seed {seed}") as parent:
         mlflow.log_params(lineage)
-        mlflow.set_tags({"pdm.delta_path": lineage["delta_path"], "pdm.delta_version": str(data.version)})
-        mlflow.log_dict({"features": features, **lineage}, "data/lineage.json")
+        mlflow.set_tags(
+            {
+                "pdm.delta_path": lineage["delta_path"],
+                "pdm.delta_version": str(data.version),
+                f"pdm.{DIGEST_TAG}": digest,
+            }
+        )
+        mlflow.log_dict(
+            {"features": features, **lineage, "cv_unit_ids": data.cv_units, "fit_unit_ids": data.fit_units},
+            "data/lineage.json",
+        )
         # Dataset lineage as metadata only (the Delta path + version identify the data): MLflow's pandas
         # datasets infer a schema row by row, which took 30 s on 160k rows.
-        for role, context in (("train", "training"), ("test_last_cycle", "evaluation")):
+        for role, context, rows in (
+            ("train", "training", lineage["fit_rows"]),
+            ("test_last_cycle", "evaluation", lineage["test_last_cycle_rows"]),
+        ):
             dataset = MetaDataset(source, name=f"{FEATURE_TABLE}@v{data.version}:{role}")
-            mlflow.log_input(dataset, context=context, tags={"rows": str(lineage[f"{role}_rows"])})
+            mlflow.log_input(dataset, context=context, tags={"rows": str(rows)})
 
         for spec in config.models():
             model_started = time.perf_counter()
@@ -680,6 +990,7 @@ def _train(
                     "delta_path": lineage["delta_path"],
                     "delta_version": str(data.version),
                     "seed": str(seed),
+                    DIGEST_TAG: digest,
                     spec.cv_metric: repr(search.cv_score),
                     "run_id": child.info.run_id,
                 }
@@ -739,20 +1050,10 @@ def _train(
                 metrics |= {f"{prefix}.{key}": float(value) for key, value in model_metrics.items()}
                 timings[f"{spec.name}_seconds"] = time.perf_counter() - model_started
 
-        champions: dict[str, str] = {}
-        champion_versions: dict[str, str] = {}
-        for registered_model in (CLASSIFIER_NAME, REGRESSOR_NAME):
-            candidates = [spec for spec in config.models() if spec.registered_model == registered_model]
-            best = (max if candidates[0].greater_is_better else min)(candidates, key=lambda s: cv_scores[s.name])
-            client.set_registered_model_alias(registered_model, CHAMPION_ALIAS, versions[best.name])
-            client.update_registered_model(
-                registered_model,
-                description=f"{'P(fails within 30 cycles)' if best.task == 'classification' else 'RUL (capped)'}"
-                f" from {FEATURE_TABLE}; alias '{CHAMPION_ALIAS}' = best {best.cv_metric} of the latest training.",
-            )
-            champions[registered_model] = best.name
-            champion_versions[registered_model] = versions[best.name]
-            mlflow.set_tag(f"champion.{registered_model}", f"{best.name} v{versions[best.name]}")
+        champions = set_champions(cv_scores, versions, config)
+        champion_versions = {registered_model: versions[name] for registered_model, name in champions.items()}
+        for registered_model, name in champions.items():
+            mlflow.set_tag(f"champion.{registered_model}", f"{name} v{versions[name]}")
         seconds = time.perf_counter() - started
         mlflow.log_metrics({f"timing.{key}": value for key, value in timings.items()} | {"timing.total": seconds})
 
@@ -778,6 +1079,8 @@ def _train(
         timings=timings,
         tracking_uri=uri,
         test_predictions=predictions,
+        digest=digest,
+        sample=sample,
     )
 
 
@@ -796,13 +1099,39 @@ def report(result: TrainResult) -> str:
     lines = [
         f"{FEATURE_TABLE} v{result.delta_version} ({result.delta_path}): {result.rows:,} rows, {result.units} units;"
         f" train {result.train_rows:,} rows / {result.train_units} units; {len(result.features)} features",
-        f"trained in {result.seconds:.1f} s (read {result.timings['read_seconds']:.1f} s; "
-        + ", ".join(
-            f"{name} {result.timings[f'{name}_seconds']:.1f} s = cv {result.timings[f'{name}_cv_seconds']:.1f}"
-            f" + fit {result.timings[f'{name}_fit_seconds']:.1f} + log"
-            for name in result.run_ids
+    ]
+    if result.sample:
+        s = result.sample
+        lines.append(
+            f"sampled whole units: cv {s['cv_units']} units / {int(s['cv_rows']):,} rows, "
+            f"fit {s['fit_units']} units / {int(s['fit_rows']):,} rows"
         )
-        + ")",
+    if result.reused:
+        versions = "; ".join(
+            f"{registered_model} "
+            + ", ".join(
+                f"v{result.registered_versions[spec.name]} ({spec.name})"
+                for spec in TrainConfig().models()
+                if spec.registered_model == registered_model and spec.name in result.registered_versions
+            )
+            for registered_model in (CLASSIFIER_NAME, REGRESSOR_NAME)
+        )
+        lines.append(
+            f"nothing new: this training (same Delta version, seed, config and code; {DIGEST_TAG} "
+            f"{result.digest}) is already registered: {versions}. Nothing trained or registered; "
+            f"'{CHAMPION_ALIAS}' set on the best of them (use --force to train again)"
+        )
+    else:
+        lines.append(
+            f"trained in {result.seconds:.1f} s (read {result.timings['read_seconds']:.1f} s; "
+            + ", ".join(
+                f"{name} {result.timings[f'{name}_seconds']:.1f} s = cv {result.timings[f'{name}_cv_seconds']:.1f}"
+                f" + fit {result.timings[f'{name}_fit_seconds']:.1f} + log"
+                for name in result.run_ids
+            )
+            + ")"
+        )
+    lines += [
         "",
         f"classification {CLASS_LABEL}, test = {result.test_units_evaluated} units at their last observed cycle",
         f"  {'model':<16}{'cv AUC':>8}{'test AUC':>10}{'thresh':>8}{'prec':>7}{'recall':>8}{'F1':>7}  version",
@@ -848,11 +1177,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lake", type=Path, default=paths.lake, help=f"lake folder (default {paths.lake})")
     parser.add_argument("--mlflow-dir", type=Path, default=paths.mlflow, help=f"MLflow store (default {paths.mlflow})")
     parser.add_argument("--fast", action="store_true", help="tiny grids (smoke runs)")
+    parser.add_argument(
+        "--force", action="store_true", help="train and register even if this exact training is registered"
+    )
     args = parser.parse_args(argv)
     table = lake.mart_path(args.lake, FEATURE_TABLE)
-    if not table.exists():
-        print(f"no Delta table at {table}: publish {FEATURE_TABLE} first", file=sys.stderr)
-        return 2
     try:
         result = train(
             table,
@@ -861,8 +1190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             experiment=args.experiment,
             config=TrainConfig.fast() if args.fast else TrainConfig(),
+            force=args.force,
         )
-    except ValueError as error:
+    except (lake.LakeError, ValueError) as error:
         print(error, file=sys.stderr)
         return 2
     print(report(result))

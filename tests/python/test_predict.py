@@ -124,3 +124,45 @@ def test_no_champion_exits_2(tmp_path: Path, store, capsys):
     args = ["--lake", str(store["root"] / "lake"), "--mlflow-dir", str(tmp_path / "empty")]
     assert main([*args, "--predictions-dir", str(tmp_path / "pred")]) == 2
     assert "no champion" in capsys.readouterr().err
+
+
+def test_same_champions_and_feature_version_write_no_new_file(store, tmp_path: Path, capsys):
+    """`make run` twice with nothing new: the second scoring keeps the latest file and says so."""
+    args = ["--lake", str(store["root"] / "lake"), "--mlflow-dir", str(store["root"] / "mlruns")]
+    args += ["--predictions-dir", str(tmp_path)]
+    folder = tmp_path / SCORES_SUBDIR
+    assert main(args) == 0
+    first = sorted(folder.glob("*.parquet"))
+    assert len(first) == 1 and "scored 32 units" in capsys.readouterr().out
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert sorted(folder.glob("*.parquet")) == first
+    assert f"scores up to date: {first[0]}" in out and "no new file written" in out
+    assert "top 10 at risk" in out
+    # another feature version is new input: a new file
+    run = score_all(store["table"], store["root"] / "mlruns", tmp_path, version=0)
+    assert run.written and len(list(folder.glob("*.parquet"))) == 2
+    # a newer file that cannot be read is named and passed over; the newest readable one decides
+    (folder / "scores_99991231T000000000000Z.parquet").write_bytes(b"PAR1 truncated")
+    again = score_all(store["table"], store["root"] / "mlruns", tmp_path, version=0)
+    assert not again.written and again.path == run.path
+    assert again.skipped_files and "scores_99991231T000000000000Z.parquet" in again.skipped_files[0]
+    assert main([*args, "--version", "0"]) == 0
+    captured = capsys.readouterr()
+    assert "scores up to date" in captured.out and "skipped a scores file" in captured.err
+    assert len(list(folder.glob("*.parquet"))) == 3  # two good files and the unreadable one, nothing new
+
+
+@pytest.mark.parametrize("state", ["missing", "no_log"])
+def test_no_feature_table_exits_2_with_one_line(store, tmp_path: Path, state: str, capsys):
+    table = lake.mart_path(tmp_path / "lake", FEATURE_TABLE)
+    if state == "no_log":  # a publish killed during its first write
+        table.mkdir(parents=True)
+        (table / "part-00000.parquet").write_bytes(b"PAR1 half a file")
+    args = ["--lake", str(tmp_path / "lake"), "--mlflow-dir", str(store["root"] / "mlruns")]
+    assert main([*args, "--predictions-dir", str(tmp_path / "pred")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(table) in err and "lakehouse.publish" in err
+    assert main([*args, "--unit", "3"]) == 2
+    assert str(table) in capsys.readouterr().err
+    assert not (tmp_path / "pred").exists()

@@ -7,6 +7,7 @@ noisy degradation signal) so these tests do not depend on dbt; test_predict.py r
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -27,12 +28,14 @@ from ml.train import (
     THRESHOLD_TAG,
     TrainConfig,
     configure_mlflow,
-    every_kth_cycle,
     feature_columns,
     main,
     matrix,
     read_features,
+    sample_units,
     train,
+    training_digest,
+    unit_sample_order,
 )
 
 # A subset of the real sensors (the code selects features by name, so the count does not matter), each with
@@ -120,17 +123,21 @@ def write_table(table_path: Path, frame: pd.DataFrame) -> int:
     return lake.latest_version(table_path)
 
 
+# Row budgets below the synthetic table's ~4,200 train rows (30 units), so the whole-unit sampling is exercised.
+SAMPLED = dataclasses.replace(TrainConfig.fast(), cv_max_rows=2_000, fit_max_rows=3_000)
+
+
 @pytest.fixture(scope="module")
 def pinned(tmp_path_factory: pytest.TempPathFactory):
-    """v0 -> train (latest = 0); write a different v1 -> train --version 0; CLI train (latest = 1)."""
+    """v0 -> train (latest = 0); write a different v1 -> train --version 0 --force; CLI train (latest = 1)."""
     root = tmp_path_factory.mktemp("train")
     table = lake.mart_path(root / "lake", FEATURE_TABLE)
     mlflow_dir = root / "mlruns"
     assert write_table(table, make_feature_table(seed=0)) == 0
-    first = train(table, mlflow_dir, seed=42, config=TrainConfig.fast())
+    first = train(table, mlflow_dir, seed=42, config=SAMPLED)
     assert write_table(table, make_feature_table(seed=1, train_units=32, extra_sensor=True)) == 1
-    # plots do not change models or metrics: skipped here to keep the suite fast
-    again = train(table, mlflow_dir, version=0, seed=42, config=dataclasses.replace(TrainConfig.fast(), plots=False))
+    # plots do not change models or metrics (nor the training digest): skipped here to keep the suite fast
+    again = train(table, mlflow_dir, version=0, seed=42, config=dataclasses.replace(SAMPLED, plots=False), force=True)
     return {"root": root, "table": table, "mlflow_dir": mlflow_dir, "first": first, "again": again}
 
 
@@ -186,11 +193,46 @@ def test_read_features_orders_rows_and_splits_train_from_evaluation(tmp_path: Pa
     assert matrix(evaluation, data.features).dtypes.eq("float64").all()
 
 
-def test_every_kth_cycle_thins_each_unit_and_keeps_its_last_cycle():
-    frame = pd.DataFrame({"unit_id": ["a"] * 10 + ["b"] * 7, "cycle": list(range(1, 11)) + list(range(1, 8))})
-    assert every_kth_cycle(frame, 100) is frame
-    thinned = every_kth_cycle(frame, 6)  # k = ceil(17 / 6) = 3
-    assert thinned.groupby("unit_id")["cycle"].apply(list).to_dict() == {"a": [1, 4, 7, 10], "b": [1, 4, 7]}
+def test_whole_units_are_sampled_seeded_nested_and_stratified_by_dataset():
+    # 3 datasets of 40, 20 and 10 units, 100-300 rows each
+    units = pd.DataFrame(
+        {
+            "unit_id": [f"{d}-{n:03d}" for d, count in (("A", 40), ("B", 20), ("C", 10)) for n in range(count)],
+            "dataset": ["A"] * 40 + ["B"] * 20 + ["C"] * 10,
+            "rows": np.random.default_rng(0).integers(100, 300, 70),
+        }
+    )
+    rows = dict(zip(units["unit_id"], units["rows"], strict=True))
+    order = unit_sample_order(units, seed=42)
+    assert sorted(order["unit_id"]) == sorted(units["unit_id"])
+    small, large = sample_units(order, 3_500), sample_units(order, 7_000)
+    assert sum(rows[u] for u in small) <= 3_500 < sum(rows[u] for u in small) + rows[order["unit_id"][len(small)]]
+    assert set(small) < set(large)  # the CV units are a subset of the fit units
+    # every dataset in proportion to its units (within one unit)
+    share = pd.Series([u[0] for u in large]).value_counts() / len(large)
+    assert abs(share["A"] - 40 / 70) <= 1 / len(large) + 1e-9 and abs(share["C"] - 10 / 70) <= 1 / len(large) + 1e-9
+    # deterministic, independent of the input's row order, and another seed picks other units
+    assert unit_sample_order(units.sample(frac=1.0, random_state=1), seed=42)["unit_id"].equals(order["unit_id"])
+    assert sample_units(unit_sample_order(units, seed=7), 7_000) != large
+    # a budget smaller than a unit still gives min_units whole units; a large one takes every unit
+    assert len(sample_units(order, 10, min_units=3)) == 3
+    assert sample_units(order, 10**9) == sorted(units["unit_id"])
+
+
+def test_training_uses_whole_units_and_records_the_sample(pinned):
+    first = pinned["first"]
+    data = read_features(pinned["table"], 0)
+    rows_per_unit = data.train.groupby("unit_id").size()
+    assert first.sample["fit_rows"] <= SAMPLED.fit_max_rows < len(data.train)
+    assert first.sample["cv_units"] < first.sample["fit_units"] < len(rows_per_unit)
+    client = MlflowClient()
+    params = client.get_run(first.parent_run_id).data.params
+    assert (params["cv_units"], params["fit_rows"]) == (str(first.sample["cv_units"]), str(first.sample["fit_rows"]))
+    lineage = json.loads(Path(client.download_artifacts(first.parent_run_id, "data/lineage.json")).read_text())
+    assert set(lineage["cv_unit_ids"]) < set(lineage["fit_unit_ids"])
+    # whole units: the fit rows are every cycle of the listed units
+    assert int(rows_per_unit[lineage["fit_unit_ids"]].sum()) == first.sample["fit_rows"]
+    assert int(rows_per_unit[lineage["cv_unit_ids"]].sum()) == first.sample["cv_rows"]
 
 
 def test_default_version_is_resolved_and_recorded(pinned):
@@ -285,6 +327,60 @@ def test_cli_trains_the_latest_version_with_its_new_sensor(pinned, capsys):
 
 def test_cli_without_a_table_or_version_exits_2(tmp_path: Path, pinned, capsys):
     assert main(["--lake", str(tmp_path), "--mlflow-dir", str(tmp_path / "mlruns")]) == 2
-    assert "no Delta table" in capsys.readouterr().err
+    assert "no published Delta table" in capsys.readouterr().err
     assert main(["--lake", str(pinned["root"] / "lake"), "--mlflow-dir", str(tmp_path), "--version", "5"]) == 2
-    assert "has no version 5 (latest is 1)" in capsys.readouterr().err
+    assert "has no version 5" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("log", ["none", "empty", "truncated"])
+def test_cli_on_a_table_folder_without_a_valid_delta_log_exits_2_with_one_line(tmp_path: Path, log: str, capsys):
+    """What a publish killed during its first write leaves: data files, and no (or a broken) _delta_log."""
+    table = lake.mart_path(tmp_path / "lake", FEATURE_TABLE)
+    table.mkdir(parents=True)
+    (table / "part-00000.parquet").write_bytes(b"PAR1 half a file")
+    if log != "none":
+        (table / "_delta_log").mkdir()
+    if log == "truncated":
+        (table / "_delta_log" / "00000000000000000000.json").write_text('{"protocol": {"minReaderVers')
+    assert main(["--lake", str(tmp_path / "lake"), "--mlflow-dir", str(tmp_path / "mlruns")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert str(table) in err and "lakehouse.publish" in err
+    assert not (tmp_path / "mlruns").exists()  # nothing created
+
+
+def test_same_data_seed_config_and_code_registers_nothing_new(pinned, capsys):
+    """`make run` twice with nothing new: the second training points at the versions the first registered."""
+    client = MlflowClient()
+    configure_mlflow(pinned["mlflow_dir"])
+
+    def counts() -> dict[str, int]:
+        return {
+            name: len(client.search_model_versions(f"name = '{name}'")) for name in (CLASSIFIER_NAME, REGRESSOR_NAME)
+        }
+
+    before = counts()
+    again = pinned["again"]  # v0, seed 42, SAMPLED without plots: the newest training with this digest
+    reused = train(pinned["table"], pinned["mlflow_dir"], version=0, seed=42, config=SAMPLED)
+    assert reused.reused and reused.digest == again.digest
+    assert counts() == before
+    assert reused.registered_versions == again.registered_versions
+    assert reused.metrics == again.metrics and reused.thresholds == again.thresholds
+    assert reused.best_params == again.best_params and reused.sample == again.sample
+    for registered, version in again.champion_versions.items():
+        assert str(client.get_model_version_by_alias(registered, CHAMPION_ALIAS).version) == version
+    # the CLI says so, and names the versions (the first call trains v1 with seed 7 unless the CLI test did)
+    args = ["--lake", str(pinned["root"] / "lake"), "--mlflow-dir", str(pinned["mlflow_dir"]), "--fast"]
+    assert main([*args, "--seed", "7"]) == 0
+    capsys.readouterr()
+    before = counts()
+    assert main([*args, "--seed", "7"]) == 0
+    out = capsys.readouterr().out
+    assert "nothing new" in out and f"{CLASSIFIER_NAME} v" in out and f"{REGRESSOR_NAME} v" in out
+    assert counts() == before
+    # what makes another training: another version, seed or model-shaping config (plots and threads do not)
+    digest = training_digest(pinned["table"], 0, 42, SAMPLED)
+    assert digest == again.digest == training_digest(pinned["table"], 0, 42, dataclasses.replace(SAMPLED, threads=2))
+    assert digest != training_digest(pinned["table"], 1, 42, SAMPLED)
+    assert digest != training_digest(pinned["table"], 0, 43, SAMPLED)
+    assert digest != training_digest(pinned["table"], 0, 42, dataclasses.replace(SAMPLED, fit_max_rows=3_001))
