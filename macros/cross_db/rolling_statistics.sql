@@ -33,14 +33,22 @@
     stddev_samp({{ y }}) over {{ window }}
 {%- endmacro %}
 
+{#- n * sum(y^2) - sum(y)^2 is taken exactly in decimals (y rounded to 1e-12, so its squares are
+    exact at 1e-24) before the division and the square root: in doubles the difference of two
+    nearly equal sums left ~1e-13 of noise, which the root turned into a std of ~5e-7 where the
+    values were all equal. -#}
 {% macro duckdb__rolling_std(y, window) -%}
+    {%- set y_exact = 'cast(' ~ y ~ ' as decimal(38, 12))' -%}
     case
         when count({{ y }}) over {{ window }} >= 2
-            then sqrt(greatest(0.0, (
-                cast(sum(cast({{ y }} * {{ y }} as decimal(38, 12))) over {{ window }} as double)
-                - power(cast(sum(cast({{ y }} as decimal(38, 12))) over {{ window }} as double), 2)
-                / count({{ y }}) over {{ window }}
-            ) / (count({{ y }}) over {{ window }} - 1)))
+            then sqrt(
+                cast(
+                    count({{ y }}) over {{ window }} * sum({{ y_exact }} * {{ y_exact }}) over {{ window }}
+                    - sum({{ y_exact }}) over {{ window }} * sum({{ y_exact }}) over {{ window }}
+                    as double
+                )
+                / (count({{ y }}) over {{ window }} * (count({{ y }}) over {{ window }} - 1))
+            )
     end
 {%- endmacro %}
 
