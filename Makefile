@@ -14,7 +14,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 # Where `make test` builds its throw-away fleet and warehouse.
 CI_DIR := data/ci
 
-.PHONY: help install run build publish history optimize train predict mlflow-ui benchmark test lint contracts \
+.PHONY: help install run build publish history optimize train predict mlflow-ui benchmark benchmark-ingestion test lint contracts \
 	contracts-check ci-build pytest clean
 
 help: ## list the targets
@@ -62,7 +62,13 @@ predict: install ## score every unit's latest cycle with the champion models
 mlflow-ui: install ## browse runs and registered models (http://127.0.0.1:5000)
 	$(BIN)/mlflow ui --host 127.0.0.1 --backend-store-uri sqlite:///$(CURDIR)/data/mlruns/mlflow.db
 
-benchmark: install ## ingestion cost vs history size (bronze incremental vs full refresh)
+# `make benchmark SIZES=200k,2M REPEATS=3`: fleet sizes in readings (benchmarks/README.md).
+SIZES ?= 200k,2M,20M
+REPEATS ?= 3
+benchmark: install ## build/publish/train cost and peak RSS at each fleet size vs bare DuckDB and pandas
+	$(PY) -m benchmarks.scale --sizes $(SIZES) --repeats $(REPEATS)
+
+benchmark-ingestion: install ## ingestion cost vs history size (bronze incremental vs full refresh)
 	$(PY) -m benchmarks.ingestion_scaling
 
 test: install lint contracts-check ci-build pytest ## every check: lint, contracts, dbt build on a small fleet, pytest
