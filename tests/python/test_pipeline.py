@@ -265,3 +265,21 @@ def test_the_whole_loop_build_publish_train_predict_rebuild(environment: Environ
     republished = {result.name: result for result in publish(paths.warehouse, paths.lake)}
     assert republished["mart_fleet_health"].changed and republished["mart_fleet_health"].version == 1
     assert not republished["fct_unit_cycle_features"].changed
+
+    # make run's chain again with nothing new: no Delta version, no registry version, no scores file
+    from mlflow.tracking import MlflowClient
+
+    def registry_versions() -> int:
+        client = MlflowClient()
+        return sum(len(client.search_model_versions(f"name = '{m.name}'")) for m in client.search_registered_models())
+
+    scores_files = sorted((paths.predictions / "unit_risk_scores").glob("*.parquet"))
+    versions_before = registry_versions()
+    environment.build()
+    assert not any(result.changed for result in publish(paths.warehouse, paths.lake))
+    again = train(mart_path(paths.lake, "fct_unit_cycle_features"), paths.mlflow, config=TrainConfig.fast())
+    assert again.reused and registry_versions() == versions_before
+    assert not score_all(mart_path(paths.lake, "fct_unit_cycle_features"), paths.mlflow, paths.predictions).written
+    assert sorted((paths.predictions / "unit_risk_scores").glob("*.parquet")) == scores_files
+    environment.dbt("build", "--target", "ci", "--select", "stg_predictions__unit_risk_scores+")
+    assert not any(result.changed for result in publish(paths.warehouse, paths.lake))
