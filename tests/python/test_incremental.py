@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import duckdb
 import pytest
 
 from ml.config import REPO_ROOT
@@ -152,3 +153,23 @@ def test_a_corrected_file_and_a_new_dataset_match_a_full_refresh(env: Environmen
     )[0][0]
     assert refitted == env.scalar("select count(*) from gold.dim_units where dataset = 'FD101' and observed_cycles > 0")
     assert_full_refresh_gives_the_same_gold(env)
+
+
+def test_a_build_that_started_before_one_that_already_wrote_stops_before_any_increment(env: Environment) -> None:
+    # what a build that started later, but got the warehouse first, leaves behind
+    with duckdb.connect(str(env.paths.warehouse)) as con:
+        (watermark,) = con.execute("select max(processed_through) from silver.unit_change_watermarks").fetchone()
+        con.execute("update silver.unit_change_watermarks set processed_through = timestamp '2099-01-01'")
+    gold = gold_fingerprints(env)
+    try:
+        env.land(FleetSpec(dataset="FD104", train_units=2, test_units=2, conditions=1, fault_modes=1, seed=13))
+        result = env.build(check=False)
+        assert result.returncode != 0
+        assert "has already written to the warehouse: run the build again" in result.stdout
+        assert "SKIP relation gold.fct_unit_cycle_features" in result.stdout
+        assert gold_fingerprints(env) == gold
+    finally:
+        with duckdb.connect(str(env.paths.warehouse)) as con:
+            con.execute("update silver.unit_change_watermarks set processed_through = ?", [watermark])
+    env.build()  # run again: the delivery it held back is taken in
+    assert env.scalar("select count(distinct unit_id) from gold.fct_unit_cycle_features where dataset = 'FD104'") == 4

@@ -8,12 +8,16 @@
     interval (var landing_settle_seconds) is still being written, and is held back until a later
     build. Directories, broken symbolic links and other non-files are never read. The build warns,
     naming each entry it held back or skipped.
+    The root of every increment: its pre-hook stops a build that started before another build that
+    has already written (macros/incremental/assert_no_newer_build.sql), and everything downstream
+    is skipped.
 -#}
 {{
     config(
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='append_new_columns',
+        pre_hook="{{ assert_no_newer_build_has_written() }}",
     )
 }}
 
