@@ -93,7 +93,12 @@ versioned as (
 
 final as (
     select
-        versioned.dbt_scd_id as registry_version_id,
+        -- the version's key from what it is (unit, position, effective start), not from when a build
+        -- happened to capture it (dbt_scd_id): the same registry history gives the same keys in
+        -- every warehouse, so gold built from it compares equal across environments
+        md5(concat_ws(
+            '|', versioned.unit_id, cast(versioned.version_number as varchar), cast(versioned.effective_from as varchar)
+        )) as registry_version_id,
         versioned.unit_id,
         versioned.version_number,
         versioned.dataset,
