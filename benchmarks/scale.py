@@ -48,7 +48,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ml.config import REPO_ROOT
+from ml.config import REPO_ROOT, data_environment
 from ml.simulate import FleetSpec, encode_cmapss, land_fleet, simulate_fleet
 
 BIN = Path(sys.executable).parent
@@ -179,20 +179,7 @@ class Workspace:
         self.scratch = self.root / "scratch"
         for folder in (self.landing, self.warehouse.parent, self.logs, self.scratch):
             folder.mkdir(parents=True, exist_ok=True)
-        self.env = {
-            **os.environ,
-            "PDM_DATA_DIR": str(self.root),
-            "PDM_LANDING_PATH": str(self.landing),
-            "PDM_WAREHOUSE_PATH": str(self.warehouse),
-            "PDM_LAKE_PATH": str(self.root / "lake"),
-            "PDM_MLFLOW_DIR": str(self.root / "mlruns"),
-            "PDM_PREDICTIONS_PATH": str(self.root / "predictions"),
-            "DBT_PROFILES_DIR": str(REPO_ROOT),
-            "DBT_TARGET_PATH": str(self.target),
-            "DBT_LOG_PATH": str(self.root / "dbt_logs"),
-            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "DBT_USE_COLORS": "false",
-        }
+        self.env = {**os.environ, **data_environment(self.root)}
         self.deliveries = 0
         self.corrections = 0
 

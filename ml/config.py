@@ -64,3 +64,25 @@ def _resolve(value: str | None, default: Path) -> Path:
         return default
     path = Path(value)
     return path if path.is_absolute() else REPO_ROOT / path
+
+
+def data_environment(root: Path) -> dict[str, str]:
+    """The PDM_* and DBT_* variables that point every step (dbt included) at the data folder `root`.
+
+    What a test, a benchmark or a second environment sets on top of os.environ: the landing folder,
+    warehouse, lake, MLflow store and predictions under `root`, and dbt's target and log folders
+    there too, so two environments never share a parse, a log or a file.
+    """
+    return {
+        "PDM_DATA_DIR": str(root),
+        "PDM_LANDING_PATH": str(root / "landing"),
+        "PDM_WAREHOUSE_PATH": str(root / "warehouse" / "pdm.duckdb"),
+        "PDM_LAKE_PATH": str(root / "lake"),
+        "PDM_MLFLOW_DIR": str(root / "mlruns"),
+        "PDM_PREDICTIONS_PATH": str(root / "predictions"),
+        "DBT_PROFILES_DIR": str(REPO_ROOT),
+        "DBT_TARGET_PATH": str(root / "dbt_target"),
+        "DBT_LOG_PATH": str(root / "dbt_logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_USE_COLORS": "false",
+    }

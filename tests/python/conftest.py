@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ml.config import REPO_ROOT, Paths
+from ml.config import REPO_ROOT, Paths, data_environment
 from ml.simulate import FleetSpec, land_fleet
 
 DBT = str(Path(sys.executable).with_name("dbt"))
@@ -48,19 +48,7 @@ class Environment:
 
 
 def make_environment(root: Path) -> Environment:
-    overrides = {
-        "PDM_DATA_DIR": str(root),
-        "PDM_LANDING_PATH": str(root / "landing"),
-        "PDM_WAREHOUSE_PATH": str(root / "warehouse" / "pdm.duckdb"),
-        "PDM_LAKE_PATH": str(root / "lake"),
-        "PDM_MLFLOW_DIR": str(root / "mlruns"),
-        "PDM_PREDICTIONS_PATH": str(root / "predictions"),
-        "DBT_PROFILES_DIR": str(REPO_ROOT),
-        "DBT_TARGET_PATH": str(root / "dbt_target"),
-        "DBT_LOG_PATH": str(root / "dbt_logs"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "DBT_USE_COLORS": "false",
-    }
+    overrides = data_environment(root)
     paths = Paths.from_env(overrides)
     paths.landing.mkdir(parents=True, exist_ok=True)
     paths.warehouse.parent.mkdir(parents=True, exist_ok=True)
