@@ -1,13 +1,15 @@
 {#-
     Data tests of the per-unit models check the units the build rewrote, not the whole history:
     a test's `where:` (or equal_row_count's `compare_where:`) may hold the placeholder
-    `__units_rebuilt_by_<model>__`, which becomes `unit_id in (...)`: the units
-    int_unit_change_log logged since <model>'s watermark before this build
-    (silver.unit_change_watermarks.previous_processed_through). Rows of other units were not
-    written by this build and passed these tests when they were. After a full refresh (or on the
-    first build) the placeholder is `true`: every row is checked; with nothing rewritten it is
-    `false`: nothing to check. Views are scoped by the model that materialises them
-    (fct_unit_cycle_features), so a test never computes the whole history's windows.
+    `__units_rebuilt_by_<model>__`, which becomes `unit_id in (...)`: the units the change logs
+    (int_unit_reading_changes, int_unit_change_log) hold since <model>'s watermark. When <model>
+    has already run in this build (its tests), that is the watermark it had before (previous_
+    processed_through): the units it just rewrote. When it has not yet (the views upstream of
+    fct_unit_cycle_features, tested before it runs; they depend on the change log, so this
+    build's rows are there), it is its current watermark: the units it is about to rewrite, i.e.
+    the rows of the views it will read. Rows of other units were not written (or read) by this
+    build and passed these tests when they were. After a full refresh (or on the first build) the
+    placeholder is `true`: every row is checked; with nothing to rewrite it is `false`.
     One macro with no calls into other project macros: a test's context only knows the macros
     it depends on directly.
 -#}
@@ -31,14 +33,19 @@
     {%- for model_name in modules.re.findall('__units_rebuilt_by_([a-z0-9_]+?)__', where) | unique -%}
         {%- set predicate = ['true'] -%}
         {%- if execute -%}
-            {%- set previous = run_query(
-                "select previous_processed_through from silver.unit_change_watermarks where model_name = '"
-                ~ model_name ~ "' and previous_processed_through > cast('-infinity' as timestamp)"
+            {%- set watermark = run_query(
+                "select nullif(case when updated_at = cast('" ~ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f")
+                ~ "' as timestamp) then previous_processed_through else processed_through end,"
+                ~ " cast('-infinity' as timestamp))"
+                ~ " from silver.unit_change_watermarks where model_name = '" ~ model_name ~ "'"
             ) -%}
-            {%- if previous.rows | length > 0 -%}
+            {#- no row (never run) or -infinity (a full refresh): every row -#}
+            {%- set since = watermark.rows[0][0] if watermark.rows | length > 0 else none -%}
+            {%- if since is not none -%}
                 {%- set units = run_query(
-                    "select distinct unit_id from silver.int_unit_change_log where unit_id is not null "
-                    ~ "and changed_at > cast('" ~ previous.rows[0][0] ~ "' as timestamp) order by unit_id"
+                    "select distinct unit_id from (select unit_id, changed_at from silver.int_unit_change_log "
+                    ~ "union all select unit_id, changed_at from silver.int_unit_reading_changes) as changes "
+                    ~ "where unit_id is not null and changed_at > cast('" ~ since ~ "' as timestamp) order by unit_id"
                 ).columns[0].values() -%}
                 {%- set quoted = [] -%}
                 {%- for unit in units -%}

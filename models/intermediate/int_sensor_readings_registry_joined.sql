@@ -10,6 +10,8 @@
 -#}
 {{ config(materialized='view') }}
 
+-- depends_on: {{ ref('int_unit_change_log') }} (so its data tests, scoped to this build's changed units, see them)
+
 with readings as (
     select * from {{ ref('int_sensor_readings_deduplicated') }}
 ),

@@ -12,6 +12,8 @@
 -#}
 {{ config(materialized='view') }}
 
+-- depends_on: {{ ref('int_unit_change_log') }} (so its data tests, scoped to this build's changed units, see them)
+
 {%- set features = rolling_feature_columns() %}
 {%- set windows = features | map(attribute='window') | unique | sort %}
 
