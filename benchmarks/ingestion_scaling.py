@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.reporting import fmt_ratio, git_state, line_count, log, noisy_machine_warning, ratio
 from ml.config import REPO_ROOT, data_environment
 from ml.simulate import FleetSpec, encode_cmapss, land_fleet, simulate_fleet
 
@@ -59,14 +60,6 @@ MEASUREMENTS = {
     "full_refresh_bronze": ("build", "--target", "ci", "--select", "staging", "--full-refresh"),
     "full_build": ("build", "--target", "ci"),
 }
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def line_count(path: Path) -> int:
-    return path.read_bytes().count(b"\n")
 
 
 @dataclass
@@ -187,10 +180,6 @@ def median(values: list[float | None]) -> float | None:
     return statistics.median(present) if present else None
 
 
-def ratio(big: float | None, small: float | None) -> float | None:
-    return None if big is None or not small else big / small
-
-
 def measure(root: Path, history: int, repeats: int) -> dict:
     """Land `history` datasets, build once, then time each measurement `repeats` times."""
     workspace = Workspace(root)
@@ -237,18 +226,6 @@ def measure(root: Path, history: int, repeats: int) -> dict:
     return row
 
 
-def git_state() -> dict:
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
-        except (OSError, subprocess.CalledProcessError):
-            return None
-        return done.stdout.strip()
-
-    changed = git("status", "--porcelain", "--", "models", "macros", "snapshots", "seeds", "dbt_project.yml")
-    return {"commit": git("rev-parse", "HEAD"), "uncommitted_project_changes": (changed or "").splitlines()}
-
-
 def versions() -> dict:
     found = {}
     for package in ("dbt-core", "dbt-duckdb", "duckdb"):
@@ -261,10 +238,6 @@ def versions() -> dict:
 
 def fmt_seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f} s"
-
-
-def fmt_ratio(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}x"
 
 
 def render(result: dict) -> str:
@@ -311,13 +284,7 @@ def render(result: dict) -> str:
         "dbt start-up per invocation (wall clock minus run_results elapsed, incremental bronze): "
         + ", ".join(f"{fmt_seconds(row['incremental_bronze_dbt_startup_seconds'])}" for row in (small, big)),
     ]
-    busiest = max(row["max_load_average"] for row in (small, big))
-    cpus = result["environment"]["cpus"] or 1
-    if busiest > cpus + 1:  # the benchmark itself keeps up to ~2 runnable
-        lines.append(
-            f"WARNING: the 1-minute load average reached {busiest:.1f} on {cpus} CPUs during the runs: "
-            "other work competed for the machine, so the timings are noisy"
-        )
+    lines += noisy_machine_warning(max(row["max_load_average"] for row in (small, big)), result["environment"]["cpus"])
     return "\n".join(lines)
 
 

@@ -48,6 +48,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.reporting import fmt_ratio, git_state, line_count, log, noisy_machine_warning, ratio
 from ml.config import REPO_ROOT, data_environment
 from ml.simulate import FleetSpec, encode_cmapss, land_fleet, simulate_fleet
 
@@ -96,10 +97,6 @@ GOALS = (  # (step, largest/smallest wall-clock ratio allowed), issue 7 item 6
 DBT_OVER_BARE_GOAL = 1.5  # issue 7 item 5: a full dbt build <= 1.5x the bare script
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def parse_size(text: str) -> int:
     """'200k' -> 200_000, '2M' -> 2_000_000, '20000' -> 20_000."""
     text = text.strip()
@@ -139,10 +136,6 @@ def fleet_plan(readings: int) -> list[FleetSpec]:
         )
         for i in range(datasets)
     ]
-
-
-def line_count(path: Path) -> int:
-    return path.read_bytes().count(b"\n")
 
 
 def settle(path: Path) -> None:
@@ -382,10 +375,6 @@ def timed_steps(
     }
 
 
-def ratio(big: float | None, small: float | None) -> float | None:
-    return None if big is None or not small else big / small
-
-
 def ratios(rows: list[dict]) -> dict:
     """Largest size over smallest, per step; and per size, the dbt build and pandas over bare DuckDB."""
     small, big = rows[0], rows[-1]
@@ -413,19 +402,6 @@ def ratios(rows: list[dict]) -> dict:
         "peak_rss": peak,
         "over_bare_duckdb": baselines,
     }
-
-
-def git_state() -> dict:
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
-        except (OSError, subprocess.CalledProcessError):
-            return None
-        return done.stdout.strip()
-
-    changed = git("status", "--porcelain", "--", "models", "macros", "snapshots", "seeds", "dbt_plugins",
-                  "dbt_project.yml", "profiles.yml", "lakehouse", "ml", "benchmarks")  # fmt: skip
-    return {"commit": git("rev-parse", "HEAD"), "uncommitted_changes": (changed or "").splitlines()}
 
 
 def machine() -> dict:
@@ -458,10 +434,6 @@ def fmt_seconds(step: dict | None) -> str:
 
 def fmt_rss(step: dict | None) -> str:
     return "-" if step is None else f"{step['peak_rss_bytes'] / 2**30:.2f} GiB"
-
-
-def fmt_ratio(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}x"
 
 
 def render(result: dict) -> str:
@@ -525,13 +497,10 @@ def render(result: dict) -> str:
     for row in rows:
         if row["failed"]:
             lines.append(f"FAILED at {row['size']}, the steps above are partial: {row['failed'].splitlines()[0]}")
-    busiest = max((step["max_load_average"] for row in rows for step in row["steps"].values()), default=0.0)
-    cpus = result["environment"]["cpus"] or 1
-    if busiest > cpus + 1:  # the benchmark itself keeps up to ~2 runnable
-        lines.append(
-            f"WARNING: the 1-minute load average reached {busiest:.1f} on {cpus} CPUs during the runs: "
-            "other work competed for the machine, so the timings are noisy"
-        )
+    lines += noisy_machine_warning(
+        max((step["max_load_average"] for row in rows for step in row["steps"].values()), default=0.0),
+        result["environment"]["cpus"],
+    )
     return "\n".join(lines)
 
 

@@ -1,0 +1,52 @@
+"""What the benchmarks share: progress lines, line counts, ratios, the code state measured, and
+the warning that a run's timings are noisy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from ml.config import REPO_ROOT
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def line_count(path: Path) -> int:
+    return path.read_bytes().count(b"\n")
+
+
+def ratio(big: float | None, small: float | None) -> float | None:
+    return None if big is None or not small else big / small
+
+
+def fmt_ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def git_state() -> dict:
+    """The commit measured, and the uncommitted changes to the code a benchmark exercises."""
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+        except (OSError, subprocess.CalledProcessError):
+            return None
+        return done.stdout.strip()
+
+    changed = git("status", "--porcelain", "--", "models", "macros", "snapshots", "seeds", "dbt_plugins",
+                  "dbt_project.yml", "profiles.yml", "lakehouse", "ml", "benchmarks")  # fmt: skip
+    return {"commit": git("rev-parse", "HEAD"), "uncommitted_changes": (changed or "").splitlines()}
+
+
+def noisy_machine_warning(busiest_load_average: float, cpus: int | None) -> list[str]:
+    """A warning line when other work competed for the machine during the runs, else none."""
+    cpus = cpus or 1
+    if busiest_load_average <= cpus + 1:  # the benchmark itself keeps up to ~2 runnable
+        return []
+    return [
+        f"WARNING: the 1-minute load average reached {busiest_load_average:.1f} on {cpus} CPUs during the runs: "
+        "other work competed for the machine, so the timings are noisy"
+    ]
