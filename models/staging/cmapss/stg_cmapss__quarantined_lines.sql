@@ -18,9 +18,10 @@
 }}
 
 -- depends_on: {{ ref('base_cmapss__landed_lines') }} (the pre-hook reads it)
+-- depends_on: {{ ref('base_cmapss__sensor_lines_parsed') }} (the parsed batch, through sensor_lines_to_process)
 
 with sensor_lines as (
-    {{ newest_landings_since_watermark(ref('base_cmapss__sensor_lines_parsed'), 'rejection_rule is not null') }}
+    {{ newest_landings_since_watermark(sensor_lines_to_process(), 'rejection_rule is not null') }}
 ),
 
 rul_lines as (

@@ -18,9 +18,10 @@
 }}
 
 -- depends_on: {{ ref('base_cmapss__landed_lines') }} (the pre-hook reads it)
+-- depends_on: {{ ref('base_cmapss__sensor_lines_parsed') }} (the parsed batch, through sensor_lines_to_process)
 
 with parsed_lines as (
-    {{ newest_landings_since_watermark(ref('base_cmapss__sensor_lines_parsed')) }}
+    {{ newest_landings_since_watermark(sensor_lines_to_process()) }}
 ),
 
 final as (
