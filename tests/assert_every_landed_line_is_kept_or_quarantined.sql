@@ -2,7 +2,8 @@
     Reconciliation (nothing silently lost, nothing doubled): for the current version of every
     landed file, lines landed = rows kept in the clean bronze tables + rows quarantined; and
     no clean or quarantined row comes from a version that is no longer current.
-    Rows returned are the file versions that do not add up.
+    Rows returned are the file versions that do not add up. Checked for the files this build
+    ingested (the only ones whose rows a build adds or removes); every file after a full refresh.
 -#}
 {{ config(store_failures=true) }}
 
@@ -11,7 +12,11 @@ with current_versions as (
         file_version_id,
         source_file
     from {{ ref('stg_cmapss__landed_files') }}
-    where is_current_version
+    where is_current_version and {{ expand_unit_scope('__files_ingested_by_this_build__') }}
+),
+
+files_in_scope as (
+    select distinct source_file from current_versions
 ),
 
 landed as (
@@ -29,10 +34,11 @@ kept as (
         file_version_id,
         count(*) as rows_kept
     from (
-        select file_version_id from {{ ref('stg_cmapss__sensor_readings') }}
+        select file_version_id, source_file from {{ ref('stg_cmapss__sensor_readings') }}
         union all
-        select file_version_id from {{ ref('stg_cmapss__rul_truth') }}
+        select file_version_id, source_file from {{ ref('stg_cmapss__rul_truth') }}
     ) as clean_rows
+    where source_file in (select source_file from files_in_scope)
     group by file_version_id
 ),
 
@@ -41,6 +47,7 @@ quarantined as (
         file_version_id,
         count(*) as rows_quarantined
     from {{ ref('stg_cmapss__quarantined_lines') }}
+    where source_file in (select source_file from files_in_scope)
     group by file_version_id
 ),
 

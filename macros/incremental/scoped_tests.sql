@@ -10,6 +10,12 @@
     the rows of the views it will read. Rows of other units were not written (or read) by this
     build and passed these tests when they were. After a full refresh (or on the first build) the
     placeholder is `true`: every row is checked; with nothing to rewrite it is `false`.
+
+    The bronze tables grow with every landing and are rewritten per file, not per unit: their
+    tests use `__files_ingested_by_this_build__`, which becomes `source_file in (...)`: the files
+    a version of which this build ingested (its lines carry this build's ingested_at), with every
+    row of those files, earlier versions included, so a line kept twice still fails a grain test.
+    On a full refresh it is `true`.
     One macro with no calls into other project macros: a test's context only knows the macros
     it depends on directly.
 -#}
@@ -56,5 +62,20 @@
         {%- endif -%}
         {%- do expanded.append(expanded[-1].replace('__units_rebuilt_by_' ~ model_name ~ '__', predicate[-1])) -%}
     {%- endfor -%}
+    {%- if '__files_ingested_by_this_build__' in where -%}
+        {%- set predicate = ['true'] -%}
+        {%- if execute and not flags.FULL_REFRESH -%}
+            {%- set files = run_query(
+                "select distinct source_file from bronze.base_cmapss__landed_lines where ingested_at = cast('"
+                ~ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") ~ "' as timestamp) order by 1"
+            ).columns[0].values() -%}
+            {%- set quoted = [] -%}
+            {%- for source_file in files -%}
+                {%- do quoted.append("'" ~ source_file | replace("'", "''") ~ "'") -%}
+            {%- endfor -%}
+            {%- do predicate.append('source_file in (' ~ quoted | join(', ') ~ ')' if quoted else 'false') -%}
+        {%- endif -%}
+        {%- do expanded.append(expanded[-1].replace('__files_ingested_by_this_build__', predicate[-1])) -%}
+    {%- endif -%}
     {{ return(expanded[-1]) }}
 {% endmacro %}
