@@ -46,11 +46,22 @@ def rolling_feature_columns(sensors: list[str], windows: dict[str, list[int]]) -
     return columns
 
 
-def column(name: str, data_type: str, description: str, not_null: bool = False) -> dict:
+def column(name: str, data_type: str, description: str, not_null: bool = False, tests: list | None = None) -> dict:
     entry: dict = {"name": name, "data_type": data_type, "description": description}
     if not_null:
         entry["constraints"] = [{"type": "not_null"}]
+    if tests:
+        entry["data_tests"] = tests
     return entry
+
+
+def range_test(min_value: int, max_value: str | None = None) -> dict:
+    """accepted_range on the units this build rewrote (the labels are checked here, on the table,
+    not on the int_unit_cycle_labels view: a test on a view recomputes it)."""
+    arguments: dict = {"min_value": min_value}
+    if max_value is not None:
+        arguments["max_value"] = max_value
+    return {"accepted_range": {"arguments": arguments, "config": {"where": REBUILT_UNITS}}}
 
 
 def build_contract(project: dict, sensor_rows: list[dict[str, str]]) -> dict:
@@ -100,8 +111,8 @@ def build_contract(project: dict, sensor_rows: list[dict[str, str]]) -> dict:
         )
     columns += [
         column("is_last_observed_cycle", "boolean", "{{ doc('is_last_observed_cycle') }}", not_null=True),
-        column("rul", "integer", "{{ doc('rul') }}"),
-        column("rul_capped", "integer", "{{ doc('rul_capped') }}"),
+        column("rul", "integer", "{{ doc('rul') }}", tests=[range_test(0)]),
+        column("rul_capped", "integer", "{{ doc('rul_capped') }}", tests=[range_test(0, "{{ var('rul_cap_cycles') }}")]),
         column("fails_within_30_cycles", "boolean", "{{ doc('fails_within_30_cycles') }}"),
     ]
 
@@ -114,7 +125,9 @@ def build_contract(project: dict, sensor_rows: list[dict[str, str]]) -> dict:
         ),
         "config": {"contract": {"enforced": True}},
         "constraints": [{"type": "primary_key", "columns": ["unit_id", "cycle"]}],
-        # The tests check the units the build rewrote (macros/incremental/scoped_tests.sql).
+        # The tests check the units the build rewrote (macros/incremental/scoped_tests.sql). They
+        # also stand for the views this table materialises (int_unit_cycle_rolling_features,
+        # int_unit_cycle_labels): a test on a view recomputes its window functions.
         "data_tests": [
             {
                 "unique_combination_of_columns": {
