@@ -14,7 +14,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 # Where `make test` builds its throw-away fleet and warehouse.
 CI_DIR := data/ci
 
-.PHONY: help install run build publish history optimize train predict mlflow-ui benchmark benchmark-ingestion test lint contracts \
+.PHONY: help install run build publish history restore optimize train predict mlflow-ui benchmark benchmark-ingestion test lint contracts \
 	contracts-check ci-build pytest clean
 
 help: ## list the targets
@@ -47,11 +47,15 @@ build: install ## dbt build (seeds, snapshot, models, tests) on the dev warehous
 publish: install ## publish the gold marts as Delta versions under data/lake/gold/
 	$(PY) -m lakehouse.publish
 
-history: install ## every Delta version of every published mart (version, time, operation, rows)
-	$(PY) -m lakehouse.publish --history
+history: install ## every Delta version of every published mart (version, time, operation, rows); AS_OF=<time>: the one current then
+	$(PY) -m lakehouse.publish --history $(if $(AS_OF),--as-of '$(AS_OF)')
 
-optimize: install ## compact small Delta files, vacuum (RETENTION_HOURS=168); keeps versions models were trained on
-	$(PY) -m lakehouse.optimize $(if $(RETENTION_HOURS),--retention-hours $(RETENTION_HOURS))
+restore: install ## restore a published mart as a new Delta version: TABLE=<mart> VERSION=<n> or AS_OF=<time>
+	$(PY) -m lakehouse.restore --table '$(TABLE)' $(if $(VERSION),--version $(VERSION)) $(if $(AS_OF),--as-of '$(AS_OF)')
+
+optimize: install ## compact, vacuum and prune by the retention vars (RETENTION_HOURS=, LINE_RETENTION_DAYS=); keeps versions models were trained on
+	$(PY) -m lakehouse.optimize $(if $(RETENTION_HOURS),--retention-hours $(RETENTION_HOURS)) \
+		$(if $(LINE_RETENTION_DAYS),--superseded-line-retention-days $(LINE_RETENTION_DAYS))
 
 train: install ## train and register models from the latest published features (VERSION=n to pin)
 	$(PY) -m ml.train $(if $(VERSION),--version $(VERSION))

@@ -7,10 +7,14 @@ deltalake's `to_pyarrow_table()`, which aborts the process at exit on this stack
 A table folder without a committed Delta version (never published, or a first publish that was
 killed before its commit) is "not published yet": `require_version` and `latest_version` raise
 `TableNotPublishedError` with a message saying so, never deltalake's raw `TableNotFoundError`.
+
+Time travel by time: `version_as_of(path, "2026-11-23T10:00")` is the version that was current
+then (the newest whose commit time is at or before it; a time without a zone is UTC).
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -85,6 +89,53 @@ def require_version(table_path: Path, version: int | None = None) -> int:
     if not 0 <= int(version) <= latest:
         raise LakeError(f"{table_path} has no version {int(version)} (its versions are 0 to {latest})")
     return int(version)
+
+
+def parse_timestamp(when: str | datetime) -> datetime:
+    """`when` as an aware UTC datetime: ISO-8601 text (`2026-11-23`, `2026-11-23T10:00`, `...+01:00`, `...Z`)
+    or a datetime. A time without a zone is taken as UTC."""
+    if isinstance(when, datetime):
+        moment = when
+    else:
+        text = str(when).strip()
+        try:
+            moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+        except ValueError:
+            raise LakeError(
+                f"can't read {when!r} as a time: give ISO-8601, e.g. 2026-11-23T10:00:00 (UTC) "
+                "or 2026-11-23T11:00:00+01:00"
+            ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def commit_times(table_path: Path) -> dict[int, datetime]:
+    """Every committed version of the table at `table_path` with its commit time (UTC), oldest first."""
+    if not is_published(table_path):
+        raise TableNotPublishedError(not_published_message(table_path))
+    commits = DeltaTable(str(table_path)).history()
+    return {
+        int(c["version"]): datetime.fromtimestamp(c["timestamp"] / 1000, tz=UTC)
+        for c in sorted(commits, key=lambda c: c["version"])
+    }
+
+
+def version_as_of(table_path: Path, timestamp: str | datetime) -> int:
+    """The newest Delta version of `table_path` whose commit time is at or before `timestamp`.
+
+    `timestamp` is ISO-8601 text or a datetime; one without a time zone is read as UTC. Raises
+    `LakeError` naming the table and its first commit time when `timestamp` is older than the
+    table, and `TableNotPublishedError` when it has no committed version.
+    """
+    moment = parse_timestamp(timestamp)
+    times = commit_times(table_path)
+    eligible = [version for version, committed in times.items() if committed <= moment]
+    if not eligible:
+        first = min(times.values())
+        raise LakeError(
+            f"{table_path} did not exist at {moment.isoformat()}: its first version (v{min(times)}) "
+            f"was committed at {first.isoformat()}"
+        )
+    return max(eligible)
 
 
 def latest_version(table_path: Path) -> int:

@@ -18,6 +18,18 @@ Per table, under the lake lock (`lakehouse.lock`, so never beside a publish):
    exists but can't be read, nothing is vacuumed and the command stops naming it. A vacuum that would
    delete nothing is skipped (vacuum commits add two versions). Commits never delete old log files
    (`cleanup_expired_logs=False`), so a kept version can always be time-travelled to.
+   `--purge-registered-versions` drops that protection for this run (an explicit purge).
+
+Retention policy, dbt vars in dbt_project.yml (the defaults here; the flags override them):
+
+- `delta_version_retention_hours` (168): how long a Delta version's files are kept once a later version
+  replaced them (`--retention-hours`).
+- `superseded_line_retention_days` (30): how long bronze keeps the raw lines of a file version that a
+  newer version of the same file replaced (`--superseded-line-retention-days`). Older ones are deleted
+  from `bronze.base_cmapss__landed_lines`, except each version's first line (line 0 or 1): that row keeps
+  the version in the manifest and the ingestion checkpoint, so it is never read again. The current
+  version of every file, and everything the clean tables hold, is never touched. Needs the warehouse
+  read-write: while a build holds it, the command stops naming it (the Delta tables are optimized first).
 """
 
 from __future__ import annotations
@@ -27,16 +39,22 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
+import yaml
 from deltalake import CommitProperties, DeltaTable
 
 from lakehouse import lake as lakelib
 from lakehouse.lock import DEFAULT_TIMEOUT_S, lake_lock
 from lakehouse.publish import LAYER, POST_COMMIT, TARGET_FILE_SIZE, latest_commit, pdm_metadata, published_tables
-from ml.config import Paths
+from ml.config import REPO_ROOT, Paths
 
 DEFAULT_RETENTION_HOURS = 168
+DEFAULT_SUPERSEDED_LINE_RETENTION_DAYS = 30
+LANDED_LINES = "bronze.base_cmapss__landed_lines"
+MANIFEST = "bronze.stg_cmapss__landed_files"
 DELTA_PATH_TAG = "delta_path"
 DELTA_VERSION_TAG = "delta_version"
 
@@ -102,6 +120,60 @@ def registered_versions(mlflow_dir: Path) -> dict[Path, set[int]]:
     return pinned
 
 
+def retention_vars(project_file: Path = REPO_ROOT / "dbt_project.yml") -> tuple[int, int]:
+    """(delta_version_retention_hours, superseded_line_retention_days) from the dbt project's vars."""
+    variables = (yaml.safe_load(Path(project_file).read_text()) or {}).get("vars") or {}
+    return (
+        int(variables.get("delta_version_retention_hours", DEFAULT_RETENTION_HOURS)),
+        int(variables.get("superseded_line_retention_days", DEFAULT_SUPERSEDED_LINE_RETENTION_DAYS)),
+    )
+
+
+def prune_superseded_lines(warehouse: Path, retention_days: int, now: datetime | None = None) -> int:
+    """Delete bronze raw lines of file versions superseded more than `retention_days` ago; returns how many.
+
+    A version is superseded when a newer version of its file is the current one (the manifest's
+    `is_current_version`), at that version's `ingested_at`. Each version keeps its first line.
+    """
+    if retention_days < 0:
+        raise OptimizeError(f"--superseded-line-retention-days must be 0 or more, not {retention_days}")
+    if not Path(warehouse).exists():
+        return 0
+    cutoff = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None) - timedelta(days=retention_days)
+    try:
+        with duckdb.connect(str(warehouse)) as con:
+            (present,) = con.execute(
+                "select count(*) from information_schema.tables where table_schema || '.' || table_name in (?, ?)",
+                [LANDED_LINES, MANIFEST],
+            ).fetchone()
+            if present < 2:
+                return 0
+            (deleted,) = con.execute(
+                f"""
+                delete from {LANDED_LINES} as lines
+                using (
+                    select superseded.file_version_id
+                    from {MANIFEST} as superseded
+                    inner join {MANIFEST} as current_version
+                        on superseded.source_file = current_version.source_file
+                        and current_version.is_current_version
+                    where not superseded.is_current_version
+                        and superseded.file_version_id is not null
+                        and superseded.ingested_at < current_version.ingested_at
+                        and current_version.ingested_at < ?
+                ) as versions
+                where lines.file_version_id = versions.file_version_id and lines.line_number > 1
+                """,
+                [cutoff],
+            ).fetchone()
+    except duckdb.Error as exc:
+        raise OptimizeError(
+            f"can't prune superseded raw lines in {warehouse} ({exc}); bronze was left as it was "
+            "(is a `dbt build` holding the warehouse?)"
+        ) from exc
+    return int(deleted)
+
+
 def optimize_table(path: Path, retention_hours: int, keep: set[int]) -> OptimizeResult:
     """Compact then vacuum one table, keeping the files of the versions in `keep`."""
     table = DeltaTable(str(path))
@@ -136,8 +208,12 @@ def optimize(
     retention_hours: int = DEFAULT_RETENTION_HOURS,
     tables: Sequence[str] | None = None,
     lock_timeout: float = DEFAULT_TIMEOUT_S,
+    purge_registered: bool = False,
 ) -> list[OptimizeResult]:
-    """Compact and vacuum the published tables (all, or those named) under the lake lock."""
+    """Compact and vacuum the published tables (all, or those named) under the lake lock.
+
+    Versions registered models were trained on are kept, unless `purge_registered` (an explicit purge).
+    """
     if retention_hours < 0:
         raise OptimizeError(f"--retention-hours must be 0 or more, not {retention_hours}")
     with lake_lock(Path(lake), "optimize", lock_timeout):
@@ -151,7 +227,7 @@ def optimize(
                     f"no published Delta table {', '.join(f'{LAYER}.{n}' for n in unknown)} under "
                     f"{Path(lake) / LAYER}; published: {', '.join(available) or 'none'}"
                 )
-        pinned = registered_versions(mlflow_dir)
+        pinned = {} if purge_registered else registered_versions(mlflow_dir)
         results = []
         for name in names:
             path = lakelib.mart_path(Path(lake), name, LAYER)
@@ -166,11 +242,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         "a registered model was trained on.",
     )
     parser.add_argument("--tables", help="comma-separated published tables (default: every one)")
+    version_hours, line_days = retention_vars()
     parser.add_argument(
         "--retention-hours",
         type=int,
-        default=DEFAULT_RETENTION_HOURS,
-        help=f"vacuum files removed from the table more than this many hours ago (default {DEFAULT_RETENTION_HOURS})",
+        default=version_hours,
+        help="vacuum files removed from the table more than this many hours ago "
+        f"(default: var delta_version_retention_hours, {version_hours})",
+    )
+    parser.add_argument(
+        "--superseded-line-retention-days",
+        type=int,
+        default=line_days,
+        help="delete bronze raw lines of file versions superseded more than this many days ago "
+        f"(default: var superseded_line_retention_days, {line_days})",
+    )
+    parser.add_argument(
+        "--purge-registered-versions",
+        action="store_true",
+        help="also vacuum the versions registered models were trained on (they are kept otherwise)",
     )
     parser.add_argument(
         "--lock-timeout",
@@ -183,14 +273,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths = Paths.from_env()
     try:
         tables = args.tables.split(",") if args.tables is not None else None
-        results = optimize(paths.lake, paths.mlflow, args.retention_hours, tables, args.lock_timeout)
+        results = optimize(
+            paths.lake, paths.mlflow, args.retention_hours, tables, args.lock_timeout, args.purge_registered_versions
+        )
+        if not results:
+            print(f"nothing published under {paths.lake / LAYER} yet: nothing to optimize")
+        for result in results:
+            print(result.summary())
+        pruned = prune_superseded_lines(paths.warehouse, args.superseded_line_retention_days)
     except lakelib.LakeError as exc:
         print(f"optimize: {exc}", file=sys.stderr)
         return 1
-    if not results:
-        print(f"nothing published under {paths.lake / LAYER} yet: nothing to optimize")
-    for result in results:
-        print(result.summary())
+    print(
+        f"{LANDED_LINES}: deleted {pruned} raw lines of file versions superseded more than "
+        f"{args.superseded_line_retention_days} days ago"
+    )
     return 0
 
 

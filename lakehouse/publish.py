@@ -4,6 +4,7 @@
     python -m lakehouse.publish --tables dim_units,mart_fleet_health
     python -m lakehouse.publish --history                    # every version of every published table
     python -m lakehouse.publish --history mart_fleet_health  # one table
+    python -m lakehouse.publish --history --as-of 2026-11-23T10:00  # the version of each table current then (UTC)
 
 Each table lands in `<lake>/gold/<table>/` (`Paths.lake`, env `PDM_LAKE_PATH`). How it works:
 
@@ -693,6 +694,16 @@ def history(lake: Path, table: str | None = None) -> list[HistoryEntry]:
     return entries
 
 
+def current_at(entries: Sequence[HistoryEntry], moment: datetime) -> list[HistoryEntry]:
+    """Of `entries`, per table the newest version committed at or before `moment` (tables younger: none)."""
+    current: dict[str, HistoryEntry] = {}
+    for entry in entries:
+        committed = entry.timestamp is not None and entry.timestamp <= moment
+        if committed and (entry.table not in current or entry.version > current[entry.table].version):
+            current[entry.table] = entry
+    return list(current.values())
+
+
 # ----------------------------------------------------------------------------------------- CLI
 
 
@@ -711,6 +722,11 @@ def _parser() -> argparse.ArgumentParser:
         help="print every version of every published table (or of TABLE) instead of publishing",
     )
     parser.add_argument(
+        "--as-of",
+        metavar="TIME",
+        help="with --history: only the version of each table that was current at TIME (ISO-8601; no zone = UTC)",
+    )
+    parser.add_argument(
         "--lock-timeout",
         type=float,
         default=float(os.environ.get("PDM_LAKE_LOCK_TIMEOUT", DEFAULT_TIMEOUT_S)),
@@ -727,6 +743,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.history is not None:
             entries = history(paths.lake, args.history or None)
+            if args.as_of is not None:
+                entries = current_at(entries, lakelib.parse_timestamp(args.as_of))
             pending = [] if args.history else unpublished_folders(paths.lake)
             if not entries and not pending:
                 print(f"nothing published under {paths.lake / LAYER} yet: run `python -m lakehouse.publish`")

@@ -12,7 +12,7 @@ from mlflow.tracking import MlflowClient
 
 from lakehouse import lake
 from lakehouse import publish as publishing
-from lakehouse.optimize import main
+from lakehouse.optimize import main, retention_vars
 from lakehouse.publish import META_FINGERPRINT, publish
 
 
@@ -114,3 +114,18 @@ def test_an_unknown_table_or_a_broken_registry_stops_before_vacuuming(lakehouse,
     assert main(["--retention-hours", "0"]) == 1
     assert "can't read the model registry" in capsys.readouterr().err
     assert read(t, 0) == v0
+
+
+def test_an_explicit_purge_vacuums_registered_versions_too(lakehouse, capsys):
+    _, lake_dir, mlflow_dir = lakehouse
+    t = lake.mart_path(lake_dir, "t")
+    register(mlflow_dir, "pdm-rul", t, 0)
+    assert main(["--tables", "t", "--retention-hours", "0", "--purge-registered-versions"]) == 0
+    assert "kept v" not in capsys.readouterr().out
+    with pytest.raises(duckdb.IOException):  # v0 was purged although a registered model names it
+        read(t, 0)
+    assert len(read(t)) == 30
+
+
+def test_retention_defaults_come_from_the_dbt_vars():
+    assert retention_vars() == (168, 30)

@@ -1,0 +1,126 @@
+"""Restore a published table to an earlier version, as a NEW Delta version (`make restore`).
+
+    python -m lakehouse.restore --table mart_fleet_health --version 3
+    python -m lakehouse.restore --table gold.mart_fleet_health --as-of 2026-11-23T10:00:00   # UTC
+    make restore TABLE=mart_fleet_health VERSION=3      (or AS_OF=2026-11-23T10:00:00+01:00)
+
+Under the lake lock (`lakehouse.lock`, never beside a publish or optimize), Delta's RESTORE makes the
+table's content that of the chosen version again in one new commit: history shows it as RESTORE, and
+every earlier version stays readable. The RESTORE commit carries the restored version's `pdm.*` commit
+metadata (its fingerprint, row-hash sums and `pdm.changes_through`), so the next `lakehouse.publish`
+compares the warehouse with what the table now holds: it re-applies exactly the units the change log
+named after the restored version (or rewrites a table without a change log whole), and the stored
+fingerprint stays that of the content. `restored_from_version` (and `restored_as_of`) record the target
+in the commit. A restore is undone by publishing again (the warehouse is unchanged) or by another restore.
+
+A version whose data files were vacuumed can't be restored: the command stops, naming the table and
+version, and the table is left as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from deltalake import CommitProperties, DeltaTable
+
+from lakehouse import lake as lakelib
+from lakehouse.lock import DEFAULT_TIMEOUT_S, lake_lock
+from lakehouse.publish import LAYER, POST_COMMIT, pdm_metadata
+from ml.config import Paths
+
+META_RESTORED_FROM = "restored_from_version"  # not pdm.*: optimize must not carry it to its own commits
+META_RESTORED_AS_OF = "restored_as_of"
+
+
+class RestoreError(lakelib.LakeError):
+    """The restore could not run; the table is left at its latest version."""
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    table: str
+    restored_version: int  # the version whose content the table has again
+    new_version: int  # the RESTORE commit
+    as_of: str | None = None
+
+    def summary(self) -> str:
+        when = f" (the version current at {self.as_of})" if self.as_of else ""
+        return f"{LAYER}.{self.table}: restored v{self.restored_version}{when} as v{self.new_version}"
+
+
+def commit_of(table: DeltaTable, version: int) -> dict:
+    """The commit info of `version` (custom metadata included)."""
+    for commit in table.history():
+        if int(commit["version"]) == version:
+            return commit
+    raise RestoreError(f"{table.table_uri}: no commit info for v{version} (its log file is gone)")
+
+
+def restore(
+    lake: Path,
+    table: str,
+    version: int | None = None,
+    as_of: str | None = None,
+    lock_timeout: float = DEFAULT_TIMEOUT_S,
+) -> RestoreResult:
+    """Restore gold.<table> to `version`, or to the version current at `as_of`, as a new Delta version."""
+    if (version is None) == (as_of is None):
+        raise RestoreError("give exactly one of VERSION (a Delta version) or AS_OF (a time)")
+    name = table.strip().removeprefix(f"{LAYER}.")
+    path = lakelib.mart_path(Path(lake), name, LAYER)
+    with lake_lock(Path(lake), "restore", lock_timeout):
+        target = lakelib.version_as_of(path, as_of) if as_of is not None else lakelib.require_version(path, version)
+        published = DeltaTable(str(path))
+        metadata = pdm_metadata(commit_of(published, target))
+        metadata[META_RESTORED_FROM] = str(target)
+        if as_of is not None:
+            metadata[META_RESTORED_AS_OF] = lakelib.parse_timestamp(as_of).isoformat()
+        try:
+            published.restore(
+                target,
+                commit_properties=CommitProperties(custom_metadata=metadata),
+                post_commithook_properties=POST_COMMIT,
+            )
+        except Exception as exc:  # deltalake raises its own types; one message naming table and version
+            raise RestoreError(
+                f"{LAYER}.{name}: can't restore v{target} ({type(exc).__name__}: {exc}); "
+                f"the table is left at v{published.version()} (were that version's files vacuumed?)"
+            ) from exc
+        new_version = lakelib.latest_version(path)
+    return RestoreResult(name, target, new_version, metadata.get(META_RESTORED_AS_OF))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m lakehouse.restore",
+        description="Restore a published gold table to an earlier Delta version, as a new version.",
+    )
+    parser.add_argument("--table", required=True, help="the published table, e.g. mart_fleet_health")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--version", type=int, help="the Delta version to restore")
+    target.add_argument("--as-of", help="restore the version current at this time (ISO-8601; no zone = UTC)")
+    parser.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=float(os.environ.get("PDM_LAKE_LOCK_TIMEOUT", DEFAULT_TIMEOUT_S)),
+        metavar="SECONDS",
+        help="how long to wait for a running publish or optimize to release the lake",
+    )
+    args = parser.parse_args(argv)
+    try:
+        result = restore(Paths.from_env().lake, args.table, args.version, args.as_of, args.lock_timeout)
+    except lakelib.LakeError as exc:
+        print(f"restore: {exc}", file=sys.stderr)
+        return 1
+    print(result.summary())
+    print("the next `make publish` re-applies the warehouse's changes made since that version")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""Lakehouse operations: time travel by timestamp (`lakehouse.lake.version_as_of`), restore, erase and
+retention. Real Delta tables; the dbt-marked tests build the real project into a temp warehouse."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pyarrow as pa
+import pytest
+from deltalake import DeltaTable, write_deltalake
+
+from lakehouse import lake
+from lakehouse import publish as publishing
+from lakehouse.optimize import prune_superseded_lines
+from lakehouse.restore import main as restore_main
+from ml.simulate import FleetSpec
+from tests.python.conftest import Environment
+
+
+@pytest.fixture
+def three_versions(tmp_path: Path) -> tuple[Path, list[datetime]]:
+    """A Delta table with versions 0, 1, 2 committed at least 20 ms apart, and their commit times."""
+    path = tmp_path / "t"
+    for step in range(3):
+        write_deltalake(str(path), pa.table({"x": [step]}), mode="append")
+        time.sleep(0.02)
+    return path, list(lake.commit_times(path).values())
+
+
+def test_version_as_of_picks_the_version_current_at_that_time(three_versions):
+    path, (t0, t1, t2) = three_versions
+    ms = timedelta(milliseconds=1)
+    assert lake.version_as_of(path, t0) == 0
+    assert lake.version_as_of(path, t1 - ms) == 0
+    assert lake.version_as_of(path, t1) == 1  # a commit at exactly that time counts
+    assert lake.version_as_of(path, t2 + timedelta(days=365)) == 2
+    # text: naive is UTC; an offset is converted; a trailing Z is UTC
+    naive = (t1 + ms).replace(tzinfo=None).isoformat()
+    assert lake.version_as_of(path, naive) == 1
+    assert lake.version_as_of(path, (t1 - ms).astimezone(UTC).isoformat().replace("+00:00", "Z")) == 0
+    in_paris = (t2 + ms).astimezone(ZoneInfo("Europe/Paris")).isoformat()
+    assert lake.version_as_of(path, in_paris) == 2
+
+
+def test_version_as_of_before_the_table_existed_names_it_and_its_first_commit(three_versions):
+    path, (t0, _, _) = three_versions
+    expected = (
+        rf"{re.escape(str(path))} did not exist at .*first version \(v0\) was committed at {re.escape(t0.isoformat())}"
+    )
+    with pytest.raises(lake.LakeError, match=expected):
+        lake.version_as_of(path, "2000-01-01")
+    with pytest.raises(lake.LakeError, match="can't read 'yesterday' as a time"):
+        lake.version_as_of(path, "yesterday")
+    with pytest.raises(lake.TableNotPublishedError):
+        lake.version_as_of(path.parent / "nothing_here", "2030-01-01")
+    assert DeltaTable(str(path)).version() == 2
+
+
+# ------------------------------------------------------------------- on a real build and publish
+
+FLEET = FleetSpec(dataset="FD101", train_units=3, test_units=3, conditions=1, fault_modes=1, seed=21)
+LATER = FleetSpec(dataset="FD103", train_units=2, test_units=2, conditions=1, fault_modes=1, seed=22)
+
+
+def delta_rows(table_path: Path, version: int | None = None) -> list[tuple]:
+    with lake.connect() as con:
+        return con.execute(f"select * from {lake.delta_scan_sql(table_path, version)} order by all").fetchall()
+
+
+def warehouse_fingerprint(env: Environment, table: str) -> str:
+    with duckdb.connect(str(env.paths.warehouse), read_only=True) as con:
+        return publishing.fingerprint(con, table).digest
+
+
+@pytest.fixture(scope="module")
+def published(module_environment: Environment) -> Environment:
+    """FD101 built and published (every table at v0), then FD103 landed and test_FD101.txt corrected (its
+    last line, unit 3's last cycle, withdrawn: a superseded file version), built and published (v1)."""
+    env = module_environment
+    env.land(FLEET)
+    env.build("--vars", "{landing_settle_seconds: 0}")
+    publishing.publish(env.paths.warehouse, env.paths.lake)
+    time.sleep(0.05)
+    env.land(LATER)
+    corrected = env.paths.landing / "test_FD101.txt"
+    corrected.write_text("".join(corrected.read_text().splitlines(keepends=True)[:-1]))
+    env.build("--vars", "{landing_settle_seconds: 0}")
+    publishing.publish(env.paths.warehouse, env.paths.lake)
+    return env
+
+
+@pytest.mark.dbt
+def test_restore_is_a_new_version_and_the_next_publish_reapplies_the_changes_since(published, monkeypatch, capsys):
+    env = published
+    monkeypatch.setenv("PDM_LAKE_PATH", str(env.paths.lake))
+    features = lake.mart_path(env.paths.lake, "fct_unit_cycle_features")
+    units = lake.mart_path(env.paths.lake, "dim_units")
+    assert lake.latest_version(features) == 1
+    v0_features, v0_units = delta_rows(features, 0), delta_rows(units, 0)
+    between = lake.commit_times(units)[1] - timedelta(milliseconds=1)
+
+    assert restore_main(["--table", "fct_unit_cycle_features", "--version", "0"]) == 0
+    assert restore_main(["--table", "gold.dim_units", "--as-of", between.isoformat()]) == 0
+
+    assert "gold.fct_unit_cycle_features: restored v0 as v2" in capsys.readouterr().out
+    for path, v0 in ((features, v0_features), (units, v0_units)):
+        assert delta_rows(path) == v0
+        commit = DeltaTable(str(path)).history(1)[0]
+        assert commit["operation"] == "RESTORE"
+        assert commit[publishing.META_FINGERPRINT] == DeltaTable(str(path)).history()[-1][publishing.META_FINGERPRINT]
+    assert any(e.operation == "RESTORE" for e in publishing.history(env.paths.lake, "dim_units"))
+
+    v0_through = DeltaTable(str(features)).history()[-1][publishing.META_CHANGES_THROUGH]
+    changed_since_v0 = env.scalar(
+        "select count(distinct unit_id) from silver.int_unit_change_log "
+        f"where changed_at > timestamp '{v0_through}' and unit_id is not null"
+    )
+    assert changed_since_v0 >= 5  # FD103's 4 units, and FD101-test-003 whose file was corrected
+    results = {r.name: r for r in publishing.publish(env.paths.warehouse, env.paths.lake)}
+
+    for name in ("fct_unit_cycle_features", "dim_units"):
+        assert (results[name].changed, results[name].mode, results[name].units) == (True, "units", changed_since_v0)
+        path = lake.mart_path(env.paths.lake, name)
+        stored = DeltaTable(str(path)).history(1)[0][publishing.META_FINGERPRINT]
+        assert stored == warehouse_fingerprint(env, name)  # the incremental fingerprint is the full one
+        assert len(delta_rows(path)) == env.scalar(f"select count(*) from gold.{name}")
+    assert not any(r.changed for r in publishing.publish(env.paths.warehouse, env.paths.lake))
+
+
+@pytest.mark.dbt
+def test_restore_refuses_a_time_before_the_table_and_a_missing_version(published, monkeypatch, capsys):
+    monkeypatch.setenv("PDM_LAKE_PATH", str(published.paths.lake))
+    assert restore_main(["--table", "dim_units", "--as-of", "2001-01-01"]) == 1
+    assert "did not exist at 2001-01-01T00:00:00+00:00" in capsys.readouterr().err
+    assert restore_main(["--table", "dim_units", "--version", "99"]) == 1
+    assert "has no version 99" in capsys.readouterr().err
+
+
+@pytest.mark.dbt
+def test_history_as_of_prints_the_version_current_then(published, monkeypatch, capsys):
+    monkeypatch.setenv("PDM_LAKE_PATH", str(published.paths.lake))
+    path = lake.mart_path(published.paths.lake, "dim_units")
+    between = lake.commit_times(path)[1] - timedelta(milliseconds=1)
+    assert publishing.main(["--history", "dim_units", "--as-of", between.isoformat()]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gold.dim_units  v0 ")
+
+
+@pytest.mark.dbt
+def test_retention_prunes_superseded_raw_lines_and_keeps_the_current_version(published, monkeypatch, capsys):
+    env = published
+    landed = "bronze.base_cmapss__landed_lines"
+    by_version = f"select file_version_id, count(*) from {landed} where source_file like '%test_FD101.txt' group by 1"
+    lines = max(dict(env.query(by_version)).values())  # the first version's lines; the current has one fewer
+    assert sorted(dict(env.query(by_version)).values()) == [lines - 1, lines]
+
+    assert prune_superseded_lines(env.paths.warehouse, 1) == 0  # superseded just now: within retention
+    assert prune_superseded_lines(env.paths.warehouse, 0, datetime.now(UTC) + timedelta(seconds=1)) == lines - 1
+
+    after = dict(env.query(by_version))
+    assert sorted(after.values()) == [1, lines - 1]  # the old version keeps its first line only
+    result = env.build("--vars", "{landing_settle_seconds: 0}")  # the reconciliation test runs again
+    assert "0 new or changed" in result.stdout  # the pruned version is not read again
