@@ -14,7 +14,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 # Where `make test` builds its throw-away fleet and warehouse.
 CI_DIR := data/ci
 
-.PHONY: help install run build publish history restore optimize train predict mlflow-ui benchmark benchmark-ingestion test lint contracts \
+.PHONY: help install run build publish history restore optimize train predict monitor retrain-if-stale mlflow-ui benchmark benchmark-ingestion test lint contracts \
 	contracts-check ci-build pytest clean
 
 help: ## list the targets
@@ -34,9 +34,11 @@ run: install ## the whole job: sample fleet if landing is empty, build, publish,
 	$(PY) -m lakehouse.publish
 	$(PY) -m ml.train
 	$(PY) -m ml.predict
-	@# the scores just written back reach gold.mart_fleet_health, then its new Delta version
+	$(PY) -m ml.monitor
+	@# the scores and drift figures just written back reach gold.mart_fleet_health and
+	@# gold.mart_model_monitoring, then their new Delta versions
 	@# (own target path: target/run_results.json stays the main build's, for the summary)
-	$(DBT) build --select stg_predictions__unit_risk_scores+ --target-path target/scores
+	$(DBT) build --select stg_predictions__unit_risk_scores+ stg_predictions__model_monitoring+ --target-path target/scores
 	$(PY) -m lakehouse.publish
 	$(PY) -m ml.summary
 
@@ -57,11 +59,22 @@ optimize: install ## compact, vacuum and prune by the retention vars (RETENTION_
 	$(PY) -m lakehouse.optimize $(if $(RETENTION_HOURS),--retention-hours $(RETENTION_HOURS)) \
 		$(if $(LINE_RETENTION_DAYS),--superseded-line-retention-days $(LINE_RETENTION_DAYS))
 
-train: install ## train and register models from the latest published features (VERSION=n to pin)
-	$(PY) -m ml.train $(if $(VERSION),--version $(VERSION))
+train: install ## train, register a candidate, gate the champion (VERSION=n or AS_OF=<time>; THRESHOLD_RULE=min_cost MISSED_FAILURE_COST= UNNEEDED_MAINTENANCE_COST= CHAMPION_MARGIN=)
+	$(PY) -m ml.train $(if $(VERSION),--version $(VERSION)) $(if $(AS_OF),--as-of '$(AS_OF)') \
+		$(if $(THRESHOLD_RULE),--threshold-rule $(THRESHOLD_RULE)) \
+		$(if $(MISSED_FAILURE_COST),--missed-failure-cost $(MISSED_FAILURE_COST)) \
+		$(if $(UNNEEDED_MAINTENANCE_COST),--unneeded-maintenance-cost $(UNNEEDED_MAINTENANCE_COST)) \
+		$(if $(CHAMPION_MARGIN),--champion-margin $(CHAMPION_MARGIN))
 
 predict: install ## score every unit's latest cycle with the champion models
 	$(PY) -m ml.predict
+
+monitor: install ## PSI per feature (units in service now vs the champion's training version) and the champion's age
+	$(PY) -m ml.monitor
+
+retrain-if-stale: install ## retrain through the champion gate if drift (PSI_THRESHOLD=0.2) or age (MAX_AGE_VERSIONS=10, MAX_AGE_DAYS=30) passes
+	$(PY) -m ml.monitor --retrain-if-stale $(if $(PSI_THRESHOLD),--psi-threshold $(PSI_THRESHOLD)) \
+		$(if $(MAX_AGE_VERSIONS),--max-age-versions $(MAX_AGE_VERSIONS)) $(if $(MAX_AGE_DAYS),--max-age-days $(MAX_AGE_DAYS))
 
 mlflow-ui: install ## browse runs and registered models (http://127.0.0.1:5000)
 	$(BIN)/mlflow ui --host 127.0.0.1 --backend-store-uri sqlite:///$(CURDIR)/data/mlruns/mlflow.db

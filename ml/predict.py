@@ -2,19 +2,22 @@
 
     python -m ml.predict                                   # every unit's latest cycle -> one new Parquet file
     python -m ml.predict --unit 16 --dataset FD001 [--split test]   # one line for one unit
+    python -m ml.predict --unit FD001-test-016                      # the same, by unit_id
 
 Without `--unit`: reads the latest Delta version of fct_unit_cycle_features (resolved to its number), scores
 the latest observed cycle of every unit with `models:/pdm-fails-within-30-cycles@champion` and
-`models:/pdm-rul@champion`, writes ONE new file `<predictions>/unit_risk_scores/scores_<UTC timestamp>.parquet`
-(schema: SCORE_SCHEMA) and prints the ten units most at risk. The decision threshold is the one chosen in
-training, read back from the champion version's `decision_threshold` tag. When the newest readable scores
+`models:/pdm-rul@champion` (loaded as pyfuncs, `ml.registry.LoadedModel`), writes ONE new file
+`<predictions>/unit_risk_scores/scores_<UTC timestamp>.parquet` (schema: SCORE_SCHEMA) and prints the ten
+units most at risk. The decision threshold is the one chosen in training (the classifier pyfunc's config,
+also the version's `decision_threshold` tag). When the newest readable scores
 file was written by the same champion versions from the same feature version, no file is written (its scores
 would be the same): the command says so and names that file; newer unreadable files are named on stderr and
 passed over. A feature table that is not published yet (no folder, no valid `_delta_log`): one line, exit 2.
 
-With `--unit N`: prints whether that unit fails within 30 cycles; `--split` defaults to 'test' when the unit
-exists there, else 'train'; `--dataset` may be left out when the table holds one dataset. Exit code 2 for
-an unknown unit.
+With `--unit`: prints whether that unit fails within 30 cycles, the verdict being the classifier pyfunc's
+own decision. `--unit` takes a unit_id as gold names it (`FD101-test-016`) or a unit number; with a number,
+`--split` defaults to 'test' when the unit exists there, else 'train', and `--dataset` may be left out when
+the table holds one dataset. Exit code 2 for an unknown unit.
 """
 
 from __future__ import annotations
@@ -29,29 +32,18 @@ from pathlib import Path
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
-import mlflow
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
-from sklearn.base import BaseEstimator
 
 from lakehouse import lake
+from ml.candidates import CLASSIFIER_NAME, REGRESSOR_NAME
 from ml.config import Paths
-from ml.train import (
-    CHAMPION_ALIAS,
-    CLASSIFIER_NAME,
-    FEATURE_TABLE,
-    REGRESSOR_NAME,
-    THRESHOLD_TAG,
-    configure_mlflow,
-    matrix,
-    predict_rul,
-    resolve_version,
-    store_file,
-)
+from ml.data import FEATURE_TABLE, matrix, resolve_version
+from ml.registry import CHAMPION_ALIAS, THRESHOLD_TAG, LoadedModel, configure_mlflow, load_champion, store_file
 
 SCORES_SUBDIR = "unit_risk_scores"
 SCORE_SCHEMA = pa.schema(
@@ -76,41 +68,16 @@ class UnknownUnitError(LookupError):
 
 
 @dataclass(frozen=True)
-class Champion:
-    """A registered model version carrying the `champion` alias, loaded."""
-
-    name: str
-    version: str
-    model: BaseEstimator
-    tags: dict[str, str]
-
-    @property
-    def features(self) -> list[str]:
-        """The columns the model was fitted on, in order."""
-        return list(self.model.feature_names_in_)
-
-
-@dataclass(frozen=True)
 class Champions:
-    classifier: Champion
-    regressor: Champion
+    """Both champions, loaded as a consumer loads them (`ml.registry.LoadedModel`)."""
+
+    classifier: LoadedModel
+    regressor: LoadedModel
 
     @property
     def threshold(self) -> float:
-        value = self.classifier.tags.get(THRESHOLD_TAG)
-        if value is None:
-            raise ValueError(
-                f"{self.classifier.name} v{self.classifier.version} has no '{THRESHOLD_TAG}' tag: retrain it"
-            )
-        return float(value)
-
-
-def load_champion(name: str) -> Champion:
-    """`models:/<name>@champion` from the configured registry, with its version and tags."""
-    version = MlflowClient().get_model_version_by_alias(name, CHAMPION_ALIAS)
-    # load the version the alias resolved to, not the alias again: a training may move it in between
-    model = mlflow.sklearn.load_model(f"models:/{name}/{version.version}")
-    return Champion(name=name, version=str(version.version), model=model, tags=dict(version.tags))
+        """The classifier's decision threshold (its pyfunc config; a classifier from before the pyfunc: its tag)."""
+        return self.classifier.threshold
 
 
 class NoChampionError(LookupError):
@@ -141,8 +108,8 @@ def latest_cycles(table_path: Path, version: int) -> pd.DataFrame:
 
 def score(frame: pd.DataFrame, champions: Champions, features_version: int, scored_at: datetime) -> pa.Table:
     """Failure probability and predicted RUL of every row of `frame`, as a table of SCORE_SCHEMA."""
-    probability = champions.classifier.model.predict_proba(matrix(frame, champions.classifier.features))[:, 1]
-    rul = predict_rul(champions.regressor.model, matrix(frame, champions.regressor.features))
+    probability, _ = champions.classifier.classify(matrix(frame, champions.classifier.features))
+    rul = champions.regressor.rul(matrix(frame, champions.regressor.features))
     n = len(frame)
     stamp = scored_at.astimezone(UTC).replace(tzinfo=None)
     columns = {
@@ -280,37 +247,61 @@ def top_at_risk(scores: pa.Table, threshold: float, count: int = 10, split: str 
     return "\n".join(lines)
 
 
-def unit_answer(
-    table_path: Path,
-    champions: Champions,
-    unit_number: int,
-    dataset: str | None = None,
-    split: str | None = None,
-    version: int | None = None,
-) -> str:
-    """One line: will this unit fail within 30 cycles, at its latest observed cycle?"""
-    resolved = resolve_version(table_path, version)
-    frame = latest_cycles(table_path, resolved)
+def find_unit(frame: pd.DataFrame, unit: str, dataset: str | None = None, split: str | None = None) -> pd.DataFrame:
+    """The one row of `frame` (latest cycles) for `unit`: a unit_id (`FD101-test-016`) or a unit number.
+
+    A unit number needs `dataset` when the table holds several; `split` defaults to 'test' when the unit
+    exists there, else 'train'. A unit_id names dataset and split itself (given ones must agree).
+    Raises UnknownUnitError naming what was asked for.
+    """
     datasets = sorted(frame["dataset"].unique().tolist())
+    if not unit.strip().isdigit():
+        rows = frame[frame["unit_id"] == unit]
+        if rows.empty:
+            raise UnknownUnitError(f"no unit_id {unit!r} in {FEATURE_TABLE} (datasets: {', '.join(datasets)})")
+        for name, wanted in (("dataset", dataset), ("split", split)):
+            if wanted is not None and rows[name].iloc[0] != wanted:
+                raise UnknownUnitError(f"{unit} is in {name} {rows[name].iloc[0]}, not {wanted}")
+        return rows.iloc[[0]]
+    number = int(unit)
     if dataset is None:
         if len(datasets) != 1:
             raise UnknownUnitError(f"several datasets in the table ({', '.join(datasets)}): pass --dataset")
         dataset = datasets[0]
-    rows = frame[(frame["dataset"] == dataset) & (frame["unit_number"] == unit_number)]
+    rows = frame[(frame["dataset"] == dataset) & (frame["unit_number"] == number)]
     if rows.empty:
-        raise UnknownUnitError(f"no unit {unit_number} in {dataset} (datasets: {', '.join(datasets)})")
+        raise UnknownUnitError(f"no unit {number} in {dataset} (datasets: {', '.join(datasets)})")
     if split is None:
         split = "test" if (rows["split"] == "test").any() else "train"
     rows = rows[rows["split"] == split]
     if rows.empty:
-        raise UnknownUnitError(f"no unit {unit_number} in {dataset} {split}")
-    row = rows.iloc[[0]]
-    scored = score(row, champions, resolved, datetime.now(UTC)).to_pylist()[0]
-    probability, threshold = scored["failure_probability"], champions.threshold
-    verdict = "YES" if probability >= threshold else "NO"
+        raise UnknownUnitError(f"no unit {number} in {dataset} {split}")
+    return rows.iloc[[0]]
+
+
+def unit_answer(
+    table_path: Path,
+    champions: Champions,
+    unit: str | int,
+    dataset: str | None = None,
+    split: str | None = None,
+    version: int | None = None,
+) -> str:
+    """One line: will this unit (a unit_id or a unit number) fail within 30 cycles, at its latest cycle?
+
+    The verdict is the classifier pyfunc's own decision (its probability against its threshold).
+    """
+    resolved = resolve_version(table_path, version)
+    row = find_unit(latest_cycles(table_path, resolved), str(unit), dataset, split)
+    X = matrix(row, champions.classifier.features)
+    probabilities, decisions = champions.classifier.classify(X)
+    probability, threshold = float(probabilities[0]), champions.threshold
+    rul = float(champions.regressor.rul(matrix(row, champions.regressor.features))[0])
+    found = row.iloc[0]
     return (
-        f"{dataset} {split} unit {unit_number} at cycle {scored['cycle']}: fails within 30 cycles: {verdict} "
-        f"(p={probability:.2f}, threshold {threshold:.2f}), predicted RUL {scored['predicted_rul']:.0f} cycles "
+        f"{found['dataset']} {found['split']} unit {int(found['unit_number'])} at cycle {int(found['cycle'])}: "
+        f"fails within 30 cycles: {'YES' if decisions[0] else 'NO'} "
+        f"(p={probability:.2f}, threshold {threshold:.2f}), predicted RUL {rul:.0f} cycles "
         f"(classifier v{champions.classifier.version}, regressor v{champions.regressor.version})"
     )
 
@@ -318,7 +309,7 @@ def unit_answer(
 def main(argv: Sequence[str] | None = None) -> int:
     paths = Paths.from_env()
     parser = argparse.ArgumentParser(prog="python -m ml.predict", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--unit", type=int, help="answer for one unit number")
+    parser.add_argument("--unit", help="answer for one unit: a unit_id (FD101-test-016) or a unit number")
     parser.add_argument("--dataset", help="dataset of --unit, e.g. FD001 (optional if the table holds one)")
     parser.add_argument("--split", choices=["train", "test"], help="split of --unit (default: test if present)")
     parser.add_argument("--version", type=int, help="Delta version to score (default: latest)")

@@ -1,4 +1,5 @@
-"""Print what the last build did: rows per layer, units, quarantine, tests (`python -m ml.summary`)."""
+"""Print what the last build did: rows per layer, units, quarantine, tests, and the champion models with the
+classifier's decision rule and its expected cost (`python -m ml.summary`)."""
 
 from __future__ import annotations
 
@@ -71,6 +72,17 @@ def render(summary: dict[str, object], tests: Counter[str]) -> str:
     return "\n".join(lines)
 
 
+def render_champions(mlflow_dir: Path) -> str:
+    """The champions, the classifier's threshold rule and its expected cost per decision (out-of-fold), read from
+    the MLflow registry's tags; a line saying so when there is no store yet."""
+    from ml.registry import champion_summary, store_file  # imported here: MLflow is slow to import
+
+    lines = champion_summary(mlflow_dir)
+    if not lines:
+        return f"\nModels: no MLflow store at {store_file(mlflow_dir)} (run `make train`)"
+    return "\n".join(["", "Champion models (MLflow registry)", *(f"  {line}" for line in lines)])
+
+
 def dbt_target_path(environ: os._Environ[str] | dict[str, str] | None = None) -> Path:
     """dbt's target folder: DBT_TARGET_PATH (relative to the repo root) or `target/`."""
     env = os.environ if environ is None else environ
@@ -93,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         print("run `make build` (then `make predict` for the scores) first", file=sys.stderr)
         return 1
     print(render(summary, test_results(dbt_target_path() / "run_results.json")))
+    print(render_champions(paths.mlflow))
     return 0
 
 

@@ -1,39 +1,39 @@
 """Train the failure classifier and the RUL regressor on a pinned Delta version of the gold feature table.
 
-    python -m ml.train [--version N] [--seed 42] [--experiment NAME] [--lake DIR] [--mlflow-dir DIR] [--fast]
-                       [--force]
+    python -m ml.train [--version N | --as-of TIME] [--seed 42] [--experiment NAME] [--lake DIR]
+                       [--mlflow-dir DIR] [--fast] [--force] [--threshold-rule max_f1|min_cost]
+                       [--missed-failure-cost C] [--unneeded-maintenance-cost C] [--champion-margin F]
+
+The flow, one named step each (`_train`): read the sample (`ml.data.read_training_sample`) -> prepare the
+inputs (`prepare_inputs`) -> log the lineage (`log_lineage`) -> search, fit and log every candidate
+(`fit_candidate`, `ml.candidates`, `ml.search`, `ml.plots`) -> per task, pick the best by CV metric
+(`pick_candidate`) -> register it (`register_candidate`) -> the champion gate (`ml.registry.champion_gate`)
+-> log the decision (`log_decision`).
 
 * Input: `<lake>/gold/fct_unit_cycle_features`, read with DuckDB `delta_scan(path, version => N)`. Without
-  `--version` the latest version is resolved to its number once, at start, and recorded everywhere. A table
-  that is not published yet (no folder, or a folder without a committed or readable `_delta_log`) or a
-  version that does not exist: a one-line message and exit code 2.
-* Rows (`read_training_sample`, filters and columns pushed into DuckDB): train = WHOLE labelled units of split
-  'train' (every dataset), every cycle of each, sampled with the seed and stratified by dataset until the
-  row budgets of TrainConfig are filled (cv_max_rows for cross-validation, fit_max_rows for the final fit;
-  the CV units are a subset of the fit units); cycles are never thinned. Evaluation = split 'test' at each
-  unit's last observed cycle, units with known labels only (one prediction per engine, as the papers
-  report). Only id, feature and label columns are read.
-* Features: `cycle`, every `*_z`, `degradation_index`, every `*_mean_w*`, `*_std_w*`, `*_slope_w*` column,
-  chosen by name from the table so new sensors flow in. Never labels, ids or `is_last_observed_cycle`.
-* Cross-validation is grouped by unit (`ml.evaluation.grouped_folds`), never by row. A small grid per model is
-  searched by hand over the same folds, which also yields out-of-fold predictions: the classification
-  threshold is the max-F1 threshold on the out-of-fold predictions of the train units, never on test.
-* Models: classification `fails_within_30_cycles` with StandardScaler -> LogisticRegression (the reference
-  talk's baseline; l2 and elastic net via saga, C grid, ROC AUC) and HistGradientBoostingClassifier;
-  regression `rul_capped` with Ridge (baseline) and HistGradientBoostingRegressor (RMSE).
-* MLflow: a SQLite store `<mlflow dir>/mlflow.db` with artifacts in `<mlflow dir>/artifacts` (MLflow 3.17
-  refuses the plain file store unless MLFLOW_ALLOW_FILE_STORE=true, as it is in maintenance mode; SQLite is
-  its default and holds runs, the model registry and aliases offline). One parent run per training (data
-  lineage: Delta path, resolved version, row/unit counts, the sampled units and rows, feature list), one
-  nested child run per model (params, CV and test metrics, plots, the model with signature and input
-  example). Every model is registered as a new version of `pdm-fails-within-30-cycles` or `pdm-rul`; the
-  alias `champion` moves to the best version of this training by the cross-validated metric (never by the
-  test metric). The chosen threshold travels as the model version tag `decision_threshold`.
+  `--version` the latest version is resolved to its number once, at start, and recorded everywhere; with
+  `--as-of TIME` the version current at that time (`lakehouse.lake.version_as_of`), logged as the param
+  `as_of` and the tags `pdm.as_of` / `pdm.as_of_resolved_version`. A table not published yet (no folder, or
+  no committed or readable `_delta_log`), a version that does not exist or a time before the table's first
+  commit: a one-line message and exit code 2.
+* Rows, features, the unit-grouped CV and the candidates: see `ml.data`, `ml.candidates`, `ml.search`.
+  Evaluation = split 'test' at each unit's last observed cycle, units with known labels only.
+* The classifier's alert threshold is chosen on the out-of-fold predictions of the train units, never on test,
+  by the rule `threshold_rule` (`ml.decision`): max F1 (default) or min expected cost with the costs of a
+  missed failure (`missed_failure_cost`, 10) and of an unneeded maintenance (`unneeded_maintenance_cost`, 1).
+  The rule and the out-of-fold expected cost of both rules are logged on the model's run.
+* MLflow (`ml.registry`): one parent run per training (data lineage: Delta path, resolved version, row/unit
+  counts, the sampled units and rows, feature list, decision costs), one nested child run per candidate
+  (params, CV and test metrics, plots). Per task, ONE version is registered: the candidate with the best
+  cross-validated metric (its model logged in its child run; the classifier as a pyfunc whose output carries
+  the probability and the decision). The `champion` alias then moves only if the candidate beats the current
+  champion on this version's held-out test units by `champion_margin` (`ml.registry.champion_gate`); the
+  decision, its reason and both scores are tags of the version and tags / metrics of the parent run, and the
+  report prints them.
 * Idempotent: every registered version carries the tag `training_digest` (Delta path + version, seed, the
-  config fields that shape models, and a digest of this code; see `training_digest`). When the registry
-  already holds every model of a training with the same digest, nothing is trained or registered: the
-  command says so, names the existing versions and sets `champion` on the best of them. `--force` trains
-  anyway.
+  config fields that shape models, and a digest of the training code; see `training_digest`). When the
+  registry already holds a gated candidate of each task with the same digest, nothing is trained or
+  registered and no alias moves: the command says so and names the versions. `--force` trains anyway.
 * Same Delta version + same seed -> same metrics and same predictions: rows are ordered by (unit_id, cycle),
   the unit sample and the folds are seeded, every estimator gets `random_state=seed`.
 * Speed: one OpenMP thread (see TrainConfig); the work is bounded by the row budgets, not by the table size.
@@ -44,185 +44,74 @@ Browse the store with `mlflow ui --backend-store-uri sqlite:///<mlflow dir>/mlfl
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import math
 import os
-import re
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # offline machines: no usage pings
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import sklearn
-import skops.io
-from deltalake.exceptions import DeltaError
 from mlflow.data.delta_dataset_source import DeltaDatasetSource
 from mlflow.data.meta_dataset import MetaDataset
-from mlflow.models import infer_signature
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
-from sklearn.base import BaseEstimator
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay, roc_auc_score
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from lakehouse import lake
+from ml import plots
+from ml.candidates import (
+    CLASSIFIER_NAME,
+    DEFAULT_GRIDS,
+    FAST_GRIDS,
+    REGRESSOR_NAME,
+    ModelSpec,
+    candidate_specs,
+    predict_rul,
+    probability,
+)
 from ml.config import Paths
-from ml.evaluation import (
-    ThresholdChoice,
-    choose_threshold,
-    classification_metrics,
-    grouped_folds,
-    last_cycle_per_unit,
-    regression_metrics,
-    rmse,
+from ml.data import (
+    CLASS_LABEL,
+    FEATURE_TABLE,
+    RUL_LABEL,
+    TrainingSample,
+    matrix,
+    read_training_sample,
+    read_unit_rows,
+    resolve_version,
 )
+from ml.decision import THRESHOLD_RULES, DecisionCosts, DecisionRule, choose_decision_rule, expected_cost
+from ml.evaluation import classification_metrics, grouped_folds, regression_metrics
+from ml.registry import (
+    DIGEST_TAG,
+    REGISTERED_MODELS,
+    THRESHOLD_TAG,
+    GateDecision,
+    champion_gate,
+    champion_version,
+    configure_mlflow,
+    decision_from_tags,
+    ensure_experiment,
+    log_classifier,
+    log_regressor,
+    register,
+    registered_training,
+)
+from ml.search import SearchResult, fit, grouped_search
 
-FEATURE_TABLE = "fct_unit_cycle_features"
 DEFAULT_EXPERIMENT = "pdm-predictive-maintenance"
-CLASSIFIER_NAME = "pdm-fails-within-30-cycles"
-REGRESSOR_NAME = "pdm-rul"
-CHAMPION_ALIAS = "champion"
-THRESHOLD_TAG = "decision_threshold"
-CLASS_LABEL = "fails_within_30_cycles"
-RUL_LABEL = "rul_capped"
-ID_COLUMNS = ("unit_id", "dataset", "split", "unit_number")
-NOT_FEATURES = frozenset(
-    {
-        *ID_COLUMNS,
-        "reading_at",
-        "registry_version_id",
-        "equipment_model_code",
-        "operating_regime",
-        "is_last_observed_cycle",
-        "rul",
-        "rul_capped",
-        "fails_within_30_cycles",
-    }
-)
-FEATURE_PATTERN = re.compile(r"(_z|_mean_w\d+|_std_w\d+|_slope_w\d+)$")
-PLAIN_FEATURES = ("cycle", "degradation_index")
-PLOT_DPI = 80
-
-
-def feature_columns(columns: Sequence[str]) -> list[str]:
-    """The model inputs among a table's columns, in table order, chosen by name so new sensors flow in."""
-    return [
-        name
-        for name in columns
-        if name not in NOT_FEATURES and (name in PLAIN_FEATURES or FEATURE_PATTERN.search(name) is not None)
-    ]
-
-
-# --------------------------------------------------------------------------------------------- models
-
-
-def _logreg(params: dict[str, Any], seed: int) -> Pipeline:
-    elastic = params["penalty"] == "elasticnet"
-    model = LogisticRegression(
-        C=params["C"],
-        l1_ratio=params.get("l1_ratio", 0.5) if elastic else 0.0,
-        solver="saga" if elastic else "lbfgs",
-        max_iter=params.get("max_iter", 300),
-        tol=params.get("tol", 1e-2 if elastic else 1e-4),  # saga: 1e-2 stops at ~40 epochs, same AUC as 1e-3
-        random_state=seed,
-    )
-    return Pipeline([("impute", SimpleImputer(strategy="mean")), ("scale", StandardScaler()), ("model", model)])
-
-
-def _ridge(params: dict[str, Any], seed: int) -> Pipeline:
-    model = Ridge(alpha=params["alpha"], random_state=seed)
-    return Pipeline([("impute", SimpleImputer(strategy="mean")), ("scale", StandardScaler()), ("model", model)])
-
-
-def _hgb_params(params: dict[str, Any], seed: int) -> dict[str, Any]:
-    return {
-        "learning_rate": params["learning_rate"],
-        "max_leaf_nodes": params["max_leaf_nodes"],
-        "max_iter": params["max_iter"],
-        "min_samples_leaf": params.get("min_samples_leaf", 40),
-        "l2_regularization": params.get("l2_regularization", 1.0),
-        # 63 bins and half the features per split: ~2x faster, same CV error on the simulated fleet
-        "max_bins": params.get("max_bins", 63),
-        "max_features": params.get("max_features", 0.5),
-        "early_stopping": False,  # a seeded validation split would make results depend on row order
-        "random_state": seed,
-    }
-
-
-def _hgb_classifier(params: dict[str, Any], seed: int) -> Pipeline:
-    # HistGradientBoosting handles NaN natively (early-life std/slope windows): no imputer.
-    return Pipeline([("model", HistGradientBoostingClassifier(**_hgb_params(params, seed)))])
-
-
-def _hgb_regressor(params: dict[str, Any], seed: int) -> Pipeline:
-    return Pipeline([("model", HistGradientBoostingRegressor(**_hgb_params(params, seed)))])
-
-
-def _probability(model: BaseEstimator, X: pd.DataFrame) -> np.ndarray:
-    return model.predict_proba(X)[:, 1]
-
-
-def predict_rul(model: BaseEstimator, X: pd.DataFrame) -> np.ndarray:
-    """Predicted remaining useful life, floored at 0 (a unit cannot have negative life left)."""
-    return np.clip(model.predict(X), 0.0, None)
-
-
-def _auc(y_true: np.ndarray, score: np.ndarray) -> float:
-    return float(roc_auc_score(y_true, score))
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """One candidate model: how to build it, its grid, and how it is scored in cross-validation."""
-
-    name: str
-    task: str  # "classification" | "regression"
-    registered_model: str
-    build: Callable[[dict[str, Any], int], Pipeline]
-    grid: tuple[dict[str, Any], ...]
-    description: str
-
-    @property
-    def cv_metric(self) -> str:
-        return "cv_roc_auc" if self.task == "classification" else "cv_rmse"
-
-    @property
-    def greater_is_better(self) -> bool:
-        return self.task == "classification"
-
-    def score(self, y_true: np.ndarray, prediction: np.ndarray) -> float:
-        return _auc(y_true, prediction) if self.task == "classification" else rmse(y_true, prediction)
-
-    def predict(self, model: BaseEstimator, X: pd.DataFrame) -> np.ndarray:
-        return _probability(model, X) if self.task == "classification" else predict_rul(model, X)
-
-
-def _grid(**axes: Sequence[Any]) -> tuple[dict[str, Any], ...]:
-    """The cartesian product of the axes, in a fixed order."""
-    combos: list[dict[str, Any]] = [{}]
-    for key, values in axes.items():
-        combos = [{**combo, key: value} for combo in combos for value in values]
-    return tuple(combos)
 
 
 @dataclass(frozen=True)
@@ -236,467 +125,65 @@ class TrainConfig:
     # smaller than a budget is used whole.
     cv_max_rows: int = 25_000
     fit_max_rows: int = 60_000
-    logreg_grid: tuple[dict[str, Any], ...] = (
-        *_grid(penalty=["l2"], C=[0.01, 0.1, 1.0]),
-        *_grid(penalty=["elasticnet"], C=[0.1], l1_ratio=[0.5]),
-    )
-    hgb_classifier_grid: tuple[dict[str, Any], ...] = _grid(
-        learning_rate=[0.1], max_leaf_nodes=[15, 31], max_iter=[100]
-    )
-    ridge_grid: tuple[dict[str, Any], ...] = _grid(alpha=[1.0, 10.0, 100.0])
-    hgb_regressor_grid: tuple[dict[str, Any], ...] = _grid(learning_rate=[0.1], max_leaf_nodes=[15, 31], max_iter=[100])
+    logreg_grid: tuple[dict[str, Any], ...] = DEFAULT_GRIDS["logreg"]
+    hgb_classifier_grid: tuple[dict[str, Any], ...] = DEFAULT_GRIDS["hgb_classifier"]
+    ridge_grid: tuple[dict[str, Any], ...] = DEFAULT_GRIDS["ridge"]
+    hgb_regressor_grid: tuple[dict[str, Any], ...] = DEFAULT_GRIDS["hgb_regressor"]
     # OpenMP threads for HistGradientBoosting. On the shared 2-core box two spinning OpenMP threads ran up
     # to 10x slower than one when other processes were busy (measured), so the default is 1.
     threads: int = 1
     plots: bool = True
     plot_units: int = 3
+    # The classifier's alert threshold, chosen out-of-fold on the train units (ml.decision): "max_f1" or
+    # "min_cost" (the lowest expected cost with these costs of a missed failure and an unneeded maintenance).
+    threshold_rule: str = "max_f1"
+    missed_failure_cost: float = 10.0
+    unneeded_maintenance_cost: float = 1.0
+    # How much better a candidate must be to take the `champion` alias (ml.registry.compare): 0.01 = RMSE 1 %
+    # lower / expected decision cost 1 % lower (and F1 not lower).
+    champion_margin: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.threshold_rule not in THRESHOLD_RULES:
+            raise ValueError(f"threshold_rule {self.threshold_rule!r}: one of {', '.join(THRESHOLD_RULES)}")
+        if not 0 <= self.champion_margin < 1:
+            raise ValueError(f"champion_margin must be in [0, 1), got {self.champion_margin}")
+        self.costs  # noqa: B018 (validates the costs)
+
+    @property
+    def costs(self) -> DecisionCosts:
+        """The costs of a wrong decision, for the threshold rule, the expected costs and the champion gate."""
+        return DecisionCosts(self.missed_failure_cost, self.unneeded_maintenance_cost)
 
     @classmethod
     def fast(cls) -> TrainConfig:
-        """Tiny grids and few trees: the real code path, in seconds (tests)."""
+        """Tiny grids and few trees (`ml.candidates.FAST_GRIDS`): the real code path, in seconds (tests)."""
         return cls(
             n_splits=3,
-            logreg_grid=(
-                {"penalty": "l2", "C": 0.1},
-                {"penalty": "elasticnet", "C": 0.1, "l1_ratio": 0.5, "max_iter": 50},
-            ),
-            hgb_classifier_grid=_grid(learning_rate=[0.1], max_leaf_nodes=[7, 15], max_iter=[30]),
-            ridge_grid=_grid(alpha=[1.0, 10.0]),
-            hgb_regressor_grid=_grid(learning_rate=[0.1], max_leaf_nodes=[15], max_iter=[30]),
+            logreg_grid=FAST_GRIDS["logreg"],
+            hgb_classifier_grid=FAST_GRIDS["hgb_classifier"],
+            ridge_grid=FAST_GRIDS["ridge"],
+            hgb_regressor_grid=FAST_GRIDS["hgb_regressor"],
         )
 
     def models(self) -> tuple[ModelSpec, ...]:
-        return (
-            ModelSpec(
-                "logreg",
-                "classification",
-                CLASSIFIER_NAME,
-                _logreg,
-                self.logreg_grid,
-                "mean imputer -> StandardScaler -> LogisticRegression (reference baseline)",
-            ),
-            ModelSpec(
-                "hgb_classifier",
-                "classification",
-                CLASSIFIER_NAME,
-                _hgb_classifier,
-                self.hgb_classifier_grid,
-                "HistGradientBoostingClassifier (native NaN handling)",
-            ),
-            ModelSpec(
-                "ridge",
-                "regression",
-                REGRESSOR_NAME,
-                _ridge,
-                self.ridge_grid,
-                "mean imputer -> StandardScaler -> Ridge (baseline)",
-            ),
-            ModelSpec(
-                "hgb_regressor",
-                "regression",
-                REGRESSOR_NAME,
-                _hgb_regressor,
-                self.hgb_regressor_grid,
-                "HistGradientBoostingRegressor (native NaN handling)",
-            ),
+        """The candidates this configuration searches, with its grids."""
+        return candidate_specs(
+            {
+                "logreg": self.logreg_grid,
+                "hgb_classifier": self.hgb_classifier_grid,
+                "ridge": self.ridge_grid,
+                "hgb_regressor": self.hgb_regressor_grid,
+            }
         )
-
-
-# ----------------------------------------------------------------------------------------------- data
-
-
-def resolve_version(table_path: Path, version: int | None = None) -> int:
-    """The Delta version to read: `version`, or the latest one, checked against the table's log.
-
-    Raises `lake.TableNotPublishedError` (one line, naming the folder) when there is no committed version
-    (never published, or a first publish killed before its commit) or when the log cannot be read (a
-    truncated commit file), and `lake.LakeError` when the version asked for does not exist.
-    """
-    try:
-        return lake.require_version(Path(table_path), version)
-    except DeltaError as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise lake.TableNotPublishedError(
-            f"{table_path} holds no readable Delta log ({reason}); run `python -m lakehouse.publish` again"
-        ) from error
-
-
-@dataclass(frozen=True)
-class TrainingData:
-    """One pinned version of the feature table, split into what training and evaluation need."""
-
-    table_path: Path
-    version: int
-    frame: pd.DataFrame  # every row, ordered by unit_id, cycle
-    features: list[str]
-
-    @property
-    def train(self) -> pd.DataFrame:
-        rows = self.frame[(self.frame["split"] == "train") & self.frame[CLASS_LABEL].notna()]
-        return rows[rows[RUL_LABEL].notna()]
-
-    @property
-    def test(self) -> pd.DataFrame:
-        return self.frame[self.frame["split"] == "test"]
-
-    @property
-    def evaluation(self) -> pd.DataFrame:
-        """Test units at their last observed cycle, where the truth is known."""
-        last = last_cycle_per_unit(self.test)
-        return last[last[CLASS_LABEL].notna() & last[RUL_LABEL].notna()].reset_index(drop=True)
-
-
-def read_features(table_path: Path, version: int | None = None) -> TrainingData:
-    """Read ALL of one version of the feature table (latest if None) in (unit_id, cycle) order.
-
-    For inspection and small tables; training reads a sample of whole units instead (`read_training_sample`).
-    """
-    resolved = resolve_version(table_path, version)
-    con = lake.connect()
-    try:
-        sql = f"select * from {lake.delta_scan_sql(table_path, resolved)} order by unit_id, cycle"
-        frame = con.execute(sql).to_arrow_table().to_pandas()  # faster than .df() on wide tables
-    finally:
-        con.close()
-    return TrainingData(table_path=table_path, version=resolved, frame=frame, features=feature_columns(frame.columns))
-
-
-def matrix(frame: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
-    """The model input: the feature columns as float64 (nulls as NaN), in the given order."""
-    missing = [name for name in features if name not in frame.columns]
-    if missing:
-        raise KeyError(f"feature columns missing from the table: {missing}")
-    return frame.loc[:, list(features)].astype("float64").reset_index(drop=True)
-
-
-def unit_sample_order(units: pd.DataFrame, seed: int) -> pd.DataFrame:
-    """The train units in the order a sample takes them: seeded, and stratified by dataset.
-
-    `units` has one row per unit (`unit_id`, `dataset`, `rows`). Within each dataset the units get a seeded
-    random rank; the order interleaves datasets by rank / units-in-dataset, so every prefix of the order
-    holds each dataset in proportion to its unit count. Depends only on the set of units and the seed.
-    """
-    ordered = units.sort_values("unit_id", kind="mergesort").reset_index(drop=True)
-    key = np.random.default_rng(seed).random(len(ordered))
-    ordered = ordered.assign(_key=key)
-    rank = ordered.groupby("dataset", sort=False)["_key"].rank(method="first") - 0.5
-    size = ordered.groupby("dataset", sort=False)["_key"].transform("size")
-    ordered = ordered.assign(_position=rank / size)
-    ordered = ordered.sort_values(["_position", "_key", "unit_id"], kind="mergesort")
-    return ordered.drop(columns=["_key", "_position"]).reset_index(drop=True)
-
-
-def sample_units(ordered: pd.DataFrame, max_rows: int, min_units: int = 1) -> list[str]:
-    """Whole units, taken in `ordered` order while their rows fit in `max_rows` (at least `min_units`).
-
-    Every cycle of a chosen unit comes along: thinning cycles would keep only a few points per life and make
-    the cross-validated metric meaningless. The same order gives nested samples (a smaller budget's units are
-    a prefix of a larger one's). Returned sorted by unit_id.
-    """
-    within = int(np.searchsorted(ordered["rows"].cumsum().to_numpy(), max_rows, side="right"))
-    count = min(len(ordered), max(within, min_units))
-    return sorted(ordered["unit_id"].iloc[:count].tolist())
-
-
-@dataclass(frozen=True)
-class TrainingSample:
-    """What one training reads from a pinned version: sampled train units' rows and the evaluation rows."""
-
-    table_path: Path
-    version: int
-    features: list[str]
-    stats: dict[str, Any]  # the whole version: rows, units, train rows and units, datasets
-    cv_units: list[str]
-    fit_units: list[str]
-    fit: pd.DataFrame  # every cycle of the fit units, ordered by unit_id, cycle
-    evaluation: pd.DataFrame  # test units at their last observed cycle with known truth, ordered by unit_id
-
-    @property
-    def cv(self) -> pd.DataFrame:
-        """Every cycle of the CV units (a subset of the fit units), ordered by unit_id, cycle."""
-        return self.fit[self.fit["unit_id"].isin(self.cv_units)].reset_index(drop=True)
-
-
-LABELLED_TRAIN = f"split = 'train' and {CLASS_LABEL} is not null and {RUL_LABEL} is not null"
-
-
-def read_training_sample(
-    table_path: Path, version: int | None, seed: int, cv_max_rows: int, fit_max_rows: int, min_units: int
-) -> TrainingSample:
-    """Read only what training needs from one version, with the filters and columns pushed into DuckDB.
-
-    Scans: (1) the per-unit row counts of labelled train units (ids and labels only), from which whole units
-    are sampled (`unit_sample_order`, `sample_units`); (2) id, feature and label columns of the fit units'
-    rows; (3) the test units' last observed cycle. Table-wide counts come from the same id columns.
-    """
-    resolved = resolve_version(table_path, version)
-    scan = lake.delta_scan_sql(table_path, resolved)
-    con = lake.connect()
-    try:
-        columns = [row[0] for row in con.execute(f"select * from {scan} limit 0").description]
-        features = feature_columns(columns)
-        rows, units, datasets = con.execute(
-            f"select count(*), count(distinct unit_id), coalesce(string_agg(distinct dataset, ',' order by dataset),"
-            f" '') from {scan}"
-        ).fetchone()
-        counts = con.execute(
-            f"select unit_id, any_value(dataset) as dataset, count(*) as rows from {scan} "
-            f"where {LABELLED_TRAIN} group by unit_id order by unit_id"
-        ).df()
-        if counts.empty:
-            raise ValueError(f"no labelled train rows in {table_path} version {resolved}")
-        ordered = unit_sample_order(counts, seed)
-        fit_units = sample_units(ordered, max(fit_max_rows, cv_max_rows), min_units)
-        cv_units = sample_units(ordered, cv_max_rows, min_units)
-        wanted = ", ".join(f'"{name}"' for name in dict.fromkeys([*ID_COLUMNS, "cycle", *features]))
-        labels = f"{CLASS_LABEL}, {RUL_LABEL}"
-        con.register("sampled_units", pa.table({"unit_id": pa.array(fit_units, pa.string())}))
-        fit = con.execute(
-            f"select {wanted}, {labels} from {scan} where {LABELLED_TRAIN} "
-            "and unit_id in (select unit_id from sampled_units) order by unit_id, cycle"
-        ).to_arrow_table()
-        last = con.execute(
-            f"select {wanted}, {labels}, is_last_observed_cycle from {scan} "
-            "where split = 'test' and is_last_observed_cycle order by unit_id, cycle"
-        ).to_arrow_table()
-    finally:
-        con.close()
-    last_rows = last_cycle_per_unit(last.to_pandas())
-    evaluation = last_rows[last_rows[CLASS_LABEL].notna() & last_rows[RUL_LABEL].notna()].reset_index(drop=True)
-    stats = {
-        "rows": int(rows),
-        "units": int(units),
-        "train_rows": int(counts["rows"].sum()),
-        "train_units": len(counts),
-        "datasets": datasets,
-    }
-    return TrainingSample(
-        table_path=Path(table_path),
-        version=resolved,
-        features=features,
-        stats=stats,
-        cv_units=cv_units,
-        fit_units=fit_units,
-        fit=fit.to_pandas(),
-        evaluation=evaluation,
-    )
-
-
-def read_unit_rows(table_path: Path, version: int, units: Sequence[str], columns: Sequence[str]) -> pd.DataFrame:
-    """Every row of the given units at one version, only `columns`, ordered by unit_id, cycle (for plots)."""
-    if not units:
-        return pd.DataFrame(columns=list(columns))
-    con = lake.connect()
-    try:
-        con.register("wanted_units", pa.table({"unit_id": pa.array(list(units), pa.string())}))
-        wanted = ", ".join(f'"{name}"' for name in dict.fromkeys(["unit_id", "cycle", *columns]))
-        return con.execute(
-            f"select {wanted} from {lake.delta_scan_sql(table_path, version)} "
-            "where unit_id in (select unit_id from wanted_units) order by unit_id, cycle"
-        ).df()
-    finally:
-        con.close()
-
-
-# ------------------------------------------------------------------------------------------------ search
-
-
-@dataclass
-class SearchResult:
-    best_params: dict[str, Any]
-    cv_score: float
-    cv_score_std: float
-    table: list[dict[str, Any]]
-    oof: np.ndarray  # out-of-fold predictions of the best params, aligned with the CV rows
-
-
-def _fit(
-    build: Callable[[dict[str, Any], int], Pipeline], params: dict[str, Any], seed: int, X: pd.DataFrame, y: np.ndarray
-) -> Pipeline:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=ConvergenceWarning)  # saga at its max_iter: fine for a grid
-        return build(params, seed).fit(X, y)
-
-
-def _fit_fold(
-    spec: ModelSpec,
-    params: dict[str, Any],
-    seed: int,
-    X: pd.DataFrame,
-    y: np.ndarray,
-    train_rows: np.ndarray,
-    valid_rows: np.ndarray,
-) -> np.ndarray:
-    """Fit on one fold's train rows, predict its validation rows."""
-    model = _fit(spec.build, params, seed, X.iloc[train_rows], y[train_rows])
-    return spec.predict(model, X.iloc[valid_rows])
-
-
-def grouped_search(
-    spec: ModelSpec,
-    X: pd.DataFrame,
-    y: np.ndarray,
-    folds: list[tuple[np.ndarray, np.ndarray]],
-    seed: int,
-) -> SearchResult:
-    """Cross-validate every grid point on the grouped folds; best by mean fold score (first wins ties).
-
-    Sequential on purpose: fits of HistGradientBoosting are dominated by per-tree Python work, and two
-    threads (joblib) ran 2x slower than one here; worker processes cost seconds to start.
-    """
-    outputs = [_fit_fold(spec, params, seed, X, y, *fold) for params in spec.grid for fold in folds]
-    table: list[dict[str, Any]] = []
-    best: SearchResult | None = None
-    for index, params in enumerate(spec.grid):
-        oof = np.full(len(y), np.nan)
-        scores = []
-        for fold_index, (_, valid_rows) in enumerate(folds):
-            oof[valid_rows] = outputs[index * len(folds) + fold_index]
-            scores.append(spec.score(y[valid_rows], oof[valid_rows]))
-        mean, std = float(np.mean(scores)), float(np.std(scores))
-        table.append({"params": params, "mean": mean, "std": std, "folds": scores})
-        better = best is None or (mean > best.cv_score if spec.greater_is_better else mean < best.cv_score)
-        if better:
-            best = SearchResult(params, mean, std, table, oof)
-    assert best is not None, "empty grid"
-    return best
-
-
-# ----------------------------------------------------------------------------------------------- MLflow
-
-
-def store_file(mlflow_dir: Path) -> Path:
-    """The SQLite database of the tracking + registry store inside `mlflow_dir`."""
-    return (Path(mlflow_dir) / "mlflow.db").resolve()
-
-
-def tracking_uri(mlflow_dir: Path) -> str:
-    """`sqlite:////abs/path/mlflow.db`: the URI of the store inside `mlflow_dir`."""
-    return f"sqlite:///{store_file(mlflow_dir)}"
-
-
-def configure_mlflow(mlflow_dir: Path) -> str:
-    """Point MLflow (tracking and registry) at the store in `mlflow_dir`, creating the folder."""
-    Path(mlflow_dir).mkdir(parents=True, exist_ok=True)
-    uri = tracking_uri(mlflow_dir)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    return uri
-
-
-def ensure_experiment(name: str, mlflow_dir: Path) -> str:
-    """The experiment's id; created with its artifacts under `<mlflow_dir>/artifacts` (not the cwd)."""
-    client = MlflowClient()
-    experiment = client.get_experiment_by_name(name)
-    if experiment is None:
-        artifacts = (Path(mlflow_dir) / "artifacts").resolve().as_uri()
-        return client.create_experiment(name, artifact_location=artifacts)
-    if experiment.lifecycle_stage == "deleted":
-        client.restore_experiment(experiment.experiment_id)
-    return experiment.experiment_id
-
-
-def _pip_requirements() -> list[str]:
-    # Given explicitly: MLflow's requirement inference imports the model in a subprocess (slow).
-    return [f"scikit-learn=={sklearn.__version__}", f"numpy=={np.__version__}", f"pandas=={pd.__version__}"]
-
-
-def _own_types(model: BaseEstimator) -> list[str]:
-    """The types skops would refuse to load from this model. It is the model this process just trained, so
-    they are trusted; MLflow stores the list in the MLmodel file and passes it back to skops when loading."""
-    return sorted(skops.io.get_untrusted_types(data=skops.io.dumps(model)))
-
-
-def _log_figure(fig: plt.Figure, name: str) -> None:
-    fig.set_dpi(PLOT_DPI)
-    mlflow.log_figure(fig, f"plots/{name}")
-    plt.close(fig)
-
-
-def _classifier_plots(
-    spec: ModelSpec, y_test: np.ndarray, p_test: np.ndarray, y_oof: np.ndarray, oof: np.ndarray, choice: ThresholdChoice
-) -> None:
-    if 0 < y_test.sum() < len(y_test):
-        fig, ax = plt.subplots(figsize=(5, 5))
-        RocCurveDisplay.from_predictions(y_test, p_test, ax=ax, name=spec.name)
-        ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
-        ax.set_title("ROC, test units at last observed cycle")
-        _log_figure(fig, "roc_curve.png")
-    fig, ax = plt.subplots(figsize=(4.5, 4))
-    ConfusionMatrixDisplay.from_predictions(
-        y_test, (p_test >= choice.threshold).astype(int), labels=[0, 1], display_labels=["> 30", "<= 30"], ax=ax
-    )
-    ax.set_title(f"test, threshold {choice.threshold:.3f}")
-    _log_figure(fig, "confusion_matrix.png")
-    # How the threshold was chosen: precision / recall / F1 over thresholds, out-of-fold on train units.
-    cuts = np.linspace(0.0, 1.0, 101)
-    positives = max(int(y_oof.sum()), 1)
-    tp = np.array([np.sum((oof >= cut) & (y_oof == 1)) for cut in cuts])
-    predicted = np.array([np.sum(oof >= cut) for cut in cuts])
-    precision = np.divide(tp, predicted, out=np.ones_like(cuts), where=predicted > 0)
-    recall = tp / positives
-    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(cuts), where=precision + recall > 0)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(cuts, precision, label="precision")
-    ax.plot(cuts, recall, label="recall")
-    ax.plot(cuts, f1, label="F1")
-    ax.axvline(choice.threshold, color="black", linestyle="--", label=f"chosen {choice.threshold:.3f}")
-    ax.set_xlabel("threshold on P(fails within 30 cycles)")
-    ax.set_title("out-of-fold, train units")
-    ax.legend()
-    _log_figure(fig, "threshold_choice.png")
-
-
-def _regressor_plots(
-    spec: ModelSpec, evaluation: pd.DataFrame, rul_test: np.ndarray, test: pd.DataFrame, curves: np.ndarray, units: int
-) -> None:
-    true = evaluation[RUL_LABEL].to_numpy(dtype=float)
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.scatter(true, rul_test, s=14, alpha=0.7)
-    top = max(float(true.max(initial=0)), float(rul_test.max(initial=0))) + 5
-    ax.plot([0, top], [0, top], color="grey", linestyle=":")
-    ax.set_xlabel("true RUL (capped)")
-    ax.set_ylabel("predicted RUL")
-    ax.set_title(f"{spec.name}: test units at last observed cycle")
-    _log_figure(fig, "predicted_vs_true_rul.png")
-    chosen = _curve_units(evaluation, units)
-    if not chosen:
-        return
-    fig, axes = plt.subplots(len(chosen), 1, figsize=(7, 2.4 * len(chosen)), squeeze=False)
-    for ax, unit in zip(axes[:, 0], chosen, strict=True):
-        rows = (test["unit_id"] == unit).to_numpy()
-        cycles = test.loc[rows, "cycle"].to_numpy()
-        ax.plot(cycles, test.loc[rows, RUL_LABEL].to_numpy(dtype=float), label="true RUL (capped)", color="black")
-        ax.plot(cycles, curves[rows], label="predicted RUL", color="tab:red")
-        ax.set_ylabel("RUL")
-        twin = ax.twinx()
-        twin.plot(cycles, test.loc[rows, "degradation_index"].to_numpy(dtype=float), color="tab:blue", alpha=0.4)
-        twin.set_ylabel("degradation index", color="tab:blue")
-        ax.set_title(unit, fontsize=9)
-    axes[0, 0].legend(loc="upper right", fontsize=8)
-    axes[-1, 0].set_xlabel("cycle")
-    fig.subplots_adjust(hspace=0.6, right=0.86)
-    _log_figure(fig, "test_unit_degradation_curves.png")
-
-
-def _curve_units(evaluation: pd.DataFrame, count: int) -> list[str]:
-    """A few test units spread over the range of true RUL, deterministically."""
-    if evaluation.empty or count <= 0:
-        return []
-    ordered = evaluation.sort_values([RUL_LABEL, "unit_id"], kind="mergesort")["unit_id"].tolist()
-    picks = np.unique(np.linspace(0, len(ordered) - 1, min(count, len(ordered))).round().astype(int))
-    return [ordered[i] for i in picks]
-
-
-# ------------------------------------------------------------------------------------------------ train
 
 
 @dataclass
 class TrainResult:
     """What one training did. `metrics` keys are `<model>.<metric>`; deterministic for (version, seed).
 
-    `reused` is True when the store already held every model of this exact training (same digest, see
-    `training_digest`): nothing was trained or registered, and the fields describe the existing versions.
+    `reused` is True when the store already held this exact training (same digest, see `training_digest`):
+    nothing was trained or registered, and the fields describe the existing versions and their gate decisions.
     """
 
     delta_path: str
@@ -708,13 +195,16 @@ class TrainResult:
     test_units_evaluated: int
     features: list[str]
     metrics: dict[str, float]
-    thresholds: dict[str, float]
+    thresholds: dict[str, float]  # classifier model name -> its decision threshold
+    threshold_rules: dict[str, str]  # classifier model name -> the rule that chose it (ml.decision)
     best_params: dict[str, dict[str, Any]]
     experiment_id: str
     parent_run_id: str
-    run_ids: dict[str, str]
-    registered_versions: dict[str, str]  # model name -> version of its registered model
-    champions: dict[str, str]  # registered model -> model name carrying the alias
+    run_ids: dict[str, str]  # model name -> its child run
+    candidates: dict[str, str]  # registered model -> the model name it registered (best by CV metric)
+    registered_versions: dict[str, str]  # registered model -> the candidate's version
+    decisions: dict[str, GateDecision]  # registered model -> the champion gate's decision
+    champions: dict[str, str]  # registered model -> model name of the version carrying the alias
     champion_versions: dict[str, str]  # registered model -> version carrying the alias
     seconds: float
     timings: dict[str, float]
@@ -723,16 +213,20 @@ class TrainResult:
     digest: str = ""
     reused: bool = False
     sample: dict[str, Any] = field(default_factory=dict)  # cv/fit units and rows actually used
+    as_of: str | None = None  # the timestamp the version was resolved from, if one was given
 
 
-DIGEST_TAG = "training_digest"
-# TrainConfig fields that change what is logged or how fast, never the models or metrics.
-DIGEST_IGNORES = frozenset({"threads", "plots", "plot_units"})
-CODE_FILES = (Path(__file__).resolve(), Path(__file__).resolve().with_name("evaluation.py"))
+# TrainConfig fields that change what is logged, how fast, or who becomes champion; never the models or metrics.
+DIGEST_IGNORES = frozenset({"threads", "plots", "plot_units", "champion_margin"})
+# The modules whose code shapes the models and metrics (plots, the registry and the CLI do not).
+CODE_FILES = tuple(
+    Path(__file__).resolve().with_name(name)
+    for name in ("train.py", "data.py", "candidates.py", "search.py", "evaluation.py", "decision.py", "pyfunc.py")
+)
 
 
 def code_version() -> str:
-    """A digest of the training code (this module, ml/evaluation.py) and the library versions it runs on."""
+    """A digest of the training code (CODE_FILES) and the library versions it runs on."""
     digest = hashlib.sha256()
     for path in CODE_FILES:
         digest.update(path.read_bytes())
@@ -757,6 +251,16 @@ def training_digest(table_path: Path, version: int, seed: int, config: TrainConf
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=repr).encode()).hexdigest()[:32]
 
 
+def resolve_training_version(table_path: Path, version: int | None, as_of: str | None) -> int:
+    """The Delta version to train on: `version`, the one current at `as_of` (`lake.version_as_of`), or the
+    latest. Both given: ValueError. Errors name the table (`lake.LakeError`)."""
+    if version is not None and as_of is not None:
+        raise ValueError("give a Delta version or an as-of time, not both")
+    if as_of is not None:
+        version = lake.version_as_of(Path(table_path), as_of)
+    return resolve_version(table_path, version)
+
+
 def train(
     table_path: Path,
     mlflow_dir: Path,
@@ -765,38 +269,27 @@ def train(
     experiment: str = DEFAULT_EXPERIMENT,
     config: TrainConfig | None = None,
     force: bool = False,
+    as_of: str | None = None,
 ) -> TrainResult:
-    """Train, evaluate, log and register both tasks' models on one pinned version of the feature table.
+    """Train, evaluate and log every candidate on one pinned version of the feature table; register each
+    task's best candidate and let it through the champion gate (`ml.registry.champion_gate`).
 
-    When the registry already holds a version of every model with this training's digest (same Delta path and
-    version, seed, config and code), nothing is trained or registered: the existing versions are returned
-    (`reused=True`) and the `champion` aliases are set on the best of them, as that training set them.
-    `force=True` trains and registers anyway.
+    When the registry already holds this training's candidates (same digest: Delta path and version, seed,
+    config and code), nothing is trained or registered and no alias moves: the existing versions and their
+    recorded decisions are returned (`reused=True`). `force=True` trains and registers anyway (the gate then
+    keeps the champion unless the new candidate beats it).
     """
     config = config or TrainConfig()
     table_path, mlflow_dir = Path(table_path), Path(mlflow_dir)
-    resolved = resolve_version(table_path, version)
+    resolved = resolve_training_version(table_path, version, as_of)
     digest = training_digest(table_path, resolved, seed, config)
     uri = configure_mlflow(mlflow_dir)
     if not force:
-        existing = registered_training(digest, config)
+        existing = registered_training(digest)
         if existing is not None:
-            return reuse_training(existing, digest, config, uri)
+            return reuse_training(existing, digest, uri, as_of)
     with threadpool_limits(limits=config.threads):
-        return _train(table_path, mlflow_dir, resolved, seed, experiment, config, digest)
-
-
-def registered_training(digest: str, config: TrainConfig) -> dict[str, Any] | None:
-    """The newest registered version of every model of `config` tagged with `digest`, or None if one is missing."""
-    client = MlflowClient()
-    found: dict[str, Any] = {}
-    for registered_model in dict.fromkeys(spec.registered_model for spec in config.models()):
-        versions = client.search_model_versions(f"name = '{registered_model}' and tags.{DIGEST_TAG} = '{digest}'")
-        for model_version in sorted(versions, key=lambda v: int(v.version)):
-            found[model_version.tags.get("model", "")] = model_version
-    if any(spec.name not in found for spec in config.models()):
-        return None
-    return {spec.name: found[spec.name] for spec in config.models()}
+        return _train(table_path, mlflow_dir, resolved, seed, experiment, config, digest, as_of)
 
 
 def _param_value(text: str) -> Any:
@@ -806,49 +299,34 @@ def _param_value(text: str) -> Any:
         return text
 
 
-def set_champions(cv_scores: dict[str, float], versions: dict[str, str], config: TrainConfig) -> dict[str, str]:
-    """Point each registered model's `champion` alias at its best version by CV metric; returns model names."""
-    client = MlflowClient()
-    champions: dict[str, str] = {}
-    for registered_model in (CLASSIFIER_NAME, REGRESSOR_NAME):
-        candidates = [spec for spec in config.models() if spec.registered_model == registered_model]
-        best = (max if candidates[0].greater_is_better else min)(candidates, key=lambda s: cv_scores[s.name])
-        client.set_registered_model_alias(registered_model, CHAMPION_ALIAS, versions[best.name])
-        client.update_registered_model(
-            registered_model,
-            description=f"{'P(fails within 30 cycles)' if best.task == 'classification' else 'RUL (capped)'}"
-            f" from {FEATURE_TABLE}; alias '{CHAMPION_ALIAS}' = best {best.cv_metric} of the latest training.",
-        )
-        champions[registered_model] = best.name
-    return champions
-
-
-def reuse_training(existing: dict[str, Any], digest: str, config: TrainConfig, uri: str) -> TrainResult:
-    """The result of an identical earlier training, read back from its runs; champions set on its best models."""
+def reuse_training(existing: dict[str, ModelVersion], digest: str, uri: str, as_of: str | None) -> TrainResult:
+    """The result of an identical earlier training, read back from its runs and its versions' tags."""
     started = time.perf_counter()
     client = MlflowClient()
-    runs = {name: client.get_run(model_version.run_id) for name, model_version in existing.items()}
+    first = client.get_run(existing[CLASSIFIER_NAME].run_id)
+    parent_run_id = first.data.tags.get("mlflow.parentRunId", "")
+    parent = client.get_run(parent_run_id)
+    params = parent.data.params
+    children = client.search_runs(
+        [first.info.experiment_id], f"tags.mlflow.parentRunId = '{parent_run_id}'", max_results=100
+    )
+    runs = {run.data.params["model"]: run for run in children if "model" in run.data.params}
     metrics: dict[str, float] = {}
-    cv_scores: dict[str, float] = {}
     thresholds: dict[str, float] = {}
+    rules: dict[str, str] = {}
     best_params: dict[str, dict[str, Any]] = {}
-    for spec in config.models():
-        run = runs[spec.name]
-        metrics |= {f"{spec.name}.{key}": value for key, value in run.data.metrics.items()}
-        cv_scores[spec.name] = run.data.metrics[spec.cv_metric]
-        best_params[spec.name] = {
+    for name, run in runs.items():
+        metrics |= {f"{name}.{key}": value for key, value in run.data.metrics.items()}
+        best_params[name] = {
             key.removeprefix("best_"): _param_value(value)
             for key, value in run.data.params.items()
             if key.startswith("best_")
         }
-        if THRESHOLD_TAG in existing[spec.name].tags:
-            thresholds[spec.name] = float(existing[spec.name].tags[THRESHOLD_TAG])
-    versions = {name: str(model_version.version) for name, model_version in existing.items()}
-    champions = set_champions(cv_scores, versions, config)
-    first = runs[config.models()[0].name]
-    parent_run_id = first.data.tags.get("mlflow.parentRunId", "")
-    params = client.get_run(parent_run_id).data.params if parent_run_id else first.data.params
+        if THRESHOLD_TAG in run.data.params:
+            thresholds[name] = float(run.data.params[THRESHOLD_TAG])
+            rules[name] = run.data.params.get("threshold_rule", "max_f1")
     lineage = json.loads(Path(client.download_artifacts(parent_run_id, "data/lineage.json")).read_text())
+    champions = current_champions()
     return TrainResult(
         delta_path=params["delta_path"],
         delta_version=int(params["delta_version"]),
@@ -860,63 +338,77 @@ def reuse_training(existing: dict[str, Any], digest: str, config: TrainConfig, u
         features=list(lineage["features"]),
         metrics=metrics,
         thresholds=thresholds,
+        threshold_rules=rules,
         best_params=best_params,
         experiment_id=first.info.experiment_id,
         parent_run_id=parent_run_id,
         run_ids={name: run.info.run_id for name, run in runs.items()},
-        registered_versions=versions,
-        champions=champions,
-        champion_versions={model: versions[name] for model, name in champions.items()},
+        candidates={model: version.tags.get("model", "") for model, version in existing.items()},
+        registered_versions={model: str(version.version) for model, version in existing.items()},
+        decisions={model: decision_from_tags(version) for model, version in existing.items()},
+        champions={model: name for model, (name, _) in champions.items()},
+        champion_versions={model: version for model, (_, version) in champions.items()},
         seconds=time.perf_counter() - started,
         timings={},
         tracking_uri=uri,
         digest=digest,
         reused=True,
         sample={key: int(params[key]) for key in ("cv_units", "cv_rows", "fit_units", "fit_rows") if key in params},
+        as_of=as_of,
     )
 
 
-def _train(
-    table_path: Path, mlflow_dir: Path, version: int, seed: int, experiment: str, config: TrainConfig, digest: str
-) -> TrainResult:
-    started = time.perf_counter()
-    data = read_training_sample(table_path, version, seed, config.cv_max_rows, config.fit_max_rows, config.n_splits)
-    read_seconds = time.perf_counter() - started
-    evaluation = data.evaluation
-    features = data.features
-    fit_frame = data.fit
+def current_champions() -> dict[str, tuple[str, str]]:
+    """registered model -> (model name, version) of the version carrying the `champion` alias now."""
+    found = {}
+    for registered_model in REGISTERED_MODELS:
+        version = champion_version(registered_model)
+        if version is not None:
+            found[registered_model] = (version.tags.get("model", ""), str(version.version))
+    return found
+
+
+# ------------------------------------------------------------------------------------------ the steps
+
+
+LABELS = {
+    "classification": lambda frame: frame[CLASS_LABEL].astype(int).to_numpy(),
+    "regression": lambda frame: frame[RUL_LABEL].astype(float).to_numpy(),
+}
+
+
+@dataclass(frozen=True)
+class TrainingInputs:
+    """The matrices and folds every candidate is searched, fitted and evaluated on."""
+
+    data: TrainingSample
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    X_cv: pd.DataFrame
+    X_fit: pd.DataFrame
+    X_eval: pd.DataFrame
+    curves: pd.DataFrame  # every row of a few test units (plots), empty without plots
+    X_curves: pd.DataFrame
+
+
+def prepare_inputs(table_path: Path, data: TrainingSample, config: TrainConfig, seed: int) -> TrainingInputs:
+    """Step 2: folds grouped by unit over the CV rows, and the model inputs of CV, fit, evaluation and plots."""
     cv_frame = data.cv
-    folds = grouped_folds(cv_frame["unit_id"].to_numpy(), config.n_splits, seed)
-    X_cv, X_fit = matrix(cv_frame, features), matrix(fit_frame, features)
-    X_eval = matrix(evaluation, features)
-    curve_units = _curve_units(evaluation, config.plot_units) if config.plots else []
-    test = read_unit_rows(table_path, data.version, curve_units, [*features, RUL_LABEL])
-    X_test = matrix(test, features)
-    labels = {
-        "classification": lambda f: f[CLASS_LABEL].astype(int).to_numpy(),
-        "regression": lambda f: f[RUL_LABEL].astype(float).to_numpy(),
-    }
+    curve_units = plots.curve_units(data.evaluation, config.plot_units) if config.plots else []
+    curves = read_unit_rows(table_path, data.version, curve_units, [*data.features, RUL_LABEL])
+    return TrainingInputs(
+        data=data,
+        folds=grouped_folds(cv_frame["unit_id"].to_numpy(), config.n_splits, seed),
+        X_cv=matrix(cv_frame, data.features),
+        X_fit=matrix(data.fit, data.features),
+        X_eval=matrix(data.evaluation, data.features),
+        curves=curves,
+        X_curves=matrix(curves, data.features),
+    )
 
-    uri = configure_mlflow(mlflow_dir)
-    experiment_id = ensure_experiment(experiment, mlflow_dir)
-    source = DeltaDatasetSource(path=str(Path(table_path).resolve()), delta_table_version=data.version)
 
-    metrics: dict[str, float] = {}
-    thresholds: dict[str, float] = {}
-    best_params: dict[str, dict[str, Any]] = {}
-    run_ids: dict[str, str] = {}
-    versions: dict[str, str] = {}
-    cv_scores: dict[str, float] = {}
-    predictions: dict[str, np.ndarray] = {}
-    timings: dict[str, float] = {"read_seconds": read_seconds}
-
-    sample = {
-        "cv_units": len(data.cv_units),
-        "cv_rows": len(cv_frame),
-        "fit_units": len(data.fit_units),
-        "fit_rows": len(fit_frame),
-    }
-    lineage = {
+def lineage_params(table_path: Path, data: TrainingSample, config: TrainConfig, seed: int, digest: str) -> dict:
+    """What the training used: Delta path and version, counts, the sample, the features, the code."""
+    return {
         "delta_path": str(Path(table_path).resolve()),
         "delta_version": data.version,
         "seed": seed,
@@ -924,139 +416,250 @@ def _train(
         "units": data.stats["units"],
         "train_rows": data.stats["train_rows"],
         "train_units": data.stats["train_units"],
-        **sample,
+        "cv_units": len(data.cv_units),
+        "cv_rows": int(data.fit["unit_id"].isin(data.cv_units).sum()),
+        "fit_units": len(data.fit_units),
+        "fit_rows": len(data.fit),
         "sampling": "whole units, seeded, stratified by dataset; cv units within the fit units",
-        "test_units_evaluated": len(evaluation),
-        "test_last_cycle_rows": len(evaluation),
-        "n_features": len(features),
+        "test_units_evaluated": len(data.evaluation),
+        "test_last_cycle_rows": len(data.evaluation),
+        "n_features": len(data.features),
         "n_splits": config.n_splits,
         "datasets": data.stats["datasets"],
         "code_version": code_version(),
         DIGEST_TAG: digest,
     }
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"train delta v{data.version} seed {seed}") as parent:
-        mlflow.log_params(lineage)
-        mlflow.set_tags(
+
+
+def log_lineage(table_path: Path, data: TrainingSample, lineage: dict, config: TrainConfig, as_of: str | None) -> None:
+    """Step 3: the parent run's params, tags, lineage artifact and dataset inputs."""
+    mlflow.log_params(
+        lineage
+        | {
+            "as_of": as_of or "",
+            "threshold_rule": config.threshold_rule,
+            "missed_failure_cost": config.missed_failure_cost,
+            "unneeded_maintenance_cost": config.unneeded_maintenance_cost,
+            "champion_margin": config.champion_margin,
+        }
+    )
+    tags = {
+        "pdm.delta_path": lineage["delta_path"],
+        "pdm.delta_version": str(data.version),
+        f"pdm.{DIGEST_TAG}": lineage[DIGEST_TAG],
+    }
+    if as_of is not None:
+        tags |= {"pdm.as_of": as_of, "pdm.as_of_resolved_version": str(data.version)}
+    mlflow.set_tags(tags)
+    mlflow.log_dict(
+        {"features": data.features, **lineage, "cv_unit_ids": data.cv_units, "fit_unit_ids": data.fit_units},
+        "data/lineage.json",
+    )
+    # Dataset lineage as metadata only (the Delta path + version identify the data): MLflow's pandas
+    # datasets infer a schema row by row, which took 30 s on 160k rows.
+    source = DeltaDatasetSource(path=str(Path(table_path).resolve()), delta_table_version=data.version)
+    for role, context, rows in (
+        ("train", "training", lineage["fit_rows"]),
+        ("test_last_cycle", "evaluation", lineage["test_last_cycle_rows"]),
+    ):
+        dataset = MetaDataset(source, name=f"{FEATURE_TABLE}@v{data.version}:{role}")
+        mlflow.log_input(dataset, context=context, tags={"rows": str(rows)})
+
+
+@dataclass
+class CandidateFit:
+    """One candidate after its search and final fit, logged to its child run (no model artifact yet)."""
+
+    spec: ModelSpec
+    model: Any
+    search: SearchResult
+    run_id: str
+    metrics: dict[str, float]
+    test_prediction: np.ndarray
+    rule: DecisionRule | None  # classifiers only
+    seconds: dict[str, float]
+
+
+def fit_candidate(
+    spec: ModelSpec, inputs: TrainingInputs, config: TrainConfig, seed: int, lineage: dict, experiment_id: str
+) -> CandidateFit:
+    """Step 4, per candidate: grouped grid search, final fit, the decision rule (classifiers), test metrics and
+    plots, all logged to a nested child run."""
+    started = time.perf_counter()
+    data, label = inputs.data, LABELS[spec.task]
+    y_cv, y_fit = label(data.cv), label(data.fit)
+    search = grouped_search(spec, inputs.X_cv, y_cv, inputs.folds, seed)
+    cv_seconds = time.perf_counter() - started
+    model = fit(spec.build, search.best_params, seed, inputs.X_fit, y_fit)
+    seconds = {"cv": cv_seconds, "fit": time.perf_counter() - started - cv_seconds}
+    metrics = {spec.cv_metric: search.cv_score, f"{spec.cv_metric}_std": search.cv_score_std}
+    has_eval = len(inputs.X_eval) > 0
+    rule = None
+    with mlflow.start_run(experiment_id=experiment_id, run_name=spec.name, nested=True) as child:
+        mlflow.log_params(
             {
-                "pdm.delta_path": lineage["delta_path"],
-                "pdm.delta_version": str(data.version),
-                f"pdm.{DIGEST_TAG}": digest,
+                "model": spec.name,
+                "task": spec.task,
+                "description": spec.description,
+                "grid": json.dumps(list(spec.grid)),
+                "cv": f"{config.n_splits}-fold grouped by unit_id, seed {seed}",
+                **{f"best_{key}": value for key, value in search.best_params.items()},
+                **{f"data_{key}": value for key, value in lineage.items()},
             }
         )
-        mlflow.log_dict(
-            {"features": features, **lineage, "cv_unit_ids": data.cv_units, "fit_unit_ids": data.fit_units},
-            "data/lineage.json",
-        )
-        # Dataset lineage as metadata only (the Delta path + version identify the data): MLflow's pandas
-        # datasets infer a schema row by row, which took 30 s on 160k rows.
-        for role, context, rows in (
-            ("train", "training", lineage["fit_rows"]),
-            ("test_last_cycle", "evaluation", lineage["test_last_cycle_rows"]),
-        ):
-            dataset = MetaDataset(source, name=f"{FEATURE_TABLE}@v{data.version}:{role}")
-            mlflow.log_input(dataset, context=context, tags={"rows": str(rows)})
-
-        for spec in config.models():
-            model_started = time.perf_counter()
-            label = labels[spec.task]
-            y_cv, y_fit = label(cv_frame), label(fit_frame)
-            search = grouped_search(spec, X_cv, y_cv, folds, seed)
-            timings[f"{spec.name}_cv_seconds"] = time.perf_counter() - model_started
-            model = _fit(spec.build, search.best_params, seed, X_fit, y_fit)
-            timings[f"{spec.name}_fit_seconds"] = (
-                time.perf_counter() - model_started - timings[f"{spec.name}_cv_seconds"]
-            )
-            prefix = spec.name
-            cv_scores[spec.name] = search.cv_score
-            best_params[spec.name] = search.best_params
-            model_metrics = {spec.cv_metric: search.cv_score, f"{spec.cv_metric}_std": search.cv_score_std}
-
-            with mlflow.start_run(experiment_id=experiment_id, run_name=spec.name, nested=True) as child:
-                run_ids[spec.name] = child.info.run_id
-                mlflow.log_params(
-                    {
-                        "model": spec.name,
-                        "task": spec.task,
-                        "description": spec.description,
-                        "grid": json.dumps(list(spec.grid)),
-                        "cv": f"{config.n_splits}-fold grouped by unit_id, seed {seed}",
-                        **{f"best_{key}": value for key, value in search.best_params.items()},
-                        **{f"data_{key}": value for key, value in lineage.items()},
-                    }
-                )
-                mlflow.log_dict({"search": search.table}, "cv_results.json")
-                tags: dict[str, str] = {
-                    "model": spec.name,
-                    "delta_path": lineage["delta_path"],
-                    "delta_version": str(data.version),
-                    "seed": str(seed),
-                    DIGEST_TAG: digest,
-                    spec.cv_metric: repr(search.cv_score),
-                    "run_id": child.info.run_id,
+        mlflow.log_dict({"search": search.table}, "cv_results.json")
+        if spec.task == "classification":
+            rule = choose_decision_rule(y_cv, search.oof, config.threshold_rule, config.costs)
+            max_f1 = choose_decision_rule(y_cv, search.oof, "max_f1", config.costs)
+            min_cost = choose_decision_rule(y_cv, search.oof, "min_cost", config.costs)
+            mlflow.log_params(
+                {
+                    THRESHOLD_TAG: repr(rule.threshold),
+                    "threshold_rule": rule.rule,
+                    "threshold_method": rule.method,
+                    "threshold_source": f"out-of-fold predictions, {rule.n} train rows, {rule.positives} positive",
                 }
-                if spec.task == "classification":
-                    choice = choose_threshold(y_cv, search.oof)
-                    thresholds[spec.name] = choice.threshold
-                    mlflow.log_params(
-                        {
-                            THRESHOLD_TAG: repr(choice.threshold),
-                            "threshold_method": choice.method,
-                            "threshold_source": f"out-of-fold predictions, {len(y_cv)} train rows, "
-                            f"{choice.positives} positive",
-                        }
+            )
+            metrics |= {
+                "oof_f1": rule.f1,
+                "oof_precision": rule.precision,
+                "oof_recall": rule.recall,
+                "oof_expected_cost": rule.expected_cost,
+                "oof_expected_cost_max_f1": max_f1.expected_cost,
+                "oof_expected_cost_min_cost": min_cost.expected_cost,
+            }
+            prediction = probability(model, inputs.X_eval) if has_eval else np.array([])
+            if has_eval:
+                y_test = label(data.evaluation)
+                test = classification_metrics(y_test, prediction, rule.threshold)
+                test["expected_cost"] = expected_cost(y_test, prediction, rule.threshold, config.costs)
+                metrics |= {f"test_{key}": value for key, value in test.items()}
+                if config.plots:
+                    plots.classifier_plots(spec.name, y_test, prediction, y_cv, search.oof, rule.threshold)
+        else:
+            prediction = predict_rul(model, inputs.X_eval) if has_eval else np.array([])
+            if has_eval:
+                metrics |= {f"test_{k}": v for k, v in regression_metrics(label(data.evaluation), prediction).items()}
+                if config.plots:
+                    curves = predict_rul(model, inputs.X_curves)
+                    plots.regressor_plots(
+                        spec.name, data.evaluation, prediction, inputs.curves, curves, config.plot_units
                     )
-                    model_metrics |= {
-                        "oof_f1": choice.f1,
-                        "oof_precision": choice.precision,
-                        "oof_recall": choice.recall,
-                    }
-                    tags |= {THRESHOLD_TAG: repr(choice.threshold), "threshold_method": choice.method}
-                    p_test = _probability(model, X_eval) if len(X_eval) else np.array([])
-                    predictions[spec.name] = p_test
-                    if len(X_eval):
-                        y_test = label(evaluation)
-                        test_metrics = classification_metrics(y_test, p_test, choice.threshold)
-                        model_metrics |= {f"test_{key}": value for key, value in test_metrics.items()}
-                        if config.plots:
-                            _classifier_plots(spec, y_test, p_test, y_cv, search.oof, choice)
-                    output_example = model.predict_proba(X_eval.head(5) if len(X_eval) else X_fit.head(5))
-                else:
-                    rul_test = predict_rul(model, X_eval) if len(X_eval) else np.array([])
-                    predictions[spec.name] = rul_test
-                    if len(X_eval):
-                        test_metrics = regression_metrics(label(evaluation), rul_test)
-                        model_metrics |= {f"test_{key}": value for key, value in test_metrics.items()}
-                        if config.plots:
-                            curves = predict_rul(model, X_test)
-                            _regressor_plots(spec, evaluation, rul_test, test, curves, config.plot_units)
-                    output_example = predict_rul(model, X_eval.head(5) if len(X_eval) else X_fit.head(5))
+        mlflow.log_metrics(metrics)
+        run_id = child.info.run_id
+    seconds["total"] = time.perf_counter() - started
+    return CandidateFit(spec, model, search, run_id, metrics, prediction, rule, seconds)
 
-                mlflow.log_metrics(model_metrics)
-                example = _input_example(X_eval if len(X_eval) else X_fit)
-                with warnings.catch_warnings():  # MLflow's own pandas-4 deprecation noise
-                    warnings.filterwarnings("ignore", message="Operation with range is deprecated")
-                    info = mlflow.sklearn.log_model(
-                        model,
-                        name="model",
-                        signature=infer_signature(example, output_example[: len(example)]),
-                        input_example=example,
-                        pip_requirements=_pip_requirements(),
-                        skops_trusted_types=_own_types(model),
-                        pyfunc_predict_fn="predict_proba" if spec.task == "classification" else "predict",
-                    )
-                registered = mlflow.register_model(info.model_uri, spec.registered_model, tags=tags)
-                versions[spec.name] = str(registered.version)
-                mlflow.set_tag("registered_model_version", f"{spec.registered_model}/{registered.version}")
-                metrics |= {f"{prefix}.{key}": float(value) for key, value in model_metrics.items()}
-                timings[f"{spec.name}_seconds"] = time.perf_counter() - model_started
 
-        champions = set_champions(cv_scores, versions, config)
-        champion_versions = {registered_model: versions[name] for registered_model, name in champions.items()}
-        for registered_model, name in champions.items():
-            mlflow.set_tag(f"champion.{registered_model}", f"{name} v{versions[name]}")
+def pick_candidate(fits: dict[str, CandidateFit], registered_model: str) -> CandidateFit:
+    """Step 5: the task's best fit by cross-validated metric (never by the test metric); first wins ties."""
+    competing = [f for f in fits.values() if f.spec.registered_model == registered_model]
+    better = max if competing[0].spec.greater_is_better else min
+    return better(competing, key=lambda f: f.search.cv_score)
+
+
+def register_candidate(
+    candidate: CandidateFit, inputs: TrainingInputs, lineage: dict, config: TrainConfig, experiment_id: str
+) -> str:
+    """Step 6: log the candidate's model in its child run and register it; returns the version."""
+    X = inputs.X_eval if len(inputs.X_eval) else inputs.X_fit
+    example = _input_example(X)
+    spec = candidate.spec
+    tags = {
+        "model": spec.name,
+        "delta_path": lineage["delta_path"],
+        "delta_version": str(lineage["delta_version"]),
+        "seed": str(lineage["seed"]),
+        DIGEST_TAG: lineage[DIGEST_TAG],
+        spec.cv_metric: repr(candidate.search.cv_score),
+        "run_id": candidate.run_id,
+    }
+    with (
+        mlflow.start_run(run_id=candidate.run_id, experiment_id=experiment_id, nested=True),
+        warnings.catch_warnings(),  # MLflow's own pandas-4 deprecation noise
+    ):
+        warnings.filterwarnings("ignore", message="Operation with range is deprecated")
+        if candidate.rule is not None:
+            rule = candidate.rule
+            info = log_classifier(candidate.model, rule, config.costs, example)
+            tags |= {
+                THRESHOLD_TAG: repr(rule.threshold),
+                "threshold_rule": rule.rule,
+                "threshold_method": rule.method,
+                "oof_expected_cost": repr(rule.expected_cost),
+                "missed_failure_cost": repr(config.missed_failure_cost),
+                "unneeded_maintenance_cost": repr(config.unneeded_maintenance_cost),
+            }
+        else:
+            info = log_regressor(candidate.model, example, predict_rul(candidate.model, example))
+        version = register(info.model_uri, spec.registered_model, tags)
+        mlflow.set_tag("registered_model_version", f"{spec.registered_model}/{version}")
+    return version
+
+
+def log_decision(decision: GateDecision) -> None:
+    """Step 7: the gate's decision and both held-out scores on the parent run."""
+    key = f"gate.{decision.registered_model}"
+    mlflow.set_tags(
+        {
+            f"{key}.decision": "promoted" if decision.promoted else "kept",
+            f"{key}.reason": decision.reason[:5000],
+            f"{key}.candidate_version": decision.candidate_version,
+            f"{key}.previous_champion": decision.previous_champion or "none",
+            f"champion.{decision.registered_model}": f"v{decision.champion_version}",
+        }
+    )
+    mlflow.log_metrics(
+        {f"{key}.candidate_{name}": value for name, value in decision.candidate_scores.items()}
+        | {f"{key}.champion_{name}": value for name, value in decision.champion_scores.items()}
+    )
+
+
+def _train(
+    table_path: Path,
+    mlflow_dir: Path,
+    version: int,
+    seed: int,
+    experiment: str,
+    config: TrainConfig,
+    digest: str,
+    as_of: str | None,
+) -> TrainResult:
+    started = time.perf_counter()
+    data = read_training_sample(table_path, version, seed, config.cv_max_rows, config.fit_max_rows, config.n_splits)
+    timings = {"read_seconds": time.perf_counter() - started}
+    inputs = prepare_inputs(table_path, data, config, seed)
+    lineage = lineage_params(table_path, data, config, seed, digest)
+    uri = configure_mlflow(mlflow_dir)
+    experiment_id = ensure_experiment(experiment, mlflow_dir)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"train delta v{data.version} seed {seed}") as parent:
+        log_lineage(table_path, data, lineage, config, as_of)
+        fits = {
+            spec.name: fit_candidate(spec, inputs, config, seed, lineage, experiment_id) for spec in config.models()
+        }
+        candidates, versions, decisions = {}, {}, {}
+        for registered_model in REGISTERED_MODELS:
+            candidate = pick_candidate(fits, registered_model)
+            candidates[registered_model] = candidate.spec.name
+            versions[registered_model] = register_candidate(candidate, inputs, lineage, config, experiment_id)
+            label = LABELS[candidate.spec.task](data.evaluation) if len(data.evaluation) else np.array([])
+            decisions[registered_model] = champion_gate(
+                registered_model,
+                versions[registered_model],
+                data.evaluation,
+                label,
+                config.costs,
+                config.champion_margin,
+            )
+            log_decision(decisions[registered_model])
+        for name, candidate_fit in fits.items():
+            timings |= {
+                f"{name}_{key}_seconds" if key != "total" else f"{name}_seconds": value
+                for key, value in candidate_fit.seconds.items()
+            }
         seconds = time.perf_counter() - started
         mlflow.log_metrics({f"timing.{key}": value for key, value in timings.items()} | {"timing.total": seconds})
-
+    champions = current_champions()
     return TrainResult(
         delta_path=lineage["delta_path"],
         delta_version=data.version,
@@ -1065,22 +668,26 @@ def _train(
         train_rows=lineage["train_rows"],
         train_units=lineage["train_units"],
         test_units_evaluated=lineage["test_units_evaluated"],
-        features=features,
-        metrics=metrics,
-        thresholds=thresholds,
-        best_params=best_params,
+        features=data.features,
+        metrics={f"{name}.{key}": float(value) for name, f in fits.items() for key, value in f.metrics.items()},
+        thresholds={name: f.rule.threshold for name, f in fits.items() if f.rule is not None},
+        threshold_rules={name: f.rule.rule for name, f in fits.items() if f.rule is not None},
+        best_params={name: f.search.best_params for name, f in fits.items()},
         experiment_id=experiment_id,
         parent_run_id=parent.info.run_id,
-        run_ids=run_ids,
+        run_ids={name: f.run_id for name, f in fits.items()},
+        candidates=candidates,
         registered_versions=versions,
-        champions=champions,
-        champion_versions=champion_versions,
+        decisions=decisions,
+        champions={model: name for model, (name, _) in champions.items()},
+        champion_versions={model: version for model, (_, version) in champions.items()},
         seconds=seconds,
         timings=timings,
         tracking_uri=uri,
-        test_predictions=predictions,
+        test_predictions={name: f.test_prediction for name, f in fits.items()},
         digest=digest,
-        sample=sample,
+        sample={key: lineage[key] for key in ("cv_units", "cv_rows", "fit_units", "fit_rows")},
+        as_of=as_of,
     )
 
 
@@ -1100,6 +707,8 @@ def report(result: TrainResult) -> str:
         f"{FEATURE_TABLE} v{result.delta_version} ({result.delta_path}): {result.rows:,} rows, {result.units} units;"
         f" train {result.train_rows:,} rows / {result.train_units} units; {len(result.features)} features",
     ]
+    if result.as_of is not None:
+        lines.append(f"as of {result.as_of}: Delta v{result.delta_version} was the current version then")
     if result.sample:
         s = result.sample
         lines.append(
@@ -1108,18 +717,13 @@ def report(result: TrainResult) -> str:
         )
     if result.reused:
         versions = "; ".join(
-            f"{registered_model} "
-            + ", ".join(
-                f"v{result.registered_versions[spec.name]} ({spec.name})"
-                for spec in TrainConfig().models()
-                if spec.registered_model == registered_model and spec.name in result.registered_versions
-            )
-            for registered_model in (CLASSIFIER_NAME, REGRESSOR_NAME)
+            f"{model} v{version} ({result.candidates.get(model, '?')})"
+            for model, version in result.registered_versions.items()
         )
         lines.append(
             f"nothing new: this training (same Delta version, seed, config and code; {DIGEST_TAG} "
-            f"{result.digest}) is already registered: {versions}. Nothing trained or registered; "
-            f"'{CHAMPION_ALIAS}' set on the best of them (use --force to train again)"
+            f"{result.digest}) is already registered: {versions}. Nothing trained or registered, no alias "
+            f"moved (use --force to train again)"
         )
     else:
         lines.append(
@@ -1131,36 +735,47 @@ def report(result: TrainResult) -> str:
             )
             + ")"
         )
+
+    def marks(registered_model: str, name: str) -> str:
+        if result.candidates.get(registered_model) != name:
+            return ""
+        version = result.registered_versions[registered_model]
+        is_champion = result.champion_versions.get(registered_model) == version
+        return f"  candidate v{version}" + (" = champion" if is_champion else "")
+
     lines += [
         "",
         f"classification {CLASS_LABEL}, test = {result.test_units_evaluated} units at their last observed cycle",
-        f"  {'model':<16}{'cv AUC':>8}{'test AUC':>10}{'thresh':>8}{'prec':>7}{'recall':>8}{'F1':>7}  version",
+        f"  {'model':<16}{'cv AUC':>8}{'test AUC':>10}{'thresh':>8}{'rule':>9}{'prec':>7}{'recall':>8}{'F1':>7}"
+        f"{'oof cost':>10}",
     ]
     for name in ("logreg", "hgb_classifier"):
         if f"{name}.cv_roc_auc" not in m:
             continue
-        star = " champion" if result.champions.get(CLASSIFIER_NAME) == name else ""
         lines.append(
             f"  {name:<16}{m[f'{name}.cv_roc_auc']:>8.3f}{m.get(f'{name}.test_roc_auc', math.nan):>10.3f}"
-            f"{result.thresholds[name]:>8.3f}{m.get(f'{name}.test_precision', math.nan):>7.2f}"
+            f"{result.thresholds[name]:>8.3f}{result.threshold_rules.get(name, '?'):>9}"
+            f"{m.get(f'{name}.test_precision', math.nan):>7.2f}"
             f"{m.get(f'{name}.test_recall', math.nan):>8.2f}{m.get(f'{name}.test_f1', math.nan):>7.2f}"
-            f"  {CLASSIFIER_NAME} v{result.registered_versions[name]}{star}"
+            f"{m.get(f'{name}.oof_expected_cost', math.nan):>10.3f}{marks(CLASSIFIER_NAME, name)}"
         )
     lines += [
         "",
         f"regression {RUL_LABEL}",
-        f"  {'model':<16}{'cv RMSE':>8}{'RMSE':>8}{'MAE':>8}{'PHM08':>10}  version",
+        f"  {'model':<16}{'cv RMSE':>8}{'RMSE':>8}{'MAE':>8}{'PHM08':>10}",
     ]
     for name in ("ridge", "hgb_regressor"):
         if f"{name}.cv_rmse" not in m:
             continue
-        star = " champion" if result.champions.get(REGRESSOR_NAME) == name else ""
         lines.append(
             f"  {name:<16}{m[f'{name}.cv_rmse']:>8.2f}{m.get(f'{name}.test_rmse', math.nan):>8.2f}"
             f"{m.get(f'{name}.test_mae', math.nan):>8.2f}{m.get(f'{name}.test_phm08_score', math.nan):>10.1f}"
-            f"  {REGRESSOR_NAME} v{result.registered_versions[name]}{star}"
+            f"{marks(REGRESSOR_NAME, name)}"
         )
+    lines += ["", "champion gate (held-out: the test units' last observed cycle of this Delta version)"]
+    lines += [f"  {decision.line()}" for decision in result.decisions.values()]
     lines += [
+        "  champions now: " + ", ".join(f"{model} v{version}" for model, version in result.champion_versions.items()),
         "",
         f"MLflow {result.tracking_uri}, parent run {result.parent_run_id}",
         f"browse: mlflow ui --backend-store-uri {result.tracking_uri}",
@@ -1168,10 +783,22 @@ def report(result: TrainResult) -> str:
     return "\n".join(lines)
 
 
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    try:
+        return float(value) if value else default
+    except ValueError:
+        raise SystemExit(f"{name}={value!r} is not a number") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     paths = Paths.from_env()
+    defaults = TrainConfig()
     parser = argparse.ArgumentParser(prog="python -m ml.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", type=int, default=None, help="Delta version to train on (default: latest)")
+    parser.add_argument(
+        "--as-of", default=None, help="train on the Delta version current at this ISO-8601 time (UTC if no zone)"
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--experiment", default=DEFAULT_EXPERIMENT)
     parser.add_argument("--lake", type=Path, default=paths.lake, help=f"lake folder (default {paths.lake})")
@@ -1180,17 +807,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--force", action="store_true", help="train and register even if this exact training is registered"
     )
+    parser.add_argument(
+        "--threshold-rule",
+        choices=THRESHOLD_RULES,
+        default=os.environ.get("PDM_THRESHOLD_RULE") or defaults.threshold_rule,
+        help="how the classifier's alert threshold is chosen out-of-fold (env PDM_THRESHOLD_RULE; default %(default)s)",
+    )
+    parser.add_argument(
+        "--missed-failure-cost",
+        type=float,
+        default=_env_float("PDM_MISSED_FAILURE_COST", defaults.missed_failure_cost),
+        help="cost of a failure with no alert (env PDM_MISSED_FAILURE_COST; default %(default)s)",
+    )
+    parser.add_argument(
+        "--unneeded-maintenance-cost",
+        type=float,
+        default=_env_float("PDM_UNNEEDED_MAINTENANCE_COST", defaults.unneeded_maintenance_cost),
+        help="cost of an alert on a unit that does not fail within 30 cycles (env PDM_UNNEEDED_MAINTENANCE_COST; "
+        "default %(default)s)",
+    )
+    parser.add_argument(
+        "--champion-margin",
+        type=float,
+        default=_env_float("PDM_CHAMPION_MARGIN", defaults.champion_margin),
+        help="how much better (a fraction) a candidate must be to take the champion alias "
+        "(env PDM_CHAMPION_MARGIN; default %(default)s)",
+    )
     args = parser.parse_args(argv)
     table = lake.mart_path(args.lake, FEATURE_TABLE)
     try:
+        config = dataclasses.replace(
+            TrainConfig.fast() if args.fast else TrainConfig(),
+            threshold_rule=args.threshold_rule,
+            missed_failure_cost=args.missed_failure_cost,
+            unneeded_maintenance_cost=args.unneeded_maintenance_cost,
+            champion_margin=args.champion_margin,
+        )
         result = train(
             table,
             args.mlflow_dir,
             version=args.version,
             seed=args.seed,
             experiment=args.experiment,
-            config=TrainConfig.fast() if args.fast else TrainConfig(),
+            config=config,
             force=args.force,
+            as_of=args.as_of,
         )
     except (lake.LakeError, ValueError) as error:
         print(error, file=sys.stderr)

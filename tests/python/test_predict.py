@@ -12,8 +12,18 @@ import pytest
 from test_train import DATASET, make_feature_table, write_table
 
 from lakehouse import lake
-from ml.predict import SCORE_SCHEMA, SCORES_SUBDIR, load_champions, main, score_all
-from ml.train import FEATURE_TABLE, TrainConfig, train
+from ml.data import FEATURE_TABLE, matrix
+from ml.predict import (
+    SCORE_SCHEMA,
+    SCORES_SUBDIR,
+    UnknownUnitError,
+    find_unit,
+    latest_cycles,
+    load_champions,
+    main,
+    score_all,
+)
+from ml.train import TrainConfig, train
 
 ONE_LINE = re.compile(
     rf"^{DATASET} (?P<split>test|train) unit (?P<unit>\d+) at cycle (?P<cycle>\d+): "
@@ -166,3 +176,25 @@ def test_no_feature_table_exits_2_with_one_line(store, tmp_path: Path, state: st
     assert main([*args, "--unit", "3"]) == 2
     assert str(table) in capsys.readouterr().err
     assert not (tmp_path / "pred").exists()
+
+
+def test_unit_by_unit_id(store, capsys):
+    """`--unit FD900-test-003`, the id gold uses, answers like `--unit 3 --dataset FD900`; the verdict is the
+    classifier pyfunc's own decision."""
+    assert main([*cli_args(store), "--unit", "3", "--dataset", DATASET]) == 0
+    by_number = capsys.readouterr().out.strip()
+    assert main([*cli_args(store), "--unit", f"{DATASET}-test-003"]) == 0
+    by_id = capsys.readouterr().out.strip()
+    assert by_id == by_number and ONE_LINE.match(by_id)["split"] == "test"
+    champions = load_champions(store["root"] / "mlruns")
+    frame = latest_cycles(store["table"], 1)
+    row = find_unit(frame, f"{DATASET}-test-003")
+    probability, decision = champions.classifier.classify(matrix(row, champions.classifier.features))
+    assert decision[0] == (probability[0] >= champions.threshold)
+    assert ONE_LINE.match(by_id)["verdict"] == ("YES" if decision[0] else "NO")
+    assert find_unit(frame, f"{DATASET}-train-015")["unit_number"].tolist() == [15]
+    # an unknown id, or one contradicting --split, names it (the CLI exits 2)
+    assert main([*cli_args(store), "--unit", f"{DATASET}-test-099"]) == 2
+    assert f"{DATASET}-test-099" in capsys.readouterr().err
+    with pytest.raises(UnknownUnitError, match="is in split test, not train"):
+        find_unit(frame, f"{DATASET}-test-003", split="train")

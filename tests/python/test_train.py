@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime, timedelta
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import deltalake
@@ -16,27 +17,18 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from mlflow.tracking import MlflowClient
 
 from lakehouse import lake
-from ml.train import (
-    CHAMPION_ALIAS,
-    CLASSIFIER_NAME,
-    FEATURE_TABLE,
-    REGRESSOR_NAME,
-    THRESHOLD_TAG,
-    TrainConfig,
-    configure_mlflow,
-    feature_columns,
-    main,
-    matrix,
-    read_features,
-    sample_units,
-    train,
-    training_digest,
-    unit_sample_order,
-)
+from ml.candidates import CLASSIFIER_NAME, REGRESSOR_NAME
+from ml.data import FEATURE_TABLE, feature_columns, matrix, read_features, sample_units, unit_sample_order
+from ml.monitor import main as monitor_main
+from ml.monitor import monitor, psi, staleness
+from ml.registry import CHAMPION_ALIAS, THRESHOLD_TAG, configure_mlflow
+from ml.summary import render_champions
+from ml.train import TrainConfig, main, train, training_digest
 
 # A subset of the real sensors (the code selects features by name, so the count does not matter), each with
 # the direction it drifts in as the unit degrades.
@@ -254,15 +246,16 @@ def test_same_version_and_seed_give_identical_metrics_and_predictions(pinned):
     assert first.test_predictions.keys() == again.test_predictions.keys() == set(first.run_ids)
     for name, predictions in first.test_predictions.items():
         np.testing.assert_array_equal(predictions, again.test_predictions[name])
-    # the registered models themselves (different versions) predict identically
+    # the registered candidates themselves (different versions) predict identically, loaded as a consumer would
     configure_mlflow(pinned["mlflow_dir"])
     data = read_features(pinned["table"], 0)
     X = matrix(data.test, data.features)
-    for name, registered in (("hgb_classifier", CLASSIFIER_NAME), ("hgb_regressor", REGRESSOR_NAME)):
-        one = mlflow.sklearn.load_model(f"models:/{registered}/{first.registered_versions[name]}")
-        two = mlflow.sklearn.load_model(f"models:/{registered}/{again.registered_versions[name]}")
-        assert first.registered_versions[name] != again.registered_versions[name]
-        np.testing.assert_array_equal(one.predict(X), two.predict(X))
+    assert again.candidates == first.candidates
+    for registered in (CLASSIFIER_NAME, REGRESSOR_NAME):
+        one = mlflow.pyfunc.load_model(f"models:/{registered}/{first.registered_versions[registered]}")
+        two = mlflow.pyfunc.load_model(f"models:/{registered}/{again.registered_versions[registered]}")
+        assert first.registered_versions[registered] != again.registered_versions[registered]
+        np.testing.assert_array_equal(np.asarray(one.predict(X)), np.asarray(two.predict(X)))
 
 
 def test_metrics_are_sensible_on_the_synthetic_fleet(pinned):
@@ -277,31 +270,51 @@ def test_metrics_are_sensible_on_the_synthetic_fleet(pinned):
         assert {f"{name}.test_{key}" for key in ("rmse", "mae", "phm08_score")} <= metrics.keys()
 
 
-def test_models_are_registered_with_champion_by_cv_metric_and_threshold(pinned):
-    result = pinned["again"]
+def test_one_candidate_per_model_is_registered_and_an_identical_one_does_not_take_the_alias(pinned):
+    """Each training registers its best model by CV metric per task; retraining the same data (--force) gives an
+    equally good candidate, which is registered but kept out of `champion`."""
+    first, again = pinned["first"], pinned["again"]
     client = MlflowClient()
-    artifacts = {a.path for a in client.list_artifacts(pinned["first"].run_ids["hgb_classifier"], "plots")}
+    artifacts = {a.path for a in client.list_artifacts(first.run_ids["hgb_classifier"], "plots")}
     assert {"plots/roc_curve.png", "plots/confusion_matrix.png", "plots/threshold_choice.png"} <= artifacts
-    artifacts = {a.path for a in client.list_artifacts(pinned["first"].run_ids["hgb_regressor"], "plots")}
+    artifacts = {a.path for a in client.list_artifacts(first.run_ids["hgb_regressor"], "plots")}
     assert {"plots/predicted_vs_true_rul.png", "plots/test_unit_degradation_curves.png"} <= artifacts
     candidates = {
         CLASSIFIER_NAME: ("cv_roc_auc", max, ["logreg", "hgb_classifier"]),
         REGRESSOR_NAME: ("cv_rmse", min, ["ridge", "hgb_regressor"]),
     }
     for registered, (metric, pick, names) in candidates.items():
-        best = pick(names, key=lambda name, metric=metric: result.metrics[f"{name}.{metric}"])
-        assert result.champions[registered] == best
-        champion = client.get_model_version_by_alias(registered, CHAMPION_ALIAS)
-        assert str(champion.version) == result.registered_versions[best] == result.champion_versions[registered]
-        assert champion.tags["delta_version"] == "0"
-        assert champion.run_id == result.run_ids[best]
+        best = pick(names, key=lambda name, metric=metric: first.metrics[f"{name}.{metric}"])
+        assert first.candidates[registered] == again.candidates[registered] == best
+        # one version per training: v1 from the first, v2 from the forced retraining
+        versions = client.search_model_versions(f"name = '{registered}'")
+        assert {(int(v.version), v.tags["model"]) for v in versions if v.tags["delta_version"] == "0"} == {
+            (int(first.registered_versions[registered]), best),
+            (int(again.registered_versions[registered]), best),
+        }
+        assert first.decisions[registered].promoted and first.decisions[registered].reason == "no champion yet"
+        kept = again.decisions[registered]
+        assert not kept.promoted and kept.previous_champion == first.registered_versions[registered]
+        assert kept.candidate_scores == kept.champion_scores  # the same model, scored on the same units
+        assert kept.holdout_units == 14
+        version = client.get_model_version(registered, again.registered_versions[registered])
+        assert version.tags["champion_decision"] == "kept"
+        assert version.tags["compared_with_version"] == first.registered_versions[registered]
+        assert version.run_id == again.run_ids[best]
+        parent = client.get_run(again.parent_run_id).data
+        assert parent.tags[f"gate.{registered}.decision"] == "kept"
+        headline = "rmse" if registered == REGRESSOR_NAME else "expected_cost"
+        assert parent.metrics[f"gate.{registered}.candidate_{headline}"] == kept.candidate_scores[headline]
+        assert parent.metrics[f"gate.{registered}.champion_{headline}"] == kept.champion_scores[headline]
+        assert again.champion_versions[registered] == first.registered_versions[registered]
     for name in ("logreg", "hgb_classifier"):
-        version = client.get_model_version(CLASSIFIER_NAME, result.registered_versions[name])
-        assert float(version.tags[THRESHOLD_TAG]) == result.thresholds[name]
-        run = client.get_run(result.run_ids[name])
-        assert float(run.data.params[THRESHOLD_TAG]) == result.thresholds[name]
+        run = client.get_run(again.run_ids[name])
+        assert float(run.data.params[THRESHOLD_TAG]) == again.thresholds[name]
         assert run.data.params["threshold_method"] == "max F1 over out-of-fold predictions"
-        assert run.data.tags["mlflow.parentRunId"] == result.parent_run_id
+        assert run.data.params["threshold_rule"] == "max_f1"
+        assert run.data.tags["mlflow.parentRunId"] == again.parent_run_id
+    classifier = client.get_model_version(CLASSIFIER_NAME, again.registered_versions[CLASSIFIER_NAME])
+    assert float(classifier.tags[THRESHOLD_TAG]) == again.thresholds[again.candidates[CLASSIFIER_NAME]]
 
 
 def test_cli_trains_the_latest_version_with_its_new_sensor(pinned, capsys):
@@ -321,8 +334,14 @@ def test_cli_trains_the_latest_version_with_its_new_sensor(pinned, capsys):
     assert (params["delta_version"], params["seed"], params["train_units"]) == ("1", "7", "32")
     lineage = client.download_artifacts(parents[0].info.run_id, "data/lineage.json")
     assert f"{EXTRA_SENSOR[0]}_slope_w30" in Path(lineage).read_text()
-    # the champions moved to this training's models, trained on v1
-    assert client.get_model_version_by_alias(CLASSIFIER_NAME, CHAMPION_ALIAS).tags["delta_version"] == "1"
+    # one candidate per task trained on v1, and the alias where the gate (printed in the report) put it
+    for registered in (CLASSIFIER_NAME, REGRESSOR_NAME):
+        candidate = max(client.search_model_versions(f"name = '{registered}'"), key=lambda v: int(v.version))
+        assert candidate.tags["delta_version"] == "1"
+        promoted = candidate.tags["champion_decision"] == "promoted"
+        assert f"{registered}: candidate v{candidate.version} {'PROMOTED' if promoted else 'kept'}" in out
+        champion = client.get_model_version_by_alias(registered, CHAMPION_ALIAS)
+        assert (champion.version == candidate.version) == promoted
 
 
 def test_cli_without_a_table_or_version_exits_2(tmp_path: Path, pinned, capsys):
@@ -359,16 +378,18 @@ def test_same_data_seed_config_and_code_registers_nothing_new(pinned, capsys):
             name: len(client.search_model_versions(f"name = '{name}'")) for name in (CLASSIFIER_NAME, REGRESSOR_NAME)
         }
 
-    before = counts()
+    def champions() -> dict[str, str]:
+        return {name: client.get_model_version_by_alias(name, CHAMPION_ALIAS).version for name in counts()}
+
+    before, aliases = counts(), champions()
     again = pinned["again"]  # v0, seed 42, SAMPLED without plots: the newest training with this digest
     reused = train(pinned["table"], pinned["mlflow_dir"], version=0, seed=42, config=SAMPLED)
     assert reused.reused and reused.digest == again.digest
-    assert counts() == before
-    assert reused.registered_versions == again.registered_versions
+    assert counts() == before and champions() == aliases  # nothing registered, no alias moved
+    assert reused.registered_versions == again.registered_versions and reused.candidates == again.candidates
     assert reused.metrics == again.metrics and reused.thresholds == again.thresholds
     assert reused.best_params == again.best_params and reused.sample == again.sample
-    for registered, version in again.champion_versions.items():
-        assert str(client.get_model_version_by_alias(registered, CHAMPION_ALIAS).version) == version
+    assert {model: d.promoted for model, d in reused.decisions.items()} == {m: False for m in again.decisions}
     # the CLI says so, and names the versions (the first call trains v1 with seed 7 unless the CLI test did)
     args = ["--lake", str(pinned["root"] / "lake"), "--mlflow-dir", str(pinned["mlflow_dir"]), "--fast"]
     assert main([*args, "--seed", "7"]) == 0
@@ -384,3 +405,149 @@ def test_same_data_seed_config_and_code_registers_nothing_new(pinned, capsys):
     assert digest != training_digest(pinned["table"], 1, 42, SAMPLED)
     assert digest != training_digest(pinned["table"], 0, 43, SAMPLED)
     assert digest != training_digest(pinned["table"], 0, 42, dataclasses.replace(SAMPLED, fit_max_rows=3_001))
+
+
+def dirty_labels(frame: pd.DataFrame) -> pd.DataFrame:
+    """What a bad delivery does to a feature table: the train units' labels run backwards (a unit "fails"
+    at its first cycles), so a model trained on it learns the opposite of wear. Test units keep their truth."""
+    train_rows = frame["split"] == "train"
+    rul = frame["rul"].copy()
+    rul[train_rows] = (frame.loc[train_rows, "cycle"] - 1).astype("Int32")
+    return frame.assign(
+        rul=rul, rul_capped=rul.clip(upper=RUL_CAP), fails_within_30_cycles=(rul <= 30).astype("boolean")
+    )
+
+
+GATE = dataclasses.replace(TrainConfig.fast(), plots=False)
+GATE_MIN_COST = dataclasses.replace(GATE, threshold_rule="min_cost", missed_failure_cost=20.0)
+
+
+@pytest.fixture(scope="module")
+def gated(tmp_path_factory: pytest.TempPathFactory):
+    """v0 = dirty labels, v1 = clean. Train v0 (first champion), v1 with the min-cost threshold rule (better:
+    promoted), then --as-of a time between the two commits with another seed (the dirty v0: worse, kept)."""
+    root = tmp_path_factory.mktemp("gate")
+    table = lake.mart_path(root / "lake", FEATURE_TABLE)
+    clean = make_feature_table(seed=11, train_units=16, test_units=12)
+    assert write_table(table, dirty_labels(clean)) == 0
+    between = datetime.now(UTC)
+    time.sleep(0.05)
+    assert write_table(table, clean) == 1
+    mlflow_dir = root / "mlruns"
+    dirty_first = train(table, mlflow_dir, version=0, seed=42, config=GATE)
+    clean_next = train(table, mlflow_dir, seed=42, config=GATE_MIN_COST)
+    dirty_again = train(table, mlflow_dir, seed=43, config=GATE, as_of=between.isoformat())
+    return {
+        "table": table,
+        "mlflow_dir": mlflow_dir,
+        "between": between,
+        "runs": (dirty_first, clean_next, dirty_again),
+    }
+
+
+def test_champion_moves_only_to_a_better_candidate(gated):
+    dirty_first, clean_next, dirty_again = gated["runs"]
+    client = MlflowClient()
+    for registered in (CLASSIFIER_NAME, REGRESSOR_NAME):
+        assert dirty_first.decisions[registered].promoted  # no champion yet
+        better, worse = clean_next.decisions[registered], dirty_again.decisions[registered]
+        assert better.promoted and better.previous_champion == dirty_first.registered_versions[registered]
+        assert not worse.promoted and worse.previous_champion == clean_next.registered_versions[registered]
+        assert "kept" not in better.line() and "kept as candidate" in worse.line()
+        champion = client.get_model_version_by_alias(registered, CHAMPION_ALIAS)
+        assert str(champion.version) == clean_next.registered_versions[registered]
+        assert (
+            client.get_model_version(registered, dirty_again.registered_versions[registered]).tags["champion_decision"]
+            == "kept"
+        )
+    rmse = clean_next.decisions[REGRESSOR_NAME]
+    assert rmse.candidate_scores["rmse"] <= 0.99 * rmse.champion_scores["rmse"]
+    classifier = dirty_again.decisions[CLASSIFIER_NAME]
+    assert classifier.candidate_scores["expected_cost"] > classifier.champion_scores["expected_cost"]
+    # the champion classifier's rule and expected cost reach the summary (`python -m ml.summary`)
+    champions = render_champions(gated["mlflow_dir"])
+    rule = clean_next.threshold_rules[clean_next.candidates[CLASSIFIER_NAME]]
+    cost = clean_next.metrics[f"{clean_next.candidates[CLASSIFIER_NAME]}.oof_expected_cost"]
+    assert rule == "min_cost" and f"rule min_cost, expected cost {cost:.3f} per decision" in champions
+    assert "missed failure 20.0, unneeded maintenance 1.0" in champions
+    # one version per task per training: three trainings, three versions each
+    for registered in (CLASSIFIER_NAME, REGRESSOR_NAME):
+        assert len(client.search_model_versions(f"name = '{registered}'")) == 3
+
+
+def test_as_of_resolves_to_the_version_current_then_and_is_logged(gated):
+    dirty_again = gated["runs"][2]
+    assert dirty_again.delta_version == 0 and dirty_again.as_of == gated["between"].isoformat()
+    run = MlflowClient().get_run(dirty_again.parent_run_id).data
+    assert run.params["as_of"] == gated["between"].isoformat() and run.params["delta_version"] == "0"
+    assert run.tags["pdm.as_of"] == gated["between"].isoformat() and run.tags["pdm.as_of_resolved_version"] == "0"
+    with pytest.raises(ValueError, match="not both"):
+        train(gated["table"], gated["mlflow_dir"], version=1, as_of=gated["between"].isoformat(), config=GATE)
+
+
+def test_classifier_pyfunc_alone_gives_probability_and_decision(gated):
+    """`models:/pdm-fails-within-30-cycles@champion` is usable without this project's code."""
+    configure_mlflow(gated["mlflow_dir"])
+    model = mlflow.pyfunc.load_model(f"models:/{CLASSIFIER_NAME}@{CHAMPION_ALIAS}")
+    data = read_features(gated["table"], 1)
+    output = model.predict(matrix(data.evaluation, model.metadata.get_input_schema().input_names()))
+    assert list(output.columns) == ["failure_probability", "fails_within_30_cycles"]
+    assert output["failure_probability"].between(0, 1).all() and output["fails_within_30_cycles"].dtype == bool
+    threshold = float(model.model_config["decision_threshold"])
+    assert threshold == gated["runs"][1].thresholds[gated["runs"][1].candidates[CLASSIFIER_NAME]]
+    assert output["fails_within_30_cycles"].equals(output["failure_probability"] >= threshold)
+    assert output["fails_within_30_cycles"].any() and not output["fails_within_30_cycles"].all()
+
+
+def test_rerun_as_of_registers_nothing_and_says_so(gated, capsys):
+    client = MlflowClient()
+    before = {name: len(client.search_model_versions(f"name = '{name}'")) for name in (CLASSIFIER_NAME, REGRESSOR_NAME)}
+    lake_dir = gated["table"].parent.parent
+    args = ["--lake", str(lake_dir), "--mlflow-dir", str(gated["mlflow_dir"]), "--fast", "--seed", "43"]
+    assert main([*args, "--as-of", gated["between"].isoformat()]) == 0  # --fast differs from GATE only in plots
+    out = capsys.readouterr().out
+    assert f"as of {gated['between'].isoformat()}: Delta v0 was the current version then" in out
+    assert "nothing new" in out and "no alias moved" in out
+    assert {name: len(client.search_model_versions(f"name = '{name}'")) for name in before} == before
+    # a time before the table's first commit names the table and exits 2
+    assert main([*args, "--as-of", "2000-01-01T00:00:00"]) == 2
+    assert "did not exist at 2000-01-01" in capsys.readouterr().err
+
+
+def test_monitor_measures_drift_against_the_champions_training_version(gated, tmp_path: Path, capsys):
+    """ml.monitor: PSI 0 on the champion's own version; a shifted fleet in service drifts and makes it stale."""
+    table, mlflow_dir, predictions = gated["table"], gated["mlflow_dir"], tmp_path / "pred"
+    same = monitor(table, mlflow_dir, predictions)  # champion trained on v1, latest v1
+    assert same.written and (same.reference_version, same.current_version, same.age_versions) == (1, 1, 0)
+    assert same.max_psi == 0.0 and not staleness(same, 0.2, 10, 30)
+    again = monitor(table, mlflow_dir, predictions)
+    assert not again.written and again.path == same.path  # same champion and versions: nothing new
+    shifted = read_features(table, 1).frame
+    in_service = shifted["split"] == "test"
+    shifted.loc[in_service, "t30_hpc_outlet_temp_z"] += 3.0
+    assert write_table(table, shifted) == 2
+    drifted = monitor(table, mlflow_dir, predictions)
+    assert drifted.written and drifted.drift.iloc[0]["feature"] == "t30_hpc_outlet_temp_z"
+    assert drifted.max_psi > 1.0 and drifted.age_versions == 1
+    rows = pq.read_table(drifted.path).to_pandas()
+    assert set(rows["reference_delta_version"]) == {1} and set(rows["current_delta_version"]) == {2}
+    assert len(rows) == len(drifted.drift) and rows["feature"].is_unique
+    assert staleness(drifted, 0.2, 10, 30)[0].startswith("feature t30_hpc_outlet_temp_z drifted")
+    assert staleness(drifted, 10.0, 0, 30) == ["champion trained on v1, 1 versions ago > 0"]
+    lake_dir = table.parent.parent
+    args = ["--lake", str(lake_dir), "--mlflow-dir", str(mlflow_dir), "--predictions-dir", str(predictions)]
+    assert monitor_main([*args, "--retrain-if-stale", "--psi-threshold", "100", "--max-age-versions", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "unchanged since" in out and "champion fresh: no retraining" in out
+    assert monitor_main(["--lake", str(lake_dir), "--mlflow-dir", str(tmp_path / "none")]) == 2
+    assert "no MLflow store" in capsys.readouterr().err
+
+
+def test_psi_is_zero_for_the_same_sample_and_grows_with_the_shift():
+    rng = np.random.default_rng(0)
+    reference = rng.normal(0, 1, 2_000)
+    assert psi(reference, reference) == 0.0
+    small, large = psi(reference, reference + 0.1), psi(reference, reference + 1.0)
+    assert 0 < small < 0.1 < 0.2 < large
+    assert psi(np.full(50, 3.0), np.full(50, 3.0)) == 0.0  # a constant feature: two bins, no shift
+    assert np.isnan(psi(np.array([np.nan]), reference))

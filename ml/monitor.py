@@ -1,0 +1,258 @@
+"""Drift and staleness of the champion: PSI per feature between the units in service now and when it was trained.
+
+    python -m ml.monitor [--psi-threshold 0.2] [--max-age-versions 10] [--max-age-days 30] [--retrain-if-stale]
+
+* Reference: the units in service (split 'test') at their latest cycle in the Delta version of
+  fct_unit_cycle_features the champion classifier was trained on (its `delta_version` tag). Current: the same
+  population at the latest version. Both read with `delta_scan` at a pinned version.
+* PSI per feature (`psi`): ten bins at the reference's deciles, proportions floored at 1e-4,
+  sum((current - reference) x ln(current / reference)). 0 = same distribution; above 0.2 is usually read as
+  a shift worth acting on. Features: the champion's inputs present in both versions.
+* Staleness: the champion's age in Delta versions (latest - trained-on) and in days (since it was registered).
+* Output: ONE new Parquet file per run, `<predictions>/model_monitoring/monitoring_<UTC timestamp>.parquet`,
+  one row per feature (MONITORING_SCHEMA), which dbt reads into `gold.mart_model_monitoring` (its warn test
+  fires above the dbt var `psi_warn`). When the newest file was computed for the same champion, reference and
+  current versions, nothing is written (the figures would be the same) and the command says so.
+* `--retrain-if-stale` (`make retrain-if-stale`): when the largest PSI passes `--psi-threshold` or the age
+  passes `--max-age-versions` / `--max-age-days`, runs `python -m ml.train` (the same champion gate: a
+  retrained candidate takes the alias only if it is better); otherwise says the champion is fresh.
+No store, no champion, or no published table: one line, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from lakehouse import lake
+from ml.config import Paths
+from ml.data import FEATURE_TABLE, feature_columns, resolve_version
+
+MONITORING_SUBDIR = "model_monitoring"
+MONITORING_SCHEMA = pa.schema(
+    [
+        ("computed_at", pa.timestamp("us")),
+        ("feature", pa.string()),
+        ("psi", pa.float64()),
+        ("reference_delta_version", pa.int64()),
+        ("current_delta_version", pa.int64()),
+        ("reference_units", pa.int64()),
+        ("current_units", pa.int64()),
+        ("classifier_version", pa.string()),
+        ("champion_age_versions", pa.int64()),
+        ("champion_age_days", pa.float64()),
+    ]
+)
+PROVENANCE = ("classifier_version", "reference_delta_version", "current_delta_version")
+FLOOR = 1e-4
+
+
+def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
+    """Population stability index of `current` against `reference` (NaN ignored; NaN if either is empty).
+
+    Bin edges are the reference's inner quantiles (duplicates dropped, so a constant feature gets two bins:
+    below its value, and at or above it); proportions are floored at 1e-4 so an empty bin stays finite.
+    """
+    ref = np.asarray(reference, dtype=float)
+    cur = np.asarray(current, dtype=float)
+    ref, cur = ref[~np.isnan(ref)], cur[~np.isnan(cur)]
+    if not ref.size or not cur.size:
+        return float("nan")
+    edges = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)[1:-1]))
+    counts_ref = np.bincount(np.searchsorted(edges, ref, side="right"), minlength=edges.size + 1)
+    counts_cur = np.bincount(np.searchsorted(edges, cur, side="right"), minlength=edges.size + 1)
+    p = np.maximum(counts_ref / ref.size, FLOOR)
+    q = np.maximum(counts_cur / cur.size, FLOOR)
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def feature_drift(reference: pd.DataFrame, current: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
+    """One row per feature: its PSI, largest first (ties by name)."""
+    rows = [(name, psi(reference[name].to_numpy(), current[name].to_numpy())) for name in features]
+    frame = pd.DataFrame(rows, columns=["feature", "psi"])
+    return frame.sort_values(["psi", "feature"], ascending=[False, True], na_position="last").reset_index(drop=True)
+
+
+def in_service_latest(table_path: Path, version: int) -> pd.DataFrame:
+    """The units in service (split 'test') at their latest cycle in one version."""
+    sql = f"""
+        select * from {lake.delta_scan_sql(table_path, version)}
+        where split = 'test'
+        qualify row_number() over (partition by unit_id order by cycle desc) = 1
+        order by unit_id
+    """
+    con = lake.connect()
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
+@dataclass(frozen=True)
+class MonitorRun:
+    drift: pd.DataFrame  # feature, psi
+    reference_version: int
+    current_version: int
+    classifier_version: str
+    age_versions: int
+    age_days: float
+    path: Path | None
+    written: bool
+
+    @property
+    def max_psi(self) -> float:
+        values = self.drift["psi"].dropna()
+        return float(values.max()) if len(values) else 0.0
+
+
+class NoChampionError(LookupError):
+    """No MLflow store or no champion classifier: train first."""
+
+
+def champion_training(mlflow_dir: Path) -> tuple[str, int, str, float]:
+    """(classifier version, Delta version and path it was trained on, age in days) of the champion classifier."""
+    from ml.candidates import CLASSIFIER_NAME  # imported here: the registry imports MLflow (slow)
+    from ml.registry import champion_version, configure_mlflow, store_file
+
+    if not store_file(mlflow_dir).exists():
+        raise NoChampionError(f"no MLflow store at {store_file(mlflow_dir)}: run `make train` first")
+    configure_mlflow(mlflow_dir)
+    version = champion_version(CLASSIFIER_NAME)
+    if version is None:
+        raise NoChampionError(f"no champion {CLASSIFIER_NAME} in {store_file(mlflow_dir)}: run `make train` first")
+    age_days = (datetime.now(UTC).timestamp() * 1000 - version.creation_timestamp) / 86_400_000
+    return str(version.version), int(version.tags["delta_version"]), version.tags["delta_path"], age_days
+
+
+def newest_provenance(folder: Path) -> tuple[Path | None, tuple | None]:
+    """The newest readable monitoring file and its (classifier, reference, current) versions."""
+    for path in sorted(folder.glob("monitoring_*.parquet"), reverse=True) if folder.is_dir() else []:
+        try:
+            first = pq.read_table(path, columns=list(PROVENANCE)).slice(0, 1).to_pylist()
+        except (OSError, pa.ArrowException):
+            print(f"warning: monitoring file {path} is unreadable; passed over", file=sys.stderr)
+            continue
+        if first:
+            row = first[0]
+            return path, (
+                str(row["classifier_version"]),
+                int(row["reference_delta_version"]),
+                int(row["current_delta_version"]),
+            )
+    return None, None
+
+
+def monitor(table_path: Path, mlflow_dir: Path, predictions_dir: Path) -> MonitorRun:
+    """Compute drift and staleness for the champion and write them as one new Parquet file (unless unchanged)."""
+    classifier, reference_version, trained_path, age_days = champion_training(mlflow_dir)
+    if Path(trained_path).resolve() != Path(table_path).resolve():
+        raise lake.LakeError(f"the champion was trained on {trained_path}, not on {table_path}: retrain it here")
+    current_version = resolve_version(table_path)
+    resolve_version(table_path, reference_version)  # vacuumed away: says so, naming the table
+    reference = in_service_latest(table_path, reference_version)
+    current = in_service_latest(table_path, current_version)
+    features = [name for name in feature_columns(current.columns) if name in set(reference.columns)]
+    drift = feature_drift(reference, current, features)
+    age_versions = current_version - reference_version
+    folder = Path(predictions_dir) / MONITORING_SUBDIR
+    newest, provenance = newest_provenance(folder)
+    run = MonitorRun(drift, reference_version, current_version, classifier, age_versions, age_days, newest, False)
+    if provenance == (classifier, reference_version, current_version) or drift.empty:
+        return run
+    computed_at = datetime.now(UTC)
+    n = len(drift)
+    table = pa.table(
+        {
+            "computed_at": pa.array([computed_at.replace(tzinfo=None)] * n, pa.timestamp("us")),
+            "feature": pa.array(drift["feature"].tolist(), pa.string()),
+            "psi": pa.array(drift["psi"].to_numpy(dtype=float), pa.float64()),
+            "reference_delta_version": pa.array([reference_version] * n, pa.int64()),
+            "current_delta_version": pa.array([current_version] * n, pa.int64()),
+            "reference_units": pa.array([len(reference)] * n, pa.int64()),
+            "current_units": pa.array([len(current)] * n, pa.int64()),
+            "classifier_version": pa.array([classifier] * n, pa.string()),
+            "champion_age_versions": pa.array([age_versions] * n, pa.int64()),
+            "champion_age_days": pa.array([age_days] * n, pa.float64()),
+        },
+        schema=MONITORING_SCHEMA,
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"monitoring_{computed_at:%Y%m%dT%H%M%S%fZ}.parquet"
+    partial = folder / f".{target.name}.partial"
+    pq.write_table(table, partial)
+    partial.rename(target)  # atomic: dbt never reads half a file
+    return MonitorRun(drift, reference_version, current_version, classifier, age_versions, age_days, target, True)
+
+
+def staleness(run: MonitorRun, psi_threshold: float, max_age_versions: int, max_age_days: float) -> list[str]:
+    """The reasons the champion is stale (empty: fresh)."""
+    reasons = []
+    if run.max_psi > psi_threshold:
+        worst = run.drift.iloc[0]
+        reasons.append(f"feature {worst['feature']} drifted: PSI {worst['psi']:.3f} > {psi_threshold}")
+    if run.age_versions > max_age_versions:
+        reasons.append(
+            f"champion trained on v{run.reference_version}, {run.age_versions} versions ago > {max_age_versions}"
+        )
+    if run.age_days > max_age_days:
+        reasons.append(f"champion registered {run.age_days:.1f} days ago > {max_age_days}")
+    return reasons
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    paths = Paths.from_env()
+    parser = argparse.ArgumentParser(prog="python -m ml.monitor", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lake", type=Path, default=paths.lake)
+    parser.add_argument("--mlflow-dir", type=Path, default=paths.mlflow)
+    parser.add_argument("--predictions-dir", type=Path, default=paths.predictions)
+    parser.add_argument("--psi-threshold", type=float, default=float(os.environ.get("PDM_PSI_THRESHOLD") or 0.2))
+    parser.add_argument("--max-age-versions", type=int, default=int(os.environ.get("PDM_MAX_AGE_VERSIONS") or 10))
+    parser.add_argument("--max-age-days", type=float, default=float(os.environ.get("PDM_MAX_AGE_DAYS") or 30))
+    parser.add_argument("--retrain-if-stale", action="store_true", help="run ml.train when the champion is stale")
+    args = parser.parse_args(argv)
+    table = lake.mart_path(args.lake, FEATURE_TABLE)
+    try:
+        run = monitor(table, args.mlflow_dir, args.predictions_dir)
+    except (NoChampionError, lake.LakeError) as error:
+        print(f"monitor: {error}", file=sys.stderr)
+        return 2
+    if run.written:
+        written = f"-> {run.path}"
+    elif run.drift.empty:
+        written = "(no unit in service to compare: no file written)"
+    else:
+        written = f"unchanged since {run.path}: no new file written"
+    print(
+        f"champion classifier v{run.classifier_version}: trained on {FEATURE_TABLE} v{run.reference_version}, "
+        f"latest v{run.current_version} ({run.age_versions} versions, {run.age_days:.1f} days); "
+        f"max PSI {run.max_psi:.3f} over {len(run.drift)} features {written}"
+    )
+    for row in run.drift.head(5).itertuples(index=False):
+        print(f"  {row.feature:<40}{row.psi:>8.3f}")
+    reasons = staleness(run, args.psi_threshold, args.max_age_versions, args.max_age_days)
+    if not args.retrain_if_stale:
+        print("stale: " + "; ".join(reasons) if reasons else "fresh")
+        return 0
+    if not reasons:
+        print("champion fresh: no retraining")
+        return 0
+    print("champion stale (" + "; ".join(reasons) + "): retraining through the champion gate")
+    from ml import train  # imported here: training pulls in scikit-learn and MLflow
+
+    return train.main(["--lake", str(args.lake), "--mlflow-dir", str(args.mlflow_dir)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
