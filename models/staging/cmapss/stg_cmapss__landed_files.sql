@@ -2,10 +2,11 @@
     The ingestion manifest (the checkpoint, for analysts): one row per landing of a file version,
     what it was, what happened to it, whether it is the version the clean tables hold, and
     whether the file is still in the landing folder; plus one row per entry of the folder that
-    is not read (a directory, a broken symbolic link), with why.
+    is not read (a directory, a broken symbolic link), with why. Reads file versions
+    (base_cmapss__landed_file_versions), never every landed line.
 -#}
-with landed_lines as (
-    select * from {{ ref('base_cmapss__landed_lines') }}
+with file_versions as (
+    select * from {{ ref('base_cmapss__landed_file_versions') }}
 ),
 
 landing_entries as (
@@ -20,26 +21,6 @@ latest_entry_states as (
         noticed_at
     from landing_entries
     qualify row_number() over (partition by source_file order by noticed_at desc) = 1
-),
-
-file_versions as (
-    select
-        file_version_id,
-        source_file,
-        file_name,
-        file_kind,
-        dataset,
-        split,
-        file_size_bytes,
-        file_modified_at,
-        file_content_md5,
-        ingested_at,
-        count(*) filter (where line_number > 0) as line_count,
-        count(*) filter (where line_error is not null) as unreadable_line_count,
-        max(file_error) as file_error,
-        max(duplicate_of_source_file) as duplicate_of_source_file
-    from landed_lines
-    group by all
 ),
 
 versions_judged as (
