@@ -244,6 +244,7 @@ def test_the_whole_loop_build_publish_train_predict_rebuild(environment: Environ
     """make run's chain on a small fleet: the champion's scores land in the contract-enforced mart."""
     from lakehouse.lake import mart_path
     from lakehouse.publish import publish
+    from ml.monitor import monitor
     from ml.predict import score_all
     from ml.train import TrainConfig, train
 
@@ -255,7 +256,21 @@ def test_the_whole_loop_build_publish_train_predict_rebuild(environment: Environ
     trained = train(mart_path(paths.lake, "fct_unit_cycle_features"), paths.mlflow, config=TrainConfig.fast())
     assert trained.delta_version == 0
     score_all(mart_path(paths.lake, "fct_unit_cycle_features"), paths.mlflow, paths.predictions)
-    environment.dbt("build", "--target", "ci", "--select", "stg_predictions__unit_risk_scores+")
+    drift = monitor(mart_path(paths.lake, "fct_unit_cycle_features"), paths.mlflow, paths.predictions)
+    assert drift.written and drift.reference_version == drift.current_version == 0
+    environment.dbt(
+        "build",
+        "--target",
+        "ci",
+        "--select",
+        "stg_predictions__unit_risk_scores+",
+        "stg_predictions__model_monitoring+",
+    )
+    # the drift figures reach gold: every feature of the champion's inputs, PSI 0 against itself
+    assert environment.query(
+        "select count(*), bool_and(is_latest_run), max(psi), min(reference_delta_version) "
+        "from gold.mart_model_monitoring"
+    ) == [(len(drift.drift), True, 0.0, 0)]
     scored = environment.query(
         "select count(*), count(failure_probability), bool_and(is_score_current), min(classifier_version) "
         "from gold.mart_fleet_health"
@@ -264,6 +279,7 @@ def test_the_whole_loop_build_publish_train_predict_rebuild(environment: Environ
     # Only the mart that changed gets a new Delta version.
     republished = {result.name: result for result in publish(paths.warehouse, paths.lake)}
     assert republished["mart_fleet_health"].changed and republished["mart_fleet_health"].version == 1
+    assert republished["mart_model_monitoring"].changed and republished["mart_model_monitoring"].version == 1
     assert not republished["fct_unit_cycle_features"].changed
 
     # make run's chain again with nothing new: no Delta version, no registry version, no scores file
@@ -281,5 +297,13 @@ def test_the_whole_loop_build_publish_train_predict_rebuild(environment: Environ
     assert again.reused and registry_versions() == versions_before
     assert not score_all(mart_path(paths.lake, "fct_unit_cycle_features"), paths.mlflow, paths.predictions).written
     assert sorted((paths.predictions / "unit_risk_scores").glob("*.parquet")) == scores_files
-    environment.dbt("build", "--target", "ci", "--select", "stg_predictions__unit_risk_scores+")
+    assert not monitor(mart_path(paths.lake, "fct_unit_cycle_features"), paths.mlflow, paths.predictions).written
+    environment.dbt(
+        "build",
+        "--target",
+        "ci",
+        "--select",
+        "stg_predictions__unit_risk_scores+",
+        "stg_predictions__model_monitoring+",
+    )
     assert not any(result.changed for result in publish(paths.warehouse, paths.lake))
