@@ -14,7 +14,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 # Where `make test` builds its throw-away fleet and warehouse.
 CI_DIR := data/ci
 
-.PHONY: help install run build publish history restore optimize train predict monitor retrain-if-stale mlflow-ui benchmark benchmark-ingestion test lint contracts \
+.PHONY: help install run build publish history restore erase optimize train predict monitor retrain-if-stale mlflow-ui benchmark benchmark-ingestion test lint contracts \
 	contracts-check ci-build pytest clean
 
 help: ## list the targets
@@ -54,6 +54,10 @@ history: install ## every Delta version of every published mart (version, time, 
 
 restore: install ## restore a published mart as a new Delta version: TABLE=<mart> VERSION=<n> or AS_OF=<time>
 	$(PY) -m lakehouse.restore --table '$(TABLE)' $(if $(VERSION),--version $(VERSION)) $(if $(AS_OF),--as-of '$(AS_OF)')
+
+erase: install ## erase every trace of a unit, with an audit record: UNIT=<unit_id> REASON="<text>" [PURGE=1: vacuum old versions]
+	$(PY) -m lakehouse.erase --unit '$(UNIT)' --reason "$$PDM_ERASE_REASON" $(if $(PURGE),--purge)
+erase: export PDM_ERASE_REASON = $(REASON)
 
 optimize: install ## compact, vacuum and prune by the retention vars (RETENTION_HOURS=, LINE_RETENTION_DAYS=); keeps versions models were trained on
 	$(PY) -m lakehouse.optimize $(if $(RETENTION_HOURS),--retention-hours $(RETENTION_HOURS)) \

@@ -1,6 +1,7 @@
 {#-
     Reconciliation (nothing silently lost, nothing doubled): for the current version of every
-    landed file, lines landed = rows kept in the clean bronze tables + rows quarantined; and
+    landed file, lines landed = rows kept in the clean bronze tables + rows quarantined + lines
+    erased (the lines of units erased with `make erase`: base_cmapss__landed_lines.erased_at); and
     no clean or quarantined row comes from a version that is no longer current.
     Rows returned are the file versions that do not add up. Checked for the files this build
     ingested (the only ones whose rows a build adds or removes); every file after a full refresh.
@@ -22,7 +23,8 @@ files_in_scope as (
 landed as (
     select
         landed_lines.file_version_id,
-        count(*) as lines_landed
+        count(*) as lines_landed,
+        count(*) filter (where landed_lines.erased_at is not null) as lines_erased
     from {{ ref('base_cmapss__landed_lines') }} as landed_lines
     inner join current_versions
         on landed_lines.file_version_id = current_versions.file_version_id
@@ -56,7 +58,8 @@ reconciled as (
         coalesce(landed.file_version_id, kept.file_version_id, quarantined.file_version_id) as file_version_id,
         coalesce(landed.lines_landed, 0) as lines_landed,
         coalesce(kept.rows_kept, 0) as rows_kept,
-        coalesce(quarantined.rows_quarantined, 0) as rows_quarantined
+        coalesce(quarantined.rows_quarantined, 0) as rows_quarantined,
+        coalesce(landed.lines_erased, 0) as lines_erased
     from landed
     full outer join kept
         on landed.file_version_id = kept.file_version_id
@@ -70,4 +73,4 @@ select
 from reconciled
 left join current_versions
     on reconciled.file_version_id = current_versions.file_version_id
-where reconciled.lines_landed != reconciled.rows_kept + reconciled.rows_quarantined
+where reconciled.lines_landed != reconciled.rows_kept + reconciled.rows_quarantined + reconciled.lines_erased

@@ -1,5 +1,5 @@
 {#-
-    The landing folder's entries (top level only: the registry lives in its own subfolder), with
+    The landing folder's entries (top level only: the registry extract and the erasure tombstone live in their own subfolders), with
     the metadata the checkpoint compares (path, size, modification time). Reads no file content.
     Returns a list of dicts: source_file, entry_kind, file_size_bytes, file_modified_at, detail.
     entry_kind is `file` (stable: unchanged across `settle_seconds`, safe to read), `settling` (still
@@ -24,8 +24,14 @@
         from (
             select unnest(pdm_list_landing_folder({{ sql_string(landing_path) }}, {{ settle_seconds | float }})) as entry
         ) as entries
-        -- the registry extract's own subfolder is expected, not a stray entry
-        where not (entry.entry_kind = 'directory' and entry.source_file = {{ sql_string(landing_path.rstrip('/') ~ '/registry') }})
+        -- the registry extract's and the erasure tombstone's own subfolders are expected, not stray entries
+        where not (
+            entry.entry_kind = 'directory'
+            and entry.source_file in (
+                {{ sql_string(landing_path.rstrip('/') ~ '/registry') }},
+                {{ sql_string(landing_path.rstrip('/') ~ '/erasures') }}
+            )
+        )
         order by entry.source_file
     {%- endset -%}
     {%- set entries = [] -%}

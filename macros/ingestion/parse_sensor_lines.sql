@@ -1,5 +1,5 @@
 {#-
-    Parse, once, the landed lines of sensor files that meet `condition` (SQL on bronze's
+    Parse, once, the landed lines of sensor files (an erased unit's lines aside) that meet `condition` (SQL on bronze's
     columns, e.g. ingested_at after a watermark): split into tokens, typed, with the rule each line breaks (null when
     it is a good reading). The one place the line format is checked:
     base_cmapss__sensor_lines_parsed runs it on the lines its consumers have not processed yet,
@@ -17,7 +17,7 @@
 {%- set expected_columns = cmapss_column_count() %}
 with landed_lines as (
     select * from {{ ref('base_cmapss__landed_lines') }}
-    where file_kind = 'sensor_readings' and duplicate_of_source_file is null
+    where file_kind = 'sensor_readings' and duplicate_of_source_file is null and erased_at is null
         and ({{ condition }})
 ),
 

@@ -15,6 +15,9 @@
     line says which: rul_cycles is null for every unit of the dataset (is_mapping_trusted false),
     so its test labels are null, and tests/warn_rul_truth_matches_test_units.sql names the
     dataset, the file and both counts.
+    A test unit erased with `make erase` still counts as one of the dataset's test units, and its
+    line (erased in bronze) as one of the file's lines, so erasing unit i leaves every other unit
+    on its own line; the erased unit has no row.
     A view, computed where it is read (the labels, per changed unit; the truth digests).
 -#}
 {{ config(materialized='view') }}
@@ -31,6 +34,20 @@ quarantined_lines as (
 readings as (
     select * from {{ ref('int_sensor_readings_deduplicated') }}
     where split = 'test'
+),
+
+erased_test_units as (
+    select * from {{ ref('stg_erasures__erased_units') }}
+    where split = 'test'
+),
+
+erased_truth_lines as (
+    select
+        file_version_id,
+        max(line_number) as last_erased_line_number
+    from {{ ref('base_cmapss__landed_lines') }}
+    where file_kind = 'rul_truth' and erased_at is not null
+    group by file_version_id
 ),
 
 truth_files as (
@@ -61,15 +78,31 @@ chosen_files as (
         ranked_files.file_version_id,
         greatest(
             ranked_files.last_kept_line_number,
-            coalesce(max(quarantined_lines.line_number), 0)
+            coalesce(max(quarantined_lines.line_number), 0),
+            coalesce(max(erased_truth_lines.last_erased_line_number), 0)
         ) as truth_line_count
     from ranked_files
     left join quarantined_lines
         on ranked_files.file_version_id = quarantined_lines.file_version_id
         and quarantined_lines.rejection_rule != 'blank_line'
+    left join erased_truth_lines
+        on ranked_files.file_version_id = erased_truth_lines.file_version_id
     where ranked_files.file_rank = 1
     group by ranked_files.dataset, ranked_files.source_file, ranked_files.file_version_id,
         ranked_files.last_kept_line_number
+),
+
+test_unit_numbers as (
+    select
+        dataset,
+        unit_number
+    from readings
+    union
+    select
+        dataset,
+        unit_number
+    from erased_test_units
+    where dataset in (select readings.dataset from readings)
 ),
 
 test_units as (
@@ -77,7 +110,7 @@ test_units as (
         dataset,
         count(distinct unit_number) as test_unit_count,
         max(unit_number) as highest_test_unit_number
-    from readings
+    from test_unit_numbers
     group by dataset
 ),
 

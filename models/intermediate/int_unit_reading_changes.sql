@@ -6,6 +6,9 @@
     it replaced (which may have lost rows, or the unit itself). Units are read from the raw
     lines' first token, so even a replaced version whose lines have left the clean tables
     names them. A line whose first token is no unit number names no unit (it is quarantined).
+    A unit erased with `make erase` (stg_erasures__erased_units) is named once by the first build
+    after its erasure (its lines are gone from bronze, so no file names it): the per-unit models
+    then delete its rows and find none to insert.
     Costs a pass over the lines of the touched files only, never over the history.
 
     The quality gate: this model (the root of the per-unit silver and gold) runs after
@@ -38,20 +41,47 @@ touched_lines as (
     select
         landed_lines.dataset,
         landed_lines.split,
-        try_cast(regexp_extract(landed_lines.raw_line, '^\s*(\S+)', 1) as double) as first_value
+        {{ raw_line_unit_number('landed_lines.raw_line') }} as unit_number
     from landed_lines
     inner join touched_files
         on landed_lines.source_file = touched_files.source_file
     where landed_lines.line_number > 0
 ),
 
+erased_units as (
+    select * from {{ ref('stg_erasures__erased_units') }}
+),
+
+newly_erased_units as (
+    -- erased units no build has named since their erasure
+    select
+        erased_units.dataset,
+        erased_units.split,
+        erased_units.unit_number
+    from erased_units
+    {%- if is_incremental() %}
+    where not exists (
+        select 1
+        from {{ this }} as named
+        where named.unit_id = erased_units.unit_id
+            and named.changed_at >= erased_units.erased_at
+    )
+    {%- endif %}
+),
+
 units as (
     select distinct
         dataset,
         split,
-        cast(first_value as integer) as unit_number
+        unit_number
     from touched_lines
-    where first_value > 0 and first_value < 2147483647 and first_value = floor(first_value)
+    where unit_number is not null
+    union
+    select
+        dataset,
+        split,
+        unit_number
+    from newly_erased_units
 ),
 
 final as (

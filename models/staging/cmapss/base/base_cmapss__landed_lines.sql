@@ -8,6 +8,11 @@
     interval (var landing_settle_seconds) is still being written, and is held back until a later
     build. Directories, broken symbolic links and other non-files are never read. The build warns,
     naming each entry it held back or skipped.
+    Erased units (`make erase`, the tombstone stg_erasures__erased_units) never enter: a line of an
+    erased unit (a sensor line whose first token is its unit number, or line i of its dataset's RUL
+    file for test unit i) is kept as a row, so the file's line count and the checkpoint hold, but
+    with no text (raw_line and column_count null) and `erased_at` set; nothing parses it. Lines
+    already here when a unit is erased are blanked the same way in place by lakehouse/erase.py.
     The root of every increment: its pre-hook stops a build that started before another build that
     has already written (macros/incremental/assert_no_newer_build.sql), and everything downstream
     is skipped.
@@ -22,6 +27,7 @@
 }}
 
 -- depends_on: {{ source('cmapss', 'sensor_files') }}
+-- depends_on: {{ ref('stg_erasures__erased_units') }}
 -- depends_on: {{ source('cmapss', 'rul_files') }}
 
 {%- set entries = list_landed_files(var('landing_path'), var('landing_settle_seconds')) %}
@@ -149,6 +155,39 @@ classified as (
     from named
 ),
 
+attributed as (
+    -- the unit a line belongs to: a sensor line's first token; line i of a RUL file is test unit i
+    select
+        *,
+        case file_name_prefix
+            when 'train' then 'train'
+            when 'test' then 'test'
+            when 'RUL' then 'test'
+        end as split,
+        case
+            when file_name_prefix in ('train', 'test') then {{ raw_line_unit_number('raw_line') }}
+            when file_name_prefix = 'RUL' and line_number > 0 then line_number
+        end as line_unit_number
+    from classified
+),
+
+erased_units as (
+    select * from {{ ref('stg_erasures__erased_units') }}
+),
+
+erasures_applied as (
+    select
+        attributed.* exclude (raw_line, column_count),
+        case when erased_units.erased_at is null then attributed.raw_line end as raw_line,
+        case when erased_units.erased_at is null then attributed.column_count end as column_count,
+        erased_units.erased_at
+    from attributed
+    left join erased_units
+        on attributed.dataset = erased_units.dataset
+        and attributed.split = erased_units.split
+        and attributed.line_unit_number = erased_units.unit_number
+),
+
 final as (
     select
         md5(concat_ws('|', source_file, cast(file_size_bytes as varchar), cast(file_modified_at as varchar)))
@@ -162,11 +201,7 @@ final as (
             else 'unrecognised'
         end as file_kind,
         dataset,
-        case file_name_prefix
-            when 'train' then 'train'
-            when 'test' then 'test'
-            when 'RUL' then 'test'
-        end as split,
+        split,
         file_size_bytes,
         file_modified_at,
         file_content_md5,
@@ -177,8 +212,9 @@ final as (
         column_count,
         mode(column_count) over (partition by source_file) as file_column_count,
         {{ ingestion_timestamp() }} as ingested_at,
-        line_error
-    from classified
+        line_error,
+        erased_at
+    from erasures_applied
 )
 
 select * from final

@@ -1,10 +1,11 @@
 {#-
     Every landed line of a RUL truth file, typed, with the reason it is rejected (null when
     good). Line i of RUL_FDnnn.txt is the true remaining life of test unit i of test_FDnnn.txt.
+    The line of an erased test unit is not parsed (base_cmapss__landed_lines.erased_at).
 -#}
 with landed_lines as (
     select * from {{ ref('base_cmapss__landed_lines') }}
-    where file_kind = 'rul_truth' and duplicate_of_source_file is null
+    where file_kind = 'rul_truth' and duplicate_of_source_file is null and erased_at is null
 ),
 
 tokenised as (

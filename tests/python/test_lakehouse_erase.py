@@ -1,0 +1,240 @@
+"""The GDPR-style erase (`python -m lakehouse.erase`, `make erase`): after erasing one train and one test
+unit of a tiny fleet, no warehouse table, no current Delta version and no score file holds them, the
+audit record exists with its counts, the other test units keep their RUL labels, a file landed again
+with the unit's lines does not bring it back, and the incremental state equals a full refresh.
+Real files, the real `dbt build`, real Delta tables, real DuckDB."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from deltalake import DeltaTable
+
+from lakehouse import erase as erasing
+from lakehouse import lake
+from lakehouse import publish as publishing
+from ml.simulate import FleetSpec, format_cmapss_lines, read_cmapss
+from tests.python.conftest import Environment
+from tests.python.test_fault_tolerance import gold_fingerprints
+
+pytestmark = pytest.mark.dbt
+
+FLEET = FleetSpec(dataset="FD101", train_units=3, test_units=3, conditions=1, fault_modes=1, seed=31)
+ERASED = (erasing.Unit("FD101", "train", 2), erasing.Unit("FD101", "test", 2))
+KEPT_TEST_UNITS = ("FD101-test-001", "FD101-test-003")
+# every build here: no settle wait, and no dbt unit tests (make ci-build runs them; they cost seconds a build)
+SETTLED = ("--vars", "{landing_settle_seconds: 0}", "--exclude", "test_type:unit")
+SCORES = pa.schema(
+    [
+        ("unit_id", pa.string()),
+        ("dataset", pa.string()),
+        ("split", pa.string()),
+        ("unit_number", pa.int32()),
+        ("cycle", pa.int32()),
+        ("failure_probability", pa.float64()),
+        ("predicted_rul", pa.float64()),
+        ("classifier_version", pa.string()),
+        ("regressor_version", pa.string()),
+        ("features_delta_version", pa.int64()),
+        ("scored_at", pa.timestamp("us")),
+    ]
+)
+
+
+def write_scores(env: Environment) -> Path:
+    """A scoring run's file scoring every unit (what ml.predict writes), without training a model."""
+    units = [(split, n) for split in ("train", "test") for n in (1, 2, 3)]
+    folder = env.paths.predictions / "unit_risk_scores"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "scores_20260101T000000000000Z.parquet"
+    columns = {
+        "unit_id": [f"FD101-{s}-{n:03d}" for s, n in units],
+        "dataset": ["FD101"] * 6,
+        "split": [s for s, _ in units],
+        "unit_number": [n for _, n in units],
+        "cycle": [10] * 6,
+        "failure_probability": [0.1 * n for _, n in units],
+        "predicted_rul": [50.0 + n for _, n in units],
+        "classifier_version": ["1"] * 6,
+        "regressor_version": ["1"] * 6,
+        "features_delta_version": [0] * 6,
+        "scored_at": [datetime(2026, 1, 1)] * 6,
+    }
+    pq.write_table(pa.table(columns, schema=SCORES), path)
+    return path
+
+
+def landed_lines_of(env: Environment, unit: erasing.Unit) -> int:
+    """Lines of the unit in the landing folder: its sensor lines, plus its RUL line for a test unit."""
+    readings = read_cmapss(env.paths.landing / f"{unit.split}_{unit.dataset}.txt")
+    return int((readings["unit_number"] == unit.number).sum()) + (unit.split == "test")
+
+
+def traces(env: Environment, unit: erasing.Unit) -> dict[str, int]:
+    """Rows of the unit per warehouse table (change logs aside) and raw lines still naming it."""
+    with duckdb.connect(str(env.paths.warehouse), read_only=True) as con:
+        found = erasing.unit_rows(con, unit)
+        for (table,) in con.execute(
+            "select table_schema || '.' || table_name from information_schema.columns "
+            "where column_name = 'raw_line' and table_schema != 'dbt_test__audit'"
+        ).fetchall():
+            (lines,) = con.execute(
+                f"select count(*) from {table} where source_file like ? and "
+                f"regexp_extract(raw_line, '^\\s*(\\S+)', 1) = ?",
+                [f"%{unit.split}_{unit.dataset}%", str(unit.number)],
+            ).fetchone()
+            if lines:
+                found[f"{table} raw_line"] = lines
+    return found
+
+
+@pytest.fixture(scope="module")
+def erased(module_environment: Environment) -> tuple[Environment, list[erasing.Erasure], dict]:
+    env = module_environment
+    env.land(FLEET)
+    scores = write_scores(env)
+    env.build(*SETTLED)
+    publishing.publish(env.paths.warehouse, env.paths.lake)
+    before = {
+        "labels": env.query(
+            "select unit_id, cycle, rul from gold.fct_unit_cycle_features "
+            f"where unit_id in {KEPT_TEST_UNITS} order by all"
+        ),
+        "score_mtime": scores.stat().st_mtime_ns,
+        "fct_rows": dict(env.query("select unit_id, count(*) from gold.fct_unit_cycle_features group by 1")),
+    }
+    records = erasing.erase(
+        env.paths,
+        ERASED,
+        "data subject request #1",
+        dbt_args=["--target", "ci", *SETTLED],
+        dbt_env=env.env,
+        say=io.StringIO(),
+    )
+    return env, records, before
+
+
+def test_no_warehouse_table_holds_the_erased_units(erased):
+    env, _, _ = erased
+    for unit in ERASED:
+        assert traces(env, unit) == {}, unit.unit_id
+    # bronze keeps a text-less row per erased line, so the file's lines still add up
+    erased_lines = env.scalar("select count(*) from bronze.base_cmapss__landed_lines where erased_at is not null")
+    assert erased_lines == sum(landed_lines_of(env, unit) for unit in ERASED)
+    assert (
+        env.scalar(
+            "select count(*) from bronze.base_cmapss__landed_lines where erased_at is not null and raw_line is not null"
+        )
+        == 0
+    )
+
+
+def test_no_current_delta_version_or_score_file_holds_them_and_fingerprints_hold(erased):
+    env, records, before = erased
+    with lake.connect() as con:
+        for name in erasing.published_with_units(env.paths.lake):
+            path = lake.mart_path(env.paths.lake, name)
+            for unit in ERASED:
+                (rows,) = con.execute(
+                    f"select count(*) from {lake.delta_scan_sql(path)} where unit_id = ?", [unit.unit_id]
+                ).fetchone()
+                assert rows == 0, (name, unit.unit_id)
+    operations = [
+        c["operation"] for c in DeltaTable(str(lake.mart_path(env.paths.lake, "fct_unit_cycle_features"))).history()
+    ]
+    assert operations.count("DELETE") == 2  # one DELETE commit per erased unit
+    # the commits' fingerprints are the warehouse's: the next publish is a no-op
+    assert not any(result.changed for result in publishing.publish(env.paths.warehouse, env.paths.lake))
+    with duckdb.connect(str(env.paths.warehouse), read_only=True) as con:
+        for name in publishing.published_tables(env.paths.lake):
+            commit = publishing.latest_commit(DeltaTable(str(lake.mart_path(env.paths.lake, name))))
+            assert publishing.fingerprint(con, name).digest == commit[publishing.META_FINGERPRINT], name
+    scores = pq.read_table(next((env.paths.predictions / "unit_risk_scores").glob("*.parquet")))
+    assert sorted(scores["unit_id"].to_pylist()) == [
+        "FD101-test-001",
+        "FD101-test-003",
+        "FD101-train-001",
+        "FD101-train-003",
+    ]
+    fct = dict(env.query("select unit_id, count(*) from gold.fct_unit_cycle_features group by 1"))
+    for record in records:
+        assert record.removed_rows["lake/gold/fct_unit_cycle_features"] == before["fct_rows"][record.unit.unit_id]
+        assert record.unit.unit_id not in fct
+        # the versions before its DELETE commit hold it until vacuumed
+        deleted_at = record.delta_versions["lake/gold/fct_unit_cycle_features"]
+        assert record.versions_still_holding["fct_unit_cycle_features"] == list(range(deleted_at))
+
+
+def test_the_audit_record_names_unit_reason_and_counts(erased):
+    env, _, before = erased
+    with lake.connect() as con:
+        rows = con.execute(
+            "select unit_id, reason, status, landing_lines_erased, score_rows_removed, removed_rows_json, "
+            f"delta_versions_json from {lake.delta_scan_sql(env.paths.lake / 'audit' / 'erasures')} order by unit_id"
+        ).fetchall()
+    assert [r[0] for r in rows] == ["FD101-test-002", "FD101-train-002"]
+    for row, unit in zip(rows, reversed(ERASED), strict=True):
+        unit_id, reason, status, lines, score_rows, removed, versions = row
+        assert (reason, status, score_rows) == ("data subject request #1", "complete", 1)
+        assert lines == landed_lines_of(env, unit)
+        removed = json.loads(removed)
+        assert removed["gold.fct_unit_cycle_features"] == before["fct_rows"][unit_id]
+        assert removed["bronze.stg_cmapss__sensor_readings"] == before["fct_rows"][unit_id]
+        assert set(json.loads(versions)) >= {"lake/gold/fct_unit_cycle_features", "lake/gold/dim_units"}
+    assert (env.paths.landing / "erasures" / "erased_units.csv").read_text().count("FD101-") == 2
+    assert "data subject request" not in (env.paths.landing / "erasures" / "erased_units.csv").read_text()
+
+
+def test_the_other_test_units_keep_their_rul_labels(erased):
+    env, _, before = erased
+    after = env.query(
+        f"select unit_id, cycle, rul from gold.fct_unit_cycle_features where unit_id in {KEPT_TEST_UNITS} order by all"
+    )
+    assert after == before["labels"]
+    assert all(rul is not None for _, _, rul in after)
+    assert env.scalar("select bool_and(is_mapping_trusted) from silver.int_rul_truth_mapped") is True
+
+
+def test_an_unknown_unit_is_refused_before_anything_is_written(erased):
+    env, _, _ = erased
+    tombstone = (env.paths.landing / "erasures" / "erased_units.csv").read_text()
+    with pytest.raises(erasing.EraseError, match=r"FD101-test-009 is neither in the warehouse .* nothing was erased"):
+        erasing.erase(env.paths, [erasing.Unit("FD101", "test", 9)], "typo", dbt_args=["--target", "ci"])
+    assert (env.paths.landing / "erasures" / "erased_units.csv").read_text() == tombstone
+    with pytest.raises(erasing.EraseError, match="is not a unit id"):
+        erasing.Unit.parse("FD101-16")
+
+
+def test_a_file_landed_again_and_a_second_erase_bring_nothing_back_and_equal_a_full_refresh(erased):
+    env, _, _ = erased
+    path = env.paths.landing / "test_FD101.txt"
+    readings = read_cmapss(path)
+    late = readings[readings["unit_number"] == 3].tail(1).assign(cycle=lambda r: r["cycle"] + 1)
+    path.write_text(format_cmapss_lines(readings) + format_cmapss_lines(late))  # corrected: unit 2 still in it
+    # erasing again completes (or, as here, repeats) an erasure: nothing left to remove, and its build
+    # ingests the corrected file, whose lines of the erased unit enter bronze blank
+    # (with --purge: every old Delta version is vacuumed, so none holds the units any more)
+    again = erasing.erase(env.paths, ERASED, "again", True, ["--target", "ci", *SETTLED], env.env, say=io.StringIO())
+    assert [(r.status, r.landing_lines_erased, r.delta_versions) for r in again] == [("complete", 0, {})] * 2
+    assert [r.versions_still_holding for r in again] == [{}, {}]
+    with lake.connect() as con:
+        assert erasing.versions_holding(con, env.paths.lake, ERASED[1]) == {}
+    for unit in ERASED:
+        assert traces(env, unit) == {}, unit.unit_id
+    erased_test_lines = env.scalar(
+        "select count(*) from bronze.base_cmapss__landed_lines "
+        "where erased_at is not null and source_file like '%test_FD101.txt'"
+    )
+    assert erased_test_lines == 2 * (landed_lines_of(env, ERASED[1]) - 1)  # in both versions of the file
+    incremental = gold_fingerprints(env)
+    env.build("--full-refresh", *SETTLED)
+    assert gold_fingerprints(env) == incremental
+    for unit in ERASED:
+        assert traces(env, unit) == {}, unit.unit_id
