@@ -112,7 +112,9 @@ def build_contract(project: dict, sensor_rows: list[dict[str, str]]) -> dict:
     columns += [
         column("is_last_observed_cycle", "boolean", "{{ doc('is_last_observed_cycle') }}", not_null=True),
         column("rul", "integer", "{{ doc('rul') }}", tests=[range_test(0)]),
-        column("rul_capped", "integer", "{{ doc('rul_capped') }}", tests=[range_test(0, "{{ var('rul_cap_cycles') }}")]),
+        column(
+            "rul_capped", "integer", "{{ doc('rul_capped') }}", tests=[range_test(0, "{{ var('rul_cap_cycles') }}")]
+        ),
         column("fails_within_30_cycles", "boolean", "{{ doc('fails_within_30_cycles') }}"),
     ]
 
