@@ -15,7 +15,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 CI_DIR := data/ci
 
 .PHONY: help install run build publish history restore erase optimize train predict monitor retrain-if-stale mlflow-ui benchmark benchmark-ingestion test lint contracts \
-	contracts-check ci-build pytest clean
+	contracts-check ci-build pytest clean evaluate-real simulator-realism
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F":.*## " "{printf \"  make %-16s %s\\n\", \$$1, \$$2}"
@@ -91,6 +91,12 @@ benchmark: install ## build/publish/train cost and peak RSS at each fleet size v
 
 benchmark-ingestion: install ## ingestion cost vs history size (bronze incremental vs full refresh)
 	$(PY) -m benchmarks.ingestion_scaling
+
+evaluate-real: install ## real FD001, truncated grouped CV of the make-run models (needs ../shared/data/cmapss/train_FD001.txt)
+	$(PY) -m benchmarks.evaluate_real
+
+simulator-realism: install ## simulator vs real FD001 per sensor and lifetimes (ACID_TEST=1: train on it, score real units)
+	$(PY) -m benchmarks.simulator_realism $(if $(ACID_TEST),--acid-test)
 
 test: install lint contracts-check ci-build pytest ## every check: lint, contracts, dbt build on a small fleet, pytest
 

@@ -10,8 +10,8 @@
 -- in the connected database.
 --
 -- It mirrors the models (models/staging, intermediate, marts) and the vars of dbt_project.yml
--- written out (sensor names, degradation_sensors, feature_windows, regime_setting_decimals,
--- rul_cap_cycles 125, failure_horizon_cycles 30); tests/python/test_benchmark_baselines.py
+-- written out (sensor names, degradation_sensors, feature_windows, unit_baseline_cycles 30,
+-- regime_setting_decimals, rul_cap_cycles 125, failure_horizon_cycles 30); tests/python/test_benchmark_baselines.py
 -- fails when its output and the dbt build's differ. What it does not do, being a one-shot
 -- rebuild: keep earlier file versions or a registry history (the registry extract read now is
 -- the only version, as in a first dbt build), and rank repeated readings by ingestion time (one
@@ -691,7 +691,8 @@ select
             + 1 * htbleed_bleed_enthalpy_z
             + -1 * w31_hpt_coolant_bleed_z
             + -1 * w32_lpt_coolant_bleed_z
-    ) / 14 as degradation_index
+    ) / 14 as degradation_index,
+    min(cycle) over (partition by unit_id) as first_cycle
 from z;
 
 create or replace table fct_unit_cycle_features as
@@ -719,6 +720,10 @@ featured as (
         case
             when count(t24_lpc_outlet_temp_z) over w30 >= 2 then regr_slope(t24_lpc_outlet_temp_z, cycle) over w30
         end as t24_lpc_outlet_temp_slope_w30,
+        avg(t24_lpc_outlet_temp_z) over w10 - avg(case when cycle < first_cycle + 30 then t24_lpc_outlet_temp_z end) over w_unit_to_date
+            as t24_lpc_outlet_temp_drift_mean_w10,
+        avg(t24_lpc_outlet_temp_z) over w30 - avg(case when cycle < first_cycle + 30 then t24_lpc_outlet_temp_z end) over w_unit_to_date
+            as t24_lpc_outlet_temp_drift_mean_w30,
         avg(t30_hpc_outlet_temp_z) over w5 as t30_hpc_outlet_temp_mean_w5,
         avg(t30_hpc_outlet_temp_z) over w10 as t30_hpc_outlet_temp_mean_w10,
         avg(t30_hpc_outlet_temp_z) over w30 as t30_hpc_outlet_temp_mean_w30,
@@ -730,6 +735,10 @@ featured as (
         case
             when count(t30_hpc_outlet_temp_z) over w30 >= 2 then regr_slope(t30_hpc_outlet_temp_z, cycle) over w30
         end as t30_hpc_outlet_temp_slope_w30,
+        avg(t30_hpc_outlet_temp_z) over w10 - avg(case when cycle < first_cycle + 30 then t30_hpc_outlet_temp_z end) over w_unit_to_date
+            as t30_hpc_outlet_temp_drift_mean_w10,
+        avg(t30_hpc_outlet_temp_z) over w30 - avg(case when cycle < first_cycle + 30 then t30_hpc_outlet_temp_z end) over w_unit_to_date
+            as t30_hpc_outlet_temp_drift_mean_w30,
         avg(t50_lpt_outlet_temp_z) over w5 as t50_lpt_outlet_temp_mean_w5,
         avg(t50_lpt_outlet_temp_z) over w10 as t50_lpt_outlet_temp_mean_w10,
         avg(t50_lpt_outlet_temp_z) over w30 as t50_lpt_outlet_temp_mean_w30,
@@ -741,6 +750,10 @@ featured as (
         case
             when count(t50_lpt_outlet_temp_z) over w30 >= 2 then regr_slope(t50_lpt_outlet_temp_z, cycle) over w30
         end as t50_lpt_outlet_temp_slope_w30,
+        avg(t50_lpt_outlet_temp_z) over w10 - avg(case when cycle < first_cycle + 30 then t50_lpt_outlet_temp_z end) over w_unit_to_date
+            as t50_lpt_outlet_temp_drift_mean_w10,
+        avg(t50_lpt_outlet_temp_z) over w30 - avg(case when cycle < first_cycle + 30 then t50_lpt_outlet_temp_z end) over w_unit_to_date
+            as t50_lpt_outlet_temp_drift_mean_w30,
         avg(p30_hpc_outlet_pressure_z) over w5 as p30_hpc_outlet_pressure_mean_w5,
         avg(p30_hpc_outlet_pressure_z) over w10 as p30_hpc_outlet_pressure_mean_w10,
         avg(p30_hpc_outlet_pressure_z) over w30 as p30_hpc_outlet_pressure_mean_w30,
@@ -756,6 +769,10 @@ featured as (
                 count(p30_hpc_outlet_pressure_z) over w30 >= 2
                 then regr_slope(p30_hpc_outlet_pressure_z, cycle) over w30
         end as p30_hpc_outlet_pressure_slope_w30,
+        avg(p30_hpc_outlet_pressure_z) over w10 - avg(case when cycle < first_cycle + 30 then p30_hpc_outlet_pressure_z end) over w_unit_to_date
+            as p30_hpc_outlet_pressure_drift_mean_w10,
+        avg(p30_hpc_outlet_pressure_z) over w30 - avg(case when cycle < first_cycle + 30 then p30_hpc_outlet_pressure_z end) over w_unit_to_date
+            as p30_hpc_outlet_pressure_drift_mean_w30,
         avg(nf_fan_speed_z) over w5 as nf_fan_speed_mean_w5,
         avg(nf_fan_speed_z) over w10 as nf_fan_speed_mean_w10,
         avg(nf_fan_speed_z) over w30 as nf_fan_speed_mean_w30,
@@ -765,6 +782,10 @@ featured as (
             as nf_fan_speed_slope_w10,
         case when count(nf_fan_speed_z) over w30 >= 2 then regr_slope(nf_fan_speed_z, cycle) over w30 end
             as nf_fan_speed_slope_w30,
+        avg(nf_fan_speed_z) over w10 - avg(case when cycle < first_cycle + 30 then nf_fan_speed_z end) over w_unit_to_date
+            as nf_fan_speed_drift_mean_w10,
+        avg(nf_fan_speed_z) over w30 - avg(case when cycle < first_cycle + 30 then nf_fan_speed_z end) over w_unit_to_date
+            as nf_fan_speed_drift_mean_w30,
         avg(nc_core_speed_z) over w5 as nc_core_speed_mean_w5,
         avg(nc_core_speed_z) over w10 as nc_core_speed_mean_w10,
         avg(nc_core_speed_z) over w30 as nc_core_speed_mean_w30,
@@ -774,6 +795,10 @@ featured as (
             as nc_core_speed_slope_w10,
         case when count(nc_core_speed_z) over w30 >= 2 then regr_slope(nc_core_speed_z, cycle) over w30 end
             as nc_core_speed_slope_w30,
+        avg(nc_core_speed_z) over w10 - avg(case when cycle < first_cycle + 30 then nc_core_speed_z end) over w_unit_to_date
+            as nc_core_speed_drift_mean_w10,
+        avg(nc_core_speed_z) over w30 - avg(case when cycle < first_cycle + 30 then nc_core_speed_z end) over w_unit_to_date
+            as nc_core_speed_drift_mean_w30,
         avg(ps30_hpc_static_pressure_z) over w5 as ps30_hpc_static_pressure_mean_w5,
         avg(ps30_hpc_static_pressure_z) over w10 as ps30_hpc_static_pressure_mean_w10,
         avg(ps30_hpc_static_pressure_z) over w30 as ps30_hpc_static_pressure_mean_w30,
@@ -789,6 +814,10 @@ featured as (
                 count(ps30_hpc_static_pressure_z) over w30 >= 2
                 then regr_slope(ps30_hpc_static_pressure_z, cycle) over w30
         end as ps30_hpc_static_pressure_slope_w30,
+        avg(ps30_hpc_static_pressure_z) over w10 - avg(case when cycle < first_cycle + 30 then ps30_hpc_static_pressure_z end) over w_unit_to_date
+            as ps30_hpc_static_pressure_drift_mean_w10,
+        avg(ps30_hpc_static_pressure_z) over w30 - avg(case when cycle < first_cycle + 30 then ps30_hpc_static_pressure_z end) over w_unit_to_date
+            as ps30_hpc_static_pressure_drift_mean_w30,
         avg(phi_fuel_flow_ratio_z) over w5 as phi_fuel_flow_ratio_mean_w5,
         avg(phi_fuel_flow_ratio_z) over w10 as phi_fuel_flow_ratio_mean_w10,
         avg(phi_fuel_flow_ratio_z) over w30 as phi_fuel_flow_ratio_mean_w30,
@@ -800,6 +829,10 @@ featured as (
         case
             when count(phi_fuel_flow_ratio_z) over w30 >= 2 then regr_slope(phi_fuel_flow_ratio_z, cycle) over w30
         end as phi_fuel_flow_ratio_slope_w30,
+        avg(phi_fuel_flow_ratio_z) over w10 - avg(case when cycle < first_cycle + 30 then phi_fuel_flow_ratio_z end) over w_unit_to_date
+            as phi_fuel_flow_ratio_drift_mean_w10,
+        avg(phi_fuel_flow_ratio_z) over w30 - avg(case when cycle < first_cycle + 30 then phi_fuel_flow_ratio_z end) over w_unit_to_date
+            as phi_fuel_flow_ratio_drift_mean_w30,
         avg(nrf_corrected_fan_speed_z) over w5 as nrf_corrected_fan_speed_mean_w5,
         avg(nrf_corrected_fan_speed_z) over w10 as nrf_corrected_fan_speed_mean_w10,
         avg(nrf_corrected_fan_speed_z) over w30 as nrf_corrected_fan_speed_mean_w30,
@@ -815,6 +848,10 @@ featured as (
                 count(nrf_corrected_fan_speed_z) over w30 >= 2
                 then regr_slope(nrf_corrected_fan_speed_z, cycle) over w30
         end as nrf_corrected_fan_speed_slope_w30,
+        avg(nrf_corrected_fan_speed_z) over w10 - avg(case when cycle < first_cycle + 30 then nrf_corrected_fan_speed_z end) over w_unit_to_date
+            as nrf_corrected_fan_speed_drift_mean_w10,
+        avg(nrf_corrected_fan_speed_z) over w30 - avg(case when cycle < first_cycle + 30 then nrf_corrected_fan_speed_z end) over w_unit_to_date
+            as nrf_corrected_fan_speed_drift_mean_w30,
         avg(nrc_corrected_core_speed_z) over w5 as nrc_corrected_core_speed_mean_w5,
         avg(nrc_corrected_core_speed_z) over w10 as nrc_corrected_core_speed_mean_w10,
         avg(nrc_corrected_core_speed_z) over w30 as nrc_corrected_core_speed_mean_w30,
@@ -830,6 +867,10 @@ featured as (
                 count(nrc_corrected_core_speed_z) over w30 >= 2
                 then regr_slope(nrc_corrected_core_speed_z, cycle) over w30
         end as nrc_corrected_core_speed_slope_w30,
+        avg(nrc_corrected_core_speed_z) over w10 - avg(case when cycle < first_cycle + 30 then nrc_corrected_core_speed_z end) over w_unit_to_date
+            as nrc_corrected_core_speed_drift_mean_w10,
+        avg(nrc_corrected_core_speed_z) over w30 - avg(case when cycle < first_cycle + 30 then nrc_corrected_core_speed_z end) over w_unit_to_date
+            as nrc_corrected_core_speed_drift_mean_w30,
         avg(bpr_bypass_ratio_z) over w5 as bpr_bypass_ratio_mean_w5,
         avg(bpr_bypass_ratio_z) over w10 as bpr_bypass_ratio_mean_w10,
         avg(bpr_bypass_ratio_z) over w30 as bpr_bypass_ratio_mean_w30,
@@ -839,6 +880,10 @@ featured as (
             as bpr_bypass_ratio_slope_w10,
         case when count(bpr_bypass_ratio_z) over w30 >= 2 then regr_slope(bpr_bypass_ratio_z, cycle) over w30 end
             as bpr_bypass_ratio_slope_w30,
+        avg(bpr_bypass_ratio_z) over w10 - avg(case when cycle < first_cycle + 30 then bpr_bypass_ratio_z end) over w_unit_to_date
+            as bpr_bypass_ratio_drift_mean_w10,
+        avg(bpr_bypass_ratio_z) over w30 - avg(case when cycle < first_cycle + 30 then bpr_bypass_ratio_z end) over w_unit_to_date
+            as bpr_bypass_ratio_drift_mean_w30,
         avg(htbleed_bleed_enthalpy_z) over w5 as htbleed_bleed_enthalpy_mean_w5,
         avg(htbleed_bleed_enthalpy_z) over w10 as htbleed_bleed_enthalpy_mean_w10,
         avg(htbleed_bleed_enthalpy_z) over w30 as htbleed_bleed_enthalpy_mean_w30,
@@ -850,6 +895,10 @@ featured as (
         case
             when count(htbleed_bleed_enthalpy_z) over w30 >= 2 then regr_slope(htbleed_bleed_enthalpy_z, cycle) over w30
         end as htbleed_bleed_enthalpy_slope_w30,
+        avg(htbleed_bleed_enthalpy_z) over w10 - avg(case when cycle < first_cycle + 30 then htbleed_bleed_enthalpy_z end) over w_unit_to_date
+            as htbleed_bleed_enthalpy_drift_mean_w10,
+        avg(htbleed_bleed_enthalpy_z) over w30 - avg(case when cycle < first_cycle + 30 then htbleed_bleed_enthalpy_z end) over w_unit_to_date
+            as htbleed_bleed_enthalpy_drift_mean_w30,
         avg(w31_hpt_coolant_bleed_z) over w5 as w31_hpt_coolant_bleed_mean_w5,
         avg(w31_hpt_coolant_bleed_z) over w10 as w31_hpt_coolant_bleed_mean_w10,
         avg(w31_hpt_coolant_bleed_z) over w30 as w31_hpt_coolant_bleed_mean_w30,
@@ -861,6 +910,10 @@ featured as (
         case
             when count(w31_hpt_coolant_bleed_z) over w30 >= 2 then regr_slope(w31_hpt_coolant_bleed_z, cycle) over w30
         end as w31_hpt_coolant_bleed_slope_w30,
+        avg(w31_hpt_coolant_bleed_z) over w10 - avg(case when cycle < first_cycle + 30 then w31_hpt_coolant_bleed_z end) over w_unit_to_date
+            as w31_hpt_coolant_bleed_drift_mean_w10,
+        avg(w31_hpt_coolant_bleed_z) over w30 - avg(case when cycle < first_cycle + 30 then w31_hpt_coolant_bleed_z end) over w_unit_to_date
+            as w31_hpt_coolant_bleed_drift_mean_w30,
         avg(w32_lpt_coolant_bleed_z) over w5 as w32_lpt_coolant_bleed_mean_w5,
         avg(w32_lpt_coolant_bleed_z) over w10 as w32_lpt_coolant_bleed_mean_w10,
         avg(w32_lpt_coolant_bleed_z) over w30 as w32_lpt_coolant_bleed_mean_w30,
@@ -872,6 +925,10 @@ featured as (
         case
             when count(w32_lpt_coolant_bleed_z) over w30 >= 2 then regr_slope(w32_lpt_coolant_bleed_z, cycle) over w30
         end as w32_lpt_coolant_bleed_slope_w30,
+        avg(w32_lpt_coolant_bleed_z) over w10 - avg(case when cycle < first_cycle + 30 then w32_lpt_coolant_bleed_z end) over w_unit_to_date
+            as w32_lpt_coolant_bleed_drift_mean_w10,
+        avg(w32_lpt_coolant_bleed_z) over w30 - avg(case when cycle < first_cycle + 30 then w32_lpt_coolant_bleed_z end) over w_unit_to_date
+            as w32_lpt_coolant_bleed_drift_mean_w30,
         avg(degradation_index) over w5 as degradation_index_mean_w5,
         avg(degradation_index) over w10 as degradation_index_mean_w10,
         avg(degradation_index) over w30 as degradation_index_mean_w30,
@@ -880,9 +937,14 @@ featured as (
         case when count(degradation_index) over w10 >= 2 then regr_slope(degradation_index, cycle) over w10 end
             as degradation_index_slope_w10,
         case when count(degradation_index) over w30 >= 2 then regr_slope(degradation_index, cycle) over w30 end
-            as degradation_index_slope_w30
+            as degradation_index_slope_w30,
+        avg(degradation_index) over w10 - avg(case when cycle < first_cycle + 30 then degradation_index end) over w_unit_to_date
+            as degradation_index_drift_mean_w10,
+        avg(degradation_index) over w30 - avg(case when cycle < first_cycle + 30 then degradation_index end) over w_unit_to_date
+            as degradation_index_drift_mean_w30
     from normalised
     window
+    w_unit_to_date as (partition by unit_id order by cycle range between unbounded preceding and current row),
     w5 as (partition by unit_id order by cycle range between 4 preceding and current row),
     w10 as (partition by unit_id order by cycle range between 9 preceding and current row),
     w30 as (partition by unit_id order by cycle range between 29 preceding and current row)
@@ -934,6 +996,8 @@ select
     t24_lpc_outlet_temp_std_w30,
     t24_lpc_outlet_temp_slope_w10,
     t24_lpc_outlet_temp_slope_w30,
+    t24_lpc_outlet_temp_drift_mean_w10,
+    t24_lpc_outlet_temp_drift_mean_w30,
     t30_hpc_outlet_temp_mean_w5,
     t30_hpc_outlet_temp_mean_w10,
     t30_hpc_outlet_temp_mean_w30,
@@ -941,6 +1005,8 @@ select
     t30_hpc_outlet_temp_std_w30,
     t30_hpc_outlet_temp_slope_w10,
     t30_hpc_outlet_temp_slope_w30,
+    t30_hpc_outlet_temp_drift_mean_w10,
+    t30_hpc_outlet_temp_drift_mean_w30,
     t50_lpt_outlet_temp_mean_w5,
     t50_lpt_outlet_temp_mean_w10,
     t50_lpt_outlet_temp_mean_w30,
@@ -948,6 +1014,8 @@ select
     t50_lpt_outlet_temp_std_w30,
     t50_lpt_outlet_temp_slope_w10,
     t50_lpt_outlet_temp_slope_w30,
+    t50_lpt_outlet_temp_drift_mean_w10,
+    t50_lpt_outlet_temp_drift_mean_w30,
     p30_hpc_outlet_pressure_mean_w5,
     p30_hpc_outlet_pressure_mean_w10,
     p30_hpc_outlet_pressure_mean_w30,
@@ -955,6 +1023,8 @@ select
     p30_hpc_outlet_pressure_std_w30,
     p30_hpc_outlet_pressure_slope_w10,
     p30_hpc_outlet_pressure_slope_w30,
+    p30_hpc_outlet_pressure_drift_mean_w10,
+    p30_hpc_outlet_pressure_drift_mean_w30,
     nf_fan_speed_mean_w5,
     nf_fan_speed_mean_w10,
     nf_fan_speed_mean_w30,
@@ -962,6 +1032,8 @@ select
     nf_fan_speed_std_w30,
     nf_fan_speed_slope_w10,
     nf_fan_speed_slope_w30,
+    nf_fan_speed_drift_mean_w10,
+    nf_fan_speed_drift_mean_w30,
     nc_core_speed_mean_w5,
     nc_core_speed_mean_w10,
     nc_core_speed_mean_w30,
@@ -969,6 +1041,8 @@ select
     nc_core_speed_std_w30,
     nc_core_speed_slope_w10,
     nc_core_speed_slope_w30,
+    nc_core_speed_drift_mean_w10,
+    nc_core_speed_drift_mean_w30,
     ps30_hpc_static_pressure_mean_w5,
     ps30_hpc_static_pressure_mean_w10,
     ps30_hpc_static_pressure_mean_w30,
@@ -976,6 +1050,8 @@ select
     ps30_hpc_static_pressure_std_w30,
     ps30_hpc_static_pressure_slope_w10,
     ps30_hpc_static_pressure_slope_w30,
+    ps30_hpc_static_pressure_drift_mean_w10,
+    ps30_hpc_static_pressure_drift_mean_w30,
     phi_fuel_flow_ratio_mean_w5,
     phi_fuel_flow_ratio_mean_w10,
     phi_fuel_flow_ratio_mean_w30,
@@ -983,6 +1059,8 @@ select
     phi_fuel_flow_ratio_std_w30,
     phi_fuel_flow_ratio_slope_w10,
     phi_fuel_flow_ratio_slope_w30,
+    phi_fuel_flow_ratio_drift_mean_w10,
+    phi_fuel_flow_ratio_drift_mean_w30,
     nrf_corrected_fan_speed_mean_w5,
     nrf_corrected_fan_speed_mean_w10,
     nrf_corrected_fan_speed_mean_w30,
@@ -990,6 +1068,8 @@ select
     nrf_corrected_fan_speed_std_w30,
     nrf_corrected_fan_speed_slope_w10,
     nrf_corrected_fan_speed_slope_w30,
+    nrf_corrected_fan_speed_drift_mean_w10,
+    nrf_corrected_fan_speed_drift_mean_w30,
     nrc_corrected_core_speed_mean_w5,
     nrc_corrected_core_speed_mean_w10,
     nrc_corrected_core_speed_mean_w30,
@@ -997,6 +1077,8 @@ select
     nrc_corrected_core_speed_std_w30,
     nrc_corrected_core_speed_slope_w10,
     nrc_corrected_core_speed_slope_w30,
+    nrc_corrected_core_speed_drift_mean_w10,
+    nrc_corrected_core_speed_drift_mean_w30,
     bpr_bypass_ratio_mean_w5,
     bpr_bypass_ratio_mean_w10,
     bpr_bypass_ratio_mean_w30,
@@ -1004,6 +1086,8 @@ select
     bpr_bypass_ratio_std_w30,
     bpr_bypass_ratio_slope_w10,
     bpr_bypass_ratio_slope_w30,
+    bpr_bypass_ratio_drift_mean_w10,
+    bpr_bypass_ratio_drift_mean_w30,
     htbleed_bleed_enthalpy_mean_w5,
     htbleed_bleed_enthalpy_mean_w10,
     htbleed_bleed_enthalpy_mean_w30,
@@ -1011,6 +1095,8 @@ select
     htbleed_bleed_enthalpy_std_w30,
     htbleed_bleed_enthalpy_slope_w10,
     htbleed_bleed_enthalpy_slope_w30,
+    htbleed_bleed_enthalpy_drift_mean_w10,
+    htbleed_bleed_enthalpy_drift_mean_w30,
     w31_hpt_coolant_bleed_mean_w5,
     w31_hpt_coolant_bleed_mean_w10,
     w31_hpt_coolant_bleed_mean_w30,
@@ -1018,6 +1104,8 @@ select
     w31_hpt_coolant_bleed_std_w30,
     w31_hpt_coolant_bleed_slope_w10,
     w31_hpt_coolant_bleed_slope_w30,
+    w31_hpt_coolant_bleed_drift_mean_w10,
+    w31_hpt_coolant_bleed_drift_mean_w30,
     w32_lpt_coolant_bleed_mean_w5,
     w32_lpt_coolant_bleed_mean_w10,
     w32_lpt_coolant_bleed_mean_w30,
@@ -1025,6 +1113,8 @@ select
     w32_lpt_coolant_bleed_std_w30,
     w32_lpt_coolant_bleed_slope_w10,
     w32_lpt_coolant_bleed_slope_w30,
+    w32_lpt_coolant_bleed_drift_mean_w10,
+    w32_lpt_coolant_bleed_drift_mean_w30,
     degradation_index_mean_w5,
     degradation_index_mean_w10,
     degradation_index_mean_w30,
@@ -1032,6 +1122,8 @@ select
     degradation_index_std_w30,
     degradation_index_slope_w10,
     degradation_index_slope_w30,
+    degradation_index_drift_mean_w10,
+    degradation_index_drift_mean_w30,
     cycle = last_observed_cycle as is_last_observed_cycle,
     rul,
     case when rul > 125 then 125 else rul end as rul_capped,

@@ -301,8 +301,12 @@ def normalised(readings: pd.DataFrame, decimals: list[int], degradation: dict[st
 # --------------------------------------------------------------------------------------- gold
 
 
-def rolling_features(readings: pd.DataFrame, degradation: dict[str, int], windows: dict[str, list[int]]) -> dict:
-    """Each feature's rolling mean / std / slope over the unit's last N cycles (a range of cycles).
+def rolling_features(
+    readings: pd.DataFrame, degradation: dict[str, int], windows: dict[str, list[int]], baseline_cycles: int
+) -> dict:
+    """Each feature's rolling mean / std / slope over the unit's last N cycles (a range of cycles), and
+    drift_mean: the rolling mean minus the unit's healthy level (its mean over its first
+    `baseline_cycles` cycles, or up to this cycle before that).
 
     The frame is sorted by unit and cycle and indexed by a clock in which each unit's cycles are
     seconds and units sit further apart than any window, so one rolling pass never mixes units.
@@ -314,11 +318,18 @@ def rolling_features(readings: pd.DataFrame, degradation: dict[str, int], window
     y = readings[list(sources.values())].set_axis(list(sources), axis=1).set_index(clock)
     x = pd.DataFrame({name: readings["cycle"].to_numpy(dtype="float64") for name in sources}, index=clock)
     x = x.where(y.notna())  # regr_slope uses the pairs where both are present
+    cycle = readings["cycle"].to_numpy()
+    first_cycle = readings.groupby("unit_id", sort=False)["cycle"].transform("min").to_numpy()
+    healthy = y.where(pd.Series(cycle < first_cycle + baseline_cycles, index=clock), axis=0)
+    units = pd.Series(unit_code, index=clock)
+    healthy_level = healthy.fillna(0.0).groupby(units).cumsum() / healthy.notna().groupby(units).cumsum()
     features = {}
-    for statistic in ("mean", "std", "slope"):
-        for n in windows[statistic]:
+    for statistic in ("mean", "std", "slope", "drift_mean"):
+        for n in windows.get(statistic, []):
             window = y.rolling(f"{n}s")
-            if statistic == "mean":
+            if statistic == "drift_mean":
+                result = window.mean() - healthy_level
+            elif statistic == "mean":
                 result = window.mean()
             elif statistic == "std":
                 result = window.std(ddof=1)
@@ -336,7 +347,7 @@ def feature_table(readings: pd.DataFrame, truths: pd.DataFrame, variables: dict)
     degradation = variables["degradation_sensors"]
     windows = variables["feature_windows"]
     frame = readings.sort_values(["unit_id", "cycle"], kind="stable").reset_index(drop=True)
-    rolling = rolling_features(frame, degradation, windows)
+    rolling = rolling_features(frame, degradation, windows, variables["unit_baseline_cycles"])
     latest_truth = (
         truths.sort_values(["dataset", "unit_number", "source_file"])
         .drop_duplicates(["dataset", "unit_number"], keep="last")
@@ -366,8 +377,8 @@ def feature_table(readings: pd.DataFrame, truths: pd.DataFrame, variables: dict)
     ordered = [  # the dbt column order: feature, statistic, window
         f"{f}_{stat}_w{n}"
         for f in [*degradation, "degradation_index"]
-        for stat in ("mean", "std", "slope")
-        for n in windows[stat]
+        for stat in ("mean", "std", "slope", "drift_mean")
+        for n in windows.get(stat, [])
     ]
     columns.update({name: rolling[name] for name in ordered})
     columns["is_last_observed_cycle"] = frame["cycle"].eq(last_cycle)

@@ -162,3 +162,58 @@ def grouped_folds(units: Sequence[str], n_splits: int, seed: int) -> list[tuple[
     fold_of_row = np.array([fold_of_unit[unit] for unit in groups.tolist()], dtype=int)
     rows = np.arange(groups.size)
     return [(rows[fold_of_row != fold], rows[fold_of_row == fold]) for fold in range(n_splits)]
+
+
+# NASA's FD001 test series stop with a true RUL of 7-145 cycles after at least 31 observed cycles.
+TEST_RUL_RANGE = (7, 145)
+MIN_OBSERVED_CYCLES = 31
+
+
+def truncation_points(
+    frame: pd.DataFrame,
+    seed: int,
+    cuts_per_unit: int = 1,
+    rul_range: tuple[int, int] = TEST_RUL_RANGE,
+    min_observed_cycles: int = MIN_OBSERVED_CYCLES,
+) -> pd.DataFrame:
+    """Rows of run-to-failure units cut the way NASA's test sets are made: where a test series would stop.
+
+    `frame` holds every cycle of each unit (`unit_id`, `cycle`; a unit's last cycle is its failure). For each
+    unit, `cuts_per_unit` rows are drawn uniformly, with replacement, among its cycles whose remaining life
+    `last cycle - cycle` lies in `rul_range` (both ends included) and that have at least
+    `min_observed_cycles` cycles up to them (counted from the unit's first cycle). A unit too short for the
+    whole window is cut where it can be: its `min_observed_cycles`-th cycle when that leaves less than
+    `rul_range[0]` cycles, its last cycle when it has fewer cycles than that. Features built from a unit's
+    own past only are then what a test series would show at its last cycle. Returns those rows (all
+    columns) plus `truncation` (0 .. cuts_per_unit - 1) and `rul_at_truncation`, ordered by unit_id,
+    truncation; depends only on the rows and the seed, not their order.
+    """
+    if cuts_per_unit < 1:
+        raise ValueError(f"cuts_per_unit must be at least 1, got {cuts_per_unit}")
+    low, high = rul_range
+    if not 0 <= low <= high:
+        raise ValueError(f"rul_range must be 0 <= low <= high, got {rul_range}")
+    if frame.empty:
+        raise ValueError("no rows to truncate")
+    rows = frame.sort_values(["unit_id", "cycle"], kind="mergesort").reset_index(drop=True)
+    units = rows.groupby("unit_id", sort=True)["cycle"]
+    last = units.transform("max").to_numpy()
+    first = units.transform("min").to_numpy()
+    remaining = last - rows["cycle"].to_numpy()
+    observed = rows["cycle"].to_numpy() - first + 1
+    longest = last - first + 1 - min_observed_cycles  # remaining life at the min_observed-th cycle
+    unit_high = np.minimum(high, np.maximum(longest, 0))
+    unit_low = np.minimum(low, unit_high)
+    candidate = (
+        (remaining >= unit_low) & (remaining <= unit_high) & ((observed >= min_observed_cycles) | (remaining == 0))
+    )
+    candidates = rows.loc[candidate].assign(_remaining=remaining[candidate]).reset_index(drop=True)
+    position = candidates.groupby("unit_id", sort=True).cumcount().to_numpy()
+    count = candidates.groupby("unit_id", sort=True)["cycle"].transform("size").to_numpy()
+    start = np.flatnonzero(position == 0)
+    draws = np.random.default_rng(seed).random((start.size, cuts_per_unit))
+    picked = start[:, None] + np.floor(draws * count[start][:, None]).astype(int)
+    chosen = candidates.iloc[picked.ravel()].reset_index(drop=True)
+    return chosen.assign(truncation=np.tile(np.arange(cuts_per_unit), start.size)).rename(
+        columns={"_remaining": "rul_at_truncation"}
+    )

@@ -14,12 +14,16 @@ Two subcommands (``python -m ml.simulate --help``):
 
 The sensor model, in a nutshell: every engine has a lifetime drawn like FD001's
 (128-362 cycles, mean 206), some initial wear and a health index that degrades
-along an exponential curve to 1.0 at its last cycle. Each informative sensor drifts
-in the direction ``seeds/sensors.csv`` gives, by a few noise standard deviations at
-failure, scaled per fault mode (HPC or fan) and per engine; Gaussian noise of about
-the real spread buries early wear. With six operating conditions each cycle runs
-in a random regime, and every sensor's level, noise and drift scale with the
-regime's level, so values compare only after per-regime normalisation.
+along an exponential curve to 1.0 at its last cycle. Each informative sensor starts
+at an engine-specific healthy level and drifts in the direction ``seeds/sensors.csv``
+gives, by 4-11 noise standard deviations at failure, scaled per fault mode (HPC or
+fan) and per engine (the core speeds s9/s14 by one widely spread scale per engine);
+Gaussian noise buries early wear. Levels, noise, engine offsets, drift and the
+curvature of the wear are calibrated against NASA's real FD001 train file
+(``python -m benchmarks.simulator_realism`` prints the comparison). With six operating
+conditions each cycle runs in a random regime, and every sensor's level, noise and
+drift scale with the regime's level, so values compare only after per-regime
+normalisation.
 """
 
 from __future__ import annotations
@@ -55,13 +59,18 @@ FAULT_MODES: tuple[str, str] = ("HPC", "fan")
 LIFETIME_MIN, LIFETIME_MAX = 128, 362
 LIFETIME_GAMMA_SHAPE, LIFETIME_GAMMA_SCALE = 2.9, 27.0
 INITIAL_WEAR_MAX = 0.10  # health index at cycle 0, as a fraction of the wear at failure
-WEAR_RATE_RANGE = (3.5, 6.5)  # exponent of the health curve: higher = later, steeper
+WEAR_RATE_RANGE = (3.0, 5.0)  # exponent of the health curve: higher = later, steeper (FD001: ~37 % of the
+# drift at failure is reached 50 cycles before it, ~13 % 100 cycles before)
 # A test series stops with a true RUL drawn uniformly from this range (NASA FD001's RUL truth spans
 # 7-145), so about a sixth of test units are within 30 cycles of failure, as in the real file.
 TEST_RUL_RANGE = (7, 145)
 MIN_TEST_CYCLES = 5
-UNIT_OFFSET_SD = 0.3  # engine-to-engine offset of each sensor, in noise SDs
 UNIT_SENSITIVITY_RANGE = (0.75, 1.25)  # engine-to-engine scale of each sensor's drift
+# The core speeds (Nc s9, NRc s14) drift with one scale per engine, shared by both and far more
+# spread than the others': in FD001 a third of the engines end slightly below their healthy
+# level and a few far above it (quantiles of the drift / its mean: 10 % -0.3, median 0.5, 90 % 2.7).
+CORE_SPEED_SENSORS = (8, 13)  # s9, s14 (0-based)
+CORE_SENSITIVITY_SHIFT, CORE_SENSITIVITY_SCALE, CORE_SENSITIVITY_MAX = -0.6, 1.6, 4.0
 
 # Operating regimes, FD002-like: (altitude-ish, Mach-ish, throttle resolver angle).
 REGIME_SETTINGS = np.array(
@@ -80,8 +89,8 @@ SETTING_NOISE_SD = np.array([0.0022, 0.0003, 0.0])  # FD001's spread; setting_3 
 # just above a rounding edge so that, as in FD001, about 2 % of rows print 21.60.
 REGIME_LEVELS = np.array(
     [
-        [518.67, 642.40, 1588.0, 1403.0, 14.62, 21.608, 554.50, 2388.04, 9050.0, 1.30, 47.30,
-         521.90, 2388.04, 8135.0, 8.420, 0.03, 392.0, 2388.0, 100.00, 38.95, 23.370],
+        [518.67, 642.34, 1586.3, 1400.9, 14.62, 21.608, 554.06, 2388.054, 9053.4, 1.30, 47.32,
+         522.08, 2388.055, 8136.4, 8.417, 0.03, 392.0, 2388.0, 100.00, 38.97, 23.370],
         [489.05, 604.30, 1494.0, 1305.0, 10.52, 15.49, 394.30, 2318.90, 8770.0, 1.26, 45.30,
          371.50, 2388.05, 8130.0, 8.650, 0.02, 369.0, 2319.0, 100.00, 28.60, 17.160],
         [491.19, 607.40, 1479.0, 1253.0, 9.35, 13.65, 334.50, 2323.95, 8715.0, 1.08, 44.30,
@@ -94,16 +103,25 @@ REGIME_LEVELS = np.array(
          129.80, 2387.98, 8080.0, 9.380, 0.02, 330.0, 2212.0, 100.00, 10.60, 6.360],
     ]
 )  # fmt: skip
-# Noise SD of s1..s21 in regime 0: about 0.65 x FD001's whole-file SD (the rest of
-# that spread is the drift). 0 = constant sensor.
+# The sensor model below is calibrated against NASA's real FD001 train file
+# (`python -m benchmarks.simulator_realism` prints both side by side).
+# Noise SD of s1..s21 in regime 0: FD001's within-unit SD over a unit's first 30 cycles
+# (s17, printed as an integer, a little less: rounding adds the rest). 0 = constant sensor.
 NOISE_SD = np.array(
-    [0.0, 0.32, 4.0, 5.8, 0.0, 0.0015, 0.58, 0.046, 14.0, 0.0, 0.17,
-     0.48, 0.047, 12.0, 0.025, 0.0, 1.0, 0.0, 0.0, 0.12, 0.07]
+    [0.0, 0.30, 4.0, 3.95, 0.0, 0.0015, 0.405, 0.031, 4.2, 0.0, 0.101,
+     0.305, 0.030, 3.15, 0.020, 0.0, 0.90, 0.0, 0.0, 0.100, 0.061]
 )  # fmt: skip
-# Drift at failure in noise SDs; its sign comes from seeds/sensors.csv.
+# Engine-to-engine offset of each sensor's healthy level, in noise SDs: FD001's spread of the
+# units' healthy levels (the core speeds s9 and s14 differ most between engines).
+UNIT_OFFSET_SDS = np.array(
+    [0.0, 0.75, 0.55, 1.1, 0.0, 0.3, 1.15, 1.35, 1.3, 0.0, 1.4,
+     1.3, 1.5, 2.0, 0.85, 0.0, 0.75, 0.0, 0.0, 0.8, 0.8]
+)  # fmt: skip
+# Drift at failure in noise SDs (FD001's, over the mean sensitivity and initial wear); its sign
+# comes from seeds/sensors.csv.
 DRIFT_AT_FAILURE_SDS = np.array(
-    [0.0, 4.0, 3.0, 4.0, 0.0, 0.0, 4.5, 4.5, 3.0, 0.0, 5.0,
-     4.5, 4.5, 3.0, 4.0, 0.0, 4.0, 0.0, 0.0, 5.0, 5.0]
+    [0.0, 4.7, 4.2, 7.3, 0.0, 0.0, 6.7, 6.1, 10.9, 0.0, 8.6,
+     7.6, 6.5, 10.5, 5.6, 0.0, 4.7, 0.0, 0.0, 5.4, 5.2]
 )  # fmt: skip
 # How strongly each fault mode moves each sensor: fan wear shows most in T24, Nf,
 # NRf and BPR and hardly in the core speeds.
@@ -266,8 +284,10 @@ def simulate_readings(
 ) -> pd.DataFrame:
     """All cycles of all engines, in ``engines``' order: ``CMAPSS_COLUMNS``, printed precision."""
     n_engines = len(engines)
-    offset = rng.normal(0.0, UNIT_OFFSET_SD, (len(SENSOR_CODES), n_engines))
+    offset = rng.normal(0.0, 1.0, (len(SENSOR_CODES), n_engines)) * UNIT_OFFSET_SDS[:, None]
     sensitivity = rng.uniform(*UNIT_SENSITIVITY_RANGE, (len(SENSOR_CODES), n_engines))
+    core = CORE_SENSITIVITY_SHIFT + rng.exponential(CORE_SENSITIVITY_SCALE, n_engines)
+    sensitivity[list(CORE_SPEED_SENSORS)] = np.minimum(core, CORE_SENSITIVITY_MAX)
     engine, cycle = flat_cycles(engines["observed_cycles"].to_numpy())
     mode = pd.Index(FAULT_MODES).get_indexer(engines["fault_mode"])[engine]
     health = health_index(

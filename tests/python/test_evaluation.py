@@ -19,6 +19,7 @@ from ml.evaluation import (
     phm08_score,
     regression_metrics,
     rmse,
+    truncation_points,
 )
 
 E = math.e
@@ -169,3 +170,52 @@ def test_grouped_folds_properties(units, n_splits, seed, data):
         unit: i for i, (_, valid) in enumerate(grouped_folds(shuffled, n_splits, seed)) for unit in shuffled[valid]
     }
     assert reshuffled == fold_of_unit
+
+
+def run_to_failure(lives: dict[str, int]) -> pd.DataFrame:
+    """Every cycle 1..life of each unit, with its true remaining life."""
+    frames = [
+        pd.DataFrame({"unit_id": unit, "cycle": np.arange(1, life + 1), "rul": life - np.arange(1, life + 1)})
+        for unit, life in lives.items()
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_truncation_points_cut_where_a_nasa_test_series_stops():
+    frame = run_to_failure({"a": 200, "b": 128, "c": 362})
+    cuts = truncation_points(frame, seed=1, cuts_per_unit=50)
+    assert cuts["unit_id"].tolist() == ["a"] * 50 + ["b"] * 50 + ["c"] * 50
+    assert cuts["truncation"].tolist() == list(range(50)) * 3
+    # remaining life 7-145 and at least 31 cycles seen: b (life 128) can stop between cycle 31 (rul 97) and 121
+    assert cuts["rul_at_truncation"].equals(cuts["rul"])
+    assert cuts["rul_at_truncation"].between(7, 145).all()
+    assert (cuts["cycle"] >= 31).all()
+    assert cuts.loc[cuts["unit_id"] == "b", "rul_at_truncation"].max() <= 97
+    # uniform over the window: 50 draws from 139 cycles of c spread over it
+    assert cuts.loc[cuts["unit_id"] == "c", "rul_at_truncation"].agg(["min", "max"]).tolist()[0] < 40
+    assert cuts.loc[cuts["unit_id"] == "c", "rul_at_truncation"].max() > 110
+
+
+def test_truncation_points_depend_on_the_seed_not_on_row_order():
+    frame = run_to_failure({f"u{i}": 150 + i for i in range(10)})
+    first = truncation_points(frame, seed=7)
+    shuffled = truncation_points(frame.sample(frac=1.0, random_state=3), seed=7)
+    pd.testing.assert_frame_equal(first, shuffled)
+    assert not first["cycle"].equals(truncation_points(frame, seed=8)["cycle"])
+    assert len(first) == 10 and first["unit_id"].is_unique
+
+
+def test_truncation_points_of_short_units_and_bad_arguments():
+    # 40 cycles: the 31st cycle leaves 9 (>= 7): cut between cycle 31 and 33 (rul 9..7)
+    # 33 cycles: the 31st leaves 2 (< 7): cut there; 10 cycles (< 31 seen): cut at its last cycle
+    frame = run_to_failure({"long": 40, "short": 33, "tiny": 10})
+    cuts = truncation_points(frame, seed=0, cuts_per_unit=20).groupby("unit_id")["cycle"].agg(["min", "max"])
+    assert cuts.loc["long"].between(31, 33).all()
+    assert cuts.loc["short"].tolist() == [31, 31]
+    assert cuts.loc["tiny"].tolist() == [10, 10]
+    with pytest.raises(ValueError, match="cuts_per_unit"):
+        truncation_points(frame, seed=0, cuts_per_unit=0)
+    with pytest.raises(ValueError, match="rul_range"):
+        truncation_points(frame, seed=0, rul_range=(10, 5))
+    with pytest.raises(ValueError, match="no rows"):
+        truncation_points(frame.iloc[:0], seed=0)

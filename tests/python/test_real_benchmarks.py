@@ -1,0 +1,68 @@
+"""benchmarks.evaluate_real and benchmarks.simulator_realism on real files: a simulated run-to-failure file
+stands in for NASA's train_FD001.txt (the project never needs the real one), landed, built with the real
+`dbt build`, cross-validated with the real candidates; and both say so and exit 0 when the file is missing."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from benchmarks import evaluate_real, simulator_realism
+from ml.simulate import FleetSpec, simulate_fleet, write_fleet
+
+pytestmark = pytest.mark.dbt
+
+
+@pytest.fixture(scope="module")
+def stand_in(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A C-MAPSS train file of 6 run-to-failure units, under NASA's name."""
+    folder = tmp_path_factory.mktemp("stand_in")
+    files = write_fleet(simulate_fleet(FleetSpec(dataset="FD001", train_units=6, test_units=1, seed=5)), folder)
+    return files.train
+
+
+@pytest.mark.parametrize("module", [evaluate_real, simulator_realism])
+def test_a_missing_train_file_is_said_and_is_no_error(
+    module, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert module.main(["--train-file", str(tmp_path / "train_FD001.txt")]) == 0
+    out = capsys.readouterr().out
+    assert "no real FD001 train file" in out and str(tmp_path) in out
+
+
+def test_evaluate_real_builds_and_cross_validates_the_candidates(stand_in: Path, tmp_path: Path) -> None:
+    output = tmp_path / "evaluation.json"
+    argv = ["--train-file", str(stand_in), "--seeds", "1", "--folds", "2", "--fast", "--output", str(output)]
+    assert evaluate_real.main([*argv, "--workdir", str(tmp_path / "work")]) == 0
+    result = json.loads(output.read_text())
+    assert result["meta"]["units"] == 6 and result["meta"]["features"] > 100
+    rows = {(row["task"], row["model"]): row for row in result["models"]}
+    assert set(rows) == {("regression", name) for name in ("ridge", "hgb_regressor", "champion")} | {
+        ("classification", name) for name in ("logreg", "hgb_classifier", "champion")
+    }
+    for (task, _), row in rows.items():
+        assert row["folds"] == 2
+        if task == "regression":
+            assert 0 < row["rmse"]["mean"] < 125 and row["phm08_per_100"]["mean"] > 0
+            assert len(row["abs_error"]["worst_units"]) == 5
+        else:
+            f1 = row["f1"]["mean"]  # NaN when no validation unit was cut within 30 cycles of failure
+            assert math.isnan(f1) or 0 <= f1 <= 1
+            assert 0.5 <= row["roc_auc"]["mean"] <= 1 or math.isnan(row["roc_auc"]["mean"])
+    assert sum(rows[("regression", "champion")]["picked"].values()) == 2
+    assert "real FD001, truncated-CV" in (tmp_path / "work" / "report.txt").read_text()
+
+
+def test_realism_of_a_fleet_against_itself_and_another_seed() -> None:
+    fleet = simulate_fleet(FleetSpec(train_units=40, test_units=1, seed=3)).train
+    same = simulator_realism.compare(fleet, fleet)
+    assert same["gaps"]["level_gap_noise_sds"].abs().max() == 0
+    assert (same["gaps"][["noise_ratio", "drift_ratio"]] == 1).all().all()
+    assert same["lifetimes"]["ks_statistic"] == 0
+    other = simulator_realism.compare(fleet, simulate_fleet(FleetSpec(train_units=40, test_units=1, seed=4)).train)
+    assert other["gaps"]["noise_ratio"].between(0.8, 1.25).all()
+    assert other["gaps"]["onset_gap_cycles"].abs().median() < 20
+    assert 0 < other["lifetimes"]["ks_statistic"] < 0.5
