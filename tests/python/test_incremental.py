@@ -47,7 +47,9 @@ def content_by_unit(env: Environment, table: str) -> dict[str, str]:
 
 def grain_test_sql(env: Environment, model: str) -> str:
     """The SQL the latest build ran for the grain test of `model` (dbt shortens the file's name)."""
-    layer = "marts" if model.startswith(("fct_", "dim_", "mart_")) else "intermediate"
+    layer = {"fct": "marts", "dim": "marts", "mart": "marts", "stg": "staging/cmapss"}.get(
+        model.split("_")[0], "intermediate"
+    )
     tests_run = env.paths.data_dir / "dbt_target" / "run" / "pdm_lakehouse" / "models" / layer / f"{model}.yml"
     return next(tests_run.glob("unique_combination_of_columns*")).read_text()
 
@@ -80,8 +82,9 @@ def test_a_build_with_nothing_new_writes_no_row(env: Environment) -> None:
     assert "Landing folder: 3 files, 0 new or changed" in result.stdout
     assert logged_changes(env) == changes
     assert {table: rows_by_unit(env, table) for table in PER_UNIT_TABLES} == before
-    # nothing rewritten, nothing tested: not even the views' tests recompute the history
-    for model in ("int_unit_cycle_rolling_features", "fct_unit_cycle_features"):
+    # nothing rewritten, nothing tested: not even the views' tests recompute the history, and
+    # bronze's tests read no file
+    for model in ("int_sensor_readings_normalised", "fct_unit_cycle_features", "stg_cmapss__sensor_readings"):
         assert "where false) dbt_subquery" in grain_test_sql(env, model), model
 
 
@@ -136,8 +139,12 @@ def test_new_units_late_cycles_and_a_registry_change_rewrite_only_those_units(en
     )
     assert env.scalar("select count(*) from gold.dim_units where unit_id = 'FD101-test-040'") == 1
     # the data tests of the per-unit tables checked exactly the units this build rewrote
-    for model in ("int_unit_cycle_rolling_features", "fct_unit_cycle_features"):
+    for model in ("int_sensor_readings_normalised", "fct_unit_cycle_features"):
         assert f"unit_id in ({', '.join(repr(unit) for unit in sorted(changed))})" in grain_test_sql(env, model)
+    # and bronze's tests the files it ingested, every version of them
+    assert "source_file in (" in grain_test_sql(env, "stg_cmapss__sensor_readings")
+    assert "test_FD101_late.txt" in grain_test_sql(env, "stg_cmapss__sensor_readings")
+    assert "train_FD101.txt" not in grain_test_sql(env, "stg_cmapss__sensor_readings")
     assert_full_refresh_gives_the_same_gold(env)
 
 
