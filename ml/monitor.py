@@ -1,6 +1,6 @@
 """Drift and staleness of the champion: PSI per feature between the units in service now and when it was trained.
 
-    python -m ml.monitor [--psi-threshold 0.2] [--max-age-versions 10] [--max-age-days 30] [--retrain-if-stale]
+    python -m ml.monitor [--psi-threshold 0.2] [--max-age-versions 10] [--max-age-days 30] [--retrain-if-stale [--fast]]
 
 * Reference: the units in service (split 'test') at their latest cycle in the Delta version of
   fct_unit_cycle_features the champion classifier was trained on (its `delta_version` tag). Current: the same
@@ -221,6 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-age-versions", type=int, default=int(os.environ.get("PDM_MAX_AGE_VERSIONS") or 10))
     parser.add_argument("--max-age-days", type=float, default=float(os.environ.get("PDM_MAX_AGE_DAYS") or 30))
     parser.add_argument("--retrain-if-stale", action="store_true", help="run ml.train when the champion is stale")
+    parser.add_argument("--fast", action="store_true", help="with --retrain-if-stale: train with ml.train's tiny grids")
     args = parser.parse_args(argv)
     table = lake.mart_path(args.lake, FEATURE_TABLE)
     try:
@@ -251,7 +252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("champion stale (" + "; ".join(reasons) + "): retraining through the champion gate")
     from ml import train  # imported here: training pulls in scikit-learn and MLflow
 
-    return train.main(["--lake", str(args.lake), "--mlflow-dir", str(args.mlflow_dir)])
+    return train.main(
+        ["--lake", str(args.lake), "--mlflow-dir", str(args.mlflow_dir), *(["--fast"] if args.fast else [])]
+    )
 
 
 if __name__ == "__main__":

@@ -539,6 +539,16 @@ def test_monitor_measures_drift_against_the_champions_training_version(gated, tm
     assert monitor_main([*args, "--retrain-if-stale", "--psi-threshold", "100", "--max-age-versions", "5"]) == 0
     out = capsys.readouterr().out
     assert "unchanged since" in out and "champion fresh: no retraining" in out
+    # stale by drift: retrained on the latest version, through the champion gate
+    client = MlflowClient()
+    versions_before = len(client.search_model_versions("name = 'pdm-rul'"))
+    assert monitor_main([*args, "--retrain-if-stale", "--fast"]) == 0
+    out = capsys.readouterr().out
+    assert "champion stale (feature t30_hpc_outlet_temp_z drifted" in out and "champion gate" in out
+    retrained = client.search_model_versions("name = 'pdm-rul'")
+    assert len(retrained) == versions_before + 1
+    newest = max(retrained, key=lambda version: int(version.version))
+    assert newest.tags["delta_version"] == "2" and newest.tags["champion_decision"] in {"promoted", "kept"}
     assert monitor_main(["--lake", str(lake_dir), "--mlflow-dir", str(tmp_path / "none")]) == 2
     assert "no MLflow store" in capsys.readouterr().err
 
