@@ -122,8 +122,11 @@ ci-build: install ## dbt build (all models, data and unit tests) on a small simu
 	PDM_LANDING_PATH=$(CI_DIR)/build/landing PDM_WAREHOUSE_PATH=$(CI_DIR)/build/warehouse/pdm.duckdb \
 		$(DBT) build --target ci
 
-pytest: install ## the Python test suite (real DuckDB files, real dbt builds in temp folders)
-	$(BIN)/pytest
+# Test files run in PYTEST_WORKERS processes (pytest-xdist), each file whole in one worker, so a
+# module's shared environment is built once; every test has its own data folder. PYTEST_WORKERS=0: serial.
+PYTEST_WORKERS ?= 2
+pytest: install ## the Python test suite (real DuckDB files, real dbt builds in temp folders; PYTEST_WORKERS=2)
+	$(BIN)/pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
 
 clean: ## remove build output (keeps .venv and data/landing)
 	rm -rf target logs $(CI_DIR) data/warehouse

@@ -1,0 +1,45 @@
+{#- The Parquet files matching `pattern`, typed as `columns` (name -> type) plus source_file; no
+    file yet reads as an empty table with the same columns. A file that is not a whole Parquet
+    file (it lacks the `PAR1` magic bytes at either end: truncated, or still being written) is
+    skipped with a warning naming it (`<what> file '…' skipped`), and every other file is read.
+    The files ML writes back (scores, drift figures) are read through it. -#}
+{% macro read_whole_parquet_files(pattern, columns, what) %}
+    {{ return(adapter.dispatch('read_whole_parquet_files', 'pdm_lakehouse')(pattern, columns, what)) }}
+{% endmacro %}
+
+{% macro duckdb__read_whole_parquet_files(pattern, columns, what) %}
+    {%- set readable = [] -%}
+    {%- if files_exist(pattern) -%}
+        {%- set checked -%}
+            select
+                filename,
+                size >= 12
+                and starts_with(cast(content as varchar), 'PAR1')
+                and suffix(cast(content as varchar), 'PAR1') as is_whole_parquet_file
+            from read_blob({{ sql_string(pattern) }})
+            order by filename
+        {%- endset -%}
+        {%- for row in run_query(checked).rows -%}
+            {%- if row[1] -%}
+                {%- do readable.append(row[0]) -%}
+            {%- else -%}
+                {%- do exceptions.warn("WARNING: " ~ what ~ " file '" ~ row[0] ~ "' skipped: not a whole Parquet "
+                    ~ "file (truncated or still being written); every other " ~ what ~ " file is read") -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- if readable | length > 0 %}
+    select
+        {%- for name, type in columns.items() %}
+        cast({{ name }} as {{ type }}) as {{ name }},
+        {%- endfor %}
+        filename as source_file
+    from read_parquet([
+        {%- for path in readable %}{{ sql_string(path) }}{{ ", " if not loop.last }}{% endfor -%}
+    ], filename = true)
+    {%- else %}
+    {%- set typed = dict(columns) %}
+    {%- do typed.update({'source_file': 'varchar'}) %}
+    {{ empty_relation(typed) }}
+    {%- endif %}
+{% endmacro %}
