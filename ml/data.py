@@ -248,3 +248,19 @@ def read_unit_rows(table_path: Path, version: int, units: Sequence[str], columns
         ).df()
     finally:
         con.close()
+
+
+def latest_cycles(table_path: Path, version: int, split: str | None = None) -> pd.DataFrame:
+    """Each unit's row at its latest observed cycle at one Delta version (of one split, if given), by unit_id."""
+    where = f"where split = '{split}'" if split is not None else ""
+    sql = f"""
+        select * from {lake.delta_scan_sql(table_path, version)}
+        {where}
+        qualify row_number() over (partition by unit_id order by cycle desc) = 1
+        order by unit_id
+    """
+    con = lake.connect()
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()

@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 
 from lakehouse import lake
 from ml.config import Paths
-from ml.data import FEATURE_TABLE, feature_columns, resolve_version
+from ml.data import FEATURE_TABLE, feature_columns, latest_cycles, resolve_version
 
 MONITORING_SUBDIR = "model_monitoring"
 MONITORING_SCHEMA = pa.schema(
@@ -83,21 +83,6 @@ def feature_drift(reference: pd.DataFrame, current: pd.DataFrame, features: Sequ
     rows = [(name, psi(reference[name].to_numpy(), current[name].to_numpy())) for name in features]
     frame = pd.DataFrame(rows, columns=["feature", "psi"])
     return frame.sort_values(["psi", "feature"], ascending=[False, True], na_position="last").reset_index(drop=True)
-
-
-def in_service_latest(table_path: Path, version: int) -> pd.DataFrame:
-    """The units in service (split 'test') at their latest cycle in one version."""
-    sql = f"""
-        select * from {lake.delta_scan_sql(table_path, version)}
-        where split = 'test'
-        qualify row_number() over (partition by unit_id order by cycle desc) = 1
-        order by unit_id
-    """
-    con = lake.connect()
-    try:
-        return con.execute(sql).df()
-    finally:
-        con.close()
 
 
 @dataclass(frozen=True)
@@ -161,8 +146,8 @@ def monitor(table_path: Path, mlflow_dir: Path, predictions_dir: Path) -> Monito
         raise lake.LakeError(f"the champion was trained on {trained_path}, not on {table_path}: retrain it here")
     current_version = resolve_version(table_path)
     resolve_version(table_path, reference_version)  # vacuumed away: says so, naming the table
-    reference = in_service_latest(table_path, reference_version)
-    current = in_service_latest(table_path, current_version)
+    reference = latest_cycles(table_path, reference_version, split="test")  # the units in service
+    current = latest_cycles(table_path, current_version, split="test")
     features = [name for name in feature_columns(current.columns) if name in set(reference.columns)]
     drift = feature_drift(reference, current, features)
     age_versions = current_version - reference_version

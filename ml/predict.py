@@ -42,7 +42,7 @@ from mlflow.tracking import MlflowClient
 from lakehouse import lake
 from ml.candidates import CLASSIFIER_NAME, REGRESSOR_NAME
 from ml.config import Paths
-from ml.data import FEATURE_TABLE, matrix, resolve_version
+from ml.data import FEATURE_TABLE, latest_cycles, matrix, resolve_version
 from ml.registry import CHAMPION_ALIAS, THRESHOLD_TAG, LoadedModel, configure_mlflow, load_champion, store_file
 
 SCORES_SUBDIR = "unit_risk_scores"
@@ -90,20 +90,6 @@ def load_champions(mlflow_dir: Path) -> Champions:
         raise NoChampionError(f"no MLflow store at {store_file(mlflow_dir)}")
     configure_mlflow(mlflow_dir)
     return Champions(classifier=load_champion(CLASSIFIER_NAME), regressor=load_champion(REGRESSOR_NAME))
-
-
-def latest_cycles(table_path: Path, version: int) -> pd.DataFrame:
-    """Each unit's row at its latest observed cycle, at one Delta version, ordered by unit_id."""
-    sql = f"""
-        select * from {lake.delta_scan_sql(table_path, version)}
-        qualify row_number() over (partition by unit_id order by cycle desc) = 1
-        order by unit_id
-    """
-    con = lake.connect()
-    try:
-        return con.execute(sql).df()
-    finally:
-        con.close()
 
 
 def score(frame: pd.DataFrame, champions: Champions, features_version: int, scored_at: datetime) -> pa.Table:
