@@ -20,6 +20,7 @@ from deltalake import DeltaTable
 from lakehouse import erase as erasing
 from lakehouse import lake
 from lakehouse import publish as publishing
+from ml.predict import SCORE_SCHEMA
 from ml.simulate import FleetSpec, format_cmapss_lines, read_cmapss
 from tests.python.conftest import Environment
 from tests.python.test_fault_tolerance import gold_fingerprints
@@ -31,21 +32,6 @@ ERASED = (erasing.Unit("FD101", "train", 2), erasing.Unit("FD101", "test", 2))
 KEPT_TEST_UNITS = ("FD101-test-001", "FD101-test-003")
 # every build here: no settle wait, and no dbt unit tests (make ci-build runs them; they cost seconds a build)
 SETTLED = ("--vars", "{landing_settle_seconds: 0}", "--exclude", "test_type:unit")
-SCORES = pa.schema(
-    [
-        ("unit_id", pa.string()),
-        ("dataset", pa.string()),
-        ("split", pa.string()),
-        ("unit_number", pa.int32()),
-        ("cycle", pa.int32()),
-        ("failure_probability", pa.float64()),
-        ("predicted_rul", pa.float64()),
-        ("classifier_version", pa.string()),
-        ("regressor_version", pa.string()),
-        ("features_delta_version", pa.int64()),
-        ("scored_at", pa.timestamp("us")),
-    ]
-)
 
 
 def write_scores(env: Environment) -> Path:
@@ -67,7 +53,7 @@ def write_scores(env: Environment) -> Path:
         "features_delta_version": [0] * 6,
         "scored_at": [datetime(2026, 1, 1)] * 6,
     }
-    pq.write_table(pa.table(columns, schema=SCORES), path)
+    pq.write_table(pa.table(columns, schema=SCORE_SCHEMA), path)
     return path
 
 
