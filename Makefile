@@ -15,7 +15,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 CI_DIR := data/ci
 
 .PHONY: help install run build publish history restore erase optimize train predict monitor retrain-if-stale mlflow-ui benchmark benchmark-ingestion test lint contracts \
-	contracts-check ci-build pytest clean evaluate-real simulator-realism
+	contracts-check ci-build pytest clean evaluate-real simulator-realism sql
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F":.*## " "{printf \"  make %-16s %s\\n\", \$$1, \$$2}"
@@ -48,6 +48,10 @@ build: install ## dbt build (seeds, snapshot, models, tests) on the dev warehous
 
 publish: install ## publish the gold marts as Delta versions under data/lake/gold/
 	$(PY) -m lakehouse.publish
+
+sql: install ## the published marts in the DuckDB CLI, read-only, never blocked by a build (Q="select ...": one query, then exit)
+	@$(PY) -m lakehouse.analysts sql $(if $(Q),--query "$$PDM_SQL_QUERY")
+sql: export PDM_SQL_QUERY = $(Q)
 
 history: install ## every Delta version of every published mart (version, time, operation, rows); AS_OF=<time>: the one current then
 	$(PY) -m lakehouse.publish --history $(if $(AS_OF),--as-of '$(AS_OF)')

@@ -39,6 +39,8 @@
    rows removed per table, landing lines erased, score rows removed, Delta versions written, old
    versions still holding it, models trained on it, status). `make optimize` works on `<lake>/gold/`
    only, so the audit table is never compacted or vacuumed.
+9. The analysts' database (`lakehouse.analysts`, in the lake's folder) is rebuilt: its views pin the
+   versions without the unit, and `audit.erasures` shows the new record.
 
 A failure (the build stops on something else, a lock held too long) ends the command with exit 1 and
 a message naming the step; the audit table gets a row with that status. Every step is idempotent, so
@@ -69,6 +71,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 
+from lakehouse import analysts
 from lakehouse import lake as lakelib
 from lakehouse import publish as publishing
 from lakehouse.lock import DEFAULT_TIMEOUT_S, lake_lock
@@ -669,6 +672,14 @@ def erase(
                 f"Run `make erase {again} REASON=...` again to complete it (every step is idempotent)."
             ) from error
         raise
+    try:  # the analysts' database: the DELETE commits and the audit rows (publish refreshed it for the former)
+        with lake_lock(lake, "erase", lock_timeout):
+            analysts.refresh_under_lock(lake, analysts.default_database(lake))
+    except lakelib.LakeError as error:
+        raise EraseError(
+            f"erasure of {names} is complete (audit rows written), but {error}\n"
+            "Run `python -m lakehouse.analysts` to rebuild the analysts' database."
+        ) from error
     return records
 
 

@@ -18,6 +18,8 @@ Per table, under the lake lock (`lakehouse.lock`, so never beside a publish):
    exists but can't be read, nothing is vacuumed and the command stops naming it. A vacuum that would
    delete nothing is skipped (vacuum commits add two versions). Commits never delete old log files
    (`cleanup_expired_logs=False`), so a kept version can always be time-travelled to.
+3. The analysts' database (`lakehouse.analysts`) is rebuilt under the same lock, so its views pin
+   versions whose files are still there.
    `--purge-registered-versions` drops that protection for this run (an explicit purge).
 
 Retention policy, dbt vars in dbt_project.yml (the defaults here; the flags override them):
@@ -46,6 +48,7 @@ import duckdb
 import yaml
 from deltalake import CommitProperties, DeltaTable
 
+from lakehouse import analysts
 from lakehouse import lake as lakelib
 from lakehouse.lock import DEFAULT_TIMEOUT_S, lake_lock
 from lakehouse.publish import LAYER, POST_COMMIT, TARGET_FILE_SIZE, latest_commit, pdm_metadata, published_tables
@@ -232,6 +235,8 @@ def optimize(
         for name in names:
             path = lakelib.mart_path(Path(lake), name, LAYER)
             results.append(optimize_table(path, retention_hours, pinned.get(path.resolve(), set())))
+        # compaction wrote versions and vacuum may have removed files the analysts' views pinned
+        analysts.refresh_under_lock(Path(lake), analysts.default_database(Path(lake)))
     return results
 
 

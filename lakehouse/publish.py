@@ -51,6 +51,11 @@ Each table lands in `<lake>/gold/<table>/` (`Paths.lake`, env `PDM_LAKE_PATH`). 
   (gold tables that join to each other stay in step). To really change or drop a column, publish
   it under a new name (add the new column, keep the old one until readers have moved).
 
+- The analysts' database (`lakehouse.analysts`: DuckDB views over these tables, pinned to their latest
+  versions) is rebuilt at the end of a publish that committed a version, or when it is missing or pins
+  other versions than the lake's latest, still under the lake lock. If that fails the command exits 1
+  naming the file and what was committed (the commits stand; readers keep the previous file).
+
 Delta is read back through DuckDB's delta extension (`lakehouse.lake`), never with
 `DeltaTable.to_pyarrow_table()` (aborts the process at exit on this stack, see STACK.md).
 """
@@ -589,9 +594,11 @@ def publish(
 
     Holds the lake lock (waiting up to `lock_timeout` s, then `LakeBusyError`) and plans under it, so
     it compares against what any earlier publisher committed. Writes one Delta version per table whose
-    content fingerprint changed, none otherwise. Raises `SchemaEnforcementError` (before writing
-    anything) if a published column changed type or was dropped, and `PublishError` if the warehouse
-    can't be opened or a named table doesn't exist.
+    content fingerprint changed, none otherwise, then refreshes the analysts' database of the lake
+    (`lakehouse.analysts`) if anything was committed or it is stale. Raises
+    `SchemaEnforcementError` (before writing anything) if a published column changed type or was
+    dropped, `PublishError` if the warehouse can't be opened or a named table doesn't exist, and
+    `AnalystsError` (after the commits) if the analysts' database can't be written.
     """
     with (
         lake_lock(Path(lake), "publish", lock_timeout),
@@ -623,7 +630,28 @@ def publish(
                     len(plan.units) if plan.changed else 0,
                 )
             )
+        _refresh_analysts(con, Path(lake), results)
     return results
+
+
+def _refresh_analysts(con: duckdb.DuckDBPyConnection, lake: Path, results: Sequence[PublishResult]) -> None:
+    """Rebuild the analysts' database (lakehouse.analysts) when this publish committed, or when it is stale.
+
+    Runs under the publish's lake lock, on its connection (the delta extension is loaded already).
+    A failure raises `AnalystsError` naming the file and what was committed: the commits stand.
+    """
+    from lakehouse import analysts  # it imports this module
+
+    if not results:
+        return
+    database = analysts.default_database(lake)
+    if not any(r.changed for r in results) and analysts.is_current(lake, database):
+        return
+    try:
+        analysts.refresh_under_lock(lake, database, con)
+    except analysts.AnalystsError as exc:
+        committed = "; ".join(r.summary() for r in results if r.changed) or "no table changed"
+        raise analysts.AnalystsError(f"published ({committed}), but {exc}") from exc
 
 
 # ------------------------------------------------------------------------------------- history

@@ -12,6 +12,7 @@ compares the warehouse with what the table now holds: it re-applies exactly the 
 named after the restored version (or rewrites a table without a change log whole), and the stored
 fingerprint stays that of the content. `restored_from_version` (and `restored_as_of`) record the target
 in the commit. A restore is undone by publishing again (the warehouse is unchanged) or by another restore.
+Then the analysts' database (`lakehouse.analysts`) is rebuilt, under the same lock hold.
 
 A version whose data files were vacuumed can't be restored: the command stops, naming the table and
 version, and the table is left as it was.
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from deltalake import CommitProperties, DeltaTable
 
+from lakehouse import analysts
 from lakehouse import lake as lakelib
 from lakehouse.lock import DEFAULT_TIMEOUT_S, lake_lock
 from lakehouse.publish import LAYER, POST_COMMIT, pdm_metadata
@@ -68,7 +70,11 @@ def restore(
     as_of: str | None = None,
     lock_timeout: float = DEFAULT_TIMEOUT_S,
 ) -> RestoreResult:
-    """Restore gold.<table> to `version`, or to the version current at `as_of`, as a new Delta version."""
+    """Restore gold.<table> to `version`, or to the version current at `as_of`, as a new Delta version.
+
+    Then rebuilds the lake's analysts' database (`lakehouse.analysts`) under the same lock hold, so
+    analysts read the restored version; `AnalystsError` if it can't be (the restore stands).
+    """
     if (version is None) == (as_of is None):
         raise RestoreError("give exactly one of VERSION (a Delta version) or AS_OF (a time)")
     name = table.strip().removeprefix(f"{LAYER}.")
@@ -92,6 +98,10 @@ def restore(
                 f"the table is left at v{published.version()} (were that version's files vacuumed?)"
             ) from exc
         new_version = lakelib.latest_version(path)
+        try:
+            analysts.refresh_under_lock(Path(lake), analysts.default_database(Path(lake)))
+        except analysts.AnalystsError as exc:
+            raise analysts.AnalystsError(f"{LAYER}.{name}: restored v{target} as v{new_version}, but {exc}") from exc
     return RestoreResult(name, target, new_version, metadata.get(META_RESTORED_AS_OF))
 
 
