@@ -15,7 +15,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 CI_DIR := data/ci
 
 .PHONY: help install run build publish history restore erase optimize train predict monitor retrain-if-stale mlflow-ui benchmark benchmark-ingestion test lint contracts \
-	contracts-check ci-build pytest clean evaluate-real simulator-realism sql
+	contracts-check ci-build pytest clean evaluate-real simulator-realism sql freshness
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F":.*## " "{printf \"  make %-16s %s\\n\", \$$1, \$$2}"
@@ -76,6 +76,10 @@ train: install ## train, register a candidate, gate the champion (VERSION=n or A
 
 predict: install ## score every unit's latest cycle with the champion models
 	$(PY) -m ml.predict
+
+freshness: install ## how late the data is per dataset (landed, ingested, in gold, scored) against the SLA vars, and dbt source freshness
+	$(PY) -m lakehouse.freshness
+	$(DBT) source freshness
 
 monitor: install ## PSI per feature (units in service now vs the champion's training version) and the champion's age
 	$(PY) -m ml.monitor

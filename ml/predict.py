@@ -9,10 +9,13 @@ the latest observed cycle of every unit with `models:/pdm-fails-within-30-cycles
 `models:/pdm-rul@champion` (loaded as pyfuncs, `ml.registry.LoadedModel`), writes ONE new file
 `<predictions>/unit_risk_scores/scores_<UTC timestamp>.parquet` (schema: SCORE_SCHEMA) and prints the ten
 units most at risk. The decision threshold is the one chosen in training (the classifier pyfunc's config,
-also the version's `decision_threshold` tag). When the newest readable scores
-file was written by the same champion versions from the same feature version, no file is written (its scores
-would be the same): the command says so and names that file; newer unreadable files are named on stderr and
-passed over. A feature table that is not published yet (no folder, no valid `_delta_log`): one line, exit 2.
+also the version's `decision_threshold` tag); every score row carries it (`decision_threshold`) and the
+classifier pyfunc's decision at it (`is_predicted_to_fail`), so gold shows the champion's decision, not
+just a probability. When the newest readable scores file was written by the same champion versions from
+the same feature version and has every SCORE_SCHEMA column, no file is written (its scores would be the
+same): the command says so and names that file; a newest file from before the decision columns is scored
+again; newer unreadable files are named on stderr and passed over. A feature table that is not published
+yet (no folder, no valid `_delta_log`): one line, exit 2.
 
 With `--unit`: prints whether that unit fails within 30 cycles, the verdict being the classifier pyfunc's
 own decision. `--unit` takes a unit_id as gold names it (`FD101-test-016`) or a unit number; with a number,
@@ -59,6 +62,10 @@ SCORE_SCHEMA = pa.schema(
         ("regressor_version", pa.string()),
         ("features_delta_version", pa.int64()),
         ("scored_at", pa.timestamp("us")),
+        # the champion classifier's decision: its threshold, and whether failure_probability reaches it
+        # (files written before these two columns are still read by dbt: the columns read as null)
+        ("decision_threshold", pa.float64()),
+        ("is_predicted_to_fail", pa.bool_()),
     ]
 )
 
@@ -93,8 +100,9 @@ def load_champions(mlflow_dir: Path) -> Champions:
 
 
 def score(frame: pd.DataFrame, champions: Champions, features_version: int, scored_at: datetime) -> pa.Table:
-    """Failure probability and predicted RUL of every row of `frame`, as a table of SCORE_SCHEMA."""
-    probability, _ = champions.classifier.classify(matrix(frame, champions.classifier.features))
+    """Failure probability, the classifier's decision at its threshold and predicted RUL of every row of
+    `frame`, as a table of SCORE_SCHEMA."""
+    probability, decision = champions.classifier.classify(matrix(frame, champions.classifier.features))
     rul = champions.regressor.rul(matrix(frame, champions.regressor.features))
     n = len(frame)
     stamp = scored_at.astimezone(UTC).replace(tzinfo=None)
@@ -110,6 +118,8 @@ def score(frame: pd.DataFrame, champions: Champions, features_version: int, scor
         "regressor_version": [champions.regressor.version] * n,
         "features_delta_version": np.full(n, features_version, dtype=np.int64),
         "scored_at": [stamp] * n,
+        "decision_threshold": np.full(n, champions.threshold, dtype=np.float64),
+        "is_predicted_to_fail": decision.astype(bool),
     }
     return pa.table({field.name: pa.array(columns[field.name], type=field.type) for field in SCORE_SCHEMA})
 
@@ -155,6 +165,15 @@ def scores_provenance(path: Path) -> tuple[str, str, int]:
     return str(classifier), str(regressor), int(features)
 
 
+def has_every_score_column(path: Path) -> bool:
+    """Whether the scores file at `path` has every column of SCORE_SCHEMA (files from before the decision
+    columns lack them and are rescored once)."""
+    try:
+        return set(SCORE_SCHEMA.names) <= set(pq.read_schema(path).names)
+    except (OSError, pa.ArrowException):
+        return False
+
+
 def latest_scores(predictions_dir: Path) -> tuple[Path | None, tuple[str, str, int] | None, list[str]]:
     """The newest READABLE scores file, its provenance, and the messages for newer files that were unreadable."""
     folder = Path(predictions_dir) / SCORES_SUBDIR
@@ -179,7 +198,8 @@ def score_all(table_path: Path, mlflow_dir: Path, predictions_dir: Path, version
     """Score every unit's latest cycle at the latest (or given) Delta version and write the Parquet file.
 
     Writes nothing when the newest readable scores file was made by the same champion versions from the same
-    feature version (its scores would be identical): that file is returned with `written=False`.
+    feature version and has every SCORE_SCHEMA column (its scores would be identical): that file is returned
+    with `written=False`.
     """
     if not store_file(mlflow_dir).exists():
         raise NoChampionError(f"no MLflow store at {store_file(mlflow_dir)}")
@@ -187,7 +207,8 @@ def score_all(table_path: Path, mlflow_dir: Path, predictions_dir: Path, version
     configure_mlflow(mlflow_dir)
     classifier_version, regressor_version = champion_versions()
     latest, provenance, problems = latest_scores(predictions_dir)
-    if latest is not None and provenance == (classifier_version, regressor_version, resolved):
+    current = provenance == (classifier_version, regressor_version, resolved)
+    if latest is not None and current and has_every_score_column(latest):
         tags = MlflowClient().get_model_version(CLASSIFIER_NAME, classifier_version).tags
         return ScoreRun(
             path=latest,

@@ -1,5 +1,7 @@
-"""Print what the last build did: rows per layer, units, quarantine, tests, and the champion models with the
-classifier's decision rule and its expected cost (`python -m ml.summary`)."""
+"""Print what the last build did: rows per layer, units, quarantine, tests, the health of the units in service
+(the test split: train units ran to failure and are left out), how late the data is per dataset against the
+SLAs (lakehouse.freshness), and the champion models with the classifier's decision rule and its expected cost
+(`python -m ml.summary`)."""
 
 from __future__ import annotations
 
@@ -34,9 +36,15 @@ def warehouse_summary(warehouse: Path) -> dict[str, object]:
     with open_warehouse(warehouse, read_only=True, wait_seconds=0, say=print) as con:
         counts = {label: con.execute(sql).fetchone()[0] for label, sql in LAYER_COUNTS.items()}
         units = con.execute("select dataset, split, count(*) from gold.dim_units group by all order by all").fetchall()
+        # units in service only: a train unit's series ends at its failure, so it is trivially `alert`
         health = con.execute(
-            "select health_band, count(*) from gold.mart_fleet_health group by all order by all"
+            "select health_band, count(*) from gold.mart_fleet_health where not is_run_to_failure "
+            "group by all order by all"
         ).fetchall()
+        flagged = con.execute(
+            "select count(*) filter (where is_predicted_to_fail), count(is_predicted_to_fail), count(*) "
+            "from gold.mart_fleet_health where not is_run_to_failure"
+        ).fetchone()
         at_risk = con.execute(
             """
             select unit_id, latest_cycle, failure_probability, predicted_rul, health_band, classifier_version
@@ -46,7 +54,7 @@ def warehouse_summary(warehouse: Path) -> dict[str, object]:
             limit 10
             """
         ).fetchall()
-    return {"counts": counts, "units": units, "health": health, "at_risk": at_risk}
+    return {"counts": counts, "units": units, "health": health, "flagged": flagged, "at_risk": at_risk}
 
 
 def test_results(run_results: Path) -> Counter[str]:
@@ -61,7 +69,18 @@ def render(summary: dict[str, object], tests: Counter[str]) -> str:
     lines = ["", "Build summary"]
     lines += [f"  {label:<32}{count:>12,}" for label, count in summary["counts"].items()]
     lines.append("  units: " + ", ".join(f"{d} {s} {n}" for d, s, n in summary["units"]))
-    lines.append("  fleet health: " + ", ".join(f"{band} {n}" for band, n in summary["health"]))
+    in_service = ", ".join(f"{band} {n}" for band, n in summary["health"]) or "none"
+    lines.append(f"  fleet health, units in service (test split): {in_service}")
+    flagged, scored, total = summary.get("flagged") or (0, 0, 0)
+    if scored:
+        lines.append(
+            f"  predicted to fail within 30 cycles (champion's decision): {flagged} of {scored} scored units in service"
+        )
+    elif total:
+        lines.append(
+            f"  predicted to fail within 30 cycles: no decision yet for the {total} units in service "
+            "(run `make predict`)"
+        )
     if tests:
         lines.append("  tests: " + ", ".join(f"{n} {status}" for status, n in sorted(tests.items())))
     if summary["at_risk"]:
@@ -70,6 +89,23 @@ def render(summary: dict[str, object], tests: Counter[str]) -> str:
         for unit, cycle, probability, rul, band, version in summary["at_risk"]:
             lines.append(f"  {unit:<18}{cycle:>6}{probability:>13.3f}{rul:>11.0f}  {band:<8}v{version}")
     return "\n".join(lines)
+
+
+def render_freshness(warehouse: Path) -> str:
+    """How late the data is per dataset, and the SLA breaches (lakehouse.freshness); one line when it can't tell."""
+    from lakehouse.freshness import FreshnessUnavailable, report
+
+    try:
+        lines = report(warehouse)
+    except FreshnessUnavailable as exc:
+        return f"\nFreshness: {exc}"
+    return "\n".join(
+        [
+            "",
+            "Freshness (gold.mart_pipeline_freshness; lags of each dataset's newest file)",
+            *(f"  {line}" for line in lines),
+        ]
+    )
 
 
 def render_champions(mlflow_dir: Path) -> str:
@@ -105,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         print("run `make build` (then `make predict` for the scores) first", file=sys.stderr)
         return 1
     print(render(summary, test_results(dbt_target_path() / "run_results.json")))
+    print(render_freshness(paths.warehouse))
     print(render_champions(paths.mlflow))
     return 0
 

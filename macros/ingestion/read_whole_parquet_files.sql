@@ -2,6 +2,8 @@
     file yet reads as an empty table with the same columns. A file that is not a whole Parquet
     file (it lacks the `PAR1` magic bytes at either end: truncated, or still being written) is
     skipped with a warning naming it (`<what> file '…' skipped`), and every other file is read.
+    Files are matched by column name: a column some files lack (written before it was added) reads
+    as null there, and one no file has yet reads as null throughout.
     The files ML writes back (scores, drift figures) are read through it. -#}
 {% macro read_whole_parquet_files(pattern, columns, what) %}
     {{ return(adapter.dispatch('read_whole_parquet_files', 'pdm_lakehouse')(pattern, columns, what)) }}
@@ -29,14 +31,17 @@
         {%- endfor -%}
     {%- endif -%}
     {%- if readable | length > 0 %}
+    {%- set files -%}
+        [{%- for path in readable %}{{ sql_string(path) }}{{ ", " if not loop.last }}{% endfor -%}]
+    {%- endset %}
+    {%- set present = run_query("select column_name from (describe select * from read_parquet("
+        ~ files ~ ", union_by_name = true))").columns[0].values() | list %}
     select
         {%- for name, type in columns.items() %}
-        cast({{ name }} as {{ type }}) as {{ name }},
+        cast({{ name if name in present else 'null' }} as {{ type }}) as {{ name }},
         {%- endfor %}
         filename as source_file
-    from read_parquet([
-        {%- for path in readable %}{{ sql_string(path) }}{{ ", " if not loop.last }}{% endfor -%}
-    ], filename = true)
+    from read_parquet({{ files }}, filename = true, union_by_name = true)
     {%- else %}
     {%- set typed = dict(columns) %}
     {%- do typed.update({'source_file': 'varchar'}) %}

@@ -1,5 +1,6 @@
 {#-
-    One row per unit: its most recent score (the newest scoring run that included it).
+    One row per unit: its most recent score (the newest scoring run that included it), with the
+    champion classifier's decision (decision_threshold, is_predicted_to_fail) of that run.
     Incremental: a build reads only the scores newer than the newest it holds and replaces those
     units' rows, so the scoring runs already taken in are not read again.
 -#}
@@ -35,7 +36,9 @@ final as (
         classifier_version,
         regressor_version,
         features_delta_version,
-        scored_at
+        scored_at,
+        decision_threshold,
+        is_predicted_to_fail
     from ranked
     where score_rank = 1
 )

@@ -1,9 +1,16 @@
 {#-
     One row per unit: where each unit stands at its latest observed cycle. Its model and site,
     how far through its model's rated life it is, its current degradation indicators and the
-    trend of the key sensors. The health band is a transparent rule on the 10-cycle mean
-    degradation index (var health_band_thresholds). The champion models' latest scores
-    (python -m ml.predict) sit beside it: null until a unit has been scored.
+    trend of the key sensors. The champion models' latest scores (python -m ml.predict) sit beside
+    them, with the champion classifier's decision (decision_threshold, is_predicted_to_fail): null
+    until a unit has been scored.
+    One risk decision: rule_health_band is a transparent rule on the 10-cycle mean degradation index
+    (var health_band_thresholds); health_band is the rule's band raised to `alert` when the champion
+    flags the unit (is_predicted_to_fail), so it never says `normal` (or `watch`, or `unknown`) for a
+    unit the model expects to fail within 30 cycles. The model only raises a band, never lowers one:
+    a unit the rule puts in `alert` stays there whatever the model says. A flag from a score older
+    than the latest cycle still counts (wear only grows); a unit not scored yet, or scored before
+    ml.predict recorded decisions (is_predicted_to_fail null), keeps the rule's band.
     Incremental per unit: a build rewrites the units int_unit_change_log names for any cause (a
     new score included), and no other row.
 -#}
@@ -46,6 +53,18 @@ latest_cycles as (
     where is_last_observed_cycle and {{ changed_units }}
 ),
 
+banded as (
+    select
+        unit_id,
+        case
+            when degradation_index_mean_w10 is null then 'unknown'
+            when degradation_index_mean_w10 >= {{ thresholds['alert'] }} then 'alert'
+            when degradation_index_mean_w10 >= {{ thresholds['watch'] }} then 'watch'
+            else 'normal'
+        end as rule_health_band
+    from latest_cycles
+),
+
 final as (
     select
         latest_cycles.unit_id,
@@ -67,12 +86,13 @@ final as (
         latest_cycles.degradation_index_mean_w10,
         latest_cycles.degradation_index_slope_w30,
         case
-            when latest_cycles.degradation_index_mean_w10 is null then 'unknown'
-            when latest_cycles.degradation_index_mean_w10 >= {{ thresholds['alert'] }} then 'alert'
-            when latest_cycles.degradation_index_mean_w10 >= {{ thresholds['watch'] }} then 'watch'
-            else 'normal'
+            when coalesce(risk_scores.is_predicted_to_fail, false) then 'alert'
+            else banded.rule_health_band
         end as health_band,
+        banded.rule_health_band,
         risk_scores.failure_probability,
+        risk_scores.decision_threshold,
+        risk_scores.is_predicted_to_fail,
         risk_scores.predicted_rul,
         risk_scores.scored_cycle,
         risk_scores.scored_cycle = latest_cycles.cycle as is_score_current,
@@ -84,6 +104,8 @@ final as (
         latest_cycles.{{ sensor }}_slope_w30{{ "," if not loop.last }}
         {%- endfor %}
     from latest_cycles
+    inner join banded
+        on latest_cycles.unit_id = banded.unit_id
     inner join units
         on latest_cycles.unit_id = units.unit_id
     left join equipment_models

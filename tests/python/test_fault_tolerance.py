@@ -29,6 +29,8 @@ BUILD_TIMEOUT_SECONDS = 180
 LOCK_ERROR = "Could not set lock on file"
 # Where a row came from and when it was read: differs between two environments by design.
 LINEAGE_COLUMNS = {"source_file", "file_version_id", "ingested_at"}
+# Gold tables that record when each build ran, not what the data says (a rebuilt history has its own timeline).
+TIMELINE_TABLES = {"mart_pipeline_freshness"}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -52,13 +54,13 @@ def relation_row_counts(env: Environment) -> dict[str, int]:
 
 def gold_fingerprints(env: Environment) -> dict[str, tuple]:
     """Row count and an order-independent digest of every gold table's content, lineage columns
-    (which name this environment's files and this build's time) left out."""
+    (which name this environment's files and this build's time) and timeline tables left out."""
     columns: dict[str, list[str]] = {}
     for table, column in env.query(
         "select table_name, column_name from information_schema.columns "
         "where table_schema = 'gold' order by table_name, ordinal_position"
     ):
-        if column not in LINEAGE_COLUMNS:
+        if column not in LINEAGE_COLUMNS and table not in TIMELINE_TABLES:
             columns.setdefault(table, []).append(f'"{column}"')
     return {
         table: env.query(

@@ -52,6 +52,8 @@ def write_scores(env: Environment) -> Path:
         "regressor_version": ["1"] * 6,
         "features_delta_version": [0] * 6,
         "scored_at": [datetime(2026, 1, 1)] * 6,
+        "decision_threshold": [0.5] * 6,
+        "is_predicted_to_fail": [False] * 6,
     }
     pq.write_table(pa.table(columns, schema=SCORE_SCHEMA), path)
     return path

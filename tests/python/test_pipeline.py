@@ -238,24 +238,67 @@ def test_scores_written_back_by_ml_appear_in_fleet_health(environment: Environme
         "select count(*), min(failure_probability), max(failure_probability), bool_and(is_score_current) "
         "from gold.mart_fleet_health"
     ) == [(12, 0.75, 0.75, True)]
+    # score files from before ml.predict recorded the decision are read: no decision, the rule's band stands
+    assert environment.query(
+        "select count(decision_threshold), count(is_predicted_to_fail), bool_and(health_band = rule_health_band) "
+        "from gold.mart_fleet_health"
+    ) == [(0, 0, True)]
 
 
 def test_the_whole_loop_build_publish_train_predict_rebuild(environment: Environment) -> None:
-    """make run's chain on a small fleet: the champion's scores land in the contract-enforced mart."""
+    """make run's chain on a small fleet: the champion's scores and decision land in the contract-enforced mart,
+    each landed file's hops (landed, ingested, visible in gold, scored) reach gold.mart_pipeline_freshness, and
+    the freshness checks fire on stale data: source freshness, the build's SLA tests, sla_breaches."""
+    import json
+    import os
+    import re
+    import time
+    from datetime import UTC, datetime
+
+    from deltalake import DeltaTable
+
+    from lakehouse.freshness import Slas, report, sla_breaches
     from lakehouse.lake import mart_path
     from lakehouse.publish import publish
     from ml.monitor import monitor
     from ml.predict import score_all
+    from ml.summary import render, warehouse_summary
     from ml.train import TrainConfig, train
 
     paths = environment.paths
     environment.land(FleetSpec(dataset="FD101", train_units=20, test_units=10, conditions=1, fault_modes=1, seed=21))
-    environment.build()
+    # deliveries written a while ago: the sensor files 2 hours (past the 60-minute warning, not the 24-hour
+    # error), the RUL file 2 days (past both)
+    now = time.time()
+    for name, age_s in (("train_FD101.txt", 7200), ("test_FD101.txt", 7200), ("RUL_FD101.txt", 2 * 86400)):
+        os.utime(paths.landing / name, (now - age_s, now - age_s))
+    freshness = environment.dbt("source", "freshness", "--target", "ci", check=False)
+    assert freshness.returncode == 1  # an error-level staleness fails `dbt source freshness`
+    sources = json.loads((paths.data_dir / "dbt_target" / "sources.json").read_text())["results"]
+    assert {r["unique_id"].split(".", 2)[2]: r["status"] for r in sources} == {
+        "cmapss.sensor_files": "warn",
+        "cmapss.rul_files": "error",
+        "registry.equipment_registry": "pass",
+    }
+    first = environment.build()
+    # the build only warns: the late landing and the stale dataset, naming the files in the stored failures
+    assert "WARN 3 files_ingested_within_sla" in first.stdout
+    assert "WARN 1 datasets_landed_within_freshness_warn_limit" in first.stdout
+    assert sorted(
+        r[0] for r in environment.query("select file_name from dbt_test__audit.files_ingested_within_sla")
+    ) == [
+        "RUL_FD101.txt",
+        "test_FD101.txt",
+        "train_FD101.txt",
+    ]
+    assert environment.query("select pipeline_stage, count(*) from gold.mart_pipeline_freshness group by all") == [
+        ("awaiting_gold", 3)
+    ]
     published = {result.name: result for result in publish(paths.warehouse, paths.lake)}
     assert published["fct_unit_cycle_features"].version == 0
     trained = train(mart_path(paths.lake, "fct_unit_cycle_features"), paths.mlflow, config=TrainConfig.fast())
     assert trained.delta_version == 0
-    score_all(mart_path(paths.lake, "fct_unit_cycle_features"), paths.mlflow, paths.predictions)
+    run = score_all(mart_path(paths.lake, "fct_unit_cycle_features"), paths.mlflow, paths.predictions)
     drift = monitor(mart_path(paths.lake, "fct_unit_cycle_features"), paths.mlflow, paths.predictions)
     assert drift.written and drift.reference_version == drift.current_version == 0
     environment.dbt(
@@ -276,6 +319,52 @@ def test_the_whole_loop_build_publish_train_predict_rebuild(environment: Environ
         "from gold.mart_fleet_health"
     )
     assert scored[0][:3] == (30, 30, True)
+    # one risk decision: the champion's threshold and verdict beside the probability, and the band follows it
+    assert environment.query(
+        "select count(*) filter (where decision_threshold = ?), "
+        "bool_and(is_predicted_to_fail = (failure_probability >= decision_threshold)), "
+        "count(*) filter (where is_predicted_to_fail and health_band != 'alert'), "
+        "count(*) filter (where health_band != rule_health_band and not is_predicted_to_fail) "
+        "from gold.mart_fleet_health".replace("?", repr(run.threshold))
+    ) == [(30, True, 0, 0)]
+    # every hop of every landed file: visible at fct_unit_cycle_features v0's commit, scored by that run
+    (v0,) = [
+        c for c in DeltaTable(str(mart_path(paths.lake, "fct_unit_cycle_features"))).history() if c["version"] == 0
+    ]
+    committed_at = datetime.fromtimestamp(v0["timestamp"] / 1000, UTC).replace(tzinfo=None)
+    hops = environment.query(
+        "select file_name, pipeline_stage, gold_delta_version, visible_in_gold_at, scored_at, "
+        "ingestion_lag_seconds between 7100 and 7300 or file_name like 'RUL%', "
+        "gold_lag_seconds = epoch_us(visible_in_gold_at - ingested_at) / 1e6, scoring_lag_seconds > 0 "
+        "from gold.mart_pipeline_freshness order by file_name"
+    )
+    scored_at = run.scores["scored_at"][0].as_py()
+    assert hops == [
+        (name, "scored", 0, committed_at, scored_at, True, True, True)
+        for name in ("RUL_FD101.txt", "test_FD101.txt", "train_FD101.txt")
+    ]
+    # the summary counts units in service (10 test units), not the 20 train units that ran to failure
+    summary = warehouse_summary(paths.warehouse)
+    assert sum(n for _, n in summary["health"]) == 10
+    assert "fleet health, units in service (test split)" in render(summary, {})
+    # sla_breaches judges the rows the newest build wrote (the three files, scored by the feed-back build): their
+    # late landing, and the stale dataset (WARN: 120 min); with SLAs of 1 s, every hop of every file, named
+    *late, stale = sla_breaches(paths.warehouse)
+    assert [line.split(":")[1] for line in late] == [
+        " FD101 RUL_FD101.txt",
+        " FD101 test_FD101.txt",
+        " FD101 train_FD101.txt",
+    ]
+    assert all("s after it landed (ingestion_lag_sla_seconds 60)" in line for line in late), late
+    assert re.fullmatch(
+        r"SLA breach \(WARN\): dataset FD101 is stale: its newest file landed 12\d min ago, at "
+        r"[-\d]+ [:\d]+ UTC \(freshness_warn_after_minutes 60\)",
+        stale,
+    ), stale
+    strict = sla_breaches(paths.warehouse, slas=Slas(1, 1, 1, 1e6, 1e6))
+    assert len(strict) == 9 and all("SLA breach: FD101 " in line for line in strict)
+    assert any(line.startswith("SLA breach: FD101 train_FD101.txt: scored ") for line in strict)
+    assert report(paths.warehouse)[2].split()[:2] == ["FD101", "3"]
     # Only the mart that changed gets a new Delta version.
     republished = {result.name: result for result in publish(paths.warehouse, paths.lake)}
     assert republished["mart_fleet_health"].changed and republished["mart_fleet_health"].version == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -68,6 +69,8 @@ def test_scores_every_unit_at_its_latest_cycle_into_one_new_parquet_file(store, 
         ("regressor_version", "string"),
         ("features_delta_version", "int64"),
         ("scored_at", "timestamp[us]"),
+        ("decision_threshold", "double"),
+        ("is_predicted_to_fail", "bool"),
     ]
     frame = store["frame"]  # v1, the latest version
     latest = frame.groupby("unit_id")["cycle"].max()
@@ -82,6 +85,10 @@ def test_scores_every_unit_at_its_latest_cycle_into_one_new_parquet_file(store, 
     assert rows["failure_probability"].between(0, 1).all()
     assert rows["predicted_rul"].ge(0).all()
     assert rows["scored_at"].nunique() == 1
+    # the champion's decision travels with each score: its threshold, and the pyfunc's verdict at it
+    threshold = load_champions(store["root"] / "mlruns").threshold
+    assert rows["decision_threshold"].eq(threshold).all()
+    assert rows["is_predicted_to_fail"].equals(rows["failure_probability"] >= threshold)
     out = capsys.readouterr().out
     assert "top 10 at risk" in out
     assert len([line for line in out.splitlines() if line.split()[:2] == [DATASET, "test"]]) == 10
@@ -161,6 +168,13 @@ def test_same_champions_and_feature_version_write_no_new_file(store, tmp_path: P
     captured = capsys.readouterr()
     assert "scores up to date" in captured.out and "skipped a scores file" in captured.err
     assert len(list(folder.glob("*.parquet"))) == 3  # two good files and the unreadable one, nothing new
+    # a newest file from before the decision columns (same provenance) is scored again, once
+    (folder / "scores_99991231T000000000000Z.parquet").unlink()
+    old_format = run.scores.drop_columns(["decision_threshold", "is_predicted_to_fail"])
+    pq.write_table(old_format, folder / f"scores_{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.parquet")
+    rescored = score_all(store["table"], store["root"] / "mlruns", tmp_path, version=0)
+    assert rescored.written and rescored.scores.schema.equals(SCORE_SCHEMA)
+    assert not score_all(store["table"], store["root"] / "mlruns", tmp_path, version=0).written
 
 
 @pytest.mark.parametrize("state", ["missing", "no_log"])

@@ -1,4 +1,6 @@
-{#- Every score the champion models wrote back, typed. Empty until the first scoring run. -#}
+{#- Every score the champion models wrote back, typed, with the champion classifier's decision
+    (decision_threshold, is_predicted_to_fail: null in score files written before ml.predict added
+    them). Empty until the first scoring run. -#}
 -- depends_on: {{ source('predictions', 'unit_risk_scores') }}
 
 with scores as (
@@ -18,6 +20,8 @@ final as (
         regressor_version,
         features_delta_version,
         scored_at,
+        decision_threshold,
+        is_predicted_to_fail,
         source_file
     from scores
 )
