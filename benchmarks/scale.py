@@ -521,31 +521,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    sizes = sorted(set(args.sizes))
-    if args.repeats < 1 or args.baseline_repeats < 0:
-        raise SystemExit("need --repeats >= 1 and --baseline-repeats >= 0")
-    temporary = args.workdir is None
-    workdir = Path(tempfile.mkdtemp(prefix="pdm-scale-")) if temporary else args.workdir.resolve()
-    started = time.perf_counter()
-    measured_at = datetime.now(UTC).isoformat(timespec="seconds")
-    project_state = git_state()  # before the runs: the code measured
-    log(f"scale benchmark: sizes {', '.join(size_label(s) for s in sizes)} in {workdir}")
-    try:
-        rows = []
-        for readings in sizes:
-            root = workdir / f"size_{size_label(readings)}"
-            if root.exists():
-                shutil.rmtree(root)  # only the benchmark's own subfolder, from an earlier run
-            rows.append(measure(root, readings, args.repeats, args.baseline_repeats, not args.no_train))
-            if temporary and not args.keep:
-                shutil.rmtree(root, ignore_errors=True)  # one size's data at a time on disk
-            if rows[-1]["failed"]:
-                break  # the larger sizes would fail the same way
-    finally:
-        if temporary and not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+def write_result(
+    args: argparse.Namespace,
+    sizes: list[int],
+    rows: list[dict],
+    measured_at: str,
+    project_state: dict,
+    started: float,
+    partial: bool,
+) -> dict:
+    """The result so far as JSON at --output (`partial`: sizes are still to come); returns it."""
     result = {
         "benchmark": "scale",
         "measured_at": measured_at,
@@ -566,11 +551,43 @@ def main(argv: list[str] | None = None) -> int:
         "rows": rows,
         "ratios": ratios(rows),
         "total_seconds": time.perf_counter() - started,
+        "partial": partial,
     }
-    print(render(result))
-    print(f"\n(total {result['total_seconds']:.0f}s)")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    sizes = sorted(set(args.sizes))
+    if args.repeats < 1 or args.baseline_repeats < 0:
+        raise SystemExit("need --repeats >= 1 and --baseline-repeats >= 0")
+    temporary = args.workdir is None
+    workdir = Path(tempfile.mkdtemp(prefix="pdm-scale-")) if temporary else args.workdir.resolve()
+    started = time.perf_counter()
+    measured_at = datetime.now(UTC).isoformat(timespec="seconds")
+    project_state = git_state()  # before the runs: the code measured
+    log(f"scale benchmark: sizes {', '.join(size_label(s) for s in sizes)} in {workdir}")
+    try:
+        rows = []
+        for readings in sizes:
+            root = workdir / f"size_{size_label(readings)}"
+            if root.exists():
+                shutil.rmtree(root)  # only the benchmark's own subfolder, from an earlier run
+            rows.append(measure(root, readings, args.repeats, args.baseline_repeats, not args.no_train))
+            # after each size, so a run stopped at a larger size still leaves what it measured
+            write_result(args, sizes, rows, measured_at, project_state, started, partial=readings != sizes[-1])
+            if temporary and not args.keep:
+                shutil.rmtree(root, ignore_errors=True)  # one size's data at a time on disk
+            if rows[-1]["failed"]:
+                break  # the larger sizes would fail the same way
+    finally:
+        if temporary and not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    result = write_result(args, sizes, rows, measured_at, project_state, started, partial=False)
+    print(render(result))
+    print(f"\n(total {result['total_seconds']:.0f}s)")
     print(f"written to {args.output}")
     failed = [row for row in rows if row["failed"]]
     if failed:
