@@ -15,7 +15,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 CI_DIR := data/ci
 
 .PHONY: help install run build publish history restore erase optimize train predict monitor retrain-if-stale mlflow-ui benchmark benchmark-ingestion test lint contracts \
-	contracts-check ci-build pytest clean evaluate-real simulator-realism sql freshness
+	contracts-check ci-build pytest clean evaluate-real simulator-realism sql watch once benchmark-latency freshness
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F":.*## " "{printf \"  make %-16s %s\\n\", \$$1, \$$2}"
@@ -52,6 +52,13 @@ publish: install ## publish the gold marts as Delta versions under data/lake/gol
 sql: install ## the published marts in the DuckDB CLI, read-only, never blocked by a build (Q="select ...": one query, then exit)
 	@$(PY) -m lakehouse.analysts sql $(if $(Q),--query "$$PDM_SQL_QUERY")
 sql: export PDM_SQL_QUERY = $(Q)
+
+# `make watch EVERY=2`: seconds between looks at the landing folder (lakehouse/watch.py).
+watch: install ## until Ctrl-C/SIGTERM, every EVERY s (10): build, publish, score and publish what landed
+	$(PY) -m lakehouse.watch --every $(or $(EVERY),10)
+
+once: install ## trigger-once: process everything pending in the landing folder, then exit (exit code = success)
+	$(PY) -m lakehouse.watch --once
 
 history: install ## every Delta version of every published mart (version, time, operation, rows); AS_OF=<time>: the one current then
 	$(PY) -m lakehouse.publish --history $(if $(AS_OF),--as-of '$(AS_OF)')
@@ -99,6 +106,10 @@ benchmark: install ## build/publish/train cost and peak RSS at each fleet size v
 
 benchmark-ingestion: install ## ingestion cost vs history size (bronze incremental vs full refresh)
 	$(PY) -m benchmarks.ingestion_scaling
+
+# `make benchmark-latency HISTORY=20k FILES=3`: landing -> gold with scores while the watcher runs.
+benchmark-latency: install ## landing -> gold-with-scores latency under `make watch` (HISTORY=2M FILES=20 EVERY=2)
+	$(PY) -m benchmarks.latency --history $(or $(HISTORY),2M) --files $(or $(FILES),20) --every $(or $(EVERY),2)
 
 evaluate-real: install ## real FD001, truncated grouped CV of the make-run models (needs ../shared/data/cmapss/train_FD001.txt)
 	$(PY) -m benchmarks.evaluate_real

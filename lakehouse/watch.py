@@ -1,0 +1,786 @@
+"""Continuous mode: watch the landing folder and carry what lands through to gold and fresh scores.
+
+    python -m lakehouse.watch [--every SECONDS]   # until Ctrl-C / SIGTERM (`make watch EVERY=2`)
+    python -m lakehouse.watch --once              # trigger-once: what is pending, then exit (`make once`)
+
+Every tick lists the landing folder (`PDM_LANDING_PATH`; the registry extract's and the erasure
+tombstone's subfolders included: relative path, size, mtime_ns of every entry, no file content) and
+compares that signature with the one saved after the last SUCCESSFUL tick in
+`<data>/watch/state.json` (written atomically). Nothing changed: nothing else happens (no dbt, no
+output). Changed, no state yet, the warehouse or the lake gone, or a tick that did not finish (the
+state file says `in_progress`): the tick runs what `make run` runs after a delivery:
+
+1. `dbt build` (incremental, in this process: dbt's programmatic runner with a manifest kept
+   between ticks and re-parsed when a project file changes; unit tests, seeds and the registry
+   snapshot are left out when what they depend on has not changed since a successful tick, see
+   `exclusions`);
+2. `python -m lakehouse.publish`;
+3. `python -m ml.predict` when an MLflow store exists (no champion: said once, scores wait for
+   `make train`);
+4. when step 3 wrote a scores file: the score feed-back build
+   (`dbt build --select stg_predictions__unit_risk_scores+`, its own target folder `<target>/scores`)
+   and a second `python -m lakehouse.publish`.
+
+Steps 2-4's commands run as their modules' `main([])` in this process (imported once: scoring
+otherwise pays ~4 s of imports per tick), output captured; `--isolated-steps` runs them as child
+processes instead. Then the tick saves the signature taken at its start (a file landing during the
+tick differs from it, so the next tick takes it). A failing step is printed with its output's tail;
+the signature is not saved, so the next tick retries (after consecutive failures with nothing new
+landed, with a backoff of 2, 4, 8 ... s, at most `MAX_RETRY_SECONDS`); `--once` exits 1.
+
+A tick that did work prints one line: files new / changed / removed, landed lines ingested
+(`bronze.base_cmapss__landed_lines` before vs after), units scored, the Delta versions published,
+the latency (seconds from the newest landed file's modification time to gold published, and to
+gold published with its scores) and what each step took; then dbt's warnings, one line each.
+
+One watcher per data folder: `<data>/watch/watch.lock` is held with `fcntl.flock` (the kernel drops
+it when the process ends, SIGKILL included) and holds the PID; a second watcher (or `--once`) exits 1
+naming it. SIGTERM or Ctrl-C (SIGINT) during a tick lets the tick finish, then exits 0; during the
+sleep between ticks it exits at once. Child commands (`--isolated-steps`) run in their own process
+group (a terminal's Ctrl-C does not cut a publish in half) and are killed if the watcher dies. A
+watcher killed mid-tick leaves `in_progress` in its state: the next start runs a tick at once, which completes the
+incremental build (its watermarks catch up a build that died half-way; ingestion is exactly-once by
+file version) and the publish (idempotent by content fingerprint: nothing already committed is
+committed again).
+
+The project's dbt files (models, macros, tests, seeds, snapshots, dbt_project.yml, profiles.yml) are
+signed too: a change re-parses and runs the unit tests and seeds again. A change to `dbt_plugins/`
+needs a restart (they are imported once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import fcntl
+import hashlib
+import importlib
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ml.config import REPO_ROOT, Paths
+
+STATE_SUBDIR = "watch"
+STATE_FILE = "state.json"
+LOCK_FILE = "watch.lock"
+STATE_VERSION = 1
+DEFAULT_EVERY_S = 10.0
+MAX_RETRY_SECONDS = 300.0  # a failing tick with nothing new landed is retried at most this far apart
+OUTPUT_TAIL_LINES = 40  # lines of a failed step's output printed
+SLEEP_SLICE_S = 0.1
+PYTHON = sys.executable
+# What make run's score step feeds back into gold (Makefile `run`).
+SCORE_FEEDBACK_SELECT = "stg_predictions__unit_risk_scores+"
+SCORES_SUBDIR = "unit_risk_scores"  # ml.predict.SCORES_SUBDIR (not imported: it pulls in mlflow)
+MLFLOW_STORE = "mlflow.db"  # ml.registry.store_file (idem)
+LANDED_LINES = "bronze.base_cmapss__landed_lines"
+REGISTRY_SUBDIR = "registry"
+# The files whose change makes dbt's parse (and so the manifest kept between ticks) stale.
+PROJECT_PATHS = ("models", "macros", "tests", "seeds", "snapshots", "analyses", "dbt_project.yml", "profiles.yml")
+PUBLISHED = re.compile(r"^gold\.(?P<table>\S+): v(?P<version>\d+) \(")
+
+Signature = dict[str, list[int]]  # relative path -> [size, mtime_ns] (directories: [-1, -1])
+
+
+class WatcherBusyError(RuntimeError):
+    """Another watcher holds this data folder's lock."""
+
+
+# ------------------------------------------------------------------------------ signatures
+
+
+def folder_signature(root: Path, skip: Callable[[str], bool] = lambda _: False) -> Signature:
+    """Every entry under `root` (recursively): relative path -> [size, mtime_ns]; links followed for
+    their target's size and time (a dangling link: [-2, its own mtime_ns]); directories [-1, -1]."""
+    signature: Signature = {}
+    if not root.is_dir():
+        return signature
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in dirs + sorted(files):
+            path = os.path.join(folder, name)
+            relative = os.path.relpath(path, root)
+            if skip(relative):
+                continue
+            try:
+                status = os.stat(path)
+            except FileNotFoundError:
+                with contextlib.suppress(FileNotFoundError):  # gone between listing and looking: not there
+                    signature[relative] = [-2, os.lstat(path).st_mtime_ns]
+                continue
+            signature[relative] = [-1, -1] if name in dirs else [status.st_size, status.st_mtime_ns]
+    return signature
+
+
+def landing_signature(landing: Path) -> Signature:
+    """What the landing folder holds, as bronze lists it: names, sizes, modification times (no content)."""
+    return folder_signature(landing)
+
+
+def project_signature(root: Path = REPO_ROOT) -> str:
+    """A digest of the project's dbt files (what dbt parses), to notice a project change between ticks."""
+    entries: list[tuple[str, int, int]] = []
+    for name in PROJECT_PATHS:
+        path = root / name
+        if path.is_file():
+            status = path.stat()
+            entries.append((name, status.st_size, status.st_mtime_ns))
+        elif path.is_dir():
+            skip = lambda relative: relative.startswith("python") or "__pycache__" in relative  # noqa: E731
+            entries += [(f"{name}/{rel}", *value) for rel, value in sorted(folder_signature(path, skip).items())]
+    return hashlib.sha256(json.dumps(entries).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Difference:
+    """Entries new, changed and removed between two signatures; `describe` counts files, not folders."""
+
+    new: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+    folders: frozenset[str] = frozenset()
+
+    @classmethod
+    def between(cls, before: Signature, after: Signature) -> Difference:
+        return cls(
+            new=tuple(sorted(set(after) - set(before))),
+            changed=tuple(sorted(p for p in set(after) & set(before) if after[p] != before[p])),
+            removed=tuple(sorted(set(before) - set(after))),
+            folders=frozenset(p for p, v in {**before, **after}.items() if v[0] == -1),
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.new or self.changed or self.removed)
+
+    def describe(self) -> str:
+        def count(entries: tuple[str, ...]) -> int:
+            return sum(entry not in self.folders for entry in entries)
+
+        parts = [f"{count(self.new)} new", f"{count(self.changed)} changed"]
+        if count(self.removed):
+            parts.append(f"{count(self.removed)} removed")
+        return "files " + ", ".join(parts)
+
+
+# ---------------------------------------------------------------------------------- state
+
+
+@dataclass
+class State:
+    """What `<data>/watch/state.json` holds: the last successful tick's signature and whether a tick is running."""
+
+    signature: Signature | None = None  # landing signature at the start of the last successful tick
+    project: str | None = None  # project signature the last successful tick ran unit tests and seeds for
+    landing: str | None = None
+    warehouse: str | None = None
+    lake: str | None = None
+    in_progress: bool = False
+    step: str = ""
+    succeeded_at: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> State:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return cls()
+        if data.get("version") != STATE_VERSION:
+            return cls()
+        return cls(
+            signature=data.get("signature"),
+            project=data.get("project"),
+            landing=data.get("landing"),
+            warehouse=data.get("warehouse"),
+            lake=data.get("lake"),
+            in_progress=bool(data.get("in_progress")),
+            step=data.get("step", ""),
+            succeeded_at=data.get("succeeded_at"),
+        )
+
+    def save(self, path: Path) -> None:
+        """Write atomically: a temp file in the same folder, fsynced, renamed over the old one."""
+        data = {
+            "version": STATE_VERSION,
+            "signature": self.signature,
+            "project": self.project,
+            "landing": self.landing,
+            "warehouse": self.warehouse,
+            "lake": self.lake,
+            "in_progress": self.in_progress,
+            "step": self.step,
+            "succeeded_at": self.succeeded_at,
+            "pid": os.getpid(),
+            "updated_at": _now(),
+        }
+        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        with open(partial, "w") as handle:
+            json.dump(data, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, path)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def pending_reason(state: State, paths: Paths, signature: Signature) -> str | None:
+    """Why a tick must run now (None: nothing to do)."""
+    if state.signature is None:
+        return "no successful tick recorded yet"
+    if state.in_progress:
+        return f"the previous tick did not finish (it was at: {state.step or '?'})"
+    if (state.landing, state.warehouse, state.lake) != (str(paths.landing), str(paths.warehouse), str(paths.lake)):
+        return "the landing folder, warehouse or lake path changed"
+    if not paths.warehouse.exists():
+        return f"the warehouse {paths.warehouse} is missing"
+    if not (paths.lake / "gold").is_dir():
+        return f"nothing published under {paths.lake / 'gold'}"
+    if Difference.between(state.signature, signature):
+        return "the landing folder changed"
+    return None
+
+
+# ----------------------------------------------------------------------------------- lock
+
+
+def lock_path(paths: Paths) -> Path:
+    return paths.data_dir / STATE_SUBDIR / LOCK_FILE
+
+
+def acquire_lock(paths: Paths) -> int:
+    """Hold this data folder's watcher lock (until the process ends); raises WatcherBusyError naming the holder."""
+    path = lock_path(paths)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        try:
+            holder = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+        except ValueError:
+            holder = {}
+        os.close(fd)
+        who = f"PID {holder['pid']} (since {holder.get('since', '?')})" if holder.get("pid") else "another process"
+        raise WatcherBusyError(
+            f"another watcher, {who}, is watching the data folder {paths.data_dir} (lock file {path}); "
+            "stop it first (one watcher per data folder)"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps({"pid": os.getpid(), "since": _now(), "argv": sys.argv}).encode(), 0)
+    return fd
+
+
+# ------------------------------------------------------------------------------- stopping
+
+
+class Stop:
+    """SIGTERM / SIGINT set the flag: a tick in progress finishes, a sleep ends at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.signal_name = ""
+
+    def install(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        self.requested = True
+        self.signal_name = signal.Signals(signum).name
+
+    def sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self.requested and time.monotonic() < deadline:
+            time.sleep(min(SLEEP_SLICE_S, max(deadline - time.monotonic(), 0.0)))
+
+
+def _child_setup() -> None:
+    """In a child command: its own process group (a terminal's Ctrl-C goes to the watcher, which
+    finishes the tick), and SIGKILL when the watcher dies (Linux prctl PR_SET_PDEATHSIG)."""
+    os.setpgid(0, 0)
+    if _LIBC is not None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+# ----------------------------------------------------------------------------------- steps
+
+
+PR_SET_PDEATHSIG = 1
+try:  # loaded here, not in the forked child (no dynamic loading between fork and exec)
+    _LIBC: ctypes.CDLL | None = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+except OSError:
+    _LIBC = None
+
+
+class StepFailed(RuntimeError):
+    def __init__(self, step: str, detail: str, output: str) -> None:
+        super().__init__(f"{step}: {detail}")
+        self.step = step
+        self.detail = detail
+        self.output = output
+
+
+@dataclass
+class DbtOutcome:
+    seconds: float
+    warnings: list[str]
+
+
+class Dbt:
+    """dbt's programmatic runner in this process, the parsed manifest kept between invocations.
+
+    Re-parses when the project signature changes. Every invocation ends by closing dbt-duckdb's
+    in-process database, so the warehouse file is free for the publish and for analysts between builds.
+    """
+
+    def __init__(self, target: str | None) -> None:
+        self.target = target
+        self.manifest: Any = None
+        self.parsed_for: str | None = None
+        self.parse_seconds = 0.0
+
+    def _common(self) -> list[str]:
+        args = ["--project-dir", str(REPO_ROOT), "--profiles-dir", os.environ.get("DBT_PROFILES_DIR", str(REPO_ROOT))]
+        return [*args, "--target", self.target] if self.target else args
+
+    def _invoke(self, runner: Any, args: list[str], step: str) -> tuple[Any, list[str], float]:
+        tail: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
+        errors: list[str] = []
+        warnings: list[str] = []
+
+        def listen(event: Any) -> None:
+            level = event.info.level
+            if level in ("info", "warn", "error") and event.info.msg:
+                tail.append(str(event.info.msg))
+            if level == "error" and event.info.msg and len(errors) < OUTPUT_TAIL_LINES:
+                errors.append(str(event.info.msg))
+            warning = _warning(event)
+            if warning and warning not in warnings:
+                warnings.append(warning)
+
+        runner.callbacks = [listen]
+        started = time.monotonic()
+        try:
+            # nothing on stdout (the tick prints its own line); dbt.log under DBT_LOG_PATH as `dbt build` writes it
+            result = runner.invoke([*args, *self._common(), "--log-level", "none", "--log-level-file", "debug"])
+        finally:
+            _close_dbt_database()
+        seconds = time.monotonic() - started
+        if not result.success:
+            raise StepFailed(step, _dbt_failure(result), "\n".join(errors or tail))
+        return result, warnings, seconds
+
+    def ensure_parsed(self, project: str) -> None:
+        if self.manifest is not None and self.parsed_for == project:
+            return
+        from dbt.cli.main import dbtRunner
+
+        result, _, self.parse_seconds = self._invoke(dbtRunner(), ["parse"], "dbt parse")
+        self.manifest = result.result
+        self.parsed_for = project
+
+    def build(self, project: str, step: str, *args: str) -> DbtOutcome:
+        from dbt.cli.main import dbtRunner
+
+        self.ensure_parsed(project)
+        _, warnings, seconds = self._invoke(dbtRunner(manifest=self.manifest), ["build", *args], step)
+        return DbtOutcome(seconds, warnings)
+
+
+def _warning(event: Any) -> str | None:
+    """One line for a dbt event worth showing as a warning: a test that warned (name and row count), a
+    warning raised by the project's macros, or a `WARNING: ...` line they log; None for anything else."""
+    name, level, msg = event.info.name, event.info.level, " ".join(str(event.info.msg or "").split())
+    if name == "LogTestResult" and level == "warn":
+        return f"test {event.data.name} warned: {event.data.num_failures} row(s)"
+    if name in ("RunResultWarning", "RunResultWarningMessage", "LogTestResult") or not msg:
+        return None
+    if level == "warn" or (level == "info" and msg.startswith("WARNING")):
+        return msg
+    return None
+
+
+def _dbt_failure(result: Any) -> str:
+    """What failed in a dbt invocation: its exception, or the nodes that errored or failed."""
+    if result.exception is not None:
+        return f"{type(result.exception).__name__}: {result.exception}"
+    failed = [
+        f"{r.node.name} ({r.status})"
+        for r in getattr(result.result, "results", []) or []
+        if str(r.status) in ("error", "fail", "runtime error")
+    ]
+    return f"{len(failed)} node(s) failed: {', '.join(failed)}" if failed else "failed"
+
+
+def _close_dbt_database() -> None:
+    """Close dbt-duckdb's in-process DuckDB database (it keeps it open after a run) and forget it."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:
+        return
+    env = DuckDBConnectionManager._ENV
+    if env is not None:
+        env.close()
+    DuckDBConnectionManager.close_all_connections()
+
+
+def run_module(step: str, module: str, isolated: bool) -> tuple[str, float]:
+    """Run `python -m <module>` (no arguments): its `main([])` in this process, its stdout and stderr
+    captured (the modules are imported once, not at every tick), or with `isolated` as a child process.
+    Returns its stdout; a non-zero exit raises StepFailed with the tail of its output."""
+    if isolated:
+        return run_command(step, [PYTHON, "-m", module])
+    out, err = io.StringIO(), io.StringIO()
+    started = time.monotonic()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = importlib.import_module(module).main([])
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    except Exception:  # the step's own crash: reported as its failure, with the traceback
+        err.write(traceback.format_exc())
+        code = 1
+    seconds = time.monotonic() - started
+    if code:
+        output = (out.getvalue() + err.getvalue()).splitlines()[-OUTPUT_TAIL_LINES:]
+        raise StepFailed(step, f"`python -m {module}` exited {code}", "\n".join(output))
+    return out.getvalue(), seconds
+
+
+def run_command(step: str, argv: list[str]) -> tuple[str, float]:
+    """Run a child command; its stdout on success, StepFailed (with its output's tail) otherwise."""
+    started = time.monotonic()
+    done = subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True, check=False, preexec_fn=_child_setup)
+    seconds = time.monotonic() - started
+    if done.returncode != 0:
+        output = (done.stdout + done.stderr).splitlines()[-OUTPUT_TAIL_LINES:]
+        raise StepFailed(step, f"`{' '.join(argv[1:])}` exited {done.returncode}", "\n".join(output))
+    return done.stdout, seconds
+
+
+def landed_line_count(warehouse: Path) -> int | None:
+    """Rows of bronze's append-only landed-lines table (0 before the first build; None when the
+    warehouse can't be read now, e.g. another process is writing it)."""
+    if not warehouse.exists():
+        return 0
+    import duckdb
+
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            return int(con.execute(f"select count(*) from {LANDED_LINES}").fetchone()[0])
+    except duckdb.CatalogException:
+        return 0
+    except duckdb.Error:
+        return None
+
+
+def scores_files(predictions: Path) -> set[Path]:
+    folder = predictions / SCORES_SUBDIR
+    return set(folder.glob("scores_*.parquet")) if folder.is_dir() else set()
+
+
+def scored_units(files: set[Path]) -> int:
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(path).metadata.num_rows for path in files)
+
+
+def published_versions(publish_output: str) -> list[str]:
+    """`table vN` for every table a publish committed (its summary lines `gold.<table>: vN (...)`)."""
+    return [f"{m['table']} v{m['version']}" for m in map(PUBLISHED.match, publish_output.splitlines()) if m]
+
+
+# ------------------------------------------------------------------------------------ tick
+
+
+@dataclass
+class TickReport:
+    difference: Difference
+    reason: str
+    lines_ingested: int | None = 0  # None: the warehouse could not be read to count them
+    units_scored: int | None = None  # None: no champion models
+    versions: list[str] = field(default_factory=list)
+    latency_gold_s: float | None = None
+    latency_scored_s: float | None = None
+    steps: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    breaches: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        parts = [self.difference.describe() if self.difference else self.reason]
+        parts.append("? lines ingested" if self.lines_ingested is None else f"{self.lines_ingested:,} lines ingested")
+        parts.append("no champion: not scored" if self.units_scored is None else f"{self.units_scored:,} units scored")
+        if self.versions:
+            parts.append(f"{len(self.versions)} Delta versions ({', '.join(self.versions)})")
+        else:
+            parts.append("0 Delta versions")
+        if self.latency_gold_s is not None:
+            latency = f"latency {self.latency_gold_s:.1f} s to gold"
+            if self.latency_scored_s is not None:
+                latency += f", {self.latency_scored_s:.1f} s with scores"
+            parts.append(latency)
+        steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.steps.items())
+        return f"{datetime.now().strftime('%H:%M:%S')} tick: {'; '.join(parts)} [{steps}]"
+
+
+class Watcher:
+    def __init__(
+        self, paths: Paths, target: str | None, out: Callable[[str], None] = print, isolated: bool = False
+    ) -> None:
+        self.paths = paths
+        self.isolated = isolated  # publish and predict as child processes rather than in this process
+        self.dbt = Dbt(target)
+        self.out = out
+        self.state_path = paths.data_dir / STATE_SUBDIR / STATE_FILE
+        self.said_no_champion = False
+        self.failures = 0
+        self.last_failure_at = 0.0
+        self.failed_signature: Signature | None = None
+        self.idle = False  # the last tick found nothing pending
+
+    # what a tick may leave out of `dbt build` (nothing, on a first tick or after a project change)
+    def exclusions(self, state: State, project: str, signature: Signature) -> list[str]:
+        """Nodes a tick's build can skip without changing what the build leaves:
+
+        - unit tests and seeds, when the last successful tick ran them for the same project files
+          (unit tests test the SQL, not the data; seeds are the project's own files);
+        - the registry snapshot, when the registry extract's folder is unchanged since that tick (a
+          check-strategy snapshot of an unchanged extract records nothing).
+        """
+        same_place = (state.landing, state.warehouse, state.lake) == (
+            str(self.paths.landing),
+            str(self.paths.warehouse),
+            str(self.paths.lake),
+        )
+        if state.signature is None or state.project != project or not same_place or not self.paths.warehouse.exists():
+            return []
+        excluded = ["resource_type:unit_test", "resource_type:seed"]
+        registry = {p: v for p, v in signature.items() if p.split(os.sep)[0] == REGISTRY_SUBDIR}
+        before = {p: v for p, v in state.signature.items() if p.split(os.sep)[0] == REGISTRY_SUBDIR}
+        if registry and registry == before and not state.in_progress:
+            excluded.append("resource_type:snapshot")
+        return excluded
+
+    def mark(self, state: State, step: str) -> None:
+        state.in_progress = True
+        state.step = step
+        state.save(self.state_path)
+
+    def tick(self) -> TickReport | None:
+        """One tick: None when nothing is pending; raises StepFailed when a step fails."""
+        state = State.load(self.state_path)
+        signature = landing_signature(self.paths.landing)
+        reason = pending_reason(state, self.paths, signature)
+        if reason is None:
+            return None
+        if self.failures and signature == self.failed_signature:
+            backoff = min(MAX_RETRY_SECONDS, 2.0 ** min(self.failures, 12))
+            if time.monotonic() - self.last_failure_at < backoff:
+                return None
+        project = project_signature()
+        difference = Difference.between(state.signature or {}, signature)
+        report = TickReport(difference=difference, reason=reason)
+        touched = [p for p in difference.new + difference.changed if signature[p][1] > 0]
+        newest_mtime = max((signature[p][1] for p in touched), default=None)
+        excluded = self.exclusions(state, project, signature)
+        lines_before = landed_line_count(self.paths.warehouse)
+        self.mark(state, "dbt build")
+
+        outcome = self.dbt.build(project, "dbt build", *(["--exclude", *excluded] if excluded else []))
+        if self.dbt.parse_seconds:
+            report.steps["parse"] = self.dbt.parse_seconds
+            self.dbt.parse_seconds = 0.0
+        report.steps["build"] = outcome.seconds
+        report.warnings += outcome.warnings
+        lines_after = landed_line_count(self.paths.warehouse)
+        report.lines_ingested = None if None in (lines_before, lines_after) else lines_after - lines_before
+
+        self.mark(state, "publish")
+        output, report.steps["publish"] = run_module("publish", "lakehouse.publish", self.isolated)
+        report.versions += published_versions(output)
+        if newest_mtime is not None:
+            report.latency_gold_s = max(time.time() - newest_mtime / 1e9, 0.0)
+
+        if (self.paths.mlflow / MLFLOW_STORE).exists():
+            self.mark(state, "predict")
+            before = scores_files(self.paths.predictions)
+            try:
+                _, report.steps["predict"] = run_module("predict", "ml.predict", self.isolated)
+            except StepFailed as failed:
+                if "no champion model" not in failed.output:
+                    raise
+                self.say_no_champion()
+            else:
+                written = scores_files(self.paths.predictions) - before
+                report.units_scored = scored_units(written)
+                if written:
+                    self.mark(state, "score feed-back build")
+                    target = Path(os.environ.get("DBT_TARGET_PATH") or REPO_ROOT / "target")
+                    feedback = self.dbt.build(
+                        project,
+                        "score feed-back build",
+                        "--select",
+                        SCORE_FEEDBACK_SELECT,
+                        "--exclude",
+                        "resource_type:unit_test",
+                        "--target-path",
+                        str(target if target.is_absolute() else REPO_ROOT / target) + "/scores",
+                    )
+                    report.steps["scores build"] = feedback.seconds
+                    report.warnings += [w for w in feedback.warnings if w not in report.warnings]
+                    self.mark(state, "second publish")
+                    output, report.steps["publish scores"] = run_module(
+                        "second publish", "lakehouse.publish", self.isolated
+                    )
+                    report.versions += published_versions(output)
+        else:
+            self.say_no_champion()
+        if newest_mtime is not None and report.units_scored:
+            report.latency_scored_s = max(time.time() - newest_mtime / 1e9, 0.0)
+
+        state.signature = signature
+        state.project = project
+        state.landing, state.warehouse, state.lake = (
+            str(self.paths.landing),
+            str(self.paths.warehouse),
+            str(self.paths.lake),
+        )
+        state.in_progress = False
+        state.step = ""
+        state.succeeded_at = _now()
+        state.save(self.state_path)
+        report.breaches = sla_breaches(self.paths.warehouse)
+        return report
+
+    def say_no_champion(self) -> None:
+        if not self.said_no_champion:
+            self.out(f"no champion models in {self.paths.mlflow}: scores wait for `make train`")
+            self.said_no_champion = True
+
+    def run_tick(self) -> bool:
+        """A tick with its output: True unless a step failed."""
+        signature_at_start = landing_signature(self.paths.landing)
+        try:
+            report = self.tick()
+        except Exception as error:  # a step's failure, or anything else: said loudly, retried, never fatal
+            failed = (
+                error
+                if isinstance(error, StepFailed)
+                else StepFailed(
+                    State.load(self.state_path).step or "tick",
+                    f"{type(error).__name__}: {error}",
+                    "".join(traceback.format_exc().splitlines(keepends=True)[-OUTPUT_TAIL_LINES:]),
+                )
+            )
+            self.failures += 1
+            self.last_failure_at = time.monotonic()
+            self.failed_signature = signature_at_start
+            rule = "!" * 78
+            self.out(
+                f"{rule}\n{datetime.now().strftime('%H:%M:%S')} tick FAILED at {failed.step}: {failed.detail}\n"
+                f"the landing signature is not saved: the next tick retries (with nothing new landed, after "
+                f"{min(MAX_RETRY_SECONDS, 2.0 ** min(self.failures, 12)):g} s). Last lines of its output:\n"
+                f"{failed.output}\n{rule}"
+            )
+            return False
+        self.failures = 0
+        self.idle = report is None
+        if report is not None:
+            self.out(report.line())
+            for warning in report.warnings:
+                self.out(f"  warning: {warning}")
+            for breach in report.breaches:
+                self.out(f"  {breach}")
+        return True
+
+
+def sla_breaches(warehouse: Path) -> list[str]:
+    """The freshness SLA breaches `lakehouse.freshness` reports after a tick (its own failure is one line:
+    the tick's work is done and saved by then)."""
+    try:
+        from lakehouse import freshness
+    except ImportError:  # a project without the freshness SLAs
+        return []
+    try:
+        lines = list(freshness.sla_breaches(warehouse))
+    except Exception as error:  # never fails the tick
+        return [f"SLA check failed: {type(error).__name__}: {error}"]
+    return [line if line.startswith("SLA ") else f"SLA breach: {line}" for line in lines]
+
+
+# ------------------------------------------------------------------------------------- CLI
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m lakehouse.watch",
+        description="Watch the landing folder; when files land: incremental dbt build, publish, score, publish.",
+    )
+    parser.add_argument(
+        "--every", type=float, default=DEFAULT_EVERY_S, metavar="SECONDS", help="seconds between ticks (10)"
+    )
+    parser.add_argument("--once", action="store_true", help="process what is pending, then exit (exit code 1: failed)")
+    parser.add_argument("--target", help="dbt target (default: the profile's, dev)")
+    parser.add_argument(
+        "--isolated-steps",
+        action="store_true",
+        help="run publish and predict as child processes (`python -m ...`, as make run does) rather than "
+        "in the watcher's process (default: in process, imported once: ~4 s less per tick)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.every <= 0:
+        print("watch: --every must be a positive number of seconds", file=sys.stderr)
+        return 2
+    os.environ.setdefault("DBT_PROFILES_DIR", str(REPO_ROOT))
+    paths = Paths.from_env()
+    stop = Stop()
+    stop.install()
+    try:
+        lock = acquire_lock(paths)
+    except WatcherBusyError as busy:
+        print(f"watch: {busy}", file=sys.stderr)
+        return 1
+    watcher = Watcher(paths, args.target, out=lambda text: print(text, flush=True), isolated=args.isolated_steps)
+    try:
+        if args.once:
+            ok = watcher.run_tick()
+            if ok and watcher.idle:
+                state = State.load(watcher.state_path)
+                print(f"once: nothing new in {paths.landing} since the tick of {state.succeeded_at}", flush=True)
+            return 0 if ok else 1
+        print(
+            f"watching {paths.landing} every {args.every:g} s (PID {os.getpid()}; state {watcher.state_path}); "
+            "Ctrl-C or SIGTERM stops after the current tick",
+            flush=True,
+        )
+        while not stop.requested:
+            watcher.run_tick()
+            stop.sleep(args.every)
+        print(f"watch: {stop.signal_name or 'stop'} received: stopped after the current tick", flush=True)
+        return 0
+    finally:
+        os.close(lock)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""The watcher (`python -m lakehouse.watch`, `make watch` / `make once`) on a tiny fleet, as a user runs it:
+a real process over a real landing folder, warehouse and lake. Trigger-once ingests and publishes; an
+unchanged landing folder runs no dbt; a second watcher is refused, naming the first's PID; SIGTERM during
+a tick finishes the tick and exits 0; a watcher SIGKILLed during its dbt build is resumed by the next
+`--once` to the state `make build && make publish` would leave, each landed line ingested once."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import Environment
+
+from lakehouse.lake import connect, delta_scan_sql, mart_path
+from lakehouse.publish import history, publish, published_tables
+from lakehouse.watch import LOCK_FILE, STATE_FILE, STATE_SUBDIR
+from ml.config import REPO_ROOT
+from ml.simulate import FleetSpec, encode_cmapss, simulate_fleet
+
+pytestmark = pytest.mark.dbt
+
+FLEET = FleetSpec(dataset="FD101", train_units=3, test_units=2, conditions=1, fault_modes=1, seed=41)
+TICK_LINE = re.compile(r"^\d\d:\d\d:\d\d tick: ")
+TICK_TIMEOUT_S = 240
+# The one mart whose rows record the Delta commit times of earlier publishes (visible-in-gold times).
+RECORDS_PUBLISH_TIMES = "mart_pipeline_freshness"
+
+
+def watch_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "lakehouse.watch", "--target", "ci", *args]
+
+
+def once(env: Environment) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        watch_command("--once"), cwd=REPO_ROOT, env=env.env, capture_output=True, text=True, timeout=TICK_TIMEOUT_S
+    )
+
+
+def start(env: Environment, every: str = "0.2") -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        watch_command("--every", every),
+        cwd=REPO_ROOT,
+        env=env.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def state(env: Environment) -> dict:
+    try:
+        return json.loads((env.paths.data_dir / STATE_SUBDIR / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def wait_for(condition, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def deliver(env: Environment, number: int) -> Path:
+    """A test file of two new FD101 units, written aside and moved into the landing folder whole."""
+    readings = simulate_fleet(FleetSpec(dataset="FD101", train_units=1, test_units=2, seed=100 + number)).test
+    readings["unit_number"] += 10 * number
+    staged = env.paths.data_dir / f"test_FD101_delivery-{number:03d}.txt"
+    staged.write_bytes(encode_cmapss(readings))
+    settled(staged)
+    return Path(shutil.move(staged, env.paths.landing / staged.name))
+
+
+def settled(path: Path) -> None:
+    """Dated past the landing settle interval (3 s), so the build's listing does not wait it out."""
+    stamp = time.time() - 5
+    os.utime(path, (stamp, stamp))
+
+
+def lines_of(path: Path) -> int:
+    return len(path.read_bytes().splitlines())
+
+
+def published_units(env: Environment, table: str = "dim_units") -> set[str]:
+    with connect() as con:
+        rows = con.execute(f"select distinct unit_id from {delta_scan_sql(mart_path(env.paths.lake, table))}")
+        return {row[0] for row in rows.fetchall()}
+
+
+def unit_ids(path: Path) -> set[str]:
+    numbers = {int(line.split()[0]) for line in path.read_text().splitlines()}
+    return {f"FD101-test-{number:03d}" for number in numbers}
+
+
+def dbt_traces(env: Environment) -> tuple[int, int]:
+    """dbt.log's size and run_results.json's modification time: both move whenever dbt runs."""
+    log = env.paths.data_dir / "dbt_logs" / "dbt.log"
+    results = env.paths.data_dir / "dbt_target" / "run_results.json"
+    assert log.exists() and results.exists()
+    return log.stat().st_size, results.stat().st_mtime_ns
+
+
+@pytest.fixture(scope="module")
+def watched(module_environment: Environment) -> tuple[Environment, subprocess.CompletedProcess[str]]:
+    """A tiny fleet landed and taken through by one `--once` (the first tick: full parse, unit tests, seeds)."""
+    module_environment.land(FLEET)
+    for path in module_environment.paths.landing.rglob("*.*"):
+        settled(path)
+    return module_environment, once(module_environment)
+
+
+def test_once_ingests_what_landed_and_publishes_it(watched) -> None:
+    env, first = watched
+    assert first.returncode == 0, first.stdout + first.stderr
+    ticks = [line for line in first.stdout.splitlines() if TICK_LINE.match(line)]
+    assert len(ticks) == 1, first.stdout
+    data_files = [p for p in env.paths.landing.iterdir() if p.is_file()]
+    assert f"files {len(data_files) + 1} new" in ticks[0]  # + the registry extract
+    assert f"{sum(lines_of(p) for p in data_files):,} lines ingested" in ticks[0]
+    tables = published_tables(env.paths.lake)
+    assert f"{len(tables)} Delta versions" in ticks[0] and "fct_unit_cycle_features v0" in ticks[0]
+    assert "no champion models" in first.stdout  # said once: scores wait for `make train`
+    built = {row[0] for row in env.query("select unit_id from gold.dim_units")}
+    assert built and published_units(env) == built
+    saved = state(env)
+    assert not saved["in_progress"] and sorted(saved["signature"]) == sorted(
+        str(p.relative_to(env.paths.landing)) for p in env.paths.landing.rglob("*")
+    )
+
+
+def test_an_unchanged_landing_folder_runs_no_dbt(watched) -> None:
+    env, _ = watched
+    traces, versions = dbt_traces(env), len(history(env.paths.lake))
+    started = time.monotonic()
+    done = once(env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("once: nothing new in ") and not TICK_LINE.search(done.stdout)
+    assert dbt_traces(env) == traces and len(history(env.paths.lake)) == versions
+    assert time.monotonic() - started < 10
+
+
+def test_a_second_watcher_is_refused_naming_the_first_pid_and_sigterm_while_idle_exits_at_once(watched) -> None:
+    env, _ = watched
+    traces = dbt_traces(env)
+    first = start(env)
+    lock = env.paths.data_dir / STATE_SUBDIR / LOCK_FILE
+    wait_for(lambda: lock.exists() and f'"pid": {first.pid}' in lock.read_text(), "the first watcher's lock")
+    second = once(env)
+    assert second.returncode == 1
+    assert f"PID {first.pid}" in second.stderr and str(lock) in second.stderr
+    time.sleep(1.0)  # several ticks over an unchanged landing folder
+    first.send_signal(signal.SIGTERM)
+    out, err = first.communicate(timeout=5)
+    assert first.returncode == 0, err
+    assert not TICK_LINE.search(out) and "SIGTERM received" in out
+    assert dbt_traces(env) == traces  # no dbt invocation on an unchanged landing folder
+
+
+def test_sigterm_during_a_tick_finishes_the_tick_then_exits_0(watched) -> None:
+    env, _ = watched
+    delivered = deliver(env, 1)
+    watcher = start(env, every="60")
+    wait_for(lambda: state(env).get("step") == "dbt build", "the tick's dbt build", timeout=30)
+    watcher.send_signal(signal.SIGTERM)
+    out, err = watcher.communicate(timeout=TICK_TIMEOUT_S)
+    assert watcher.returncode == 0, out + err
+    ticks = [line for line in out.splitlines() if TICK_LINE.match(line)]
+    assert len(ticks) == 1 and "files 1 new" in ticks[0], out
+    assert f"{lines_of(delivered):,} lines ingested" in ticks[0]
+    assert out.rstrip().endswith("SIGTERM received: stopped after the current tick")
+    assert unit_ids(delivered) <= published_units(env)
+    saved = state(env)
+    assert not saved["in_progress"] and delivered.name in saved["signature"]
+
+
+def test_a_watcher_killed_during_its_build_is_resumed_by_the_next_once(watched) -> None:
+    env, _ = watched
+    delivered = deliver(env, 2)
+    log_size = dbt_traces(env)[0]
+    watcher = start(env, every="60")
+    wait_for(lambda: state(env).get("step") == "dbt build", "the tick's dbt build", timeout=30)
+    # killed once dbt has started running nodes
+    log = env.paths.data_dir / "dbt_logs" / "dbt.log"
+    wait_for(lambda: " START " in log.read_text(errors="replace")[log_size:], "dbt running nodes", timeout=60)
+    watcher.send_signal(signal.SIGKILL)
+    watcher.communicate(timeout=10)
+    assert state(env)["in_progress"] and state(env)["step"] == "dbt build"
+
+    resumed = once(env)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "files 1 new" in resumed.stdout and unit_ids(delivered) <= published_units(env)
+    assert not state(env)["in_progress"]
+    # exactly-once ingestion: every landed line is in bronze once
+    per_file = dict(env.query("select source_file, count(*) from bronze.base_cmapss__landed_lines group by 1"))
+    data_files = [p for p in env.paths.landing.iterdir() if p.is_file()]
+    assert per_file == {str(p): lines_of(p) for p in data_files}
+    # no Delta commit repeated: consecutive versions of a table never carry the same content
+    by_table: dict[str, list[str | None]] = {}
+    for entry in history(env.paths.lake):
+        by_table.setdefault(entry.table, []).append(entry.fingerprint)
+    for table, fingerprints in by_table.items():
+        assert all(a != b for a, b in itertools.pairwise(fingerprints)), table
+    # the state `make build && make publish` leaves: building and publishing again changes nothing (but
+    # the freshness mart, which learns when the tick's publish made gold visible from the next build)
+    env.build()
+    changed = {r.name for r in publish(env.paths.warehouse, env.paths.lake) if r.changed}
+    assert changed <= {RECORDS_PUBLISH_TIMES}, changed
