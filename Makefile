@@ -143,9 +143,10 @@ ci-build: install ## dbt build (all models, data and unit tests) on a small simu
 
 # Test files run in PYTEST_WORKERS processes (pytest-xdist), each file whole in one worker, so a
 # module's shared environment is built once; every test has its own data folder. PYTEST_WORKERS=0: serial.
+# The 25 slowest steps are listed at the end (CI's time budget: where it goes).
 PYTEST_WORKERS ?= 2
 pytest: install ## the Python test suite (real DuckDB files, real dbt builds in temp folders; PYTEST_WORKERS=2)
-	$(BIN)/pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
+	$(BIN)/pytest --durations=25 $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
 
 clean: ## remove build output (keeps .venv and data/landing)
 	rm -rf target logs $(CI_DIR) data/warehouse
