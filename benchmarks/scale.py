@@ -343,8 +343,11 @@ def timed_steps(
 
     for repeat in range(baseline_repeats):
         database = workspace.scratch / "bare.duckdb"
+        # the dbt profile's memory ceiling (PDM_DUCKDB_MEMORY_LIMIT, 6GB): the same budget, and without it
+        # the script took 80 % of RAM at 20 M readings and starved the machine
         step("bare_duckdb", (PYTHON, "-m", "benchmarks.bare_duckdb", "--landing", str(workspace.landing),
-                             "--database", str(database), "--temp-directory", str(workspace.scratch / "spill")),
+                             "--database", str(database), "--temp-directory", str(workspace.scratch / "spill"),
+                             "--memory-limit", os.environ.get("PDM_DUCKDB_MEMORY_LIMIT", "6GB")),
              repeat)  # fmt: skip
         database.unlink(missing_ok=True)
         features = workspace.scratch / "features.parquet"
