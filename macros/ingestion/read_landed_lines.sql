@@ -7,24 +7,18 @@
     is UTF-8 text) yields one file-level row instead: line_number 0, raw_line null and
     `file_error` saying why, so that no landed file ever leaves no trace.
     With no files it yields no rows, with the same columns.
+
+    read_landed_files(files) gives the file-level facts alone, one row per file (source_file,
+    file_size_bytes, file_modified_at, file_content_md5, file_error), from the same reading: what a
+    model needs to know about a batch's files (duplicates, errors) without holding its lines. Each
+    file's content is read, decoded and split one file at a time, so memory follows the largest
+    file, not the batch.
 -#}
 {% macro read_landed_lines(files) %}
     {{ return(adapter.dispatch('read_landed_lines', 'pdm_lakehouse')(files)) }}
 {% endmacro %}
 
-{% macro duckdb__read_landed_lines(files) %}
-    {%- if files | length == 0 %}
-    {{ empty_relation({
-        'source_file': 'varchar',
-        'file_size_bytes': 'bigint',
-        'file_modified_at': 'timestamp',
-        'file_content_md5': 'varchar',
-        'line_number': 'integer',
-        'raw_line': 'varchar',
-        'file_error': 'varchar',
-        'line_error': 'varchar',
-    }) }}
-    {%- else %}
+{% macro duckdb__landed_file_contents(files) %}
     with files as (
         select
             filename as source_file,
@@ -77,19 +71,63 @@
                     then 'file is not UTF-8 text (binary or another encoding)'
             end as file_error
         from split_into_lines
-    ),
+    )
+{% endmacro %}
+
+{% macro read_landed_files(files) %}
+    {{ return(adapter.dispatch('read_landed_files', 'pdm_lakehouse')(files)) }}
+{% endmacro %}
+
+{% macro duckdb__read_landed_files(files) %}
+    {%- if files | length == 0 %}
+    {{ empty_relation({
+        'source_file': 'varchar',
+        'file_size_bytes': 'bigint',
+        'file_modified_at': 'timestamp',
+        'file_content_md5': 'varchar',
+        'file_error': 'varchar',
+    }) }}
+    {%- else %}
+    {{ duckdb__landed_file_contents(files) }}
+
+    select
+        source_file,
+        file_size_bytes,
+        file_modified_at,
+        file_content_md5,
+        file_error
+    from judged
+    {%- endif %}
+{% endmacro %}
+
+{% macro duckdb__read_landed_lines(files) %}
+    {%- if files | length == 0 %}
+    {{ empty_relation({
+        'source_file': 'varchar',
+        'file_size_bytes': 'bigint',
+        'file_modified_at': 'timestamp',
+        'file_content_md5': 'varchar',
+        'line_number': 'integer',
+        'raw_line': 'varchar',
+        'file_error': 'varchar',
+        'line_error': 'varchar',
+    }) }}
+    {%- else %}
+    {{ duckdb__landed_file_contents(files) }},
 
     unnested_lines as (
+        -- one pass over `judged` (a second reader of it would hold every file's lines at once): a
+        -- file with an error unnests to its one file-level row, line 0 with no text
         select
             source_file,
             file_size_bytes,
             file_modified_at,
             file_content_md5,
             is_escaped,
-            unnest(generate_series(1, len(lines))) as line_number,
-            unnest(lines) as line_text
+            file_error,
+            unnest(case when file_error is null then generate_series(1, len(lines)) else [0] end) as line_number,
+            unnest(case when file_error is null then lines else [cast(null as varchar)] end) as line_text
         from judged
-        where file_error is null
     ),
 
     decoded_lines as (
@@ -98,20 +136,6 @@
             case when is_escaped then try(decode(cast(line_text as blob))) else line_text end as decoded_text,
             line_text
         from unnested_lines
-    ),
-
-    file_level_rows as (
-        select
-            source_file,
-            file_size_bytes,
-            file_modified_at,
-            file_content_md5,
-            0 as line_number,
-            cast(null as varchar) as raw_line,
-            file_error,
-            cast(null as varchar) as line_error
-        from judged
-        where file_error is not null
     )
 
     select
@@ -121,17 +145,16 @@
         file_content_md5,
         cast(line_number as integer) as line_number,
         case
+            when file_error is not null then null
             when decoded_text is null then line_text
             when line_number = 1 then ltrim(rtrim(decoded_text, chr(13)), chr(65279))
             else rtrim(decoded_text, chr(13))
         end as raw_line,
-        cast(null as varchar) as file_error,
+        file_error,
         case
-            when decoded_text is null
+            when file_error is null and decoded_text is null
                 then 'line is not UTF-8 text (bytes outside printable ASCII shown as \xNN)'
         end as line_error
     from decoded_lines
-    union all
-    select * from file_level_rows
     {%- endif %}
 {% endmacro %}

@@ -53,16 +53,13 @@
 {%- endif %}
 
 with landed_lines as (
+    -- read once, streamed into the table: the file-level facts below come from their own reading
+    -- (one row per file), so the batch's lines are never held in memory to be read twice
     {{ read_landed_lines(new_files) }}
 ),
 
 landed_files as (
-    select
-        source_file,
-        file_content_md5,
-        max(file_error) as file_error
-    from landed_lines
-    group by source_file, file_content_md5
+    {{ read_landed_files(new_files) }}
 ),
 
 current_contents as (
@@ -122,19 +119,19 @@ deduplicated_lines as (
         on landed_lines.source_file = file_duplicates.source_file
     where file_duplicates.duplicate_of_source_file is null
     union all
-    select distinct
-        landed_lines.source_file,
-        landed_lines.file_size_bytes,
-        landed_lines.file_modified_at,
-        landed_lines.file_content_md5,
+    select
+        landed_files.source_file,
+        landed_files.file_size_bytes,
+        landed_files.file_modified_at,
+        landed_files.file_content_md5,
         0 as line_number,
         cast(null as varchar) as raw_line,
         cast(null as varchar) as file_error,
         cast(null as varchar) as line_error,
         file_duplicates.duplicate_of_source_file
-    from landed_lines
+    from landed_files
     inner join file_duplicates
-        on landed_lines.source_file = file_duplicates.source_file
+        on landed_files.source_file = file_duplicates.source_file
     where file_duplicates.duplicate_of_source_file is not null
 ),
 
