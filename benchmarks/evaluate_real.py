@@ -2,6 +2,7 @@
 
     python -m benchmarks.evaluate_real [--train-file PATH] [--seeds 42,43,44] [--folds 5] [--cuts-per-unit 1]
                                        [--workdir DIR] [--keep] [--reuse] [--fast] [--output FILE.json]
+                                       [--rul-margin-rule min_phm08|none]
 
 (with --workdir or --keep the printed table is also written to <workdir>/report.txt)
 
@@ -15,8 +16,9 @@ NASA's FD001 test and RUL files are held out, so this evaluates on the 100 real 
    (``ml.evaluation.grouped_folds``);
 3. per fold, trains every candidate model of ``ml.train`` (``TrainConfig().models()``: the same features,
    grids, inner grouped search, out-of-fold threshold and champion choice as ``python -m ml.train``) on
-   every cycle of the training units, and predicts each validation unit at a truncation point drawn the way
-   NASA's test sets are cut (``ml.evaluation.truncation_points``: true RUL 7-145, at least 31 cycles seen);
+   every cycle of the training units (regressors lowered by their out-of-fold late margin,
+   ``--rul-margin-rule``, as ``ml.train`` does), and predicts each validation unit at a truncation point drawn
+   the way NASA's test sets are cut (``ml.evaluation.truncation_points``: true RUL 7-145, at least 31 cycles seen);
 4. scores RUL (capped at 125) with RMSE and the PHM08 score, and fails-within-30-cycles with F1 at the
    model's own threshold, pooled per seed over all 100 units (one truncation per unit per seed: the
    papers' 100-engine figures), with the spread over seeds and folds and per unit. "champion" is the model
@@ -30,6 +32,7 @@ from its own unit's cycles up to that row.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -51,6 +54,7 @@ from benchmarks.reporting import git_state, log
 from ml.candidates import ModelSpec
 from ml.config import REPO_ROOT, data_environment
 from ml.data import CLASS_LABEL, RUL_LABEL, feature_columns, matrix, sample_units, unit_sample_order
+from ml.decision import RUL_MARGIN_RULES
 from ml.evaluation import (
     choose_threshold,
     classification_metrics,
@@ -60,7 +64,7 @@ from ml.evaluation import (
     truncation_points,
 )
 from ml.search import grouped_search
-from ml.train import TrainConfig
+from ml.train import TrainConfig, with_late_margin
 
 DEFAULT_TRAIN_FILE = REPO_ROOT.parent / "shared" / "data" / "cmapss" / "train_FD001.txt"
 LANDED_NAME = "train_FD001.txt"  # the simulator's naming: train_<dataset>.txt
@@ -120,7 +124,8 @@ def evaluate_fold(
     """What `ml.train` does for one model on `train_rows`, then its predictions at `cuts`.
 
     Whole-unit row budgets (cv_max_rows, fit_max_rows), inner grouped search over the grid, refit with the
-    best parameters; for a classifier the max-F1 threshold on the inner out-of-fold predictions.
+    best parameters; for a classifier the max-F1 threshold on the inner out-of-fold predictions, for a regressor
+    the late margin of `config.rul_margin_rule` on them (`ml.train.with_late_margin`).
     Returns (inner CV score, threshold or None, predictions at the cuts, seconds).
     """
     started = time.perf_counter()
@@ -138,6 +143,7 @@ def evaluate_fold(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=ConvergenceWarning)
         model = spec.build(search.best_params, seed).fit(matrix(fit, features), y_fit)
+    model, _ = with_late_margin(spec, model, cv, y_cv, search.oof, config.rul_margin_rule)
     threshold = choose_threshold(y_cv, search.oof).threshold if spec.task == "classification" else None
     predicted = spec.predict(model, matrix(cuts, features))
     return search.cv_score, threshold, predicted, time.perf_counter() - started
@@ -308,6 +314,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--keep", action="store_true", help="keep the work folder (landing, warehouse)")
     parser.add_argument("--reuse", action="store_true", help="use the warehouse already built in --workdir")
     parser.add_argument("--fast", action="store_true", help="TrainConfig.fast(): tiny grids (smoke runs)")
+    parser.add_argument(
+        "--rul-margin-rule",
+        choices=RUL_MARGIN_RULES,
+        default=TrainConfig().rul_margin_rule,
+        help="the regressors' late margin (ml.decision.choose_rul_margin; default %(default)s)",
+    )
     parser.add_argument("--output", type=Path, default=None, help="also write the summary as JSON")
     return parser
 
@@ -321,7 +333,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
-    config = TrainConfig.fast() if args.fast else TrainConfig()
+    config = dataclasses.replace(
+        TrainConfig.fast() if args.fast else TrainConfig(), rul_margin_rule=args.rul_margin_rule
+    )
     root = args.workdir or Path(tempfile.mkdtemp(prefix="pdm-evaluate-real-"))
     try:
         warehouse = land_and_build(args.train_file, root.resolve(), args.reuse)
@@ -341,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
             "folds": args.folds,
             "cuts_per_unit": args.cuts_per_unit,
             "config": "fast" if args.fast else "default",
+            "rul_margin_rule": config.rul_margin_rule,
             "cv_seconds": round(time.perf_counter() - started, 1),
             "git": git_state(),
         }

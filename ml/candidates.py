@@ -3,7 +3,8 @@
 Classification `fails_within_30_cycles`: mean imputer -> StandardScaler -> LogisticRegression (the reference
 talk's baseline; l2 and elastic net via saga, C grid, ROC AUC) and HistGradientBoostingClassifier. Regression
 `rul_capped`: mean imputer -> StandardScaler -> Ridge (baseline) and HistGradientBoostingRegressor (RMSE), the
-latter fitted on the RUL capped at its grid's `target_knee` (`KneeTarget`).
+latter fitted on the RUL capped at its grid's `target_knee` (`KneeTarget`). After the search, ml.train lowers a
+fitted regressor's predictions by a margin chosen out-of-fold (`LateMargin`, `ml.decision.choose_rul_margin`).
 The grids were chosen with `python -m benchmarks.evaluate_real` (grouped CV on NASA's real FD001 train units,
 each validation unit cut where a test series would stop).
 Every estimator gets `random_state=seed`. The default grids are `DEFAULT_GRIDS`, the test-sized ones
@@ -89,6 +90,31 @@ class KneeTarget(RegressorMixin, BaseEstimator):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.regressor_.predict(X)
+
+
+class LateMargin(RegressorMixin, BaseEstimator):
+    """A RUL regressor's predictions lowered by `margin` cycles (a late prediction costs more than an early one).
+
+    The margin is chosen on out-of-fold predictions after the search (`ml.decision.choose_rul_margin`);
+    `LateMargin.around` wraps the already fitted regressor, `fit` fits a clone of `regressor`.
+    """
+
+    def __init__(self, regressor: BaseEstimator, margin: float) -> None:
+        self.regressor = regressor
+        self.margin = margin
+
+    @classmethod
+    def around(cls, fitted: BaseEstimator, margin: float) -> LateMargin:
+        wrapped = cls(fitted, margin)
+        wrapped.regressor_ = fitted
+        return wrapped
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> LateMargin:
+        self.regressor_ = clone(self.regressor).fit(X, y)
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.regressor_.predict(X) - self.margin
 
 
 def _hgb_regressor(params: dict[str, Any], seed: int) -> Pipeline:

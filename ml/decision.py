@@ -8,7 +8,13 @@ Two rules, both chosen on the out-of-fold predictions of the train units (never 
   that does not) costs `unneeded_maintenance`. Expected cost = (missed x FN + unneeded x FP) / decisions.
 
 Whatever the rule, the expected cost at the chosen threshold is computed with the same costs, so two rules (or
-two models) can be compared in the same unit. Pure functions: nothing here reads files or talks to MLflow.
+two models) can be compared in the same unit.
+
+The RUL regressor's late margin, also chosen on out-of-fold predictions of the train units: a number of cycles
+subtracted from every predicted RUL (`choose_rul_margin`). Rule `min_phm08` takes the margin with the lowest
+PHM08 score (late predictions cost exp(d/10), early ones exp(-d/13)) over the rows where a test series could
+stop (`ml.evaluation.truncation_points`' window); rule `none` keeps the predictions as they are.
+Pure functions: nothing here reads files or talks to MLflow.
 """
 
 from __future__ import annotations
@@ -18,10 +24,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
-from ml.evaluation import choose_threshold
+from ml.evaluation import MIN_OBSERVED_CYCLES, TEST_RUL_RANGE, choose_threshold, phm08_score
 
 THRESHOLD_RULES = ("max_f1", "min_cost")
+RUL_MARGIN_RULES = ("min_phm08", "none")
+# Margins tried by `min_phm08`, in cycles: 0 to 10 in quarter cycles.
+RUL_MARGINS = tuple(np.arange(0.0, 10.0 + 1e-9, 0.25).tolist())
 
 
 @dataclass(frozen=True)
@@ -134,3 +144,64 @@ def choose_decision_rule(
         n=int(true.size),
         positives=positives,
     )
+
+
+@dataclass(frozen=True)
+class RulMargin:
+    """Cycles subtracted from every predicted RUL, the rule that chose it, and the PHM08 score it was chosen on."""
+
+    margin: float
+    rule: str  # one of RUL_MARGIN_RULES
+    method: str  # a sentence for humans and MLflow
+    phm08_before: float  # mean PHM08 score per row of the out-of-fold predictions, margin 0
+    phm08_after: float  # the same with the margin
+    rows: int  # rows of the window it was chosen on
+
+
+def truncation_window(units: Sequence[str], cycles: Sequence[int]) -> np.ndarray:
+    """Rows of run-to-failure units where a test series could stop (as `ml.evaluation.truncation_points`):
+    remaining life `last cycle - cycle` within TEST_RUL_RANGE and at least MIN_OBSERVED_CYCLES cycles seen.
+
+    Every row of a unit must be present (whole units), since its last row is taken as its failure.
+    """
+    frame = pd.DataFrame({"unit": np.asarray(units), "cycle": np.asarray(cycles, dtype=float)})
+    by_unit = frame.groupby("unit", sort=False)["cycle"]
+    remaining = by_unit.transform("max") - frame["cycle"]
+    observed = frame["cycle"] - by_unit.transform("min") + 1
+    low, high = TEST_RUL_RANGE
+    return ((remaining >= low) & (remaining <= high) & (observed >= MIN_OBSERVED_CYCLES)).to_numpy()
+
+
+def choose_rul_margin(
+    y_true: Sequence[float],
+    predicted: Sequence[float],
+    units: Sequence[str],
+    cycles: Sequence[int],
+    rule: str,
+    margins: Sequence[float] = RUL_MARGINS,
+) -> RulMargin:
+    """The margin `rule` picks on out-of-fold RUL predictions of whole train units (`y_true` the capped RUL).
+
+    `min_phm08`: among `margins`, the one with the lowest PHM08 score of `max(predicted - margin, 0)` over
+    `truncation_window`; ties go to the smallest margin. No such row: margin 0, said in `method`.
+    """
+    if rule not in RUL_MARGIN_RULES:
+        raise ValueError(f"unknown RUL margin rule {rule!r}: one of {', '.join(RUL_MARGIN_RULES)}")
+    true = np.asarray(y_true, dtype=float)
+    prediction = np.asarray(predicted, dtype=float)
+    window = truncation_window(units, cycles) & np.isfinite(prediction)
+    rows = int(window.sum())
+    if not rows:
+        return RulMargin(0.0, rule, "no out-of-fold row where a test series could stop: no margin", np.nan, np.nan, 0)
+    true, prediction = true[window], prediction[window]
+    before = phm08_score(true, prediction) / rows
+    if rule == "none":
+        return RulMargin(0.0, rule, "no margin (rule none)", before, before, rows)
+    scores = [phm08_score(true, np.clip(prediction - margin, 0.0, None)) / rows for margin in margins]
+    best = int(np.argmin(scores))  # first minimum: the smallest margin
+    low, high = TEST_RUL_RANGE
+    method = (
+        f"min PHM08 over out-of-fold predictions at {rows} rows with RUL {low}-{high} and "
+        f">= {MIN_OBSERVED_CYCLES} cycles seen"
+    )
+    return RulMargin(float(margins[best]), rule, method, float(before), float(scores[best]), rows)

@@ -3,6 +3,7 @@
     python -m ml.train [--version N | --as-of TIME] [--seed 42] [--experiment NAME] [--lake DIR]
                        [--mlflow-dir DIR] [--fast] [--force] [--threshold-rule max_f1|min_cost]
                        [--missed-failure-cost C] [--unneeded-maintenance-cost C] [--champion-margin F]
+                       [--rul-margin-rule min_phm08|none]
 
 The flow, one named step each (`_train`): read the sample (`ml.data.read_training_sample`) -> prepare the
 inputs (`prepare_inputs`) -> log the lineage (`log_lineage`) -> search, fit and log every candidate
@@ -18,6 +19,9 @@ inputs (`prepare_inputs`) -> log the lineage (`log_lineage`) -> search, fit and 
   commit: a one-line message and exit code 2.
 * Rows, features, the unit-grouped CV and the candidates: see `ml.data`, `ml.candidates`, `ml.search`.
   Evaluation = split 'test' at each unit's last observed cycle, units with known labels only.
+* The RUL regressor's predictions are lowered by a margin in cycles chosen on its out-of-fold predictions of
+  the train units by the rule `rul_margin_rule` (`ml.decision.choose_rul_margin`): the lowest PHM08 score
+  where a test series could stop (default `min_phm08`; `none`: no margin). Logged as the param `rul_margin`.
 * The classifier's alert threshold is chosen on the out-of-fold predictions of the train units, never on test,
   by the rule `threshold_rule` (`ml.decision`): max F1 (default) or min expected cost with the costs of a
   missed failure (`missed_failure_cost`, 10) and of an unneeded maintenance (`unneeded_maintenance_cost`, 1).
@@ -76,6 +80,7 @@ from ml.candidates import (
     DEFAULT_GRIDS,
     FAST_GRIDS,
     REGRESSOR_NAME,
+    LateMargin,
     ModelSpec,
     candidate_specs,
     predict_rul,
@@ -92,7 +97,16 @@ from ml.data import (
     read_unit_rows,
     resolve_version,
 )
-from ml.decision import THRESHOLD_RULES, DecisionCosts, DecisionRule, choose_decision_rule, expected_cost
+from ml.decision import (
+    RUL_MARGIN_RULES,
+    THRESHOLD_RULES,
+    DecisionCosts,
+    DecisionRule,
+    RulMargin,
+    choose_decision_rule,
+    choose_rul_margin,
+    expected_cost,
+)
 from ml.evaluation import classification_metrics, grouped_folds, regression_metrics
 from ml.registry import (
     DIGEST_TAG,
@@ -139,6 +153,9 @@ class TrainConfig:
     threshold_rule: str = "max_f1"
     missed_failure_cost: float = 10.0
     unneeded_maintenance_cost: float = 1.0
+    # The RUL regressor's late margin, chosen out-of-fold on the train units (ml.decision.choose_rul_margin):
+    # "min_phm08" (cycles subtracted from every prediction, lowest PHM08 score) or "none".
+    rul_margin_rule: str = "min_phm08"
     # How much better a candidate must be to take the `champion` alias (ml.registry.compare): 0.01 = RMSE 1 %
     # lower / expected decision cost 1 % lower (and F1 not lower).
     champion_margin: float = 0.01
@@ -146,6 +163,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.threshold_rule not in THRESHOLD_RULES:
             raise ValueError(f"threshold_rule {self.threshold_rule!r}: one of {', '.join(THRESHOLD_RULES)}")
+        if self.rul_margin_rule not in RUL_MARGIN_RULES:
+            raise ValueError(f"rul_margin_rule {self.rul_margin_rule!r}: one of {', '.join(RUL_MARGIN_RULES)}")
         if not 0 <= self.champion_margin < 1:
             raise ValueError(f"champion_margin must be in [0, 1), got {self.champion_margin}")
         self.costs  # noqa: B018 (validates the costs)
@@ -197,6 +216,7 @@ class TrainResult:
     metrics: dict[str, float]
     thresholds: dict[str, float]  # classifier model name -> its decision threshold
     threshold_rules: dict[str, str]  # classifier model name -> the rule that chose it (ml.decision)
+    margins: dict[str, float]  # regressor model name -> cycles its predictions are lowered by (ml.decision)
     best_params: dict[str, dict[str, Any]]
     experiment_id: str
     parent_run_id: str
@@ -314,6 +334,7 @@ def reuse_training(existing: dict[str, ModelVersion], digest: str, uri: str, as_
     metrics: dict[str, float] = {}
     thresholds: dict[str, float] = {}
     rules: dict[str, str] = {}
+    margins: dict[str, float] = {}
     best_params: dict[str, dict[str, Any]] = {}
     for name, run in runs.items():
         metrics |= {f"{name}.{key}": value for key, value in run.data.metrics.items()}
@@ -325,6 +346,8 @@ def reuse_training(existing: dict[str, ModelVersion], digest: str, uri: str, as_
         if THRESHOLD_TAG in run.data.params:
             thresholds[name] = float(run.data.params[THRESHOLD_TAG])
             rules[name] = run.data.params.get("threshold_rule", "max_f1")
+        if "rul_margin" in run.data.params:
+            margins[name] = float(run.data.params["rul_margin"])
     lineage = json.loads(Path(client.download_artifacts(parent_run_id, "data/lineage.json")).read_text())
     champions = current_champions()
     return TrainResult(
@@ -339,6 +362,7 @@ def reuse_training(existing: dict[str, ModelVersion], digest: str, uri: str, as_
         metrics=metrics,
         thresholds=thresholds,
         threshold_rules=rules,
+        margins=margins,
         best_params=best_params,
         experiment_id=first.info.experiment_id,
         parent_run_id=parent_run_id,
@@ -478,6 +502,18 @@ class CandidateFit:
     test_prediction: np.ndarray
     rule: DecisionRule | None  # classifiers only
     seconds: dict[str, float]
+    margin: RulMargin | None = None  # regressors only
+
+
+def with_late_margin(
+    spec: ModelSpec, model: Any, cv: pd.DataFrame, y_cv: np.ndarray, oof: np.ndarray, rule: str
+) -> tuple[Any, RulMargin | None]:
+    """A fitted regressor lowered by the margin `rule` picks on its out-of-fold predictions over the CV rows
+    `cv` (whole units: unit_id, cycle), and that margin; a classifier (or a zero margin) is returned as is."""
+    if spec.task != "regression":
+        return model, None
+    margin = choose_rul_margin(y_cv, oof, cv["unit_id"].to_numpy(), cv["cycle"].to_numpy(), rule)
+    return (LateMargin.around(model, margin.margin) if margin.margin else model), margin
 
 
 def fit_candidate(
@@ -491,6 +527,7 @@ def fit_candidate(
     search = grouped_search(spec, inputs.X_cv, y_cv, inputs.folds, seed)
     cv_seconds = time.perf_counter() - started
     model = fit(spec.build, search.best_params, seed, inputs.X_fit, y_fit)
+    model, margin = with_late_margin(spec, model, data.cv, y_cv, search.oof, config.rul_margin_rule)
     seconds = {"cv": cv_seconds, "fit": time.perf_counter() - started - cv_seconds}
     metrics = {spec.cv_metric: search.cv_score, f"{spec.cv_metric}_std": search.cv_score_std}
     has_eval = len(inputs.X_eval) > 0
@@ -537,6 +574,11 @@ def fit_candidate(
                 if config.plots:
                     plots.classifier_plots(spec.name, y_test, prediction, y_cv, search.oof, rule.threshold)
         else:
+            assert margin is not None
+            mlflow.log_params(
+                {"rul_margin": margin.margin, "rul_margin_rule": margin.rule, "rul_margin_method": margin.method}
+            )
+            metrics |= {"oof_phm08_per_row": margin.phm08_before, "oof_phm08_per_row_with_margin": margin.phm08_after}
             prediction = predict_rul(model, inputs.X_eval) if has_eval else np.array([])
             if has_eval:
                 metrics |= {f"test_{k}": v for k, v in regression_metrics(label(data.evaluation), prediction).items()}
@@ -548,7 +590,7 @@ def fit_candidate(
         mlflow.log_metrics(metrics)
         run_id = child.info.run_id
     seconds["total"] = time.perf_counter() - started
-    return CandidateFit(spec, model, search, run_id, metrics, prediction, rule, seconds)
+    return CandidateFit(spec, model, search, run_id, metrics, prediction, rule, seconds, margin)
 
 
 def pick_candidate(fits: dict[str, CandidateFit], registered_model: str) -> CandidateFit:
@@ -672,6 +714,7 @@ def _train(
         metrics={f"{name}.{key}": float(value) for name, f in fits.items() for key, value in f.metrics.items()},
         thresholds={name: f.rule.threshold for name, f in fits.items() if f.rule is not None},
         threshold_rules={name: f.rule.rule for name, f in fits.items() if f.rule is not None},
+        margins={name: f.margin.margin for name, f in fits.items() if f.margin is not None},
         best_params={name: f.search.best_params for name, f in fits.items()},
         experiment_id=experiment_id,
         parent_run_id=parent.info.run_id,
@@ -762,7 +805,7 @@ def report(result: TrainResult) -> str:
     lines += [
         "",
         f"regression {RUL_LABEL}",
-        f"  {'model':<16}{'cv RMSE':>8}{'RMSE':>8}{'MAE':>8}{'PHM08':>10}",
+        f"  {'model':<16}{'cv RMSE':>8}{'RMSE':>8}{'MAE':>8}{'PHM08':>10}{'margin':>8}",
     ]
     for name in ("ridge", "hgb_regressor"):
         if f"{name}.cv_rmse" not in m:
@@ -770,7 +813,7 @@ def report(result: TrainResult) -> str:
         lines.append(
             f"  {name:<16}{m[f'{name}.cv_rmse']:>8.2f}{m.get(f'{name}.test_rmse', math.nan):>8.2f}"
             f"{m.get(f'{name}.test_mae', math.nan):>8.2f}{m.get(f'{name}.test_phm08_score', math.nan):>10.1f}"
-            f"{marks(REGRESSOR_NAME, name)}"
+            f"{result.margins.get(name, math.nan):>8.2f}{marks(REGRESSOR_NAME, name)}"
         )
     lines += ["", "champion gate (held-out: the test units' last observed cycle of this Delta version)"]
     lines += [f"  {decision.line()}" for decision in result.decisions.values()]
@@ -814,6 +857,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="how the classifier's alert threshold is chosen out-of-fold (env PDM_THRESHOLD_RULE; default %(default)s)",
     )
     parser.add_argument(
+        "--rul-margin-rule",
+        choices=RUL_MARGIN_RULES,
+        default=os.environ.get("PDM_RUL_MARGIN_RULE") or defaults.rul_margin_rule,
+        help="how many cycles the RUL regressor's predictions are lowered by, chosen out-of-fold "
+        "(env PDM_RUL_MARGIN_RULE; default %(default)s)",
+    )
+    parser.add_argument(
         "--missed-failure-cost",
         type=float,
         default=_env_float("PDM_MISSED_FAILURE_COST", defaults.missed_failure_cost),
@@ -839,6 +889,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = dataclasses.replace(
             TrainConfig.fast() if args.fast else TrainConfig(),
             threshold_rule=args.threshold_rule,
+            rul_margin_rule=args.rul_margin_rule,
             missed_failure_cost=args.missed_failure_cost,
             unneeded_maintenance_cost=args.unneeded_maintenance_cost,
             champion_margin=args.champion_margin,

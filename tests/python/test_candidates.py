@@ -1,13 +1,14 @@
-"""The candidate models' pieces that are not scikit-learn's own: the knee of the RUL target."""
+"""The candidate models' pieces that are not scikit-learn's own: the knee of the RUL target, the late margin."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.linear_model import Ridge
 from threadpoolctl import threadpool_limits
 
-from ml.candidates import DEFAULT_GRIDS, FAST_GRIDS, KneeTarget, candidate_specs
+from ml.candidates import DEFAULT_GRIDS, FAST_GRIDS, KneeTarget, LateMargin, candidate_specs, predict_rul
 
 
 def test_knee_target_fits_the_rul_capped_at_its_knee():
@@ -29,3 +30,16 @@ def test_the_rul_candidates_train_on_their_grids_knee():
         for params in spec.grid:
             model = spec.build(params, 0).named_steps["model"]
             assert isinstance(model, KneeTarget) and model.knee == params["target_knee"]
+
+
+def test_a_late_margin_lowers_the_fitted_regressors_predictions():
+    rng = np.random.default_rng(2)
+    X = pd.DataFrame(rng.normal(size=(200, 2)), columns=["a", "b"])
+    y = 50 + 10 * X["a"].to_numpy()
+    fitted = Ridge(alpha=1.0).fit(X, y)
+    lowered = LateMargin.around(fitted, 2.5)
+    assert lowered.regressor_ is fitted  # wrapped as it is, not refitted
+    np.testing.assert_allclose(lowered.predict(X), fitted.predict(X) - 2.5)
+    refit = LateMargin(Ridge(alpha=1.0), 2.5).fit(X, y)
+    np.testing.assert_allclose(refit.predict(X), lowered.predict(X))
+    assert predict_rul(LateMargin.around(fitted, 80.0), X).min() == 0.0  # floored at 0 like every RUL

@@ -1,12 +1,21 @@
-"""The classifier's decision rule (ml.decision): pure functions, checked against hand-computed costs."""
+"""The classifier's decision rule and the regressor's late margin (ml.decision): pure functions, checked by hand."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from ml.decision import DecisionCosts, choose_decision_rule, decision_counts, expected_cost, min_cost_threshold
-from ml.evaluation import choose_threshold
+from ml.decision import (
+    DecisionCosts,
+    choose_decision_rule,
+    choose_rul_margin,
+    decision_counts,
+    expected_cost,
+    min_cost_threshold,
+    truncation_window,
+)
+from ml.evaluation import choose_threshold, truncation_points
 from ml.registry import compare
 
 
@@ -57,3 +66,46 @@ def test_champion_gate_comparison_needs_the_margin():
     assert not promote and "LOWER" in why  # F1 dropped: cheaper is not enough
     assert not compare("classification", {"f1": 0.9, "expected_cost": 1.0}, champion, 0.01)[0]
     assert not compare("classification", {"f1": 1.0, "expected_cost": 0.0}, {"f1": 1.0, "expected_cost": 0.0}, 0)[0]
+
+
+def _units(lives: dict[str, int]) -> pd.DataFrame:
+    """Whole run-to-failure units: one row per cycle, the capped RUL as truth."""
+    frame = pd.concat(
+        [pd.DataFrame({"unit": unit, "cycle": np.arange(1, life + 1)}) for unit, life in lives.items()],
+        ignore_index=True,
+    )
+    remaining = frame.groupby("unit")["cycle"].transform("max") - frame["cycle"]
+    return frame.assign(remaining=remaining, truth=np.minimum(remaining, 125).astype(float))
+
+
+def test_the_late_margin_undoes_a_late_bias_where_a_test_series_could_stop():
+    units = _units({"u1": 200, "u2": 160, "u3": 20})  # u3: too short to be cut like a test series
+    window = truncation_window(units["unit"], units["cycle"])
+    expected = units["remaining"].between(7, 145) & (units["cycle"] >= 31)
+    np.testing.assert_array_equal(window, expected.to_numpy())
+    assert not window[units["unit"].to_numpy() == "u3"].any()
+    # 3 cycles late in the window; wildly late outside it, which must not move the margin
+    predicted = units["truth"].to_numpy() + np.where(window, 3.0, 40.0)
+    margin = choose_rul_margin(units["truth"], predicted, units["unit"], units["cycle"], "min_phm08")
+    assert margin.margin == 3.0 and margin.phm08_after == 0.0 and margin.rows == int(window.sum())
+    assert margin.phm08_before == pytest.approx(np.exp(0.3) - 1)
+    assert "RUL 7-145" in margin.method
+    # no bias: no margin (ties and the minimum go to the smallest margin)
+    unbiased = choose_rul_margin(units["truth"], units["truth"], units["unit"], units["cycle"], "min_phm08")
+    assert unbiased.margin == 0.0
+    kept = choose_rul_margin(units["truth"], predicted, units["unit"], units["cycle"], "none")
+    assert kept.margin == 0.0 and kept.phm08_after == kept.phm08_before
+
+
+def test_the_late_margin_window_holds_every_truncation_point_and_bad_rules_are_refused():
+    units = _units({f"u{i}": life for i, life in enumerate([40, 90, 150, 210, 330])})
+    cuts = truncation_points(units.rename(columns={"unit": "unit_id"}), seed=3, cuts_per_unit=30)
+    window = units.assign(window=truncation_window(units["unit"], units["cycle"]))
+    long_enough = cuts[cuts["unit_id"] != "u0"]  # u0 (40 cycles) is cut at its 31st cycle: RUL 9, in the window
+    joined = long_enough.merge(window, left_on=["unit_id", "cycle"], right_on=["unit", "cycle"])
+    assert len(joined) == len(long_enough) and joined["window"].all()
+    short = _units({"a": 25})
+    none = choose_rul_margin(short["truth"], short["truth"] + 9, short["unit"], short["cycle"], "min_phm08")
+    assert none.margin == 0.0 and none.rows == 0 and "no out-of-fold row" in none.method
+    with pytest.raises(ValueError, match="unknown RUL margin rule"):
+        choose_rul_margin([1.0], [1.0], ["a"], [1], "quantile")

@@ -18,9 +18,11 @@ pytestmark = pytest.mark.dbt
 
 @pytest.fixture(scope="module")
 def stand_in(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A C-MAPSS train file of 6 run-to-failure units, under NASA's name."""
+    """A C-MAPSS train file of 6 run-to-failure units under NASA's name, FD004-style (six flight conditions,
+    two fault modes), so the candidates, the late margin and the champion run on the harder kind of fleet."""
     folder = tmp_path_factory.mktemp("stand_in")
-    files = write_fleet(simulate_fleet(FleetSpec(dataset="FD001", train_units=6, test_units=1, seed=5)), folder)
+    spec = FleetSpec(dataset="FD001", train_units=6, test_units=1, conditions=6, fault_modes=2, seed=5)
+    files = write_fleet(simulate_fleet(spec), folder)
     return files.train
 
 
@@ -39,6 +41,7 @@ def test_evaluate_real_builds_and_cross_validates_the_candidates(stand_in: Path,
     assert evaluate_real.main([*argv, "--workdir", str(tmp_path / "work")]) == 0
     result = json.loads(output.read_text())
     assert result["meta"]["units"] == 6 and result["meta"]["features"] > 100
+    assert result["meta"]["rul_margin_rule"] == "min_phm08"
     rows = {(row["task"], row["model"]): row for row in result["models"]}
     assert set(rows) == {("regression", name) for name in ("ridge", "hgb_regressor", "champion")} | {
         ("classification", name) for name in ("logreg", "hgb_classifier", "champion")
