@@ -30,6 +30,15 @@
 {%- set sums_of_squares = features | selectattr('statistic', 'equalto', 'std') | list %}
 {%- set sums_of_products = features | selectattr('statistic', 'equalto', 'slope') | list %}
 {%- set slope_windows = sums_of_products | map(attribute='window') | unique | sort %}
+{#- what the view carries from each reading, beside its rolling statistics -#}
+{%- set carried_columns = [
+    'unit_id', 'dataset', 'split', 'unit_number', 'cycle', 'reading_at', 'registry_version_id',
+    'equipment_model_code', 'operating_regime',
+] %}
+{%- for sensor in var('degradation_sensors') %}
+    {%- do carried_columns.append(sensor ~ '_z') %}
+{%- endfor %}
+{%- do carried_columns.append('degradation_index') %}
 {%- set drift_sources = features | selectattr('statistic', 'equalto', 'drift_mean')
     | map(attribute='source_column') | unique | list %}
 
@@ -39,19 +48,9 @@ with readings as (
 
 fixed_point_values as (
     select
-        unit_id,
-        dataset,
-        split,
-        unit_number,
-        cycle,
-        reading_at,
-        registry_version_id,
-        equipment_model_code,
-        operating_regime,
-        {%- for sensor in var('degradation_sensors') %}
-        {{ sensor }}_z,
+        {%- for column in carried_columns %}
+        {{ column }},
         {%- endfor %}
-        degradation_index,
         case when degradation_index is not null then cycle end as known_cycle,
         case
             when
@@ -115,19 +114,9 @@ window_sums as (
 
 final as (
     select
-        unit_id,
-        dataset,
-        split,
-        unit_number,
-        cycle,
-        reading_at,
-        registry_version_id,
-        equipment_model_code,
-        operating_regime,
-        {%- for sensor in var('degradation_sensors') %}
-        {{ sensor }}_z,
+        {%- for column in carried_columns %}
+        {{ column }},
         {%- endfor %}
-        degradation_index,
         {%- for f in features %}
         {%- set n = 'known_cycles__w' ~ f.window %}
         {%- set total = f.source_column ~ '__sum__w' ~ f.window %}
