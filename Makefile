@@ -15,7 +15,8 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 CI_DIR := data/ci
 
 .PHONY: help install run build publish history restore erase optimize train predict monitor retrain-if-stale mlflow-ui benchmark benchmark-ingestion test lint contracts \
-	contracts-check ci-build pytest clean evaluate-real simulator-realism sql watch once benchmark-latency freshness
+	contracts-check ci-build pytest clean evaluate-real simulator-realism sql watch once benchmark-latency freshness \
+	dashboard dashboard-install test-dashboard
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F":.*## " "{printf \"  make %-16s %s\\n\", \$$1, \$$2}"
@@ -95,6 +96,29 @@ retrain-if-stale: install ## retrain through the champion gate if drift (PSI_THR
 	$(PY) -m ml.monitor --retrain-if-stale $(if $(PSI_THRESHOLD),--psi-threshold $(PSI_THRESHOLD)) \
 		$(if $(MAX_AGE_VERSIONS),--max-age-versions $(MAX_AGE_VERSIONS)) $(if $(MAX_AGE_DAYS),--max-age-days $(MAX_AGE_DAYS))
 
+# The dashboard's own pins (Dash, Selenium), installed into .venv on top of requirements.txt, constrained by it.
+$(VENV)/.dashboard-installed: $(VENV)/.installed requirements-dashboard.txt
+	$(PY) -m pip install --quiet -r requirements-dashboard.txt -c requirements.txt
+	touch $@
+
+dashboard-install: $(VENV)/.dashboard-installed ## install the dashboard's pinned dependencies (requirements-dashboard.txt) into .venv
+
+dashboard: dashboard-install ## the fleet dashboard over the published gold, read-only: http://127.0.0.1:8050 (PORT=)
+	$(PY) -m dashboard --port $(or $(PORT),8050)
+
+# The browser test needs Debian's chromium + chromium-driver: installed here when running as root.
+test-dashboard: dashboard-install ## the dashboard in headless Chromium on a small fleet (screenshots: target/test-artifacts/dashboard/)
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "test-dashboard: installing Debian's chromium and chromium-driver"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+		else \
+			echo "test-dashboard: needs Debian's packages chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver): run 'apt-get install chromium chromium-driver' as root" >&2; \
+			exit 1; \
+		fi; \
+	fi
+	$(BIN)/pytest --durations=5 tests/browser
+
 mlflow-ui: install ## browse runs and registered models (http://127.0.0.1:5000)
 	$(BIN)/mlflow ui --host 127.0.0.1 --backend-store-uri sqlite:///$(CURDIR)/data/mlruns/mlflow.db
 
@@ -117,11 +141,11 @@ evaluate-real: install ## real FD001, truncated grouped CV of the make-run model
 simulator-realism: install ## simulator vs real FD001 per sensor and lifetimes (ACID_TEST=1: train on it, score real units)
 	$(PY) -m benchmarks.simulator_realism $(if $(ACID_TEST),--acid-test)
 
-test: install lint contracts-check ci-build pytest ## every check: lint, contracts, dbt build on a small fleet, pytest
+test: install lint contracts-check ci-build pytest test-dashboard ## every check: lint, contracts, dbt build on a small fleet, pytest, the dashboard in a browser
 
 lint: install ## ruff and sqlfluff
-	$(BIN)/ruff check ml lakehouse dbt_plugins scripts benchmarks tests/python
-	$(BIN)/ruff format --check ml lakehouse dbt_plugins scripts benchmarks tests/python
+	$(BIN)/ruff check ml lakehouse dashboard dbt_plugins scripts benchmarks tests/python tests/browser
+	$(BIN)/ruff format --check ml lakehouse dashboard dbt_plugins scripts benchmarks tests/python tests/browser
 	rm -rf $(CI_DIR)/lint && mkdir -p $(CI_DIR)/lint/landing $(CI_DIR)/lint/warehouse
 	PDM_LANDING_PATH=$(CI_DIR)/lint/landing PDM_WAREHOUSE_PATH=$(CI_DIR)/lint/warehouse/pdm.duckdb \
 		$(BIN)/sqlfluff lint models tests snapshots analyses
