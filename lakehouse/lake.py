@@ -1,8 +1,8 @@
 """Reading the Delta lake: DuckDB with the `delta` extension shipped in duckdb-extension-delta.
 
 Delta tables are read through DuckDB's `delta_scan(path, version => N)` rather than
-deltalake's `to_pyarrow_table()`, which aborts the process at exit on this stack
-(see ../shared/STACK.md).
+deltalake's `to_pyarrow_table()`, which makes the process abort at exit (exit code 134) with
+the pinned deltalake 1.6 and pyarrow 25.
 
 A table folder without a committed Delta version (never published, or a first publish that was
 killed before its commit) is "not published yet": `require_version` and `latest_version` raise

@@ -57,7 +57,7 @@ Each table lands in `<lake>/gold/<table>/` (`Paths.lake`, env `PDM_LAKE_PATH`). 
   naming the file and what was committed (the commits stand; readers keep the previous file).
 
 Delta is read back through DuckDB's delta extension (`lakehouse.lake`), never with
-`DeltaTable.to_pyarrow_table()` (aborts the process at exit on this stack, see STACK.md).
+`DeltaTable.to_pyarrow_table()` (with deltalake 1.6 and pyarrow 25 it makes the process abort at exit).
 """
 
 from __future__ import annotations

@@ -39,12 +39,7 @@ def classifier_plots(
         ax.plot([0, 1], [0, 1], linestyle=":", color="grey")
         ax.set_title("ROC, test units at last observed cycle")
         log_figure(fig, "roc_curve.png")
-    fig, ax = plt.subplots(figsize=(4.5, 4))
-    ConfusionMatrixDisplay.from_predictions(
-        y_test, (p_test >= threshold).astype(int), labels=[0, 1], display_labels=["> 30", "<= 30"], ax=ax
-    )
-    ax.set_title(f"test, threshold {threshold:.3f}")
-    log_figure(fig, "confusion_matrix.png")
+    log_figure(confusion_matrix_figure(y_test, p_test, threshold), "confusion_matrix.png")
     # How the threshold was chosen: precision / recall / F1 over thresholds, out-of-fold on train units.
     cuts = np.linspace(0.0, 1.0, 101)
     positives = max(int(y_oof.sum()), 1)
@@ -62,6 +57,19 @@ def classifier_plots(
     ax.set_title("out-of-fold, train units")
     ax.legend()
     log_figure(fig, "threshold_choice.png")
+
+
+def confusion_matrix_figure(y_test: np.ndarray, p_test: np.ndarray, threshold: float) -> plt.Figure:
+    """The confusion matrix at `threshold`: true class down the rows, the decision across, both axes labelled
+    and laid out inside the figure (constrained layout: the colour bar does not push the row label out)."""
+    fig, ax = plt.subplots(figsize=(5, 4.2), layout="constrained")
+    ConfusionMatrixDisplay.from_predictions(
+        y_test, (p_test >= threshold).astype(int), labels=[0, 1], display_labels=["> 30", "<= 30"], ax=ax
+    )
+    ax.set_xlabel(f"predicted RUL, cycles (<= 30 when P >= {threshold:.3f})")
+    ax.set_ylabel("true RUL, cycles")
+    ax.set_title("test units at last observed cycle")
+    return fig
 
 
 def regressor_plots(

@@ -7,6 +7,13 @@ Two subcommands (``python -m ml.simulate --help``):
     the landing folder, byte for byte in the layout of the public files (space
     separated, no header, 26 columns, two trailing blanks per line), and replaces
     this dataset's rows in the equipment registry extract.
+``sample-fleet [--dirty]``
+    Lands the default sample fleet (``SAMPLE_FLEET``) into an empty landing folder; ``--dirty``
+    adds a few realistic bad files beside it (``land_dirty_files``: a garbled re-sent piece of
+    ``train_FD101.txt``, NASA's ``readme.txt``, a transfer that died at zero bytes), so a first
+    build shows the quarantine at work. Their good lines are exact copies of lines already
+    landed, so the feature table, and every model trained on it, is the same with or without
+    them (the data-quality and freshness marts do count them).
 ``registry-update``
     Simulates the operational registry changing under the fleet: firmware upgrades
     and relocations, each with an ``updated_at`` inside the unit's observed life.
@@ -465,6 +472,113 @@ def write_fleet(fleet: Fleet, landing: Path, progress: bool | None = None) -> Fl
     return files
 
 
+# ------------------------------------------------------------------------ dirty files
+
+# The rule each bad line of the re-sent file breaks, in file order (rejection_rule codes of
+# bronze.stg_cmapss__quarantined_lines); the whole-file cases are in DIRTY_FILE_OUTCOMES.
+DIRTY_LINE_RULES: tuple[str, ...] = (
+    "non_numeric_value",
+    "non_finite_value",
+    "cycle_not_positive_integer",
+    "column_count_differs_from_file",
+    "blank_line",
+    "not_utf8_text",
+    "too_few_columns",
+)
+DIRTY_COPIED_CYCLES = range(31, 71)  # the good lines: unit 1's cycles 31-70 (every train unit lives >= 128)
+NASA_README = """Data Set: FD001
+Train trjectories: 100
+Test trajectories: 100
+Conditions: ONE (Sea Level)
+Fault Modes: ONE (HPC Degradation)
+
+Experimental Scenario
+
+Data sets consists of multiple multivariate time series. Each data set is further divided into training and
+test subsets. Each time series is from a different engine i.e., the data can be considered to be from a fleet
+of engines of the same type.
+"""
+
+
+@dataclass(frozen=True)
+class DirtyFiles:
+    """What ``land_dirty_files`` wrote: the re-sent file (its bad lines' rules), the readme, the empty file."""
+
+    resent: Path
+    readme: Path
+    empty: Path
+    resent_lines: int
+
+    @property
+    def outcomes(self) -> dict[str, dict[str, int]]:
+        """Per file name, the line counts gold.mart_data_quality gives it per outcome."""
+        bad = len(DIRTY_LINE_RULES)
+        return {
+            self.resent.name: {"accepted": self.resent_lines - bad, **dict.fromkeys(DIRTY_LINE_RULES, 1)},
+            self.readme.name: {"unrecognised_file_name": NASA_README.count("\n")},
+            self.empty.name: {"unreadable_file": 1},
+        }
+
+
+def _garbled(tokens: list[bytes], index: int, value: bytes) -> bytes:
+    changed = list(tokens)
+    changed[index] = value
+    return b" ".join(changed) + b"  \n"
+
+
+def land_dirty_files(landing: Path, dataset: str = "FD101") -> DirtyFiles:
+    """Land, beside an already landed ``train_<dataset>.txt``, the bad files a real feed brings.
+
+    - ``train_<dataset>_resent.txt``: a site gateway re-sent 40 lines of unit 1 (cycles 31-70, exact
+      copies: kept, and deduplicated in silver, values unchanged) with two of them swapped (out of
+      order), one sent twice, and seven lines garbled in transit, one per rule: a decimal comma, a NaN,
+      cycle 0, a stray 27th value, a blank line, a byte that is not UTF-8, and a last line cut off
+      mid-way (no newline). 7 of 48 lines: above the warn share (1 %), below the error share (25 %).
+    - ``readme.txt``: NASA's archive readme, unzipped with the data: quarantined whole, the build warns.
+    - ``train_<dataset>_retry.txt``: a transfer that died at zero bytes: quarantined whole, the build warns.
+
+    The files are written atomically. Returns what was written.
+    """
+    source = cmapss_file(landing, "train", dataset)
+    if not source.exists():
+        raise FileNotFoundError(f"no {source.name} in {landing}: land the fleet first")
+    lines = source.read_bytes().splitlines()
+    unit_one = [line.split() for line in lines if line.split()[:1] == [b"1"]]
+    good = [tokens for tokens in unit_one if int(tokens[1]) in DIRTY_COPIED_CYCLES]
+    if len(good) != len(DIRTY_COPIED_CYCLES) or len(unit_one) <= DIRTY_COPIED_CYCLES.stop:
+        raise ValueError(f"unit 1 of {source.name} has {len(unit_one)} cycles: too few to copy cycles 31-70")
+    copied = [b" ".join(tokens) + b"  \n" for tokens in good]
+    copied[15], copied[16] = copied[16], copied[15]  # out of order
+    copied.insert(36, copied[35])  # the same line twice
+    garbled = [
+        _garbled(good[5], 7, good[5][7].replace(b".", b",")),  # decimal comma: non_numeric_value
+        _garbled(good[12], 9, b"NaN"),  # non_finite_value
+        _garbled(good[20], 1, b"0"),  # cycle_not_positive_integer
+        b" ".join([*good[25], b"7.5"]) + b"  \n",  # a 27th value: column_count_differs_from_file
+        b"\n",  # blank_line
+        _garbled(good[30], 5, good[30][5] + b"\xb0"),  # a Latin-1 degree sign: not_utf8_text
+    ]
+    # the garbled lines go between the copies, in DIRTY_LINE_RULES order; the file ends mid-line
+    content = list(copied)
+    for offset, line in enumerate(garbled):
+        content.insert(4 + offset * 6, line)
+    content.append(b" ".join(unit_one[DIRTY_COPIED_CYCLES.stop - 1][:10]))  # cut off: too_few_columns
+    files = DirtyFiles(
+        resent=landing / f"train_{dataset}_resent.txt",
+        readme=landing / "readme.txt",
+        empty=landing / f"train_{dataset}_retry.txt",
+        resent_lines=len(content),
+    )
+    for path, data in (
+        (files.resent, b"".join(content)),
+        (files.readme, NASA_README.encode("ascii")),
+        (files.empty, b""),
+    ):
+        with _atomic_writer(path) as handle:
+            handle.write(data)
+    return files
+
+
 # ------------------------------------------------------------------------ registry
 
 
@@ -679,6 +793,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="land the default sample fleet (SAMPLE_FLEET) if the landing folder holds no files; else nothing",
     )
     sample.add_argument("--landing", type=Path, default=default_landing)
+    sample.add_argument(
+        "--dirty",
+        action="store_true",
+        help="also land a few realistic bad files (land_dirty_files), so the first build shows the quarantine",
+    )
 
     update = commands.add_parser(
         "registry-update", help="upgrade firmware / relocate some units in the registry extract"
@@ -731,6 +850,14 @@ def _run_sample_fleet(args: argparse.Namespace) -> int:
         return 0
     for spec in SAMPLE_FLEET:
         print(land_fleet(spec, args.landing))
+    if args.dirty:
+        dirty = land_dirty_files(args.landing, SAMPLE_FLEET[0].dataset)
+        print(
+            f"dirty files (sample-fleet --dirty; `make run DIRTY=0` lands none): {dirty.resent.name} "
+            f"({dirty.resent_lines} lines, {len(DIRTY_LINE_RULES)} of them bad: {', '.join(DIRTY_LINE_RULES)}), "
+            f"{dirty.readme.name} (not a C-MAPSS file), {dirty.empty.name} (empty). The build quarantines them "
+            "and warns: bronze.stg_cmapss__quarantined_lines, gold.mart_data_quality"
+        )
     return 0
 
 

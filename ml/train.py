@@ -42,7 +42,8 @@ inputs (`prepare_inputs`) -> log the lineage (`log_lineage`) -> search, fit and 
   the unit sample and the folds are seeded, every estimator gets `random_state=seed`.
 * Speed: one OpenMP thread (see TrainConfig); the work is bounded by the row budgets, not by the table size.
 
-Browse the store with `mlflow ui --backend-store-uri sqlite:///<mlflow dir>/mlflow.db`.
+Browse the store with `make mlflow-ui`, or the command the report ends with (`browse_command`: the venv's
+`mlflow ui` on this store, one worker).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ import hashlib
 import json
 import math
 import os
+import shlex
 import sys
 import time
 import warnings
@@ -821,9 +823,22 @@ def report(result: TrainResult) -> str:
         "  champions now: " + ", ".join(f"{model} v{version}" for model, version in result.champion_versions.items()),
         "",
         f"MLflow {result.tracking_uri}, parent run {result.parent_run_id}",
-        f"browse: mlflow ui --backend-store-uri {result.tracking_uri}",
+        f"browse: {browse_command(result.tracking_uri)}",
     ]
     return "\n".join(lines)
+
+
+def browse_command(tracking_uri: str) -> str:
+    """A shell command that serves the MLflow UI on `tracking_uri`, runnable as printed from any folder.
+
+    The `mlflow` beside this interpreter (the venv's, absolute: not on PATH unless the venv is
+    activated), one server worker (mlflow's default is 4), MLflow's job runner off (GenAI jobs, unused here;
+    one process less), on http://127.0.0.1:5000 (add `--port N` for another).
+    """
+    script = Path(sys.executable).with_name("mlflow")
+    program = shlex.quote(str(script)) if script.exists() else "mlflow"
+    store = shlex.quote(tracking_uri)
+    return f"MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false {program} ui --workers 1 --backend-store-uri {store}"
 
 
 def _env_float(name: str, default: float) -> float:

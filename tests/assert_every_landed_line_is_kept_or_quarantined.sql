@@ -36,11 +36,17 @@ kept as (
         file_version_id,
         count(*) as rows_kept
     from (
-        select file_version_id, source_file from {{ ref('stg_cmapss__sensor_readings') }}
+        select
+            file_version_id,
+            source_file
+        from {{ ref('stg_cmapss__sensor_readings') }}
         union all
-        select file_version_id, source_file from {{ ref('stg_cmapss__rul_truth') }}
+        select
+            file_version_id,
+            source_file
+        from {{ ref('stg_cmapss__rul_truth') }}
     ) as clean_rows
-    where source_file in (select source_file from files_in_scope)
+    where source_file in (select files_in_scope.source_file from files_in_scope)
     group by file_version_id
 ),
 
@@ -49,7 +55,7 @@ quarantined as (
         file_version_id,
         count(*) as rows_quarantined
     from {{ ref('stg_cmapss__quarantined_lines') }}
-    where source_file in (select source_file from files_in_scope)
+    where source_file in (select files_in_scope.source_file from files_in_scope)
     group by file_version_id
 ),
 

@@ -38,7 +38,9 @@
     {%- set expanded = [where] -%}
     {%- for model_name in modules.re.findall('__units_rebuilt_by_([a-z0-9_]+?)__', where) | unique -%}
         {%- set predicate = ['true'] -%}
-        {%- if execute -%}
+        {#- no watermark table yet (compiling before any build: dbt compile, sqlfluff): every row -#}
+        {%- if execute and adapter.get_relation(
+            database=target.database, schema='silver', identifier='unit_change_watermarks') is not none -%}
             {%- set watermark = run_query(
                 "select nullif(case when updated_at = cast('" ~ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f")
                 ~ "' as timestamp) then previous_processed_through else processed_through end,"
@@ -64,7 +66,9 @@
     {%- endfor -%}
     {%- if '__files_ingested_by_this_build__' in where -%}
         {%- set predicate = ['true'] -%}
-        {%- if execute and not flags.FULL_REFRESH -%}
+        {#- no bronze table yet (compiling before any build: dbt compile, sqlfluff): every row, of which there are none -#}
+        {%- if execute and not flags.FULL_REFRESH and adapter.get_relation(
+            database=target.database, schema='bronze', identifier='base_cmapss__landed_lines') is not none -%}
             {%- set files = run_query(
                 "select distinct source_file from bronze.base_cmapss__landed_lines where ingested_at = cast('"
                 ~ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") ~ "' as timestamp) order by 1"

@@ -32,7 +32,7 @@ from ml.simulate import (
 )
 
 TRAIN_UNITS, TEST_UNITS = 100, 100
-# Whole-file standard deviations of real FD001 train (DOMAIN.md).
+# Whole-file standard deviations of NASA's real FD001 train file (train_FD001.txt, C-MAPSS).
 FD001_SD = {
     "s2": 0.50,
     "s3": 6.1,

@@ -323,7 +323,7 @@ def test_cli_trains_the_latest_version_with_its_new_sensor(pinned, capsys):
     out = capsys.readouterr().out
     assert f"{FEATURE_TABLE} v1 " in out
     assert "hgb_regressor" in out
-    assert "mlflow ui --backend-store-uri sqlite:///" in out
+    assert "mlflow ui --workers 1 --backend-store-uri sqlite:///" in out
     client = MlflowClient()
     runs = client.search_runs(
         [pinned["first"].experiment_id], "tags.`pdm.delta_version` = '1'", order_by=["start_time DESC"]

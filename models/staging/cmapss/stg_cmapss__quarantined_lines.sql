@@ -1,7 +1,8 @@
 {#-
     The quarantine: every landed line kept out of the clean bronze tables, with the rule it
     broke and a message naming the problem. Same increment rule as stg_cmapss__sensor_readings
-    (watermark on ingested_at, a file's newer version replaces its earlier rows unless it is
+    (its watermark in bronze.ingestion_watermarks, advanced by the post-hook; the sensor lines
+    from the batch parsed once for both; a file's newer version replaces its earlier rows unless it is
     rejected as unreadable), so per current file version: lines landed = readings kept + lines
     quarantined (the reconciliation test).
     A file with an unrecognised name is quarantined whole, line by line.

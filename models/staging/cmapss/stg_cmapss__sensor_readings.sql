@@ -1,10 +1,14 @@
 {#-
-    Incremental: each build takes only the lines bronze ingested since this model's last run
-    (its own newest ingested_at is the watermark, so a run that died half-way is caught up by
-    the next). A file landed again with new content replaces all of that file's earlier rows
-    (pre-hook, then delete+insert on source_file): the newest version of a file is the only
-    one here. A newer version unreadable as a whole (binary, another encoding, empty) of a file
-    that had a readable version replaces nothing: the earlier rows stay (rejected_file_versions).
+    Incremental: each build takes the good lines of base_cmapss__sensor_lines_parsed (the batch
+    parsed once for this model and the quarantine, through sensor_lines_to_process) ingested
+    after this model's watermark in bronze.ingestion_watermarks. The post-hook advances the
+    watermark to the newest ingested_at in bronze, in the same transaction as the model's
+    writes and even when the batch adds no row, so a run that died half-way is caught up by the
+    next and no run re-reads history. A file landed again with new content replaces all of that
+    file's earlier rows (pre-hook, then delete+insert on source_file): the newest version of a
+    file is the only one here. A newer version unreadable as a whole (binary, another encoding,
+    empty) of a file that had a readable version replaces nothing: the earlier rows stay
+    (rejected_file_versions).
 -#}
 {{
     config(

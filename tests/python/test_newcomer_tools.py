@@ -1,0 +1,209 @@
+"""The tools around the pipeline, as a newcomer runs them: the MLflow UI (the hint training prints, and
+`make mlflow-ui`) serves the store with one worker; the confusion-matrix plot labels both axes inside the
+figure; the first install shows its progress; no code, comment or doc cites a file or make target the repo
+lacks. Real processes and files; no dbt build."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+
+from ml.config import REPO_ROOT
+from ml.plots import PLOT_DPI, confusion_matrix_figure
+from ml.registry import configure_mlflow, ensure_experiment, tracking_uri
+from ml.train import browse_command
+
+SERVER_START_SECONDS = 90
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A real MLflow store (SQLite + artifacts folder) with one run and one artifact; returns (folder, run id)."""
+    mlflow_dir = tmp_path_factory.mktemp("mlruns")
+    configure_mlflow(mlflow_dir)
+    experiment = ensure_experiment("newcomer-tools", mlflow_dir)
+    with mlflow.start_run(experiment_id=experiment) as run:
+        mlflow.log_metric("rmse", 12.5)
+        mlflow.log_text("logged for the UI test", "notes.txt")
+    return mlflow_dir, run.info.run_id
+
+
+def session_processes(leader: int) -> list[tuple[int, int, str]]:
+    """(pid, parent pid, command line) of every live process in the session `leader` started."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except OSError:
+            continue
+        if int(fields[3]) == leader and fields[0] != "Z":  # field 6 of /proc/<pid>/stat: the session id
+            found.append((int(entry.name), int(fields[1]), command))
+    return found
+
+
+def wait_until_serving(port: int, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the server exited with {process.returncode}"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"nothing served on port {port} after {SERVER_START_SECONDS} s")
+
+
+def start(command: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        command,
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # one session: the server and whatever it spawns, stopped together
+    )
+
+
+def stop(process: subprocess.Popen) -> None:
+    with_children = os.getpgid(process.pid)
+    os.killpg(with_children, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(with_children, signal.SIGKILL)
+        process.wait()
+
+
+def assert_serves_the_store_with_one_worker(port: int, process: subprocess.Popen, run_id: str) -> None:
+    wait_until_serving(port, process)
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{port}/get-artifact?path=notes.txt&run_uuid={run_id}", timeout=10
+    ) as response:
+        assert response.read() == b"logged for the UI test"
+    processes = session_processes(process.pid)
+    servers = [pid for pid, _, command in processes if "uvicorn" in command]
+    assert len(servers) == 1, processes
+    assert "--workers 1" in next(command for pid, _, command in processes if pid == servers[0])
+    # a multi-worker uvicorn forks its workers as children; MLflow's job runner is a process of its own
+    assert not [pid for pid, parent, _ in processes if parent == servers[0]], processes
+    assert not [command for _, _, command in processes if "_job_runner" in command], processes
+
+
+def test_the_mlflow_ui_hint_and_make_mlflow_ui_serve_the_store_with_one_worker(store) -> None:
+    mlflow_dir, run_id = store
+    hint = browse_command(tracking_uri(mlflow_dir))
+    assert "--workers 1" in hint
+    # as printed (a shell command), on a free port instead of 5000: the machine may be serving 5000 already
+    hint_port, make_port = free_port(), free_port()
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("PDM_", "MLFLOW_"))}
+    printed = start(["/bin/sh", "-c", f"{hint} --port {hint_port}"], env)
+    make = start(
+        ["make", "--no-print-directory", "mlflow-ui", f"PORT={make_port}"], {**env, "PDM_MLFLOW_DIR": str(mlflow_dir)}
+    )
+    try:
+        assert_serves_the_store_with_one_worker(hint_port, printed, run_id)
+        assert_serves_the_store_with_one_worker(make_port, make, run_id)
+    finally:
+        stop(printed)
+        stop(make)
+
+
+def test_the_confusion_matrix_labels_both_axes_inside_the_figure() -> None:
+    y = np.array([0, 0, 1, 1, 0, 1, 0, 0])
+    p = np.array([0.1, 0.6, 0.7, 0.2, 0.3, 0.9, 0.05, 0.4])
+    fig = confusion_matrix_figure(y, p, threshold=0.5)
+    fig.set_dpi(PLOT_DPI)  # as logged (ml.plots.log_figure)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    assert ax.get_xlabel().startswith("predicted RUL") and ax.get_ylabel() == "true RUL, cycles"
+    renderer = fig.canvas.get_renderer()
+    page = fig.bbox
+    for label in (ax.xaxis.label, ax.yaxis.label):
+        box = label.get_window_extent(renderer)
+        assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1, label
+
+
+def test_the_first_install_shows_progress() -> None:
+    # -n: print what `make install` would run on a fresh clone (-W: as if requirements.txt had changed)
+    dry = subprocess.run(
+        ["make", "-n", "-W", "requirements.txt", ".venv/.installed"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    installs = [line for line in dry.splitlines() if "pip install" in line]
+    assert any("-r requirements.txt" in line for line in installs), dry
+    assert not [line for line in installs if "--quiet" in line or " -q" in line], installs
+    assert len(re.findall(r"^echo \"install \d/\d: ", dry, flags=re.MULTILINE)) == 3, dry
+
+
+TEXT_SUFFIXES = {".py", ".sql", ".yml", ".yaml", ".md", ".in", ".txt", ".toml", ".cfg", ""}
+
+
+def tracked_text_files() -> list[Path]:
+    names = subprocess.run(
+        ["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    return [
+        REPO_ROOT / name
+        for name in names
+        if Path(name).suffix in TEXT_SUFFIXES and (REPO_ROOT / name).is_file() and not name.startswith("data/")
+    ]
+
+
+def test_no_file_cites_a_file_or_make_target_the_repo_lacks() -> None:
+    targets = set(re.findall(r"^([a-z][a-z0-9-]*):", (REPO_ROOT / "Makefile").read_text(), flags=re.MULTILINE))
+    stale = []
+    for path in tracked_text_files():
+        text = path.read_text(errors="replace")
+        for number, line in enumerate(text.splitlines(), start=1):
+            where = f"{path.relative_to(REPO_ROOT)}:{number}"
+            # the shared notes the project started from live outside the repo
+            stale += [f"{where} cites {name}" for name in ("DOMAIN.md", "STACK.md") if name in line]
+            stale += [
+                f"{where} names `make {target}`"
+                for target in re.findall(r"`make ([a-z][a-z0-9-]*)", line)
+                if target not in targets
+            ]
+    assert not stale, "\n".join(stale)
+
+
+def test_sample_fleet_dirty_lands_the_bad_files_beside_the_fleet_once(tmp_path, monkeypatch, capsys) -> None:
+    from ml import simulate
+
+    # the sample fleet's shape, a few units (the dirty files' content is checked on a real build: test_first_run.py)
+    tiny = simulate.FleetSpec(dataset="FD101", train_units=2, test_units=2, conditions=1, fault_modes=1, seed=42)
+    monkeypatch.setattr(simulate, "SAMPLE_FLEET", (tiny,))
+    landing = tmp_path / "landing"
+    assert simulate.main(["sample-fleet", "--dirty", "--landing", str(landing)]) == 0
+    out = capsys.readouterr().out
+    assert "dirty files (sample-fleet --dirty; `make run DIRTY=0` lands none): train_FD101_resent.txt" in out
+    names = sorted(p.name for p in landing.iterdir() if p.is_file())
+    expected = ["RUL_FD101.txt", "readme.txt", "test_FD101.txt", "train_FD101.txt"]
+    assert names == sorted([*expected, "train_FD101_resent.txt", "train_FD101_retry.txt"])
+    assert (landing / "train_FD101_retry.txt").stat().st_size == 0
+    assert not (landing / ".partial").exists()
+    # a landing folder holding files is left alone, dirty or not
+    assert simulate.main(["sample-fleet", "--dirty", "--landing", str(landing)]) == 0
+    assert "holds 6 files: not simulating" in capsys.readouterr().out
