@@ -2,8 +2,8 @@
 
 For each size (readings landed by the simulator, e.g. 200k, 2M, 20M) it lands a fresh fleet in
 its own work folder and runs the project's real commands through the ``PDM_*`` / ``DBT_*``
-environment variables, timing each step (wall clock) and reading its peak RSS from the OS
-(``os.wait4``'s resource usage of that one process tree):
+environment variables, timing each step (wall clock) and reading its CPU time (user + system) and
+peak RSS from the OS (``os.wait4``'s resource usage of that one process tree):
 
 ======================  =====================================================================
 bare DuckDB             ``python -m benchmarks.bare_duckdb``: the same bronze -> gold work as
@@ -24,7 +24,8 @@ another delivery / another correction) and reported as median and spread (min-ma
 run once (``--baseline-repeats`` repeats the two baselines). Then the ratios: each step at the
 largest size over the smallest, and the first build and pandas over bare DuckDB per size. The
 machine's load average is recorded at each step (a busy machine makes the wall clocks noisy,
-and the output says so). The result is printed as a table and written as JSON (default
+and the output says so); CPU time, which another process's load barely moves, is reported with
+its ratios beside them. The result is printed as a table and written as JSON (default
 ``data/benchmarks/scale.json``).
 
     python -m benchmarks.scale --sizes 200k,2M [--repeats 3] [--workdir PATH] [--keep]
@@ -150,6 +151,9 @@ class Run:
     wall_seconds: float
     peak_rss_bytes: int
     load_average: float  # the machine's 1-minute load average as the step started
+    # user + system CPU time of the step's process and its children (os.wait4): on a busy machine
+    # wall time grows with the other load, CPU time barely does
+    cpu_seconds: float | None = None
     # dbt steps, from run_results.json: the models run, and the execution time of the silver and
     # gold ones (int_, dim_, fct_, mart_), which a no-op build should barely spend
     dbt_models_run: int | None = None
@@ -244,7 +248,12 @@ class Workspace:
                 f"step {name} failed (exit {process.returncode}): {' '.join(command)}\n"
                 f"in {self.root}; its log: {log_path}\n{tail}"
             )
-        run = Run(wall_seconds=wall, peak_rss_bytes=usage.ru_maxrss * 1024, load_average=load_average)
+        run = Run(
+            wall_seconds=wall,
+            peak_rss_bytes=usage.ru_maxrss * 1024,
+            load_average=load_average,
+            cpu_seconds=usage.ru_utime + usage.ru_stime,
+        )
         if is_dbt and run_results.exists():
             results = json.loads(run_results.read_text())["results"]
             models = [r for r in results if r["unique_id"].startswith("model.")]
@@ -258,11 +267,13 @@ class Workspace:
 def summarise(runs: list[Run]) -> dict:
     walls = [r.wall_seconds for r in runs]
     silver_gold = [r.dbt_silver_gold_seconds for r in runs if r.dbt_silver_gold_seconds is not None]
+    cpu = [r.cpu_seconds for r in runs if r.cpu_seconds is not None]
     return {
         "runs": len(runs),
         "wall_seconds": statistics.median(walls),
         "wall_seconds_min": min(walls),
         "wall_seconds_max": max(walls),
+        "cpu_seconds": statistics.median(cpu) if cpu else None,
         "peak_rss_bytes": max(r.peak_rss_bytes for r in runs),
         "max_load_average": max(r.load_average for r in runs),
         "dbt_silver_gold_seconds": statistics.median(silver_gold) if silver_gold else None,
@@ -277,6 +288,7 @@ def added(first: list[Run], second: list[Run]) -> list[Run]:
             wall_seconds=a.wall_seconds + b.wall_seconds,
             peak_rss_bytes=max(a.peak_rss_bytes, b.peak_rss_bytes),
             load_average=max(a.load_average, b.load_average),
+            cpu_seconds=None if a.cpu_seconds is None or b.cpu_seconds is None else a.cpu_seconds + b.cpu_seconds,
         )
         for a, b in zip(first, second, strict=False)  # a failed publish leaves its build unpaired
     ]
@@ -386,6 +398,11 @@ def ratios(rows: list[dict]) -> dict:
         for key in big["steps"]
         if key in small["steps"]
     }
+    cpu = {
+        key: ratio(big["steps"][key].get("cpu_seconds"), small["steps"][key].get("cpu_seconds"))
+        for key in big["steps"]
+        if key in small["steps"]
+    }
     peak = {
         key: ratio(big["steps"][key]["peak_rss_bytes"], small["steps"][key]["peak_rss_bytes"])
         for key in big["steps"]
@@ -402,6 +419,7 @@ def ratios(rows: list[dict]) -> dict:
     return {
         "compared": f"{big['size']} / {small['size']}",
         "wall_seconds": by_size,
+        "cpu_seconds": cpu,
         "peak_rss": peak,
         "over_bare_duckdb": baselines,
     }
@@ -435,6 +453,10 @@ def fmt_seconds(step: dict | None) -> str:
     return f"{step['wall_seconds']:.1f} s ({step['wall_seconds_min']:.1f}-{step['wall_seconds_max']:.1f})"
 
 
+def fmt_cpu(step: dict | None) -> str:
+    return "-" if step is None or step.get("cpu_seconds") is None else f"{step['cpu_seconds']:.1f} s"
+
+
 def fmt_rss(step: dict | None) -> str:
     return "-" if step is None else f"{step['peak_rss_bytes'] / 2**30:.2f} GiB"
 
@@ -460,6 +482,11 @@ def render(result: dict) -> str:
             label.ljust(width)
             + "".join(fmt_seconds(s).rjust(column) for s in steps)
             + fmt_ratio(summary["wall_seconds"].get(key)).rjust(20)
+        )
+        lines.append(
+            "  CPU time".ljust(width)
+            + "".join(fmt_cpu(s).rjust(column) for s in steps)
+            + fmt_ratio(summary.get("cpu_seconds", {}).get(key)).rjust(20)
         )
         lines.append(
             "  peak RSS".ljust(width)
@@ -492,7 +519,11 @@ def render(result: dict) -> str:
         for key, limit in GOALS:
             value = summary["wall_seconds"].get(key)
             verdict = "-" if value is None else ("met" if value <= limit else "NOT met")
-            lines.append(f"  {dict(STEPS)[key]} {summary['compared']} <= {limit}x: {fmt_ratio(value)} ({verdict})")
+            cpu = summary.get("cpu_seconds", {}).get(key)
+            lines.append(
+                f"  {dict(STEPS)[key]} {summary['compared']} <= {limit}x: {fmt_ratio(value)} ({verdict}; "
+                f"CPU time {fmt_ratio(cpu)})"
+            )
     for size, r in summary["over_bare_duckdb"].items():
         value = r["first_build_over_bare_duckdb"]
         verdict = "-" if value is None else ("met" if value <= DBT_OVER_BARE_GOAL else "NOT met")
