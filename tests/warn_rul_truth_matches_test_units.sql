@@ -43,7 +43,8 @@ used_files as (
 other_files as (
     select
         rul_truth.dataset,
-        string_agg(distinct rul_truth.source_file, ', ' order by rul_truth.source_file) as ignored_files
+        {{ string_agg_ordered('distinct rul_truth.source_file', "', '", 'rul_truth.source_file') }}
+            as ignored_files
     from rul_truth
     inner join used_files
         on rul_truth.dataset = used_files.dataset
@@ -68,7 +69,7 @@ untrusted as (
 without_file as (
     select
         test_units.dataset,
-        cast(null as varchar) as source_file,
+        cast(null as string) as source_file,
         0 as truth_line_count,
         test_units.test_unit_count,
         test_units.dataset || ' has ' || test_units.test_unit_count

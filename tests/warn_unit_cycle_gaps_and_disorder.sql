@@ -23,7 +23,7 @@ gaps as (
         source_file,
         line_number,
         cycle,
-        'cycle gap: previous cycle is ' || coalesce(cast(previous_cycle as varchar), 'none') as problem
+        'cycle gap: previous cycle is ' || coalesce(cast(previous_cycle as string), 'none') as problem
     from (
         select
             *,

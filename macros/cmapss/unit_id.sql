@@ -5,6 +5,6 @@
 {% macro unit_id(dataset, split, unit_number) -%}
     concat(
         {{ dataset }}, '-', {{ split }}, '-',
-        lpad(cast({{ unit_number }} as varchar), cast(greatest(3, length(cast({{ unit_number }} as varchar))) as integer), '0')
+        lpad(cast({{ unit_number }} as string), cast(greatest(3, length(cast({{ unit_number }} as string))) as integer), '0')
     )
 {%- endmacro %}

@@ -1,4 +1,5 @@
-{#- Array helpers the line parser needs; Spark's halves use its higher-order functions. -#}
+{#- Array helpers the line parser needs. The default__ halves are Spark SQL (its higher-order
+    functions); each spark__ half names the one Spark runs. -#}
 
 {#- Number of elements of an array. -#}
 {% macro array_length(arr) %}
@@ -6,6 +7,7 @@
 {% endmacro %}
 {% macro default__array_length(arr) %}size({{ arr }}){% endmacro %}
 {% macro duckdb__array_length(arr) %}len({{ arr }}){% endmacro %}
+{% macro spark__array_length(arr) %}{{ default__array_length(arr) }}{% endmacro %}
 
 {#- The 1-based i-th element of an array (null past its end). -#}
 {% macro array_element(arr, i) %}
@@ -13,6 +15,7 @@
 {% endmacro %}
 {% macro default__array_element(arr, i) %}try_element_at({{ arr }}, {{ i }}){% endmacro %}
 {% macro duckdb__array_element(arr, i) %}{{ arr }}[{{ i }}]{% endmacro %}
+{% macro spark__array_element(arr, i) %}{{ default__array_element(arr, i) }}{% endmacro %}
 
 {#- The first token that is not a number (null when all are numbers). -#}
 {% macro first_non_numeric_token(arr) %}
@@ -25,6 +28,12 @@
     list_filter({{ arr }}, lambda t: try_cast(t as double) is null)[1]
 {%- endmacro %}
 
+{#- Spark casts a token with a Java type suffix ('1d', '2f') to a number: such a token is not one
+    here, as in DuckDB. -#}
+{% macro spark__first_non_numeric_token(arr) -%}
+    try_element_at(filter({{ arr }}, t -> try_cast(t as double) is null or t rlike '[dDfF]$'), 1)
+{%- endmacro %}
+
 {#- True when some token parses as a number that is not finite (nan, inf). -#}
 {% macro has_non_finite_token(arr) %}
     {{ return(adapter.dispatch('has_non_finite_token', 'pdm_lakehouse')(arr)) }}
@@ -32,6 +41,7 @@
 {% macro default__has_non_finite_token(arr) -%}
     exists({{ arr }}, t -> isnan(try_cast(t as double)) or abs(try_cast(t as double)) = double('inf'))
 {%- endmacro %}
+{% macro spark__has_non_finite_token(arr) %}{{ default__has_non_finite_token(arr) }}{% endmacro %}
 {% macro duckdb__has_non_finite_token(arr) -%}
     len(list_filter({{ arr }}, lambda t: not isfinite(try_cast(t as double)))) > 0
 {%- endmacro %}
@@ -43,6 +53,7 @@
 {% macro default__array_tail_as_doubles(arr, n) -%}
     transform(slice({{ arr }}, {{ n }} + 1, greatest(size({{ arr }}) - {{ n }}, 0)), t -> try_cast(t as double))
 {%- endmacro %}
+{% macro spark__array_tail_as_doubles(arr, n) %}{{ default__array_tail_as_doubles(arr, n) }}{% endmacro %}
 {% macro duckdb__array_tail_as_doubles(arr, n) -%}
     list_transform({{ arr }}[{{ n }} + 1:], lambda t: try_cast(t as double))
 {%- endmacro %}

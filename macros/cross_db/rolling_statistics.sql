@@ -38,6 +38,8 @@
     decimal(38, 0)
 {%- endmacro %}
 
+{% macro spark__wide_integer_type() %}{{ default__wide_integer_type() }}{% endmacro %}
+
 {% macro duckdb__wide_integer_type() -%}
     hugeint
 {%- endmacro %}
@@ -55,7 +57,7 @@
     case
         when {{ n }} >= 2
             then sqrt(
-                cast({{ n }} * {{ total_of_squares }} - {{ total }} * {{ total }} as double)
+                cast({{ n }} * {{ total_of_squares }} - cast({{ total }} as {{ wide_integer_type() }}) * {{ total }} as double)
                 / (
                     cast({{ fixed_point_scale() }} as double) * cast({{ fixed_point_scale() }} as double)
                     * {{ n }} * ({{ n }} - 1)
@@ -68,7 +70,7 @@
 {% macro slope_from_sums(n, cycle_total, cycle_square_total, total, cycle_product_total) -%}
     case
         when {{ n }} >= 2
-            then cast({{ n }} * {{ cycle_product_total }} - {{ cycle_total }} * {{ total }} as double)
+            then cast({{ n }} * {{ cycle_product_total }} - {{ cycle_total }} * cast({{ total }} as {{ wide_integer_type() }}) as double)
             / (
                 cast({{ fixed_point_scale() }} as double)
                 * nullif(cast({{ n }} * {{ cycle_square_total }} - {{ cycle_total }} * {{ cycle_total }} as double), 0)

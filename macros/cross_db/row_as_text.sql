@@ -7,3 +7,8 @@
 {% macro duckdb__row_as_text(alias) -%}
     cast({{ alias }} as varchar)
 {%- endmacro %}
+
+{#- Spark: the row as JSON. The digests are compared only with digests taken on the same engine. -#}
+{% macro spark__row_as_text(alias) -%}
+    to_json(struct({{ alias }}.*))
+{%- endmacro %}

@@ -16,3 +16,12 @@
         else regexp_split_to_array(regexp_replace({{ text }}, '^\s+|\s+$', '', 'g'), '\s+')
     end
 {%- endmacro %}
+
+{#- Spark: the default's regular expressions as written for Spark's raw string literals
+    (profiles.yml sets spark.sql.parser.escapedStringLiterals, so `\s` reaches the regex as is). -#}
+{% macro spark__split_whitespace(text) -%}
+    case
+        when regexp_replace({{ text }}, '\s+', '') = '' then array()
+        else split(regexp_replace({{ text }}, '^\s+|\s+$', ''), '\s+', -1)
+    end
+{%- endmacro %}

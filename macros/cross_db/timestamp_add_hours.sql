@@ -10,3 +10,5 @@
 {% macro duckdb__timestamp_add_hours(ts, hours) -%}
     ({{ ts }} + to_microseconds(cast(round({{ hours }} * 3600000000) as bigint)))
 {%- endmacro %}
+
+{% macro spark__timestamp_add_hours(ts, hours) %}{{ default__timestamp_add_hours(ts, hours) }}{% endmacro %}

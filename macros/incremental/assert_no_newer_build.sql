@@ -8,11 +8,12 @@
     start time) ingests everything it would have.
 -#}
 {% macro assert_no_newer_build_has_written() %}
-    select error(
+    {%- set message -%}
         'this build started at {{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }} but a build that started '
-        || cast(max(processed_through) as varchar)
+        || cast(max(processed_through) as string)
         || ' has already written to the warehouse: run the build again (its increments would be skipped)'
-    )
+    {%- endset %}
+    select {{ raise_sql_error(message) }}
     from (
         select processed_through from bronze.ingestion_watermarks
         union all

@@ -12,6 +12,20 @@
 -#}
 
 {% macro create_unit_change_watermarks() %}
+    {{ return(adapter.dispatch('create_unit_change_watermarks', 'pdm_lakehouse')()) }}
+{% endmacro %}
+
+{#- Spark: the same table, as parquet, created here; it stays empty there (every build rebuilds the
+    per-unit models whole, so the scoped data tests check every row). -#}
+{% macro spark__create_unit_change_watermarks() %}
+    {%- if execute -%}
+        {%- do run_query('create schema if not exists silver') -%}
+        {%- do run_query('create table if not exists silver.unit_change_watermarks (model_name string, '
+            ~ 'processed_through timestamp, previous_processed_through timestamp, updated_at timestamp) using parquet') -%}
+    {%- endif -%}
+{% endmacro %}
+
+{% macro default__create_unit_change_watermarks() %}
     create schema if not exists silver;
     create table if not exists silver.unit_change_watermarks (
         model_name varchar primary key,
@@ -25,18 +39,25 @@
 {% macro unit_change_watermark(model_name=none) -%}
     {%- if is_incremental() or model_name is not none -%}
         (
-            select coalesce(max(processed_through), cast('-infinity' as timestamp))
+            select coalesce(max(processed_through), {{ timestamp_before_all() }})
             from silver.unit_change_watermarks
             where model_name = '{{ model_name or this.identifier }}'
         )
     {%- else -%}
-        cast('-infinity' as timestamp)
+        {{ timestamp_before_all() }}
     {%- endif -%}
 {%- endmacro %}
 
 {#- Post-hook: this build's changes are processed. On a full refresh the whole table was rebuilt,
     so the previous watermark is -infinity (the data tests then check every unit). -#}
 {% macro advance_unit_change_watermark() %}
+    {{ return(adapter.dispatch('advance_unit_change_watermark', 'pdm_lakehouse')()) }}
+{% endmacro %}
+
+{#- Spark: nothing to advance (the per-unit models are rebuilt whole there); renders no statement. -#}
+{% macro spark__advance_unit_change_watermark() %}{% endmacro %}
+
+{% macro default__advance_unit_change_watermark() %}
     insert or replace into silver.unit_change_watermarks (
         model_name, processed_through, previous_processed_through, updated_at
     )

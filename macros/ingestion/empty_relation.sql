@@ -1,9 +1,10 @@
 {#- A relation with these columns ({name: type}) and no rows: what a reader returns when there
-    is nothing to read, so models downstream keep their shape. -#}
+    is nothing to read, so models downstream keep their shape. A `varchar` column is cast as
+    `string`, its name on Spark and an alias of varchar in DuckDB. -#}
 {% macro empty_relation(columns) -%}
     select
         {%- for name, type in columns.items() %}
-        cast(null as {{ type }}) as {{ name }}{{ "," if not loop.last }}
+        cast(null as {{ 'string' if type == 'varchar' else type }}) as {{ name }}{{ "," if not loop.last }}
         {%- endfor %}
     where false
 {%- endmacro %}
@@ -16,4 +17,13 @@
 {% macro duckdb__files_exist(pattern) %}
     {%- if not execute -%}{{ return(false) }}{%- endif -%}
     {{ return(run_query('select count(*) from glob(' ~ sql_string(pattern) ~ ')').rows[0][0] > 0) }}
+{% endmacro %}
+
+{#- Spark: the glob's last path segment matched in its folder (spark_files_table). -#}
+{% macro spark__files_exist(pattern) %}
+    {%- if not execute -%}{{ return(false) }}{%- endif -%}
+    {%- set folder = pattern.split('/')[:-1] | join('/') -%}
+    {%- set files = spark_files_table('files_exist', folder, pattern.split('/') | last) -%}
+    {{ return(run_query('select count(*) from ' ~ files ~ " where not contains("
+        ~ spark_path_below('path', folder) ~ ", '/')").rows[0][0] > 0) }}
 {% endmacro %}

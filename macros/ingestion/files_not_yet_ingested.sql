@@ -12,7 +12,7 @@
         select distinct
             source_file,
             file_size_bytes,
-            cast(file_modified_at as varchar) as file_modified_at
+            cast(file_modified_at as string) as file_modified_at
         from {{ ingested_relation }}
     {%- endset -%}
     {%- set seen = [] -%}

@@ -49,3 +49,65 @@
     {%- endif -%}
     {{ return(entries) }}
 {% endmacro %}
+
+{#- Spark: the folder listed in SQL (spark_files_table over binaryFile, selecting no content, so no
+    file is read). A file modified less than `settle_seconds` ago is looked at again once it is that
+    old (the build sleeps at most that long, in the JVM), as the DuckDB listing does: changed
+    between the two looks, it is `settling`. Spark's listing does not see empty directories,
+    broken symbolic links or FIFOs (it skips them); a subfolder that holds files is reported as a
+    `directory` (the registry's and the tombstone's aside). -#}
+{% macro spark__list_landed_files(landing_path, settle_seconds=0) %}
+    {%- if not execute -%}{{ return([]) }}{%- endif -%}
+    {%- set folder = landing_path.rstrip('/') -%}
+    {%- set listing -%}
+        select
+            {{ spark_file_name('path', folder) }} as source_file,
+            {{ spark_path_below('path', folder) }} as relative_path,
+            length as file_size_bytes,
+            cast(timestamp_seconds(floor(unix_millis(modificationtime) / 1000)) as string) as file_modified_at,
+            unix_millis(modificationtime) as modified_millis,
+            (unix_millis(current_timestamp()) - unix_millis(modificationtime)) / 1000.0 as age_seconds
+        from {{ spark_files_table('landing_listing', folder) }}
+        order by source_file
+    {%- endset -%}
+    {%- set first_look = run_query(listing).rows -%}
+    {%- set settle = settle_seconds | float -%}
+    {%- set fresh = [] -%}
+    {%- for row in first_look if '/' not in row[1] and row[5] < settle -%}
+        {%- do fresh.append(row[5]) -%}
+    {%- endfor -%}
+    {%- set second_look = {} -%}
+    {%- if fresh | length > 0 -%}
+        {%- set wait_millis = ([settle - (fresh | min), 0] | max) * 1000 -%}
+        {%- do run_query("select reflect('java.lang.Thread', 'sleep', cast(" ~ wait_millis | int ~ " as bigint))") -%}
+        {%- for row in run_query(listing).rows -%}
+            {%- do second_look.update({row[0]: row}) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- set entries = [] -%}
+    {%- set subfolders = [] -%}
+    {%- for row in first_look -%}
+        {%- if '/' in row[1] -%}
+            {%- set subfolder = row[1].split('/')[0] -%}
+            {%- if subfolder not in ('registry', 'erasures') and subfolder not in subfolders -%}
+                {%- do subfolders.append(subfolder) -%}
+                {%- do entries.append({'source_file': folder ~ '/' ~ subfolder, 'entry_kind': 'directory',
+                    'file_size_bytes': none, 'file_modified_at': none, 'detail': 'a directory'}) -%}
+            {%- endif -%}
+        {%- elif row[5] < settle and (second_look.get(row[0]) is none
+            or (second_look[row[0]][2], second_look[row[0]][4]) != (row[2], row[4])) -%}
+            {%- set again = second_look.get(row[0]) -%}
+            {%- do entries.append({'source_file': row[0], 'entry_kind': 'settling',
+                'file_size_bytes': (again or row)[2], 'file_modified_at': (again or row)[3],
+                'detail': 'changed during the ' ~ settle ~ ' s settle interval ('
+                    ~ (row[2] ~ ' -> ' ~ again[2] ~ ' bytes' if again else 'gone') ~ '): still being written'}) -%}
+        {%- else -%}
+            {%- do entries.append({'source_file': row[0], 'entry_kind': 'file', 'file_size_bytes': row[2],
+                'file_modified_at': row[3], 'detail': none}) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if entries | length == 0 -%}
+        {{ log('No files in the landing folder ' ~ landing_path, info=true) }}
+    {%- endif -%}
+    {{ return(entries | sort(attribute='source_file')) }}
+{% endmacro %}

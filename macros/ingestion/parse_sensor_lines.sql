@@ -63,7 +63,7 @@ explained as (
             when 'column_count_differs_from_file'
                 then column_count || ' columns where the rest of the file has ' || file_column_count
             when 'non_numeric_value'
-                then 'non-numeric value: ''' || {{ first_non_numeric_token('tokens') }} || ''''
+                then 'non-numeric value: ' || chr(39) || {{ first_non_numeric_token('tokens') }} || chr(39)
             when 'non_finite_value' then 'NaN or infinite value'
             when 'unit_not_positive_integer'
                 then 'unit number is not a positive integer: ' || {{ array_element('tokens', 1) }}
@@ -126,14 +126,14 @@ select * from typed
             {%- endif -%}
         {%- endfor -%}
     {%- endif -%}
-    {%- if flags.FULL_REFRESH or not ns.all_built -%}
-        cast('-infinity' as timestamp)
+    {%- if flags.FULL_REFRESH or not ns.all_built or rebuilds_incrementals_whole() -%}
+        {{ timestamp_before_all() }}
     {%- else -%}
         (
             select
                 case
                     when count(*) = {{ consumers | length }} then min(processed_through)
-                    else cast('-infinity' as timestamp)
+                    else {{ timestamp_before_all() }}
                 end
             from bronze.ingestion_watermarks
             where model_name in ('{{ consumers | join("', '") }}')
@@ -150,15 +150,16 @@ select * from typed
 {% macro sensor_lines_to_process() -%}
     {%- set batch = ref('base_cmapss__sensor_lines_parsed') -%}
     {%- set covered = namespace(value=true) -%}
+    {#- an engine that rebuilds the consumers whole parses every line in the batch (parse_batch_start) -#}
     {#- no watermark table yet (compiling before any build: dbt compile, sqlfluff): nothing processed -#}
-    {%- if execute and adapter.get_relation(
+    {%- if execute and not rebuilds_incrementals_whole() and adapter.get_relation(
         database=target.database, schema='bronze', identifier='ingestion_watermarks') is not none -%}
         {%- set check -%}
             select
                 coalesce((
                     select max(processed_through) from bronze.ingestion_watermarks
                     where model_name = 'base_cmapss__sensor_lines_parsed'
-                ), cast('infinity' as timestamp)) <= {{ incremental_watermark() }}
+                ), {{ timestamp_after_all() }}) <= {{ incremental_watermark() }}
         {%- endset -%}
         {%- set covered.value = run_query(check).columns[0].values()[0] -%}
     {%- endif -%}
@@ -171,6 +172,13 @@ select * from typed
 
 {#- Post-hook of base_cmapss__sensor_lines_parsed: where its batch started. -#}
 {% macro record_parse_batch_start() %}
+    {{ return(adapter.dispatch('record_parse_batch_start', 'pdm_lakehouse')()) }}
+{% endmacro %}
+
+{#- Spark: the batch always starts at the start there (parse_batch_start); renders no statement. -#}
+{% macro spark__record_parse_batch_start() %}{% endmacro %}
+
+{% macro default__record_parse_batch_start() %}
     insert or replace into bronze.ingestion_watermarks (model_name, processed_through, updated_at)
     select 'base_cmapss__sensor_lines_parsed', {{ parse_batch_start() }}, {{ ingestion_timestamp() }}
 {% endmacro %}

@@ -43,3 +43,28 @@
     }) }}
     {%- endif %}
 {% endmacro %}
+
+{#- Spark: the commit files listed and read through a binaryFile table over `_delta_log`
+    (spark_files_table; a table not published yet reads as no commit), split into their JSON
+    lines, the commitInfo line's fields taken with get_json_object. On Spark the lake is the one
+    `lakehouse.publish` writes from the DuckDB warehouse; a Spark build reads its commits the same
+    way (gold.mart_pipeline_freshness), and has them only where that lake is beside it. -#}
+{% macro spark__read_delta_commits(table_path, after_version=-1) %}
+    {%- set log_folder = table_path.rstrip('/') ~ '/_delta_log' %}
+    with commit_files as (
+        select
+            cast(regexp_extract(path, '([0-9]+)\.json$', 1) as bigint) as delta_version,
+            explode(split(cast(content as string), '\n', -1)) as json
+        from {{ spark_files_table('delta_commits', log_folder, '*.json') }}
+        where regexp_extract(path, '/([0-9]+)\.json$', 1) != ''
+            and cast(regexp_extract(path, '([0-9]+)\.json$', 1) as bigint) > {{ after_version | int }}
+    )
+
+    select
+        delta_version,
+        timestamp_millis(cast(get_json_object(json, '$.commitInfo.timestamp') as bigint)) as committed_at,
+        get_json_object(json, '$.commitInfo.operation') as operation,
+        cast(get_json_object(json, "$.commitInfo['pdm.changes_through']") as timestamp) as changes_through
+    from commit_files
+    where get_json_object(json, '$.commitInfo') is not null
+{% endmacro %}

@@ -35,6 +35,24 @@
     {%- endif %}
 {% endmacro %}
 
+{#- Spark: the CSV read through a table over its folder (spark_files_table: no tombstone reads
+    as no rows). -#}
+{% macro spark__read_erased_units(path) %}
+    {%- set columns = {
+        'unit_id': 'string',
+        'dataset': 'string',
+        'split': 'string',
+        'unit_number': 'integer',
+        'erased_at': 'timestamp',
+        'reason_sha256': 'string',
+    } -%}
+    select {{ columns.keys() | join(', ') }}
+    from {{ spark_files_table(
+        'erased_units', path.split('/')[:-1] | join('/'), path.split('/') | last, 'csv', columns,
+        {'header': 'true', 'timestampFormat': 'yyyy-MM-dd HH:mm:ss[.SSSSSS]'},
+    ) }}
+{% endmacro %}
+
 {#-
     The unit number a raw sensor line names: its first token, when that is a positive whole number
     that fits an integer; null otherwise (such a line names no unit, and is quarantined).

@@ -75,20 +75,10 @@
 {% endmacro %}
 
 {% macro read_landed_files(files) %}
-    {{ return(adapter.dispatch('read_landed_files', 'pdm_lakehouse')(files)) }}
-{% endmacro %}
-
-{% macro duckdb__read_landed_files(files) %}
     {%- if files | length == 0 %}
-    {{ empty_relation({
-        'source_file': 'varchar',
-        'file_size_bytes': 'bigint',
-        'file_modified_at': 'timestamp',
-        'file_content_md5': 'varchar',
-        'file_error': 'varchar',
-    }) }}
+    {{ empty_relation(landed_file_columns()) }}
     {%- else %}
-    {{ duckdb__landed_file_contents(files) }}
+    {{ adapter.dispatch('landed_file_contents', 'pdm_lakehouse')(files) }}
 
     select
         source_file,
@@ -100,9 +90,20 @@
     {%- endif %}
 {% endmacro %}
 
-{% macro duckdb__read_landed_lines(files) %}
-    {%- if files | length == 0 %}
-    {{ empty_relation({
+{#- The file-level columns of read_landed_files, and with the line-level ones those of
+    read_landed_lines, with their types: what an empty batch gives. -#}
+{% macro landed_file_columns() %}
+    {{ return({
+        'source_file': 'varchar',
+        'file_size_bytes': 'bigint',
+        'file_modified_at': 'timestamp',
+        'file_content_md5': 'varchar',
+        'file_error': 'varchar',
+    }) }}
+{% endmacro %}
+
+{% macro landed_line_columns() %}
+    {{ return({
         'source_file': 'varchar',
         'file_size_bytes': 'bigint',
         'file_modified_at': 'timestamp',
@@ -112,6 +113,11 @@
         'file_error': 'varchar',
         'line_error': 'varchar',
     }) }}
+{% endmacro %}
+
+{% macro duckdb__read_landed_lines(files) %}
+    {%- if files | length == 0 %}
+    {{ empty_relation(landed_line_columns()) }}
     {%- else %}
     {{ duckdb__landed_file_contents(files) }},
 
@@ -149,6 +155,148 @@
             when decoded_text is null then line_text
             when line_number = 1 then ltrim(rtrim(decoded_text, chr(13)), chr(65279))
             else rtrim(decoded_text, chr(13))
+        end as raw_line,
+        file_error,
+        case
+            when file_error is null and decoded_text is null
+                then 'line is not UTF-8 text (bytes outside printable ASCII shown as \xNN)'
+        end as line_error
+    from decoded_lines
+    {%- endif %}
+{% endmacro %}
+
+{#- Spark: Spark's binaryFile source gives each file's path, modification time, size and content
+    in one scan (spark_files_table: a table over the landing folder). A file that is UTF-8 as a
+    whole is split into lines as text; one that is not is split on its newline bytes (each byte
+    written `<HH>` so a line break is found on a byte boundary), and each line decoded on its own,
+    kept as `\xNN` escapes (DuckDB's blob-as-text form: bytes outside printable ASCII, a
+    backslash and quotes) when it is not UTF-8. Modification times are whole seconds, as
+    DuckDB's listing reports them, so file versions are keyed alike on both engines. -#}
+{% macro spark__landed_file_contents(files) %}
+    {%- set folder = files[0].source_file.split('/')[:-1] | join('/') %}
+    {%- set contents = spark_files_table('landing_contents', folder) %}
+    with files as (
+        select
+            {{ spark_file_name('path', folder) }} as source_file,
+            length as file_size_bytes,
+            timestamp_seconds(floor(unix_millis(modificationtime) / 1000)) as file_modified_at,
+            md5(content) as file_content_md5,
+            case when is_valid_utf8(cast(content as string)) then cast(content as string) end as file_text,
+            -- only for files that are not UTF-8 as a whole: each byte as <HH>
+            case
+                when not is_valid_utf8(cast(content as string)) then regexp_replace(hex(content), '(..)', '<$1>')
+            end as byte_text
+        from {{ contents }}
+        where not contains({{ spark_path_below('path', folder) }}, '/')
+            and {{ spark_file_name('path', folder) }} in (
+                {%- for f in files %}{{ sql_string(f.source_file) }}{{ ", " if not loop.last }}{% endfor -%}
+            )
+    ),
+
+    split_into_lines as (
+        select
+            source_file,
+            file_size_bytes,
+            file_modified_at,
+            file_content_md5,
+            file_text is null as is_escaped,
+            -- the text after a final newline is not a line
+            case
+                when file_text = '' then array()
+                when file_text is not null and endswith(file_text, chr(10))
+                    then split(left(file_text, length(file_text) - 1), '\n', -1)
+                when file_text is not null then split(file_text, '\n', -1)
+                when instr(byte_text, '<00>') > 0 then array()  -- binary
+                when endswith(byte_text, '<0A>') then split(left(byte_text, length(byte_text) - 4), '<0A>', -1)
+                else split(byte_text, '<0A>', -1)
+            end as lines,
+            case
+                when file_text = '' then 'file is empty'
+                when file_text is null and instr(byte_text, '<00>') > 0
+                    then 'file is not UTF-8 text (binary: it holds NUL bytes)'
+            end as empty_or_binary
+        from files
+    ),
+
+    judged as (
+        select
+            *,
+            -- a file of which no line (blank ones aside) is UTF-8 text is binary or in another
+            -- encoding: rejected whole
+            case
+                when size(lines) = 0 then empty_or_binary
+                when is_escaped and size(filter(lines, l -> trim(coalesce({{ spark__decoded_line('l') }}, '')) != '')) = 0
+                    then 'file is not UTF-8 text (binary or another encoding)'
+            end as file_error
+        from split_into_lines
+    )
+{% endmacro %}
+
+{#- Spark: a line of <HH> bytes as text when it is UTF-8, else null. -#}
+{% macro spark__decoded_line(line) -%}
+    case
+        when is_valid_utf8(cast(unhex(regexp_replace({{ line }}, '[<>]', '')) as string))
+            then cast(unhex(regexp_replace({{ line }}, '[<>]', '')) as string)
+    end
+{%- endmacro %}
+
+{#- Spark: a line of <HH> bytes written as DuckDB writes a blob as text: printable ASCII as is, every
+    other byte (a backslash and quotes included) as \xNN. -#}
+{% macro spark__escaped_line(line) -%}
+    array_join(
+        transform(
+            split(regexp_replace({{ line }}, '^<|>$', ''), '><', -1),
+            h -> case
+                when h = '' then ''
+                when cast(conv(h, 16, 10) as int) between 32 and 126 and h not in ('5C', '27', '22')
+                    then decode(unhex(h), 'US-ASCII')
+                else concat('\x', h)
+            end
+        ),
+        ''
+    )
+{%- endmacro %}
+
+{% macro spark__read_landed_lines(files) %}
+    {%- if files | length == 0 %}
+    {{ empty_relation(landed_line_columns()) }}
+    {%- else %}
+    {{ spark__landed_file_contents(files) }},
+
+    unnested_lines as (
+        -- a file with an error unnests to its one file-level row, line 0 with no text
+        select
+            source_file,
+            file_size_bytes,
+            file_modified_at,
+            file_content_md5,
+            is_escaped,
+            file_error,
+            posexplode(case when file_error is null then lines else array(cast(null as string)) end)
+                as (line_index, line_text)
+        from judged
+    ),
+
+    decoded_lines as (
+        select
+            *,
+            case when file_error is null then line_index + 1 else 0 end as line_number,
+            case when is_escaped then {{ spark__decoded_line('line_text') }} else line_text end as decoded_text
+        from unnested_lines
+    )
+
+    select
+        source_file,
+        file_size_bytes,
+        file_modified_at,
+        file_content_md5,
+        cast(line_number as integer) as line_number,
+        case
+            when file_error is not null then null
+            when decoded_text is null then {{ spark__escaped_line('line_text') }}
+            when line_number = 1
+                then trim(leading decode(unhex('EFBBBF'), 'UTF-8') from trim(trailing chr(13) from decoded_text))
+            else trim(trailing chr(13) from decoded_text)
         end as raw_line,
         file_error,
         case

@@ -33,6 +33,27 @@
     {%- endif %}
 {% endmacro %}
 
+{#- Spark: the CSV read through a table over its folder (spark_files_table: a missing extract
+    reads as no rows), typed by the same columns. -#}
+{% macro spark__read_registry_extract(path) %}
+    {%- set columns = {
+        'dataset': 'string',
+        'split': 'string',
+        'unit_number': 'integer',
+        'equipment_model_code': 'string',
+        'site_code': 'string',
+        'firmware_version': 'string',
+        'commissioned_at': 'timestamp',
+        'cycle_hours': 'double',
+        'updated_at': 'timestamp',
+    } -%}
+    select {{ columns.keys() | join(', ') }}
+    from {{ spark_files_table(
+        'registry_extract', path.split('/')[:-1] | join('/'), path.split('/') | last, 'csv', columns,
+        {'header': 'true', 'timestampFormat': 'yyyy-MM-dd HH:mm:ss'},
+    ) }}
+{% endmacro %}
+
 {#-
     Pre-hook of snap_equipment_registry: an extract with no rows (missing, empty or header only,
     or PDM_LANDING_PATH pointing at the wrong folder) while the snapshot holds units in the
@@ -40,12 +61,15 @@
     snapshot and everything built from it keep their last good state. A snapshot that does not
     exist yet or holds no current unit (a landing folder that never had a registry) lets an
     empty extract through. Renders nothing when all is well.
+    On Spark it guards int_equipment_registry_captures, the history read from the model
+    snap_equipment_registry (`history_identifier`, in the same schema).
     It also brings a snapshot taken with the earlier configuration (timestamp strategy,
     hard_deletes='invalidate') up to this one: it adds the dbt_is_deleted column dbt requires.
 -#}
-{% macro assert_registry_extract_not_lost(extract_relation) %}
+{% macro assert_registry_extract_not_lost(extract_relation, history_identifier=none) %}
     {%- if execute -%}
-        {%- set history = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
+        {%- set history = adapter.get_relation(
+            database=this.database, schema=this.schema, identifier=history_identifier or this.identifier) -%}
         {%- if history is not none -%}
             {%- set history_columns = adapter.get_columns_in_relation(history) | map(attribute='name') | list -%}
             {%- if 'dbt_is_deleted' not in history_columns -%}
@@ -65,7 +89,7 @@
                 {%- set state = 'has no rows (empty or header only)' if files_exist(path) else 'is missing' -%}
                 {{ exceptions.raise_compiler_error(
                     'The registry extract ' ~ path ~ ' ' ~ state ~ ', but the registry history ('
-                    ~ this.identifier ~ ') holds ' ~ units_in_registry ~ ' units: refusing to record every unit as '
+                    ~ history.identifier ~ ') holds ' ~ units_in_registry ~ ' units: refusing to record every unit as '
                     ~ 'removed. The history is left as it was and nothing built from it is rebuilt. Restore the '
                     ~ 'extract (or point PDM_LANDING_PATH at the landing folder that holds it) and build again.'
                 ) }}

@@ -48,3 +48,48 @@
     {{ empty_relation(typed) }}
     {%- endif %}
 {% endmacro %}
+
+{#- Spark: the files listed and checked for the magic bytes through a binaryFile table over their
+    folder (spark_files_table), then each whole file read on its own (`parquet.`path``), its
+    columns matched by name, and the reads put together. -#}
+{% macro spark__read_whole_parquet_files(pattern, columns, what) %}
+    {%- set folder = pattern.split('/')[:-1] | join('/') -%}
+    {%- set readable = [] -%}
+    {%- if execute -%}
+        {%- set checked -%}
+            select
+                {{ spark_file_name('path', folder) }} as source_file,
+                path,
+                length >= 12
+                and hex(substring(content, 1, 4)) = '50415231'
+                and hex(substring(content, length - 3, 4)) = '50415231' as is_whole_parquet_file
+            from {{ spark_files_table('parquet_files_' ~ what, folder, pattern.split('/') | last) }}
+            where not contains({{ spark_path_below('path', folder) }}, '/')
+            order by source_file
+        {%- endset -%}
+        {%- for row in run_query(checked).rows -%}
+            {%- if row[2] -%}
+                {%- do readable.append({'source_file': row[0], 'path': row[1]}) -%}
+            {%- else -%}
+                {%- do exceptions.warn("WARNING: " ~ what ~ " file '" ~ row[0] ~ "' skipped: not a whole Parquet "
+                    ~ "file (truncated or still being written); every other " ~ what ~ " file is read") -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- if readable | length > 0 %}
+    {%- for file in readable %}
+    {%- set present = run_query('describe query select * from parquet.`' ~ file.path ~ '`').columns[0].values() | list %}
+    select
+        {%- for name, type in columns.items() %}
+        cast({{ name if name in present else 'null' }} as {{ 'string' if type == 'varchar' else type }}) as {{ name }},
+        {%- endfor %}
+        {{ sql_string(file.source_file) }} as source_file
+    from parquet.`{{ file.path }}`
+    {{ "union all" if not loop.last }}
+    {%- endfor %}
+    {%- else %}
+    {%- set typed = dict(columns) %}
+    {%- do typed.update({'source_file': 'varchar'}) %}
+    {{ empty_relation(typed) }}
+    {%- endif %}
+{% endmacro %}

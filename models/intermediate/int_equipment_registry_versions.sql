@@ -86,7 +86,8 @@ bounded as (
 versioned as (
     select
         *,
-        row_number() over (partition by unit_id order by dbt_valid_from) as version_number
+        -- bigint on every engine (Spark's row_number is an int)
+        cast(row_number() over (partition by unit_id order by dbt_valid_from) as bigint) as version_number
     from bounded
     where not is_removal
 ),
@@ -97,7 +98,7 @@ final as (
         -- happened to capture it (dbt_scd_id): the same registry history gives the same keys in
         -- every warehouse, so gold built from it compares equal across environments
         md5(concat_ws(
-            '|', versioned.unit_id, cast(versioned.version_number as varchar), cast(versioned.effective_from as varchar)
+            '|', versioned.unit_id, cast(versioned.version_number as string), cast(versioned.effective_from as string)
         )) as registry_version_id,
         versioned.unit_id,
         versioned.version_number,

@@ -14,7 +14,7 @@
 -#}
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='append',
         on_schema_change='fail',
         pre_hook="{{ delete_refitted_baselines() }}",
@@ -87,7 +87,9 @@ final as (
     select
         dataset,
         {{ regime_columns | join(',\n        ') }},
-        dense_rank() over (partition by dataset order by {{ regime_columns | join(', ') }}) as operating_regime,
+        -- bigint on every engine (Spark's dense_rank is an int)
+        cast(dense_rank() over (partition by dataset order by {{ regime_columns | join(', ') }}) as bigint)
+            as operating_regime,
         fitted_on_rows,
         {{ ingestion_timestamp() }} as fitted_at,
         {%- for sensor in cmapss_sensor_columns() %}

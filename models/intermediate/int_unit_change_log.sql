@@ -13,7 +13,7 @@
 -#}
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='append',
         on_schema_change='fail',
         post_hook="{{ advance_unit_change_watermark() }}",
@@ -89,7 +89,7 @@ logged as (
     {%- if not is_incremental() %}
     union all
     select
-        cast(null as varchar) as unit_id,
+        cast(null as string) as unit_id,
         true as has_reading_change,
         true as has_baseline_change,
         true as has_registry_change,

@@ -9,7 +9,7 @@
 -#}
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='delete+insert',
         unique_key='unit_id',
         on_schema_change='fail',
@@ -31,7 +31,7 @@ risk_scores as (
 registry_digests as (
     select
         unit_id,
-        md5(string_agg({{ row_as_text('registry_versions') }}, '|' order by valid_from, registry_version_id))
+        md5({{ string_agg_ordered(row_as_text('registry_versions'), "'|'", 'valid_from, registry_version_id') }})
             as registry_digest
     from registry_versions
     group by unit_id
@@ -41,7 +41,7 @@ truth_digests as (
     -- the truth int_unit_cycle_labels takes for each test unit (null where the mapping is not trusted)
     select
         {{ unit_id('dataset', "'test'", 'unit_number') }} as unit_id,
-        md5(cast(rul_cycles as varchar)) as truth_digest
+        md5(cast(rul_cycles as string)) as truth_digest
     from rul_truth
 ),
 

@@ -20,7 +20,7 @@
     fct_unit_cycle_features, for the units a build changed: windows are partitioned by unit, so
     they need only that unit's history.
 -#}
-{{ config(materialized='view') }}
+{{ config(materialized=wide_view_materialization()) }}
 
 -- depends_on: {{ ref('int_unit_change_log') }} (so its data tests, scoped to this build's changed units, see them)
 

@@ -18,7 +18,7 @@
 -#}
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='append',
         post_hook="{{ advance_ingestion_watermark() }}",
     )

@@ -6,7 +6,7 @@
 -#}
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='delete+insert',
         unique_key='unit_id',
         on_schema_change='fail',

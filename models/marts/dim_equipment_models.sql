@@ -5,7 +5,7 @@
 -#}
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='delete+insert',
         unique_key='equipment_model_code',
         on_schema_change='fail',

@@ -12,7 +12,7 @@
 -#}
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='append',
         on_schema_change='fail',
         pre_hook="{{ delete_changed_units(ref('int_unit_change_log'), var('feature_change_causes')) }}",

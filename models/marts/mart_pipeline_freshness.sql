@@ -29,7 +29,7 @@
 -#}
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='delete+insert',
         unique_key='file_version_id',
         on_schema_change='fail',

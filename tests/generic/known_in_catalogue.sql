@@ -17,8 +17,8 @@ catalogue as (
 select
     checked.{{ key_column }},
     checked.{{ column_name }},
-    '{{ key_column }} ' || checked.{{ key_column }} || ' has {{ column_name }} '''
-    || checked.{{ column_name }} || ''', which {{ catalogue_name }} does not list' as failure_message
+    '{{ key_column }} ' || checked.{{ key_column }} || ' has {{ column_name }} ' || chr(39)
+    || checked.{{ column_name }} || chr(39) || ', which {{ catalogue_name }} does not list' as failure_message
 from checked
 left join catalogue
     on checked.{{ column_name }} = catalogue.{{ field }}

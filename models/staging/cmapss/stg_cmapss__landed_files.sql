@@ -46,7 +46,7 @@ statuses as (
             when duplicate_of_source_file is not null
                 then 'same content as ' || duplicate_of_source_file || ': not read again'
             when is_rejected_version
-                then 'rejected: ' || file_error || '; the earlier version''s rows are kept'
+                then 'rejected: ' || file_error || '; the earlier version' || chr(39) || 's rows are kept'
             when file_kind = 'unrecognised' then 'quarantined: unrecognised file name'
             when file_error is not null then 'quarantined: ' || file_error
             else 'ingested'
@@ -92,7 +92,8 @@ landings as (
             when latest_entry_states.entry_state = 'missing' and statuses.is_latest_landing
                 then 'deleted_from_landing: the file left the landing folder after ingestion; its rows are kept'
             when statuses.is_rejected_version and statuses.is_latest_landing
-                then 'rejected_version: ' || statuses.file_error || '; the earlier version''s rows are kept'
+                then 'rejected_version: ' || statuses.file_error
+                || '; the earlier version' || chr(39) || 's rows are kept'
         end as landing_problem
     from statuses
     left join latest_entry_states
@@ -101,20 +102,20 @@ landings as (
 
 skipped_entries as (
     select
-        md5(concat_ws('|', source_file, entry_state, cast(noticed_at as varchar))) as file_version_id,
+        md5(concat_ws('|', source_file, entry_state, cast(noticed_at as string))) as file_version_id,
         source_file,
-        regexp_extract(source_file, '[^/\\]+$') as file_name,
-        cast(null as varchar) as file_kind,
-        cast(null as varchar) as dataset,
-        cast(null as varchar) as split,
+        regexp_extract(source_file, '[^/\\]+$', 0) as file_name,
+        cast(null as string) as file_kind,
+        cast(null as string) as dataset,
+        cast(null as string) as split,
         cast(null as bigint) as file_size_bytes,
         cast(null as timestamp) as file_modified_at,
-        cast(null as varchar) as file_content_md5,
+        cast(null as string) as file_content_md5,
         cast(null as timestamp) as ingested_at,
         cast(0 as bigint) as line_count,
         cast(0 as bigint) as unreadable_line_count,
-        cast(null as varchar) as file_error,
-        cast(null as varchar) as duplicate_of_source_file,
+        cast(null as string) as file_error,
+        cast(null as string) as duplicate_of_source_file,
         'skipped: ' || coalesce(state_detail, entry_state) || '; never read' as ingestion_status,
         false as is_current_version,
         false as is_rejected_version,

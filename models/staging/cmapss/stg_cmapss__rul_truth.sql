@@ -1,7 +1,7 @@
 {#- Incremental with the same rule as stg_cmapss__sensor_readings. -#}
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='delete+insert',
         unique_key='source_file',
         on_schema_change='append_new_columns',

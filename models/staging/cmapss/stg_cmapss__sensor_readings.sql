@@ -12,7 +12,7 @@
 -#}
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='delete+insert',
         unique_key='source_file',
         on_schema_change='append_new_columns',

@@ -19,7 +19,7 @@
 -#}
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='append',
         on_schema_change='append_new_columns',
         pre_hook="{{ assert_no_newer_build_has_written() }}",
@@ -113,7 +113,7 @@ file_duplicates as (
 deduplicated_lines as (
     select
         landed_lines.*,
-        cast(null as varchar) as duplicate_of_source_file
+        cast(null as string) as duplicate_of_source_file
     from landed_lines
     left join file_duplicates
         on landed_lines.source_file = file_duplicates.source_file
@@ -125,9 +125,9 @@ deduplicated_lines as (
         landed_files.file_modified_at,
         landed_files.file_content_md5,
         0 as line_number,
-        cast(null as varchar) as raw_line,
-        cast(null as varchar) as file_error,
-        cast(null as varchar) as line_error,
+        cast(null as string) as raw_line,
+        cast(null as string) as file_error,
+        cast(null as string) as line_error,
         file_duplicates.duplicate_of_source_file
     from landed_files
     inner join file_duplicates
@@ -138,7 +138,7 @@ deduplicated_lines as (
 named as (
     select
         *,
-        regexp_extract(source_file, '[^/\\]+$') as file_name,
+        regexp_extract(source_file, '[^/\\]+$', 0) as file_name,
         -- computed once here, for new lines only, so the parsers above need no window over history
         {{ array_length(split_whitespace('raw_line')) }} as column_count
     from deduplicated_lines
@@ -174,7 +174,18 @@ erased_units as (
 
 erasures_applied as (
     select
-        attributed.* exclude (raw_line, column_count),
+        attributed.source_file,
+        attributed.file_name,
+        attributed.file_name_prefix,
+        attributed.dataset,
+        attributed.split,
+        attributed.file_size_bytes,
+        attributed.file_modified_at,
+        attributed.file_content_md5,
+        attributed.line_number,
+        attributed.file_error,
+        attributed.line_error,
+        attributed.duplicate_of_source_file,
         case when erased_units.erased_at is null then attributed.raw_line end as raw_line,
         case when erased_units.erased_at is null then attributed.column_count end as column_count,
         erased_units.erased_at
@@ -187,7 +198,7 @@ erasures_applied as (
 
 final as (
     select
-        md5(concat_ws('|', source_file, cast(file_size_bytes as varchar), cast(file_modified_at as varchar)))
+        md5(concat_ws('|', source_file, cast(file_size_bytes as string), cast(file_modified_at as string)))
             as file_version_id,
         source_file,
         file_name,

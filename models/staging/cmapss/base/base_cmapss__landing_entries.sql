@@ -9,7 +9,7 @@
 -#}
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         incremental_strategy='append',
     )
 }}
@@ -46,7 +46,7 @@
         select
             coalesce(recorded.source_file, ingested.source_file) as source_file,
             recorded.entry_state,
-            cast(recorded.noticed_at as varchar) as noticed_at,
+            cast(recorded.noticed_at as string) as noticed_at,
             ingested.source_file is not null as was_ingested
         from recorded
         full outer join ingested
@@ -92,9 +92,9 @@ with changes as (
 
 final as (
     select
-        cast(source_file as varchar) as source_file,
-        cast(entry_state as varchar) as entry_state,
-        cast(state_detail as varchar) as state_detail,
+        cast(source_file as string) as source_file,
+        cast(entry_state as string) as entry_state,
+        cast(state_detail as string) as state_detail,
         {{ ingestion_timestamp() }} as noticed_at
     from changes
 )

@@ -25,7 +25,7 @@ checked as (
             when {{ array_length('tokens') }} = 0 then 'blank_line'
             when {{ array_length('tokens') }} != 1 then 'rul_not_one_value'
             when try_cast({{ array_element('tokens', 1) }} as double) is null then 'non_numeric_value'
-            when not isfinite(try_cast({{ array_element('tokens', 1) }} as double))
+            when not {{ is_finite("try_cast(" ~ array_element('tokens', 1) ~ " as double)") }}
                 or try_cast({{ array_element('tokens', 1) }} as double)
                 != floor(try_cast({{ array_element('tokens', 1) }} as double))
                 or try_cast({{ array_element('tokens', 1) }} as double) < 0
@@ -42,7 +42,8 @@ explained as (
             when 'not_utf8_text' then line_error
             when 'blank_line' then 'blank line'
             when 'rul_not_one_value' then 'expected one value, found ' || {{ array_length('tokens') }}
-            when 'non_numeric_value' then 'non-numeric value: ''' || {{ array_element('tokens', 1) }} || ''''
+            when 'non_numeric_value'
+                then 'non-numeric value: ' || chr(39) || {{ array_element('tokens', 1) }} || chr(39)
             when 'rul_not_non_negative_integer'
                 then 'remaining life is not a non-negative integer: ' || {{ array_element('tokens', 1) }}
         end as rejection_reason
