@@ -6,7 +6,11 @@
 In a work folder of its own (the ``PDM_*`` / ``DBT_*`` variables point every step there) it:
 
 1. lands a history of about ``--history`` readings with ``ml.simulate`` (the scale benchmark's fleet
-   plan: datasets FD000, FD001, ... of up to 1,200 units), dated as settled;
+   plan: datasets FD000, FD001, ... of up to 1,200 units), dated as settled, and one delivery (as in 4)
+   per dataset: the fleet in service. The first test units landed after a dataset's RUL file make its
+   RUL mapping untrusted (int_rul_truth_mapped: one line per test unit), which changes the labels
+   of every test unit of the dataset, a dataset-wide rebuild; from the second delivery on, a delivery
+   changes only its own units' rows, which is what the measured files are;
 2. takes it through once: ``python -m lakehouse.watch --once`` (build, publish), ``python -m ml.train
    --fast``, ``python -m ml.predict``, the score feed-back build and a publish (each timed);
 3. starts ``python -m lakehouse.watch --every EVERY --target ci`` as a subprocess (its output in
@@ -53,6 +57,7 @@ from benchmarks.scale import (
     fleet_plan,
     machine,
     parse_size,
+    settle,
     size_label,
 )
 from ml.config import REPO_ROOT
@@ -77,11 +82,14 @@ class Deliveries:
     """Test files of ~10 k readings for new units, numbered after each dataset's own test units, the
     datasets taken in turn (unit numbers stay <= 999: unit_id keeps three digits)."""
 
-    def __init__(self, workspace: Workspace, specs: list[FleetSpec]) -> None:
+    def __init__(self, workspace: Workspace, specs: list[FleetSpec], landed_before: int = 0) -> None:
         self.workspace = workspace
         self.specs = specs
         self.next_unit = {spec.dataset: spec.test_units + 1 for spec in specs}
         self.count = 0
+        for _ in range(landed_before):  # numbered after the deliveries the setup landed
+            self.next_unit[self.specs[self.count % len(self.specs)].dataset] += DELIVERY_UNITS
+            self.count += 1
 
     def land(self) -> tuple[Path, dict[str, int]]:
         """Move one delivery into the landing folder; returns it and its units' latest cycles by unit_id."""
@@ -115,7 +123,9 @@ class Deliveries:
 
 def poll_visible(lake: Path, units: dict[str, int], landed_at: float, watcher: subprocess.Popen) -> dict:
     """Poll gold.mart_fleet_health's latest Delta version until the units are there, then scored at
-    their latest cycle; the seconds from `landed_at` to each."""
+    their latest cycle; the seconds from `landed_at` to each. Every POLL_SECONDS the table's
+    `_delta_log` folder is listed, and queried only when it holds a new commit (the poller stays off
+    the watcher's CPU)."""
     import duckdb
 
     from lakehouse.lake import connect, delta_scan_sql, mart_path
@@ -129,12 +139,19 @@ def poll_visible(lake: Path, units: dict[str, int], landed_at: float, watcher: s
         left join {delta_scan_sql(table)} as h on h.unit_id = e.unit_id and h.latest_cycle = e.cycle
     """
     seen: dict = {"gold_seconds": None, "scored_seconds": None}
+    log = table / "_delta_log"
+    looked_at: set[str] | None = None
     with connect() as con:
         while time.time() - landed_at < FILE_TIMEOUT_SECONDS:
             if watcher.poll() is not None:
                 raise SystemExit(f"the watcher exited ({watcher.returncode}) before the file was visible")
+            commits = set(os.listdir(log)) if log.is_dir() else set()
+            if commits == looked_at:  # no new version since the last query: only the folder is listed
+                time.sleep(POLL_SECONDS)
+                continue
             try:
                 present, scored = con.execute(sql).fetchone()
+                looked_at = commits
             except duckdb.Error:  # not published yet: poll again
                 present, scored = 0, 0
             now = time.time()
@@ -169,12 +186,16 @@ def summarise_steps(ticks: list[dict[str, float]]) -> dict[str, dict[str, float]
     }
 
 
-def measure(root: Path, readings: int, files: int, every: float) -> dict:
-    workspace = Workspace(root)
-    specs = fleet_plan(readings)
+def prepare(workspace: Workspace, specs: list[FleetSpec]) -> dict[str, float]:
+    """Land the history and one delivery per dataset, and take them through once (watch --once, train,
+    predict, scores build, publish)."""
     workspace.land(specs)
+    primes = Deliveries(workspace, specs)
+    for _ in specs:  # the fleet in service: from here a delivery's new units change only their own rows
+        path, _ = primes.land()
+        settle(path)
     landed = workspace.landed()
-    log(f"latency: landed {len(specs)} datasets, {sum(line_count(p) for p in landed):,} lines in {root}")
+    log(f"latency: landed {len(specs)} datasets, {sum(line_count(p) for p in landed):,} lines in {workspace.root}")
     setup = {}
     for key, command in (
         ("once", (*WATCH, "--once")),
@@ -186,13 +207,41 @@ def measure(root: Path, readings: int, files: int, every: float) -> dict:
     ):  # fmt: skip
         setup[key] = workspace.run(f"setup_{key}", command).wall_seconds
         log(f"latency: setup {key} {setup[key]:.1f} s")
+    return setup
+
+
+def pristine_copy(root: Path) -> Path:
+    """Where `--reuse-setup` keeps the set-up history, next to the run's folder."""
+    return root.with_name(root.name + ".setup")
+
+
+def measure(root: Path, readings: int, files: int, every: float, reuse_setup: bool = False) -> dict:
+    specs = fleet_plan(readings)
+    pristine = pristine_copy(root)
+    setup_file = pristine / "latency_setup.json"
+    if reuse_setup and setup_file.exists():
+        started = time.perf_counter()
+        shutil.copytree(pristine, root, symlinks=True)  # same path as it was set up at: the watch state matches
+        setup = json.loads(setup_file.read_text())
+        log(f"latency: the set-up history copied from {pristine} in {time.perf_counter() - started:.0f} s")
+        workspace = Workspace(root)
+        landed = workspace.landed()
+    else:
+        workspace = Workspace(root)
+        setup = prepare(workspace, specs)
+        landed = workspace.landed()
+        if reuse_setup:
+            shutil.rmtree(pristine, ignore_errors=True)
+            shutil.copytree(root, pristine, symlinks=True)
+            (pristine / "latency_setup.json").write_text(json.dumps(setup))
+            log(f"latency: the set-up history kept in {pristine} for the next --reuse-setup run")
     watch_log = workspace.logs / "watch.log"
     samples, loads = [], []
     with watch_log.open("w") as output:
         watcher = subprocess.Popen(
             (*WATCH, "--every", f"{every:g}"), cwd=REPO_ROOT, env=workspace.env, stdout=output, stderr=output
         )
-        deliveries = Deliveries(workspace, specs)
+        deliveries = Deliveries(workspace, specs, landed_before=len(specs))
         try:
             time.sleep(max(2 * every, 3.0))  # its first look: nothing pending since the setup
             for number in range(1, files + 1):
@@ -264,6 +313,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--every", type=float, default=2.0, help="the watcher's interval in seconds (default 2)")
     parser.add_argument("--workdir", type=Path, help="where to build (default: a temp folder, removed afterwards)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (default when --workdir is given)")
+    parser.add_argument(
+        "--reuse-setup",
+        action="store_true",
+        help="keep the set-up history (landed, built, trained, scored) in <workdir>/history_<size>.setup and, "
+        "when it is there, start from a copy of it (same files, same units: runs compare; needs --workdir)",
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="the JSON result (default: %(default)s)")
     return parser
 
@@ -272,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.files < 1 or args.every <= 0:
         raise SystemExit("need --files >= 1 and --every > 0")
+    if args.reuse_setup and args.workdir is None:
+        raise SystemExit("--reuse-setup needs --workdir (a temp folder is removed afterwards)")
     temporary = args.workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="pdm-latency-")) if temporary else args.workdir.resolve()
     root = workdir / f"history_{size_label(args.history)}"
@@ -281,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     project_state = git_state()
     started = time.perf_counter()
     try:
-        row = measure(root, args.history, args.files, args.every)
+        row = measure(root, args.history, args.files, args.every, args.reuse_setup)
     finally:
         if temporary and not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -11,17 +11,22 @@ output). Changed, no state yet, the warehouse or the lake gone, or a tick that d
 state file says `in_progress`): the tick runs what `make run` runs after a delivery:
 
 1. `dbt build` (incremental, in this process: dbt's programmatic runner with a manifest kept
-   between ticks and re-parsed when a project file changes; unit tests, seeds and the registry
-   snapshot are left out when what they depend on has not changed since a successful tick, see
-   `exclusions`);
-2. `python -m lakehouse.publish`;
-3. `python -m ml.predict` when an MLflow store exists (no champion: said once, scores wait for
-   `make train`);
-4. when step 3 wrote a scores file: the score feed-back build
-   (`dbt build --select stg_predictions__unit_risk_scores+`, its own target folder `<target>/scores`)
-   and a second `python -m lakehouse.publish`.
+   between ticks and re-parsed when a project file changes). After a successful tick on the same
+   project files it selects only what is downstream of the sources whose files changed since then
+   (`selection`: `source:cmapss.sensor_files+ source:cmapss.rul_files+` for a landed data file, the
+   registry's or the erasures' source for those subfolders, the predictions' when scores landed that
+   no build took in), data tests included; unit tests, seeds and the registry snapshot are left out
+   when what they depend on has not changed (`exclusions`);
+2. `python -m lakehouse.publish --tables <the gold models step 1 ran>` (every table on a resumed
+   or retried tick);
+3. `python -m ml.predict --changed-only` when an MLflow store exists: the units the feature table's
+   Delta commits rewrote since the last scores (every unit after a new champion; no champion: said
+   once, scores wait for `make train`);
+4. when step 3 wrote a scores file: the score feed-back build (`dbt build --select
+   stg_predictions__unit_risk_scores+` less what a score cannot change, `SCORE_FEEDBACK_EXCLUDE`; its
+   own target folder `<target>/scores`) and a second publish of the gold models it ran.
 
-Steps 2-4's commands run as their modules' `main([])` in this process (imported once: scoring
+Steps 2-4's commands run as their modules' `main(args)` in this process (imported once: scoring
 otherwise pays ~4 s of imports per tick), output captured; `--isolated-steps` runs them as child
 processes instead. Then the tick saves the signature taken at its start (a file landing during the
 tick differs from it, so the next tick takes it). A failing step is printed with its output's tail;
@@ -83,11 +88,35 @@ MAX_RETRY_SECONDS = 300.0  # a failing tick with nothing new landed is retried a
 OUTPUT_TAIL_LINES = 40  # lines of a failed step's output printed
 SLEEP_SLICE_S = 0.1
 PYTHON = sys.executable
-# What make run's score step feeds back into gold (Makefile `run`).
+# What make run's score step feeds back into gold (Makefile `run`) ...
 SCORE_FEEDBACK_SELECT = "stg_predictions__unit_risk_scores+"
+# ... less what a new score cannot change: the models whose change causes leave scores out (var
+# feature_change_causes; the registry history's and the equipment models' causes are not scores
+# either), and the views only they read. They catch the score rows of the change log up, as no-ops,
+# in the next tick's main build. dim_units (a no-op too) stays: mart_fleet_health's row-count test
+# compares against it, and dbt leaves out a test any of whose parents is excluded.
+SCORE_FEEDBACK_EXCLUDE = (
+    "fct_unit_cycle_features",
+    "dim_unit_registry_history",
+    "dim_equipment_models",
+    "int_sensor_readings_registry_joined",
+    "int_sensor_readings_normalised",
+    "int_unit_cycle_rolling_features",
+    "int_unit_cycle_labels",
+)
+# The dbt sources each part of the landing folder feeds (None: its top-level entries, which bronze
+# lists), and the scores / drift figures folder's: a tick's build selects what is downstream of the
+# sources whose files changed (see `Watcher.selection`).
+LANDING_SOURCES: dict[str | None, tuple[str, ...]] = {
+    None: ("source:cmapss.sensor_files+", "source:cmapss.rul_files+"),
+    "registry": ("source:registry+",),
+    "erasures": ("source:erasures+",),
+}
+PREDICTIONS_SOURCES = ("source:predictions+",)
 SCORES_SUBDIR = "unit_risk_scores"  # ml.predict.SCORES_SUBDIR (not imported: it pulls in mlflow)
 MLFLOW_STORE = "mlflow.db"  # ml.registry.store_file (idem)
 LANDED_LINES = "bronze.base_cmapss__landed_lines"
+GOLD_SCHEMA = "gold"  # lakehouse.publish.LAYER: what a publish reads
 REGISTRY_SUBDIR = "registry"
 # The files whose change makes dbt's parse (and so the manifest kept between ticks) stale.
 PROJECT_PATHS = ("models", "macros", "tests", "seeds", "snapshots", "analyses", "dbt_project.yml", "profiles.yml")
@@ -191,6 +220,7 @@ class State:
     in_progress: bool = False
     step: str = ""
     succeeded_at: str | None = None
+    predictions: Signature | None = None  # the predictions folder at the end of the last successful tick
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -210,6 +240,7 @@ class State:
             in_progress=bool(data.get("in_progress")),
             step=data.get("step", ""),
             succeeded_at=data.get("succeeded_at"),
+            predictions=data.get("predictions"),
         )
 
     def save(self, path: Path) -> None:
@@ -224,6 +255,7 @@ class State:
             "in_progress": self.in_progress,
             "step": self.step,
             "succeeded_at": self.succeeded_at,
+            "predictions": self.predictions,
             "pid": os.getpid(),
             "updated_at": _now(),
         }
@@ -340,6 +372,7 @@ class StepFailed(RuntimeError):
 class DbtOutcome:
     seconds: float
     warnings: list[str]
+    gold_models: list[str] = field(default_factory=list)  # the models of schema gold the build ran
 
 
 class Dbt:
@@ -377,8 +410,9 @@ class Dbt:
         runner.callbacks = [listen]
         started = time.monotonic()
         try:
-            # nothing on stdout (the tick prints its own line); dbt.log under DBT_LOG_PATH as `dbt build` writes it
-            result = runner.invoke([*args, *self._common(), "--log-level", "none", "--log-level-file", "debug"])
+            # nothing on stdout (the tick prints its own line); dbt.log under DBT_LOG_PATH at info level: each
+            # node's start and result, not the debug level's every statement with its SQL
+            result = runner.invoke([*args, *self._common(), "--log-level", "none", "--log-level-file", "info"])
         finally:
             _close_dbt_database()
         seconds = time.monotonic() - started
@@ -399,8 +433,13 @@ class Dbt:
         from dbt.cli.main import dbtRunner
 
         self.ensure_parsed(project)
-        _, warnings, seconds = self._invoke(dbtRunner(manifest=self.manifest), ["build", *args], step)
-        return DbtOutcome(seconds, warnings)
+        result, warnings, seconds = self._invoke(dbtRunner(manifest=self.manifest), ["build", *args], step)
+        gold = {
+            r.node.name
+            for r in getattr(result.result, "results", []) or []
+            if r.node.resource_type == "model" and r.node.schema == GOLD_SCHEMA
+        }
+        return DbtOutcome(seconds, warnings, sorted(gold))
 
 
 def _warning(event: Any) -> str | None:
@@ -440,17 +479,17 @@ def _close_dbt_database() -> None:
     DuckDBConnectionManager.close_all_connections()
 
 
-def run_module(step: str, module: str, isolated: bool) -> tuple[str, float]:
-    """Run `python -m <module>` (no arguments): its `main([])` in this process, its stdout and stderr
+def run_module(step: str, module: str, isolated: bool, args: Sequence[str] = ()) -> tuple[str, float]:
+    """Run `python -m <module> <args>`: its `main(args)` in this process, its stdout and stderr
     captured (the modules are imported once, not at every tick), or with `isolated` as a child process.
     Returns its stdout; a non-zero exit raises StepFailed with the tail of its output."""
     if isolated:
-        return run_command(step, [PYTHON, "-m", module])
+        return run_command(step, [PYTHON, "-m", module, *args])
     out, err = io.StringIO(), io.StringIO()
     started = time.monotonic()
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = importlib.import_module(module).main([])
+            code = importlib.import_module(module).main(list(args))
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else 1
     except Exception:  # the step's own crash: reported as its failure, with the traceback
@@ -554,6 +593,39 @@ class Watcher:
         self.failed_signature: Signature | None = None
         self.idle = False  # the last tick found nothing pending
 
+    def continues(self, state: State, project: str) -> bool:
+        """Whether the last successful tick ran on the same project files, folders and warehouse (what a
+        tick leaves out of its build is relative to that tick)."""
+        same_place = (state.landing, state.warehouse, state.lake) == (
+            str(self.paths.landing),
+            str(self.paths.warehouse),
+            str(self.paths.lake),
+        )
+        return state.signature is not None and state.project == project and same_place and self.paths.warehouse.exists()
+
+    def selection(self, state: State, project: str, signature: Signature, predictions: Signature) -> list[str]:
+        """The `--select` of a tick's build ([]: every node): the nodes downstream of the sources whose
+        files changed since the last successful tick (`LANDING_SOURCES`; the predictions folder's when it
+        differs from what that tick's builds took in), with their data tests (dbt's eager indirect
+        selection: a test any of whose parents is selected). A node no changed file reaches reads what it
+        read at that tick, so building it again would change nothing. Every node on a first tick, after a
+        project or place change, when the previous tick did not finish, or when a file changed in a
+        landing subfolder no source is known to read."""
+        if not self.continues(state, project) or state.in_progress or state.predictions is None:
+            return []
+        difference = Difference.between(state.signature or {}, signature)
+        parts: set[str | None] = set()
+        for path in difference.new + difference.changed + difference.removed:
+            top, _, rest = path.partition(os.sep)
+            part = top if top in LANDING_SOURCES else None
+            if rest and part is None:
+                return []
+            parts.add(part)
+        selectors = [selector for part in LANDING_SOURCES if part in parts for selector in LANDING_SOURCES[part]]
+        if selectors and predictions != state.predictions:
+            selectors += PREDICTIONS_SOURCES
+        return selectors
+
     # what a tick may leave out of `dbt build` (nothing, on a first tick or after a project change)
     def exclusions(self, state: State, project: str, signature: Signature) -> list[str]:
         """Nodes a tick's build can skip without changing what the build leaves:
@@ -563,12 +635,7 @@ class Watcher:
         - the registry snapshot, when the registry extract's folder is unchanged since that tick (a
           check-strategy snapshot of an unchanged extract records nothing).
         """
-        same_place = (state.landing, state.warehouse, state.lake) == (
-            str(self.paths.landing),
-            str(self.paths.warehouse),
-            str(self.paths.lake),
-        )
-        if state.signature is None or state.project != project or not same_place or not self.paths.warehouse.exists():
+        if not self.continues(state, project):
             return []
         excluded = ["resource_type:unit_test", "resource_type:seed"]
         registry = {p: v for p, v in signature.items() if p.split(os.sep)[0] == REGISTRY_SUBDIR}
@@ -599,10 +666,19 @@ class Watcher:
         touched = [p for p in difference.new + difference.changed if signature[p][1] > 0]
         newest_mtime = max((signature[p][1] for p in touched), default=None)
         excluded = self.exclusions(state, project, signature)
+        predictions = folder_signature(self.paths.predictions)
+        selected = self.selection(state, project, signature, predictions)
+        consumed = predictions if not selected or PREDICTIONS_SOURCES[0] in selected else state.predictions
         lines_before = landed_line_count(self.paths.warehouse)
+        everything = state.in_progress or self.failures > 0  # a resumed or retried tick publishes every table
         self.mark(state, "dbt build")
 
-        outcome = self.dbt.build(project, "dbt build", *(["--exclude", *excluded] if excluded else []))
+        outcome = self.dbt.build(
+            project,
+            "dbt build",
+            *(["--select", *selected] if selected else []),
+            *(["--exclude", *excluded] if excluded else []),
+        )
         if self.dbt.parse_seconds:
             report.steps["parse"] = self.dbt.parse_seconds
             self.dbt.parse_seconds = 0.0
@@ -612,7 +688,8 @@ class Watcher:
         report.lines_ingested = None if None in (lines_before, lines_after) else lines_after - lines_before
 
         self.mark(state, "publish")
-        output, report.steps["publish"] = run_module("publish", "lakehouse.publish", self.isolated)
+        tables = [] if everything else outcome.gold_models
+        output, report.steps["publish"] = run_module("publish", "lakehouse.publish", self.isolated, _tables(tables))
         report.versions += published_versions(output)
         if newest_mtime is not None:
             report.latency_gold_s = max(time.time() - newest_mtime / 1e9, 0.0)
@@ -621,7 +698,7 @@ class Watcher:
             self.mark(state, "predict")
             before = scores_files(self.paths.predictions)
             try:
-                _, report.steps["predict"] = run_module("predict", "ml.predict", self.isolated)
+                _, report.steps["predict"] = run_module("predict", "ml.predict", self.isolated, ["--changed-only"])
             except StepFailed as failed:
                 if "no champion model" not in failed.output:
                     raise
@@ -631,6 +708,7 @@ class Watcher:
                 report.units_scored = scored_units(written)
                 if written:
                     self.mark(state, "score feed-back build")
+                    consumed = folder_signature(self.paths.predictions)
                     target = Path(os.environ.get("DBT_TARGET_PATH") or REPO_ROOT / "target")
                     feedback = self.dbt.build(
                         project,
@@ -639,6 +717,7 @@ class Watcher:
                         SCORE_FEEDBACK_SELECT,
                         "--exclude",
                         "resource_type:unit_test",
+                        *SCORE_FEEDBACK_EXCLUDE,
                         "--target-path",
                         str(target if target.is_absolute() else REPO_ROOT / target) + "/scores",
                     )
@@ -646,7 +725,7 @@ class Watcher:
                     report.warnings += [w for w in feedback.warnings if w not in report.warnings]
                     self.mark(state, "second publish")
                     output, report.steps["publish scores"] = run_module(
-                        "second publish", "lakehouse.publish", self.isolated
+                        "second publish", "lakehouse.publish", self.isolated, _tables(feedback.gold_models)
                     )
                     report.versions += published_versions(output)
         else:
@@ -655,6 +734,7 @@ class Watcher:
             report.latency_scored_s = max(time.time() - newest_mtime / 1e9, 0.0)
 
         state.signature = signature
+        state.predictions = consumed
         state.project = project
         state.landing, state.warehouse, state.lake = (
             str(self.paths.landing),
@@ -708,6 +788,11 @@ class Watcher:
             for breach in report.breaches:
                 self.out(f"  {breach}")
         return True
+
+
+def _tables(names: Sequence[str]) -> list[str]:
+    """`lakehouse.publish`'s arguments for publishing `names` (none: every gold table)."""
+    return ["--tables", ",".join(names)] if names else []
 
 
 def sla_breaches(warehouse: Path) -> list[str]:

