@@ -1,6 +1,6 @@
 {#-
-    Spark only (the registry's SCD2 where dbt snapshots do not run: parquet tables, see
-    ../shared/STACK.md): what snapshots/snap_equipment_registry.sql records on DuckDB, built as a
+    Spark only (the registry's SCD2 where dbt snapshots do not run: dbt-spark has no snapshots
+    on parquet tables, the only format Spark writes offline here): what snapshots/snap_equipment_registry.sql records on DuckDB, built as a
     change log. Append-only: each build compares today's extract with the state it last
     captured per unit and appends one row per change, dated by the build (dbt_valid_from):
       - a unit new to the registry, changed in any tracked column (updated_at included: the
