@@ -5,7 +5,8 @@ Every page is rendered from a fresh read-only connection to the analysts' databa
 (a `dcc.Interval` compares the file's inode, mtime and size every `refresh_seconds`; the page is
 re-queried only when they changed). A section whose table is not published, or a database that is
 missing or unreadable, shows the reason (naming the table or file) in place of its content; the other
-sections and pages keep working.
+sections and pages keep working. The model page's metrics, which gold does not publish, come from the
+MLflow store (`dashboard.champion_metrics`, `PDM_MLFLOW_DIR` / `PDM_DATA_DIR` as for ml.train).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import pandas as pd
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from dashboard import figures, queries
+from dashboard.champion_metrics import champion_metrics
 from dashboard.queries import DashboardDataError
+from ml.config import Paths
 
 PAGES = (("/", "Fleet"), ("/data-quality", "Data quality"), ("/model", "Model"))
 UNIT_PREFIX = "/unit/"
@@ -186,7 +189,7 @@ def data_quality_page(con) -> list:
     ]
 
 
-def model_page(con) -> list:
+def model_page(con, mlflow_dir: Path) -> list:
     def champion() -> list:
         frame = queries.champion(con)
         if frame.empty:
@@ -199,19 +202,28 @@ def model_page(con) -> list:
             return [notice("no monitoring run in gold.mart_model_monitoring yet (`make monitor`)")]
         return [graph(figures.psi(frame), "psi-chart")]
 
+    def metrics() -> list:
+        frame = champion_metrics(mlflow_dir)
+        if frame.empty:
+            return [notice(f"no champion in the MLflow store {mlflow_dir} yet (`make train`)")]
+        return [
+            table(frame, "champion-metrics"),
+            html.P(
+                "From the MLflow store (gold does not publish metrics): cv_ is the grouped cross-validation the "
+                "candidate was chosen by, test_ the held-out split. Every run: `make mlflow-ui`.",
+                style=STYLE["muted"],
+            ),
+        ]
+
     return [
         section("Champion", champion),
-        html.P(
-            "The champion's metrics (F1, RMSE, PHM08, expected cost) are in the MLflow store, not in gold: "
-            "`make mlflow-ui`.",
-            style=STYLE["muted"],
-        ),
+        section("Champion metrics", metrics),
         section("Drift (latest monitoring run)", drift),
         section("Drift over monitoring runs", lambda: [table(queries.drift_history(con), "drift-history")]),
     ]
 
 
-def render(database: Path, pathname: str | None) -> list:
+def render(database: Path, pathname: str | None, mlflow_dir: Path | None = None) -> list:
     """The page at `pathname`, read from a fresh read-only connection to `database`."""
     pathname = pathname or "/"
     try:
@@ -230,7 +242,7 @@ def render(database: Path, pathname: str | None) -> list:
             elif pathname == "/data-quality":
                 body = data_quality_page(con)
             elif pathname == "/model":
-                body = model_page(con)
+                body = model_page(con, mlflow_dir or Paths.from_env().mlflow)
             else:
                 body = [notice(f"no page {pathname}")]
             return [stamp, *body]

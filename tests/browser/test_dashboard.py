@@ -222,6 +222,10 @@ def test_pages_show_the_published_gold(published: Environment, server: str, brow
         champion = dict(zip(cell_texts(browser, "champion", 1), cell_texts(browser, "champion", 2), strict=True))
         assert champion["classifier_version"] == classifier
         assert champion["training_delta_version"] == "0"
+        # the champions' metrics, from the MLflow store: the classifier's and the regressor's test metrics
+        metrics = cell_texts(browser, "champion-metrics", 5)
+        assert {"cv_roc_auc", "test_f1", "cv_rmse", "test_rmse", "test_phm08_score"} <= set(metrics), metrics
+        assert set(cell_texts(browser, "champion-metrics", 4)) == {"0"}
         screenshot(browser, "model")
 
         # a publish while the fleet page is open reaches it with no reload: restoring the pre-scoring version
@@ -268,7 +272,15 @@ def test_a_table_not_published_yet_is_named_and_the_other_sections_render(tmp_pa
     assert f"gold.mart_fleet_health is not published yet (not in {database})" in fleet
     assert f"gold.mart_pipeline_freshness is not published yet (not in {database})" in fleet
     assert '"id": "delta"' in fleet  # the version list still renders (empty)
-    model = page_text(render(database, "/model"))
+    no_store = tmp_path / "mlruns"
+    model = page_text(render(database, "/model", mlflow_dir=no_store))
+    assert f"gold.mart_model_monitoring is not published yet (not in {database})" in model
+    assert f"no MLflow store at {no_store / 'mlflow.db'}: no model trained yet" in model
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / "mlflow.db").write_bytes(b"not an sqlite database " * 100)
+    model = page_text(render(database, "/model", mlflow_dir=damaged))
+    assert f"reading the MLflow store {damaged / 'mlflow.db'} failed" in model
     assert f"gold.mart_model_monitoring is not published yet (not in {database})" in model
     unit = page_text(render(database, "/unit/FD101-test-001"))
     assert f"gold.mart_fleet_health is not published yet (not in {database})" in unit
