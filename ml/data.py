@@ -250,9 +250,19 @@ def read_unit_rows(table_path: Path, version: int, units: Sequence[str], columns
         con.close()
 
 
-def latest_cycles(table_path: Path, version: int, split: str | None = None) -> pd.DataFrame:
-    """Each unit's row at its latest observed cycle at one Delta version (of one split, if given), by unit_id."""
-    where = f"where split = '{split}'" if split is not None else ""
+def latest_cycles(
+    table_path: Path, version: int, split: str | None = None, units: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Each unit's row at its latest observed cycle at one Delta version, by unit_id: of one split and of
+    `units` only, if given (the units' range and list are literals, so the scan skips the files holding
+    none of them; no units, no rows)."""
+    if units is not None and not units:
+        return pd.DataFrame()
+    conditions = [f"split = '{split}'"] if split is not None else []
+    if units is not None:
+        quoted = ["'" + unit.replace("'", "''") + "'" for unit in sorted(units)]
+        conditions.append(f"unit_id between {quoted[0]} and {quoted[-1]} and unit_id in ({', '.join(quoted)})")
+    where = f"where {' and '.join(conditions)}" if conditions else ""
     sql = f"""
         select * from {lake.delta_scan_sql(table_path, version)}
         {where}

@@ -255,25 +255,6 @@ def units_in_commits(table_path: Path, since: int, version: int) -> list[str] | 
     return [unit for (unit,) in rows]
 
 
-def unit_latest_cycles(table_path: Path, version: int, units: Sequence[str]) -> pd.DataFrame:
-    """`units`' rows at their latest observed cycle at one Delta version, by unit_id (the units' range and
-    list are literals, so the scan skips the files holding none of them)."""
-    if not units:
-        return pd.DataFrame()
-    quoted = ["'" + unit.replace("'", "''") + "'" for unit in sorted(units)]
-    sql = f"""
-        select * from {lake.delta_scan_sql(table_path, version)}
-        where unit_id between {quoted[0]} and {quoted[-1]} and unit_id in ({", ".join(quoted)})
-        qualify row_number() over (partition by unit_id order by cycle desc) = 1
-        order by unit_id
-    """
-    con = lake.connect()
-    try:
-        return con.execute(sql).df()
-    finally:
-        con.close()
-
-
 def score_all(
     table_path: Path,
     mlflow_dir: Path,
@@ -315,7 +296,7 @@ def score_all(
         same_champions = provenance[:2] == (classifier_version, regressor_version)
         if same_champions and provenance[2] < resolved:
             units = units_in_commits(table_path, provenance[2], resolved)
-    frame = latest_cycles(table_path, resolved) if units is None else unit_latest_cycles(table_path, resolved, units)
+    frame = latest_cycles(table_path, resolved, units=units)
     if units is not None and frame.empty:
         tags = MlflowClient().get_model_version(CLASSIFIER_NAME, classifier_version).tags
         return ScoreRun(
