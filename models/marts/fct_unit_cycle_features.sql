@@ -8,15 +8,23 @@
     Incremental per unit: a build rewrites the units int_unit_change_log names since this
     table's watermark for any cause but a new score (readings, regime baselines, registry,
     RUL truth), and leaves every other unit's rows untouched. The changed units reach the views
-    upstream as a literal list, which DuckDB pushes down to the readings.
+    upstream as a literal list, which DuckDB pushes down to the readings. They are written in
+    batches of whole units (macros/incremental/unit_batches.sql) of about var unit_batch_readings
+    readings, so the windows of a first build or a full refresh fit in memory at any fleet size.
 -#}
 {{
     config(
         materialized=incremental_materialization(),
         incremental_strategy='append',
         on_schema_change='fail',
-        pre_hook="{{ delete_changed_units(ref('int_unit_change_log'), var('feature_change_causes')) }}",
-        post_hook="{{ advance_unit_change_watermark() }}",
+        pre_hook=[
+            "{{ delete_changed_units(ref('int_unit_change_log'), var('feature_change_causes')) }}",
+            "{{ plan_unit_batches(ref('int_sensor_readings_deduplicated'), changed_units_filter(ref('int_unit_change_log'), where=var('feature_change_causes'))) }}",
+        ],
+        post_hook=[
+            "{{ write_remaining_unit_batches() }}",
+            "{{ advance_unit_change_watermark() }}",
+        ],
     )
 }}
 {%- set degradation_sensors = var('degradation_sensors').keys() | list %}
@@ -26,12 +34,12 @@
 
 with features as (
     select * from {{ ref('int_unit_cycle_rolling_features') }}
-    where {{ changed_units }}
+    where {{ changed_units }} and {{ unit_batch_filter('unit_id') }}
 ),
 
 labels as (
     select * from {{ ref('int_unit_cycle_labels') }}
-    where {{ changed_units }}
+    where {{ changed_units }} and {{ unit_batch_filter('unit_id') }}
 ),
 
 final as (
