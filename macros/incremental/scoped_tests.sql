@@ -1,15 +1,16 @@
 {#-
     Data tests of the per-unit models check the units the build rewrote, not the whole history:
     a test's `where:` (or equal_row_count's `compare_where:`) may hold the placeholder
-    `__units_rebuilt_by_<model>__`, which becomes `unit_id in (...)`: the units the change logs
-    (int_unit_reading_changes, int_unit_change_log) hold since <model>'s watermark. When <model>
-    has already run in this build (its tests), that is the watermark it had before (previous_
-    processed_through): the units it just rewrote. When it has not yet (the views upstream of
-    fct_unit_cycle_features, tested before it runs; they depend on the change log, so this
-    build's rows are there), it is its current watermark: the units it is about to rewrite, i.e.
-    the rows of the views it will read. Rows of other units were not written (or read) by this
-    build and passed these tests when they were. After a full refresh (or on the first build) the
-    placeholder is `true`: every row is checked; with nothing to rewrite it is `false`.
+    `__units_rebuilt_by_<model>__`, which becomes `(unit_id between ... and unit_id in (...))`: the
+    units the change logs (int_unit_reading_changes, int_unit_change_log) hold since <model>'s
+    watermark. When <model> has already run in this build (its tests), that is the watermark it
+    had before (previous_processed_through): the units it just rewrote. When it has not yet (the
+    views upstream of fct_unit_cycle_features, tested before it runs; they depend on the change
+    log, so this build's rows are there), it is its current watermark: the units it is about to
+    rewrite, i.e. the rows of the views it will read. Rows of other units were not written (or
+    read) by this build and passed these tests when they were. After a full refresh (or on the
+    first build) the placeholder is `true`: every row is checked; with nothing to rewrite it is
+    `false`.
 
     The bronze tables grow with every landing and are rewritten per file, not per unit: their
     tests use `__files_ingested_by_this_build__`, which becomes `source_file in (...)`: the files
@@ -59,7 +60,11 @@
                 {%- for unit in units -%}
                     {%- do quoted.append("'" ~ unit | replace("'", "''") ~ "'") -%}
                 {%- endfor -%}
-                {%- do predicate.append('unit_id in (' ~ quoted | join(', ') ~ ')' if quoted else 'false') -%}
+                {#- the range first, as unit_id_in does: zone maps skip the other units' row groups -#}
+                {%- do predicate.append(
+                    '(unit_id between ' ~ quoted[0] ~ ' and ' ~ quoted[-1] ~ ' and unit_id in (' ~ quoted | join(', ') ~ '))'
+                    if quoted else 'false'
+                ) -%}
             {%- endif -%}
         {%- endif -%}
         {%- do expanded.append(expanded[-1].replace('__units_rebuilt_by_' ~ model_name ~ '__', predicate[-1])) -%}

@@ -95,12 +95,15 @@
     {{ return(run_query(units_changed_since_watermark(change_log, where)).columns[0].values() | list) }}
 {% endmacro %}
 
-{#- `column in ('a', 'b', ...)`; `false` for no ids. -#}
+{#- `(column between 'a' and 'z' and column in ('a', ..., 'z'))`; `false` for no ids. The range in front
+    lets DuckDB skip, by the tables' zone maps, the row groups of units outside it before it
+    probes the list (a view's scoped test: 1.25 s -> 0.42 s, benchmarks/README.md). -#}
 {% macro unit_id_in(column, unit_ids) -%}
     {%- if unit_ids | length == 0 -%}
         false
     {%- else -%}
-        {{ column }} in ({% for unit_id in unit_ids %}{{ sql_string(unit_id) }}{{ ", " if not loop.last }}{% endfor %})
+        ({{ column }} between {{ sql_string(unit_ids | min) }} and {{ sql_string(unit_ids | max) }}
+        and {{ column }} in ({% for unit_id in unit_ids %}{{ sql_string(unit_id) }}{{ ", " if not loop.last }}{% endfor %}))
     {%- endif -%}
 {%- endmacro %}
 
