@@ -87,7 +87,7 @@
 {%- endmacro %}
 
 {#- The changed units as a Jinja list, fetched when the model runs. Models that read views use it as
-    a literal `unit_id in (...)`: DuckDB pushes a literal list through joins, aggregates and windows
+    a literal list (unit_id_in): DuckDB pushes a literal list through joins, aggregates and windows
     partitioned by unit down to the table scan, where a sub-query would make it compute every unit
     first (benchmarks/README.md). -#}
 {% macro changed_unit_ids(change_log, where='true') %}
