@@ -37,7 +37,7 @@ Each table lands in `<lake>/gold/<table>/` (`Paths.lake`, env `PDM_LAKE_PATH`). 
   small (per file, per equipment model) and are always compared and written whole.
 - Data is streamed from DuckDB in record batches (`BATCH_ROWS`) ordered by the table's primary key (all
   columns when it has none), so the files are deterministic and memory stays flat as tables grow
-  (DuckDB sorts within `PDM_PUBLISH_MEMORY_LIMIT`, spilling to a temporary folder). A unit-keyed
+  (DuckDB sorts within `PDM_PUBLISH_MEMORY_LIMIT`, spilling to `<lake>/.publish-spill`). A unit-keyed
   table written whole is sorted one range of units at a time (`EXPORT_RANGE_ROWS`), in unit order,
   so neither memory nor the spill grows with the table. Files are cut at
   `TARGET_FILE_SIZE`, so a unit's rows sit in one or two files. Whole writes use
@@ -73,9 +73,10 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -121,6 +122,7 @@ MAX_UNITS_PER_COMMIT = 5000
 # writer's memory grows with both (measured: 64 Ki-row batches cost ~1 GB more peak RSS on a 100-column table).
 BATCH_ROWS = 8 * 1024
 ROW_GROUP_ROWS = 16 * 1024
+SPILL_FOLDER = ".publish-spill"  # in the lake: DuckDB's temp files while publishing
 EXPORT_RANGE_ROWS = 500_000  # rows per sort when a unit-keyed table is written whole
 TARGET_FILE_SIZE = 32 * 1024 * 1024  # bytes per data file: a unit's rows sit in one or two files
 DEFAULT_MEMORY_LIMIT = "1GB"  # DuckDB's memory limit while publishing (env PDM_PUBLISH_MEMORY_LIMIT)
@@ -661,6 +663,20 @@ def _write(con: duckdb.DuckDBPyConnection, plan: _Plan) -> int:
     return lakelib.latest_version(plan.path)
 
 
+@contextmanager
+def _spill_folder(lake: Path) -> Iterator[Path]:
+    """DuckDB's temp folder while publishing: `<lake>/.publish-spill`, on the lake's disk (not a /tmp
+    that may be RAM), used under the lake lock. Emptied first, since under the lock anything in it was
+    left by a publish that was killed (spill files of GBs at 20 M rows), and removed at the end."""
+    spill = lake / SPILL_FOLDER
+    shutil.rmtree(spill, ignore_errors=True)
+    spill.mkdir(parents=True)
+    try:
+        yield spill
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
+
+
 def _open_warehouse(warehouse: Path, spill_dir: str) -> duckdb.DuckDBPyConnection:
     if not Path(warehouse).exists():
         raise PublishError(f"no warehouse at {warehouse}: run `dbt build` (or `make build`) first")
@@ -705,8 +721,8 @@ def publish(
     """
     with (
         lake_lock(Path(lake), "publish", lock_timeout),
-        tempfile.TemporaryDirectory(prefix="pdm-publish-") as spill,
-        _open_warehouse(warehouse, spill) as con,
+        _spill_folder(Path(lake)) as spill,
+        _open_warehouse(warehouse, str(spill)) as con,
     ):
         names = _select_tables(gold_tables(con), tables)
         log_present = has_change_log(con)

@@ -236,3 +236,12 @@ def test_a_whole_write_sorted_range_by_range_gives_the_files_of_one_sort(warehou
     ]
     assert sizes[0] == sizes[1] and len(sizes[0]) >= 10
     assert rows(delta(tmp_path / "ranges", "fct_features")) == rows(delta(tmp_path / "one_sort", "fct_features"))
+
+
+def test_what_a_killed_publish_spilled_is_removed_by_the_next(warehouse, tmp_path):
+    lake_dir = tmp_path / "lake"
+    leftover = lake_dir / publishing.SPILL_FOLDER / "duckdb_temp_storage_DEFAULT-0.tmp"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"\0" * 4096)  # as a publish killed while sorting leaves it
+    publish(warehouse.path, lake_dir)
+    assert not (lake_dir / publishing.SPILL_FOLDER).exists()
