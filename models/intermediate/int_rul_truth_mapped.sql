@@ -32,7 +32,11 @@ quarantined_lines as (
 ),
 
 readings as (
-    select * from {{ ref('int_sensor_readings_deduplicated') }}
+    -- the test units, not their readings: read twice below, this CTE is materialised by DuckDB
+    select distinct
+        dataset,
+        unit_number
+    from {{ ref('int_sensor_readings_deduplicated') }}
     where split = 'test'
 ),
 

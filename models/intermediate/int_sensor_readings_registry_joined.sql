@@ -21,11 +21,13 @@ registry_versions as (
 ),
 
 unit_clocks as (
+    -- from the view, not the CTE above: a CTE read twice is materialised whole by DuckDB (every
+    -- unit's versions, before the unit filter of a build or a scoped test reaches it)
     select
         unit_id,
         commissioned_at,
         cycle_hours
-    from registry_versions
+    from {{ ref('int_equipment_registry_versions') }}
     where version_number = 1
 ),
 
