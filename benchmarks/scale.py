@@ -65,9 +65,10 @@ UNITS_PER_DATASET = 1200
 READINGS_PER_UNIT = 168  # the simulator's mean over train and test units
 DELIVERY_READINGS = 10_000
 DELIVERY_UNITS = round(DELIVERY_READINGS / 130)  # a test series has ~130 cycles on average
-# Delivered units are numbered after FD000's own test units. unit_id pads numbers to three
-# digits and cuts longer ones (macros/cmapss/unit_id.sql: lpad(..., 3)), so numbers stay <= 999.
-MAX_UNIT_NUMBER = 999
+# Delivered units are numbered after FD000's own test units (600, then 77 per delivery). unit_id
+# pads numbers to three digits and keeps longer ones (macros/cmapss/unit_id.sql); the simulator's
+# files hold up to four.
+MAX_UNIT_NUMBER = 9999
 CORRECTED_LINES = 5  # values changed per correction
 # Landed files are dated this far back, so dbt's landing listing finds them settled at once.
 SETTLED_AGE_SECONDS = 60
@@ -177,7 +178,8 @@ class Workspace:
         for folder in (self.landing, self.warehouse.parent, self.logs, self.scratch):
             folder.mkdir(parents=True, exist_ok=True)
         self.env = {**os.environ, **data_environment(self.root)}
-        self.deliveries = 0
+        # a reused folder (--reuse) goes on from the deliveries an earlier run landed in it
+        self.deliveries = len(list(self.landing.glob("test_FD000_delivery-*.txt")))
         self.corrections = 0
 
     # ------------------------------------------------------------------ landing
@@ -189,12 +191,18 @@ class Workspace:
             if path.is_file():
                 settle(path)
 
+    @staticmethod
+    def built(root: Path) -> bool:
+        """Whether an earlier run left a built and published fleet in `root` (what --reuse needs)."""
+        return (root / "warehouse" / "pdm.duckdb").is_file() and (root / "lake" / "gold").is_dir()
+
     def landed(self) -> list[Path]:
         return sorted(p for p in self.landing.iterdir() if p.is_file())
 
-    def land_delivery(self, first_unit: int) -> Path:
-        """A test file of ~10k readings for new units of FD000 (numbered from `first_unit`),
-        under a dated delivery name."""
+    def land_delivery(self, own_test_units: int) -> Path:
+        """A test file of ~10k readings for new units of FD000 (numbered after its `own_test_units`
+        and the earlier deliveries'), under a dated delivery name."""
+        first_unit = own_test_units + 1 + self.deliveries * DELIVERY_UNITS
         self.deliveries += 1
         if first_unit + DELIVERY_UNITS - 1 > MAX_UNIT_NUMBER:
             raise SystemExit(
@@ -294,18 +302,21 @@ def added(first: list[Run], second: list[Run]) -> list[Run]:
     ]
 
 
-def measure(root: Path, readings: int, repeats: int, baseline_repeats: int, train: bool) -> dict:
-    """Land a fleet of about `readings` readings in `root` and time every step on it. A failing
-    step ends this size: the row then holds the steps done and `failed` (the step's message)."""
+def measure(root: Path, readings: int, repeats: int, baseline_repeats: int, train: bool, reuse: bool = False) -> dict:
+    """Land a fleet of about `readings` readings in `root` and time every step on it (`reuse`: the
+    fleet an earlier run landed, built and published there; the repeated steps and training only).
+    A failing step ends this size: the row then holds the steps done and `failed` (the step's message)."""
     label = size_label(readings)
     workspace = Workspace(root)
     specs = fleet_plan(readings)
     started = time.perf_counter()
-    workspace.land(specs)
+    if not reuse:
+        workspace.land(specs)
     files = workspace.landed()
     landed_lines = sum(line_count(p) for p in files)
     landing_seconds = time.perf_counter() - started
-    log(f"[{label}] landed {len(specs)} datasets, {len(files)} files, {landed_lines:,} lines in {landing_seconds:.0f}s")
+    done = "reused" if reuse else f"landed in {landing_seconds:.0f}s"
+    log(f"[{label}] {len(specs)} datasets, {len(files)} files, {landed_lines:,} lines: {done}")
     runs: dict[str, list[Run]] = {key: [] for key, _ in STEPS}
     row = {
         "size": label,
@@ -315,11 +326,12 @@ def measure(root: Path, readings: int, repeats: int, baseline_repeats: int, trai
         "files": len(files),
         "landed_lines": landed_lines,
         "landed_bytes": sum(p.stat().st_size for p in files),
-        "landing_seconds": landing_seconds,
+        "landing_seconds": None if reuse else landing_seconds,
+        "reused": reuse,
         "failed": None,
     }
     try:
-        row.update(timed_steps(workspace, label, runs, specs, repeats, baseline_repeats, train))
+        row.update(timed_steps(workspace, label, runs, specs, repeats, 0 if reuse else baseline_repeats, train, reuse))
     except SystemExit as failure:
         row["failed"] = str(failure)
         log(f"[{label}] stopped: {failure}")
@@ -337,8 +349,11 @@ def timed_steps(
     repeats: int,
     baseline_repeats: int,
     train: bool,
+    reuse: bool = False,
 ) -> dict:
-    """Run every step in order, appending to `runs`; returns what the steps landed and built."""
+    """Run every step in order, appending to `runs`; returns what the steps landed and built. `reuse`:
+    the folder holds a fleet built and published by an earlier run, so the first build and publish
+    are left out."""
 
     def step(key: str, command: tuple[str, ...] | list[str], repeat: int = 0) -> Run:
         run = workspace.run(f"{key}_{repeat + 1}", command)
@@ -366,15 +381,16 @@ def timed_steps(
         step("bare_pandas", (PYTHON, "-m", "benchmarks.bare_pandas", "--landing", str(workspace.landing),
                              "--output", str(features)), repeat)  # fmt: skip
         features.unlink(missing_ok=True)
-    step("first_build", DBT_BUILD)
+    if not reuse:
+        step("first_build", DBT_BUILD)
     warehouse_bytes = workspace.warehouse.stat().st_size
-    step("first_publish", PUBLISH)
+    if not reuse:
+        step("first_publish", PUBLISH)
     delivery_lines, corrected_lines = [], []
     for repeat in range(repeats):
         step("noop_build", DBT_BUILD, repeat)
     for repeat in range(repeats):
-        first_unit = specs[0].test_units + 1 + repeat * DELIVERY_UNITS
-        delivery_lines.append(line_count(workspace.land_delivery(first_unit)))
+        delivery_lines.append(line_count(workspace.land_delivery(specs[0].test_units)))
         step("new_file_build", DBT_BUILD, repeat)
         step("new_file_publish", PUBLISH, repeat)
     for repeat in range(repeats):
@@ -552,6 +568,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workdir", type=Path, help="where to build (default: a temp folder, removed afterwards)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (default when --workdir is given)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="the JSON result (default: %(default)s)")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="in --workdir, time the repeated steps and training again on the fleets an earlier run there "
+        "built and published (no landing, first build or first publish: at 20 M those take ~25 min)",
+    )
     return parser
 
 
@@ -571,6 +593,7 @@ def write_result(
         "settings": {
             "sizes": [size_label(s) for s in sizes],
             "repeats": args.repeats,
+            "reuse": args.reuse,
             "baseline_repeats": args.baseline_repeats,
             "units_per_dataset": UNITS_PER_DATASET,
             "delivery_readings": DELIVERY_READINGS,
@@ -597,6 +620,14 @@ def main(argv: list[str] | None = None) -> int:
     sizes = sorted(set(args.sizes))
     if args.repeats < 1 or args.baseline_repeats < 0:
         raise SystemExit("need --repeats >= 1 and --baseline-repeats >= 0")
+    if args.reuse:
+        if args.workdir is None:
+            raise SystemExit("--reuse needs --workdir (the folder of the earlier run)")
+        unbuilt = [
+            size_label(s) for s in sizes if not Workspace.built(args.workdir.resolve() / f"size_{size_label(s)}")
+        ]
+        if unbuilt:
+            raise SystemExit(f"--reuse: no built and published fleet in {args.workdir} for {', '.join(unbuilt)}")
     temporary = args.workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="pdm-scale-")) if temporary else args.workdir.resolve()
     started = time.perf_counter()
@@ -607,9 +638,9 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for readings in sizes:
             root = workdir / f"size_{size_label(readings)}"
-            if root.exists():
+            if root.exists() and not args.reuse:
                 shutil.rmtree(root)  # only the benchmark's own subfolder, from an earlier run
-            rows.append(measure(root, readings, args.repeats, args.baseline_repeats, not args.no_train))
+            rows.append(measure(root, readings, args.repeats, args.baseline_repeats, not args.no_train, args.reuse))
             # after each size, so a run stopped at a larger size still leaves what it measured
             write_result(args, sizes, rows, measured_at, project_state, started, partial=readings != sizes[-1])
             if temporary and not args.keep:
