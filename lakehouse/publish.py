@@ -461,7 +461,7 @@ def _whole_table_reader(con: duckdb.DuckDBPyConnection, table: str) -> pa.Record
     """gold.<table> whole, in primary-key order, as a stream of record batches. A table keyed by unit
     first is read one range of units at a time (`EXPORT_RANGE_ROWS` rows), each range sorted on its
     own: the ranges follow each other in unit_id order, so the stream is in the same order as one
-    sort of the whole table, which at 20 M feature rows spilled ~25 GB to disk."""
+    sort of the whole table, which at 20 M feature rows had spilled 16 GB, and growing, when stopped."""
     if primary_key(con, table)[:1] != [UNIT_KEY]:
         return _reader(con, export_sql(con, table))
     schema = _reader(con, f"select * from {_qualified(table)} limit 0").schema
