@@ -2,8 +2,9 @@
     A per-unit model whose rows come from windows over each unit's history (fct_unit_cycle_features)
     writes the units it rebuilds in batches of whole units, so one statement's window input stays
     within DuckDB's memory_limit however large the fleet: a first build or a full refresh of a 20 M
-    reading fleet would otherwise hand the window operator ~16 GB (0.8 KB a row) under a 6 GB limit,
-    and it pages its blocks out and back in for hours (benchmarks/README.md, "20 M readings").
+    reading fleet otherwise handed the window operator ~16 GB (0.8 KB a row) under a 6 GB limit, and
+    it paged its blocks out and back in for 55 minutes without writing a row (benchmarks/README.md,
+    "20 M readings").
 
     A batch is a range of unit ids, [first_unit, last_unit], cut so it holds about
     var('unit_batch_readings') readings. A range, not a hash of the id: DuckDB pushes a range on the
