@@ -38,8 +38,8 @@ Each table lands in `<lake>/gold/<table>/` (`Paths.lake`, env `PDM_LAKE_PATH`). 
 - Data is streamed from DuckDB in record batches (`BATCH_ROWS`) ordered by the table's primary key (all
   columns when it has none), so the files are deterministic and memory stays flat as tables grow
   (DuckDB sorts within `PDM_PUBLISH_MEMORY_LIMIT`, spilling to `<lake>/.publish-spill`). A unit-keyed
-  table written whole is sorted one range of units at a time (`EXPORT_RANGE_ROWS`), in unit order,
-  so neither memory nor the spill grows with the table. Files are cut at
+  table, written whole or by units, is sorted one range of units at a time (`EXPORT_RANGE_ROWS`), in
+  unit order, so neither memory nor the spill grows with the table or the commit. Files are cut at
   `TARGET_FILE_SIZE`, so a unit's rows sit in one or two files. Whole writes use
   `mode="overwrite", schema_mode="merge"`. Each write is one atomic commit per table: readers of the
   latest version see the old or the new version, never a mix; readers of older versions
@@ -119,13 +119,17 @@ UNIT_KEY = "unit_id"
 # Beyond this many changed units one predicate commit stops paying off: the table is rewritten whole.
 MAX_UNITS_PER_COMMIT = 5000
 # Rows per Arrow record batch streamed from DuckDB to the Delta writer, and per Parquet row group: the
-# writer's memory grows with both (measured: 64 Ki-row batches cost ~1 GB more peak RSS on a 100-column table).
-BATCH_ROWS = 8 * 1024
+# writer's memory grows with both (measured: 64 Ki-row batches cost ~1 GB more peak RSS on a 100-column table;
+# on the 2 M-row, 163-column feature table, 8 Ki-row batches ~0.2 GB more than 2 Ki).
+BATCH_ROWS = 2 * 1024
 ROW_GROUP_ROWS = 16 * 1024
 SPILL_FOLDER = ".publish-spill"  # in the lake: DuckDB's temp files while publishing
-EXPORT_RANGE_ROWS = 500_000  # rows per sort when a unit-keyed table is written whole
+EXPORT_RANGE_ROWS = 100_000  # rows per sort of a unit-keyed table's export: ~130 MB at 163 columns
 TARGET_FILE_SIZE = 32 * 1024 * 1024  # bytes per data file: a unit's rows sit in one or two files
-DEFAULT_MEMORY_LIMIT = "1GB"  # DuckDB's memory limit while publishing (env PDM_PUBLISH_MEMORY_LIMIT)
+# DuckDB's memory limit while publishing (env PDM_PUBLISH_MEMORY_LIMIT): one export range's sort fits in it;
+# the Delta writer takes ~1 GB besides, so a first publish of the 2 M-row feature table peaked at 1.7 GB
+# RSS (2.3 GB with 1GB and 500 k-row ranges).
+DEFAULT_MEMORY_LIMIT = "384MB"
 # Never let a commit's post-commit hook delete old log files: time travel to a pinned version needs them.
 POST_COMMIT = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
 
@@ -445,11 +449,15 @@ def _reader(con: duckdb.DuckDBPyConnection, sql: str) -> pa.RecordBatchReader:
     return con.execute(sql).to_arrow_reader(BATCH_ROWS)
 
 
-def unit_ranges(con: duckdb.DuckDBPyConnection, table: str, rows_per_range: int) -> list[tuple[str, str]]:
-    """gold.<table>'s units cut, in unit_id order, into ranges [first, last] of about `rows_per_range` rows."""
+def unit_ranges(
+    con: duckdb.DuckDBPyConnection, table: str, rows_per_range: int, where: str = ""
+) -> list[tuple[str, str]]:
+    """gold.<table>'s units (those matching `where`) cut, in unit_id order, into ranges [first, last] of
+    about `rows_per_range` rows."""
+    condition = f" where {where}" if where else ""
     return con.execute(
         f"""
-        with units as (select {UNIT_KEY} as unit, count(*) as n from {_qualified(table)} group by all),
+        with units as (select {UNIT_KEY} as unit, count(*) as n from {_qualified(table)}{condition} group by all),
         running as (select unit, sum(n) over (order by unit rows unbounded preceding) - n as before from units)
         select min(unit), max(unit) from running group by before // ? order by 1
         """,
@@ -457,20 +465,22 @@ def unit_ranges(con: duckdb.DuckDBPyConnection, table: str, rows_per_range: int)
     ).fetchall()
 
 
-def _whole_table_reader(con: duckdb.DuckDBPyConnection, table: str) -> pa.RecordBatchReader:
-    """gold.<table> whole, in primary-key order, as a stream of record batches. A table keyed by unit
-    first is read one range of units at a time (`EXPORT_RANGE_ROWS` rows), each range sorted on its
-    own: the ranges follow each other in unit_id order, so the stream is in the same order as one
-    sort of the whole table, which at 20 M feature rows had spilled 16 GB, and growing, when stopped."""
+def _unit_keyed_reader(con: duckdb.DuckDBPyConnection, table: str, where: str = "") -> pa.RecordBatchReader:
+    """gold.<table>'s rows matching `where` (all when empty), in primary-key order, as a stream of record
+    batches. A table keyed by unit first is read one range of units at a time (`EXPORT_RANGE_ROWS` rows),
+    each range sorted on its own: the ranges follow each other in unit_id order, so the stream is in the
+    same order as one sort, and neither memory nor the spill grows with the table (one sort of the
+    whole 20 M-row feature table had spilled 16 GB, and growing, when stopped; a commit replacing
+    5,000 units sorts ~850 k rows)."""
     if primary_key(con, table)[:1] != [UNIT_KEY]:
-        return _reader(con, export_sql(con, table))
+        return _reader(con, export_sql(con, table, where))
     schema = _reader(con, f"select * from {_qualified(table)} limit 0").schema
-    ranges = unit_ranges(con, table, EXPORT_RANGE_ROWS)
+    ranges = unit_ranges(con, table, EXPORT_RANGE_ROWS, where)
 
     def batches() -> Iterator[pa.RecordBatch]:
         for first, last in ranges:
-            where = f"{UNIT_KEY} between {_literal(first)} and {_literal(last)}"
-            yield from _reader(con, export_sql(con, table, where))
+            in_range = f"{UNIT_KEY} between {_literal(first)} and {_literal(last)}"
+            yield from _reader(con, export_sql(con, table, f"{in_range} and ({where})" if where else in_range))
 
     return pa.RecordBatchReader.from_batches(schema, batches())
 
@@ -640,14 +650,14 @@ def _write(con: duckdb.DuckDBPyConnection, plan: _Plan) -> int:
         in_units = f"{UNIT_KEY} in ({', '.join(_literal(u) for u in plan.units)})"
         write_deltalake(
             str(plan.path),
-            _reader(con, export_sql(con, plan.name, units_predicate(plan.units))),
+            _unit_keyed_reader(con, plan.name, units_predicate(plan.units)),
             mode="overwrite",
             predicate=in_units,
             commit_properties=CommitProperties(custom_metadata=metadata),
             **options,
         )
         return lakelib.latest_version(plan.path)
-    data = _whole_table_reader(con, plan.name)
+    data = _unit_keyed_reader(con, plan.name)
     if plan.current_version is None:
         _arrow_to_delta_columns(plan.name, data.schema)  # a clear error before creating anything
     plan.path.parent.mkdir(parents=True, exist_ok=True)

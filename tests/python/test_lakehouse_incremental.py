@@ -238,6 +238,24 @@ def test_a_whole_write_sorted_range_by_range_gives_the_files_of_one_sort(warehou
     assert rows(delta(tmp_path / "ranges", "fct_features")) == rows(delta(tmp_path / "one_sort", "fct_features"))
 
 
+def test_a_units_commit_is_sorted_range_by_range_too(warehouse, tmp_path, small_files, monkeypatch):
+    """The rows of a commit replacing units are exported one range of those units at a time as well (a
+    5,000-unit commit is ~850 k feature rows, more than one sort fits in the publish memory limit)."""
+    lake_dir = tmp_path / "lake"
+    publish(warehouse.path, lake_dir)
+    changed = ["u02", "u05", "u06", "u11", "u12", "u20", "u21", "u22"]
+    warehouse.sql(f"update gold.fct_features set x = x + 1 where unit_id in ({', '.join(repr(u) for u in changed)})")
+    warehouse.log("2026-01-02 00:00:00", *changed)
+    cut = []
+    monkeypatch.setattr(publishing, "EXPORT_RANGE_ROWS", 1000)  # 400 rows a unit: up to three a range
+    monkeypatch.setattr(publishing, "unit_ranges", lambda *a: cut.extend(ranges := unit_ranges(*a)) or ranges)
+    fct = {r.name: r for r in publish(warehouse.path, lake_dir)}["fct_features"]
+    assert (fct.mode, fct.units) == ("units", len(changed))
+    assert cut == [("u02", "u06"), ("u11", "u12"), ("u20", "u22")]  # ranges of the changed units only
+    assert rows(delta(lake_dir, "fct_features")) == warehouse_rows(warehouse, "fct_features")
+    assert fct.fingerprint == warehouse.full_fingerprint("fct_features")
+
+
 def test_what_a_killed_publish_spilled_is_removed_by_the_next(warehouse, tmp_path):
     lake_dir = tmp_path / "lake"
     leftover = lake_dir / publishing.SPILL_FOLDER / "duckdb_temp_storage_DEFAULT-0.tmp"
