@@ -1,8 +1,10 @@
 {#-
     The checkpoint: of the files listed in the landing folder, those whose version (path, size,
     modification time) is not yet in `ingested_relation`. A file is read once; a file rewritten
-    in place (new size or time) is a new version and is read again. Costs one pass over the
-    relation's three key columns, never a read of an old file.
+    in place (new size or time) is a new version and is read again. Every version has one row
+    with line_number 0 or 1 (its first line, or the file-level row of a file with no readable
+    line), so only those rows are compared: a pass over the line numbers (pruned by their zone
+    maps), not a distinct over every line, never a read of an old file.
 -#}
 {% macro files_not_yet_ingested(listed_files, ingested_relation) %}
     {%- if listed_files | length == 0 or ingested_relation is none -%}
@@ -14,6 +16,7 @@
             file_size_bytes,
             cast(file_modified_at as string) as file_modified_at
         from {{ ingested_relation }}
+        where line_number <= 1
     {%- endset -%}
     {%- set seen = [] -%}
     {%- for row in run_query(seen_query).rows -%}
