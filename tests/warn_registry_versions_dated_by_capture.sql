@@ -3,12 +3,15 @@
     A row that changed without its updated_at moving forward (unchanged or set back), or a unit
     put back after it was removed from the extract, cannot be dated that way: the version is
     kept and dated by the build that first saw it (int_equipment_registry_versions). Rows
-    returned (stored in dbt_test__audit) name the unit, the version and both times.
+    returned (stored in dbt_test__audit) name the unit, the version and both times. Checked when
+    the registry changed (its snapshot or the catalogue) since int_unit_context_hashes last
+    digested it, as the view's other tests: otherwise no version changed since the last check.
 -#}
 {{ config(severity='warn', store_failures=true) }}
 
 with registry_versions as (
     select * from {{ ref('int_equipment_registry_versions') }}
+    where {{ expand_unit_scope('__registry_digested_by_int_unit_context_hashes__') }}
 ),
 
 final as (

@@ -5,21 +5,27 @@
     gives none of the dataset's test units a truth and their labels are null. Also warned: test
     units with no RUL file at all (null labels), and a dataset with more than one RUL file (only
     the newest landed is read). Rows returned (stored in dbt_test__audit) name the dataset, the
-    file, both counts and what the build did.
+    file, both counts and what the build did. Checked for the datasets whose truth this build
+    digests (a RUL file landed, or a test unit named, since int_unit_context_hashes last ran;
+    every dataset after a full refresh): the other datasets' mappings did not change. Every test
+    unit left without truth is named on every build by dim_units' test test_units_have_rul_truth.
 -#}
 {{ config(severity='warn', store_failures=true) }}
+{%- set touched_datasets = expand_unit_scope('__rul_datasets_digested_by_int_unit_context_hashes__') %}
 
 with mapped_truth as (
     select * from {{ ref('int_rul_truth_mapped') }}
+    where {{ touched_datasets }}
 ),
 
 rul_truth as (
     select * from {{ ref('stg_cmapss__rul_truth') }}
+    where {{ touched_datasets }}
 ),
 
 readings as (
     select * from {{ ref('int_sensor_readings_deduplicated') }}
-    where split = 'test'
+    where split = 'test' and {{ touched_datasets }}
 ),
 
 test_units as (

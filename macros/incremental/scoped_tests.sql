@@ -17,6 +17,26 @@
     a version of which this build ingested (its lines carry this build's ingested_at), with every
     row of those files, earlier versions included, so a line kept twice still fails a grain test.
     On a full refresh it is `true`.
+
+    The RUL truth mapping (int_rul_truth_mapped, a view computed per dataset) is tested for the
+    datasets whose truth <model> (int_unit_context_hashes) digests in the build:
+    `__rul_datasets_digested_by_<model>__` becomes `(dataset between ... and dataset in (...))`, the datasets with a RUL file
+    landed in bronze, or a test unit named by int_unit_reading_changes, since <model>'s watermark
+    (chosen as above; macros/incremental/unit_context_changes.sql's rul_datasets_touched_since is the
+    model's own copy of this query); `true` after a full refresh or before <model>'s first run,
+    `false` when no dataset was touched.
+    "This build" is the invocation's run_started_at, or the var `scoped_tests_build_started_at`
+    (that timestamp, '%Y-%m-%d %H:%M:%S.%f') for a `dbt test` run after the build it tests: the
+    watcher runs the warn-severity tests that way, after its tick's publish (lakehouse/watch.py).
+
+    The registry versions (int_equipment_registry_versions, a view over the snapshot and the
+    equipment-model catalogue) change only when one of those does: `__registry_digested_by_<model>__`
+    becomes `true` when the registry's content mark differs from the one <model>
+    (int_unit_context_hashes) stored when it last digested the registry (when this build is the one
+    that stored it: when it differs from the one stored before), or there is none (a first build, a
+    full refresh, Spark), else `false` (macros/incremental/unit_context_changes.sql's
+    registry_content_mark is the model's own copy of the mark's query; should the two ever differ,
+    the tests run every build, never fewer).
     One macro with no calls into other project macros: a test's context only knows the macros
     it depends on directly.
 -#}
@@ -35,6 +55,9 @@
 
 {#- `where` with every `__units_rebuilt_by_<model>__` replaced by its predicate on unit_id. -#}
 {% macro expand_unit_scope(where) %}
+    {#- the build whose writes are tested: this one, or the one named by the var (a later `dbt test`) -#}
+    {%- set build_started_at = var('scoped_tests_build_started_at', none)
+        or run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") -%}
     {#- a list as accumulator: a Jinja `set` inside a loop does not outlive the loop -#}
     {%- set expanded = [where] -%}
     {%- for model_name in modules.re.findall('__units_rebuilt_by_([a-z0-9_]+?)__', where) | unique -%}
@@ -43,7 +66,7 @@
         {%- if execute and adapter.get_relation(
             database=target.database, schema='silver', identifier='unit_change_watermarks') is not none -%}
             {%- set watermark = run_query(
-                "select nullif(case when updated_at = cast('" ~ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f")
+                "select nullif(case when updated_at = cast('" ~ build_started_at
                 ~ "' as timestamp) then previous_processed_through else processed_through end,"
                 ~ " cast('-infinity' as timestamp))"
                 ~ " from silver.unit_change_watermarks where model_name = '" ~ model_name ~ "'"
@@ -69,6 +92,62 @@
         {%- endif -%}
         {%- do expanded.append(expanded[-1].replace('__units_rebuilt_by_' ~ model_name ~ '__', predicate[-1])) -%}
     {%- endfor -%}
+    {%- for model_name in modules.re.findall('__rul_datasets_digested_by_([a-z0-9_]+?)__', where) | unique -%}
+        {%- set predicate = ['true'] -%}
+        {%- if execute and not flags.FULL_REFRESH and adapter.get_relation(
+            database=target.database, schema='silver', identifier='unit_change_watermarks') is not none -%}
+            {%- set watermark = run_query(
+                "select nullif(case when updated_at = cast('" ~ build_started_at
+                ~ "' as timestamp) then previous_processed_through else processed_through end,"
+                ~ " cast('-infinity' as timestamp))"
+                ~ " from silver.unit_change_watermarks where model_name = '" ~ model_name ~ "'"
+            ) -%}
+            {%- set since = watermark.rows[0][0] if watermark.rows | length > 0 else none -%}
+            {%- if since is not none -%}
+                {%- set datasets = run_query(
+                    "select named.dataset from silver.int_unit_reading_changes as named "
+                    ~ "where named.changed_at > cast('" ~ since ~ "' as timestamp) and named.split = 'test' "
+                    ~ "union select landed.dataset from bronze.base_cmapss__landed_lines as landed "
+                    ~ "where landed.ingested_at > cast('" ~ since ~ "' as timestamp) "
+                    ~ "and landed.file_kind = 'rul_truth' and landed.dataset is not null order by 1"
+                ).columns[0].values() -%}
+                {%- set quoted = [] -%}
+                {%- for dataset in datasets -%}
+                    {%- do quoted.append("'" ~ dataset | replace("'", "''") ~ "'") -%}
+                {%- endfor -%}
+                {#- the range first, as for units: it reaches every scan of the mapping view -#}
+                {%- do predicate.append(
+                    '(dataset between ' ~ quoted[0] ~ ' and ' ~ quoted[-1] ~ ' and dataset in (' ~ quoted | join(', ') ~ '))'
+                    if quoted else 'false'
+                ) -%}
+            {%- endif -%}
+        {%- endif -%}
+        {%- do expanded.append(expanded[-1].replace('__rul_datasets_digested_by_' ~ model_name ~ '__', predicate[-1])) -%}
+    {%- endfor -%}
+    {%- for model_name in modules.re.findall('__registry_digested_by_([a-z0-9_]+?)__', where) | unique -%}
+        {%- set predicate = ['true'] -%}
+        {%- if execute and not flags.FULL_REFRESH and adapter.get_relation(
+            database=target.database, schema='silver', identifier='unit_context_input_marks') is not none -%}
+            {#- unchanged: since the marks were written (by an earlier build), or, when the build tested
+                wrote them, in that build (its mark equals the one before) -#}
+            {%- set marks = run_query(
+                "select case when stored.updated_at = cast('" ~ build_started_at ~ "' as timestamp) "
+                ~ "then stored.previous_input_mark is not distinct from stored.input_mark "
+                ~ "else stored.input_mark = current_mark.input_mark end "
+                ~ "from silver.unit_context_input_marks as stored, ("
+                ~ "select concat_ws('|', cast(count(*) as varchar), "
+                ~ "coalesce(cast(bit_xor(hash(dbt_scd_id, dbt_valid_to, dbt_is_deleted)) as varchar), ''), "
+                ~ "(select md5(coalesce(string_agg(cast(catalogue as varchar), '|' order by catalogue.equipment_model_code), '')) "
+                ~ "from reference.equipment_models as catalogue)) as input_mark "
+                ~ "from snapshots.snap_equipment_registry) as current_mark "
+                ~ "where stored.input_name = 'registry'"
+            ) -%}
+            {%- if marks.rows | length > 0 and marks.rows[0][0] -%}
+                {%- do predicate.append('false') -%}
+            {%- endif -%}
+        {%- endif -%}
+        {%- do expanded.append(expanded[-1].replace('__registry_digested_by_' ~ model_name ~ '__', predicate[-1])) -%}
+    {%- endfor -%}
     {%- if '__files_ingested_by_this_build__' in where -%}
         {%- set predicate = ['true'] -%}
         {#- no bronze table yet (compiling before any build: dbt compile, sqlfluff): every row, of which there are none -#}
@@ -76,7 +155,7 @@
             database=target.database, schema='bronze', identifier='base_cmapss__landed_lines') is not none -%}
             {%- set files = run_query(
                 "select distinct source_file from bronze.base_cmapss__landed_lines where ingested_at = cast('"
-                ~ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") ~ "' as timestamp) order by 1"
+                ~ build_started_at ~ "' as timestamp) order by 1"
             ).columns[0].values() -%}
             {%- set quoted = [] -%}
             {%- for source_file in files -%}

@@ -1,10 +1,9 @@
 {#-
     The checkpoint: of the files listed in the landing folder, those whose version (path, size,
-    modification time) is not yet in `ingested_relation`. A file is read once; a file rewritten
-    in place (new size or time) is a new version and is read again. Every version has one row
-    with line_number 0 or 1 (its first line, or the file-level row of a file with no readable
-    line), so only those rows are compared: a pass over the line numbers (pruned by their zone
-    maps), not a distinct over every line, never a read of an old file.
+    modification time) is not yet in `ingested_relation` (bronze's raw lines). A file is read
+    once; a file rewritten in place (new size or time) is a new version and is read again. The
+    versions are read from ingested_file_versions (below): one row per version, not a pass over
+    the lines, never a read of an old file.
 -#}
 {% macro files_not_yet_ingested(listed_files, ingested_relation) %}
     {%- if listed_files | length == 0 or ingested_relation is none -%}
@@ -15,8 +14,7 @@
             source_file,
             file_size_bytes,
             cast(file_modified_at as string) as file_modified_at
-        from {{ ingested_relation }}
-        where line_number <= 1
+        from ({{ ingested_file_versions(ingested_relation) }}) as versions
     {%- endset -%}
     {%- set seen = [] -%}
     {%- for row in run_query(seen_query).rows -%}
@@ -30,3 +28,45 @@
     {%- endfor -%}
     {{ return(new_files) }}
 {% endmacro %}
+
+{#-
+    One row per file version bronze's raw lines (`landed_lines`) hold: source_file, file_size_bytes,
+    file_modified_at, file_content_md5, duplicate_of_source_file, ingested_at. Read from
+    base_cmapss__landed_file_versions (one row per version, appended by every build after bronze:
+    its size follows the files landed, not their lines), plus the versions bronze holds beyond the
+    newest there (a build that stopped in between; the zone maps of ingested_at prune the rest).
+    Every version has one row with line_number 0 or 1 in bronze (its first line, or the file-level
+    row of a file with no readable line), kept when `make optimize` prunes a superseded version's
+    lines, so before the versions table exists (a first build) those rows are read instead.
+    The versions table is looked up by name, not ref(): it is built from bronze, after it. In a
+    full refresh, and where the increments are rebuilt whole (Spark), bronze is rebuilt too and the
+    table can be a build behind it, so bronze's rows are read then.
+-#}
+{% macro ingested_file_versions(landed_lines) -%}
+    {%- set versions = adapter.get_relation(
+        database=landed_lines.database, schema=landed_lines.schema, identifier='base_cmapss__landed_file_versions'
+    ) if execute and not flags.FULL_REFRESH and not rebuilds_incrementals_whole() else none -%}
+    {%- if versions is not none %}
+    select
+        source_file,
+        file_size_bytes,
+        file_modified_at,
+        file_content_md5,
+        duplicate_of_source_file,
+        ingested_at
+    from {{ versions }}
+    union all
+    {%- endif %}
+    select
+        source_file,
+        file_size_bytes,
+        file_modified_at,
+        file_content_md5,
+        duplicate_of_source_file,
+        ingested_at
+    from {{ landed_lines }}
+    where line_number <= 1
+    {%- if versions is not none %}
+        and ingested_at > (select coalesce(max(ingested_at), {{ timestamp_before_all() }}) from {{ versions }})
+    {%- endif %}
+{%- endmacro %}

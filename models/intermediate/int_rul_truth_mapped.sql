@@ -18,7 +18,9 @@
     A test unit erased with `make erase` still counts as one of the dataset's test units, and its
     line (erased in bronze) as one of the file's lines, so erasing unit i leaves every other unit
     on its own line; the erased unit has no row.
-    A view, computed where it is read (the labels, per changed unit; the truth digests).
+    A view, computed where it is read (the labels, per changed unit; the truth digests and dim_units,
+    for the datasets a build touched): a filter on dataset reaches every scan below (the test
+    units' readings, the RUL lines), so a reader pays for the datasets it asks for, not the fleet.
 -#}
 {{ config(materialized='view') }}
 
@@ -32,7 +34,8 @@ quarantined_lines as (
 ),
 
 readings as (
-    -- the test units, not their readings: read twice below, this CTE is materialised by DuckDB
+    -- the test units, not their readings; read once below (DuckDB materialises a CTE read twice,
+    -- whole, before a reader's filter on dataset can reach it)
     select distinct
         dataset,
         unit_number
@@ -99,23 +102,26 @@ chosen_files as (
 test_unit_numbers as (
     select
         dataset,
-        unit_number
+        unit_number,
+        true as has_readings
     from readings
-    union
+    union all
     select
         dataset,
-        unit_number
+        unit_number,
+        false as has_readings
     from erased_test_units
-    where dataset in (select readings.dataset from readings)
 ),
 
 test_units as (
+    -- a dataset with test readings: its test units with readings and those erased
     select
         dataset,
         count(distinct unit_number) as test_unit_count,
         max(unit_number) as highest_test_unit_number
     from test_unit_numbers
     group by dataset
+    having bool_or(has_readings)
 ),
 
 checked_files as (
@@ -145,8 +151,10 @@ final as (
         checked_files.test_unit_count,
         checked_files.is_mapping_trusted
     from rul_truth
+    -- the dataset too (a file version is one dataset's), so a filter on dataset reaches both sides
     inner join checked_files
-        on rul_truth.file_version_id = checked_files.file_version_id
+        on rul_truth.dataset = checked_files.dataset
+        and rul_truth.file_version_id = checked_files.file_version_id
 )
 
 select * from final

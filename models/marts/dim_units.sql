@@ -2,7 +2,9 @@
     One row per unit: every unit that has readings or a registry entry, with its registry
     attributes as they stand now (the latest version) and what has been observed of it.
     Incremental per unit: a build rewrites the units whose readings, registry versions or RUL
-    truth changed (int_unit_change_log), and no other row.
+    truth changed (int_unit_change_log), and no other row. It reads the readings and registry
+    versions of those units and the RUL truth of their datasets only: a build that changed no
+    unit reads none of them.
 -#}
 {{
     config(
@@ -13,7 +15,12 @@
         post_hook="{{ advance_unit_change_watermark() }}",
     )
 }}
-{%- set changed_units = changed_units_filter(ref('int_unit_change_log'), where=var('unit_change_causes')) %}
+{%- set changed_unit_list = none %}
+{%- if is_incremental() %}
+    {%- set changed_unit_list = changed_unit_ids(ref('int_unit_change_log'), var('unit_change_causes')) %}
+{%- endif %}
+{%- set changed_units = unit_id_in('unit_id', changed_unit_list) if is_incremental() else 'true' %}
+{%- set changed_datasets = dataset_in('dataset', datasets_of_units(changed_unit_list) if is_incremental() else none) %}
 
 -- depends_on: {{ ref('int_unit_change_log') }} (the increment and the pre-hook read it)
 
@@ -28,12 +35,13 @@ registry_versions as (
 ),
 
 rul_truth as (
-    -- the truth labels use: a line that maps to the unit, in a file whose mapping is trusted
+    -- the truth labels use: a line that maps to the unit, in a file whose mapping is trusted; read
+    -- for the changed units' datasets only (the mapping view computes what it is asked for)
     select
         dataset,
         unit_number
     from {{ ref('int_rul_truth_mapped') }}
-    where rul_cycles is not null
+    where rul_cycles is not null and {{ changed_datasets }}
 ),
 
 observed as (

@@ -8,7 +8,8 @@
     Incremental per unit: a build rewrites the units int_unit_change_log names since this
     table's watermark for any cause but a new score (readings, regime baselines, registry,
     RUL truth), and leaves every other unit's rows untouched. The changed units reach the views
-    upstream as a literal list, which DuckDB pushes down to the readings. They are written in
+    upstream as a literal list, which DuckDB pushes down to the readings (their datasets, as a
+    range, down to the labels' RUL truth mapping, computed for those datasets only). They are written in
     batches of whole units (macros/incremental/unit_batches.sql) of about var unit_batch_readings
     readings, so the windows of a first build or a full refresh fit in memory at any fleet size.
 -#}
@@ -29,6 +30,9 @@
 }}
 {%- set degradation_sensors = var('degradation_sensors').keys() | list %}
 {%- set changed_units = changed_units_filter(ref('int_unit_change_log'), where=var('feature_change_causes')) %}
+{#- the changed units' datasets: the labels' RUL truth mapping is computed for those only -#}
+{%- set changed_datasets = dataset_in('dataset', datasets_of_units(
+    changed_unit_ids(ref('int_unit_change_log'), var('feature_change_causes'))) if is_incremental() else none) %}
 
 -- depends_on: {{ ref('int_unit_change_log') }} (the increment and the pre-hook read it)
 
@@ -39,7 +43,7 @@ with features as (
 
 labels as (
     select * from {{ ref('int_unit_cycle_labels') }}
-    where {{ changed_units }} and {{ unit_batch_filter('unit_id') }}
+    where {{ changed_units }} and {{ changed_datasets }} and {{ unit_batch_filter('unit_id') }}
 ),
 
 final as (

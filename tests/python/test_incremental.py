@@ -5,14 +5,20 @@ Real files, the real `dbt build`, real DuckDB."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from ml.config import REPO_ROOT
+from ml.predict import SCORE_SCHEMA
 from ml.simulate import FleetSpec, format_cmapss_lines, read_cmapss
 from tests.python.conftest import Environment
 from tests.python.test_fault_tolerance import gold_fingerprints
@@ -55,6 +61,24 @@ def grain_test_sql(env: Environment, model: str) -> str:
     return next(tests_run.glob("unique_combination_of_columns*")).read_text()
 
 
+def digested_inputs(env: Environment) -> dict[str, str]:
+    """The filter the latest build put on each input of int_unit_context_hashes (its compiled SQL):
+    what it digested."""
+    compiled = (
+        env.paths.data_dir
+        / "dbt_target"
+        / "compiled"
+        / "pdm_lakehouse"
+        / "models"
+        / "intermediate"
+        / "int_unit_context_hashes.sql"
+    ).read_text()
+    return {
+        name: " ".join(re.search(rf"\b{name} as \(\s*select \* from \S+\s+where (.*?)\n\)", compiled, re.S)[1].split())
+        for name in ("registry_versions", "rul_truth", "risk_scores")
+    }
+
+
 def logged_changes(env: Environment) -> int:
     return env.scalar("select count(*) from silver.int_unit_change_log")
 
@@ -85,8 +109,18 @@ def test_a_build_with_nothing_new_writes_no_row(env: Environment) -> None:
     assert {table: rows_by_unit(env, table) for table in PER_UNIT_TABLES} == before
     # nothing rewritten, nothing tested: not even the views' tests recompute the history, and
     # bronze's tests read no file
-    for model in ("int_sensor_readings_normalised", "fct_unit_cycle_features", "stg_cmapss__sensor_readings"):
+    for model in (
+        "int_sensor_readings_normalised",
+        "fct_unit_cycle_features",
+        "stg_cmapss__sensor_readings",
+        "int_rul_truth_mapped",
+        "int_equipment_registry_versions",
+    ):
         assert "where false) dbt_subquery" in grain_test_sql(env, model), model
+    # and no registry version or RUL truth is digested again (no score exists yet)
+    digests = digested_inputs(env)
+    assert (digests["registry_versions"], digests["rul_truth"]) == ("false", "false"), digests
+    assert "scored_at >" not in digests["risk_scores"], digests
 
 
 def test_new_units_late_cycles_and_a_registry_change_rewrite_only_those_units(env: Environment) -> None:
@@ -126,6 +160,9 @@ def test_new_units_late_cycles_and_a_registry_change_rewrite_only_those_units(en
     readings = {unit for unit, reading, *_ in batch if reading}
     assert readings == {"FD101-test-002", "FD101-test-040"}
     assert any(registry for _, _, registry, _ in batch), "the registry update changed no unit"
+    # the registry changed: every unit's versions were digested, and the registry view tested
+    assert digested_inputs(env)["registry_versions"] == "true"
+    assert "where true) dbt_subquery" in grain_test_sql(env, "int_equipment_registry_versions")
     assert not any(baseline for *_, baseline in batch), "test rows must not refit the baselines"
 
     for table in PER_UNIT_TABLES:
@@ -218,3 +255,74 @@ def test_a_build_that_started_before_one_that_already_wrote_stops_before_any_inc
             con.execute("update silver.unit_change_watermarks set processed_through = ?", [watermark])
     env.build()  # run again: the delivery it held back is taken in
     assert env.scalar("select count(distinct unit_id) from gold.fct_unit_cycle_features where dataset = 'FD104'") == 4
+
+
+def write_scores(env: Environment, unit_ids: list[str], scored_at: datetime) -> Path:
+    """A scoring run's file (what ml.predict writes) scoring `unit_ids`, without training a model."""
+    folder = env.paths.predictions / "unit_risk_scores"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"scores_{scored_at:%Y%m%dT%H%M%S}000000Z.parquet"
+    parts = [unit_id.split("-") for unit_id in unit_ids]
+    columns = {
+        "unit_id": unit_ids,
+        "dataset": [dataset for dataset, _, _ in parts],
+        "split": [split for _, split, _ in parts],
+        "unit_number": [int(number) for _, _, number in parts],
+        "cycle": [10] * len(unit_ids),
+        "failure_probability": [0.25 + 0.5 * i / len(unit_ids) for i in range(len(unit_ids))],
+        "predicted_rul": [40.0 + i for i in range(len(unit_ids))],
+        "classifier_version": ["1"] * len(unit_ids),
+        "regressor_version": ["1"] * len(unit_ids),
+        "features_delta_version": [0] * len(unit_ids),
+        "scored_at": [scored_at] * len(unit_ids),
+        "decision_threshold": [0.5] * len(unit_ids),
+        "is_predicted_to_fail": [i % 2 == 0 for i in range(len(unit_ids))],
+    }
+    pq.write_table(pa.table(columns, schema=SCORE_SCHEMA), path)
+    return path
+
+
+def test_a_corrected_rul_file_and_new_scores_are_digested_for_their_units_only(env: Environment) -> None:
+    """int_unit_context_hashes digests what changed, not every unit: the truth of the dataset whose RUL
+    file was corrected (not the others'), the units with a newer score, and no registry version when the
+    registry did not change; the change still reaches gold, equal to a full refresh."""
+    rul_path = env.paths.landing / "RUL_FD103.txt"
+    truth = [int(value) for value in rul_path.read_text().split()]
+    rul_path.write_text("".join(f"{value + 7 * (number == 2)}\n" for number, value in enumerate(truth, start=1)))
+    scored = ["FD101-test-001", "FD101-train-002", "FD103-test-003"]
+    write_scores(env, scored, datetime(2026, 1, 1))
+    env.build()
+
+    batch = env.query(
+        "select unit_id, has_reading_change, has_registry_change, has_truth_change, has_score_change "
+        "from silver.int_unit_change_log where changed_at = (select max(changed_at) from silver.int_unit_change_log)"
+    )
+    assert {unit for unit, _, _, truth_changed, _ in batch if truth_changed} == {"FD103-test-002"}
+    assert {unit for unit, *_, score_changed in batch if score_changed} == set(scored)
+    assert not any(reading or registry for _, reading, registry, *_ in batch)
+    digests = digested_inputs(env)
+    assert digests["registry_versions"] == "false", digests
+    assert digests["rul_truth"] == "(dataset between 'FD103' and 'FD103' and dataset in ('FD103'))", digests
+    assert "scored_at >" not in digests["risk_scores"]  # no score was digested before: every score is new
+    # the truth mapping's data tests checked the dataset whose truth changed
+    assert "and dataset in ('FD103'))) dbt_subquery" in grain_test_sql(env, "int_rul_truth_mapped")
+    last_cycle_rul = (
+        "select rul from gold.fct_unit_cycle_features where unit_id = 'FD103-test-002' and is_last_observed_cycle"
+    )
+    assert env.scalar(last_cycle_rul) == truth[1] + 7
+    scored_in_gold = "select unit_id from gold.mart_fleet_health where failure_probability is not null order by 1"
+    assert env.query(scored_in_gold) == [(unit,) for unit in sorted(scored)]
+
+    # a later scoring run: only its units' scores are digested
+    write_scores(env, ["FD103-test-001"], datetime(2026, 1, 2))
+    env.build()
+    assert "scored_at > cast('2026-01-01 00:00:00' as timestamp)" in digested_inputs(env)["risk_scores"]
+    assert env.query(
+        "select unit_id from silver.int_unit_change_log where has_score_change "
+        "and changed_at = (select max(changed_at) from silver.int_unit_change_log)"
+    ) == [("FD103-test-001",)]
+    assert_full_refresh_gives_the_same_gold(env)
+    # after the full refresh nothing is left to digest
+    env.build()
+    digests = digested_inputs(env)
+    assert (digests["registry_versions"], digests["rul_truth"]) == ("false", "false"), digests

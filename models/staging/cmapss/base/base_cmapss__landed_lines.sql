@@ -63,7 +63,9 @@ landed_files as (
 ),
 
 current_contents as (
-    {%- if is_incremental() %}
+    -- each file's current content, from the table of versions (never a pass over the lines); only
+    -- when there is a file to compare with it
+    {%- if is_incremental() and new_files | length > 0 %}
     select
         source_file,
         file_content_md5
@@ -72,8 +74,8 @@ current_contents as (
             source_file,
             file_content_md5,
             row_number() over (partition by source_file order by ingested_at desc) as recency
-        from {{ this }}
-        where line_number <= 1 and duplicate_of_source_file is null
+        from ({{ ingested_file_versions(this) }}) as versions
+        where duplicate_of_source_file is null
     ) as content_versions
     where recency = 1
     {%- else %}

@@ -29,8 +29,7 @@
     {%- set known_query %}
         with ingested as (
             select distinct source_file
-            from {{ ref('base_cmapss__landed_lines') }}
-            where line_number <= 1
+            from ({{ ingested_file_versions(ref('base_cmapss__landed_lines')) }}) as versions
         ),
 
         recorded as (
