@@ -3,20 +3,23 @@
     python -m lakehouse.watch [--every SECONDS]   # until Ctrl-C / SIGTERM (`make watch EVERY=2`)
     python -m lakehouse.watch --once              # trigger-once: what is pending, then exit (`make once`)
 
-Every tick lists the landing folder (`PDM_LANDING_PATH`; the registry extract's and the erasure
-tombstone's subfolders included: relative path, size, mtime_ns of every entry, no file content) and
-compares that signature with the one saved after the last SUCCESSFUL tick in
-`<data>/watch/state.json` (written atomically). Nothing changed: nothing else happens (no dbt, no
-output). Changed, no state yet, the warehouse or the lake gone, or a tick that did not finish (the
-state file says `in_progress`): the tick runs what `make run` runs after a delivery:
+Every tick (one every `--every` seconds, or at once after a tick that took longer) lists the landing
+folder (`PDM_LANDING_PATH`; the registry extract's and the erasure tombstone's subfolders included:
+relative path, size, mtime_ns of every entry, no file content) and compares that signature with the
+one saved after the last SUCCESSFUL tick in `<data>/watch/state.json` (written atomically). Nothing
+changed: nothing else happens (no dbt, no output). Changed, no state yet, the warehouse or the lake
+gone, or a tick that did not finish (the state file says `in_progress`): the tick runs what `make run`
+runs after a delivery:
 
 1. `dbt build` (incremental, in this process: dbt's programmatic runner with a manifest kept
    between ticks and re-parsed when a project file changes). After a successful tick on the same
    project files it selects only what is downstream of the sources whose files changed since then
    (`selection`: `source:cmapss.sensor_files+ source:cmapss.rul_files+` for a landed data file, the
    registry's or the erasures' source for those subfolders, the predictions' when scores landed that
-   no build took in), data tests included; unit tests, seeds and the registry snapshot are left out
-   when what they depend on has not changed (`exclusions`);
+   no build took in), its error-severity data tests included (they gate gold: a failing one fails the
+   tick before anything is published); the warn-severity ones are left out for step 5 (`WARN_TESTS`);
+   unit tests, seeds and the registry snapshot are left out when what they depend on has not changed
+   (`exclusions`);
 2. `python -m lakehouse.publish --tables <the gold models step 1 ran>` (every table on a resumed
    or retried tick);
 3. `python -m ml.predict --changed-only` when an MLflow store exists: the units the feature table's
@@ -24,7 +27,12 @@ state file says `in_progress`): the tick runs what `make run` runs after a deliv
    once, scores wait for `make train`);
 4. when step 3 wrote a scores file: the score feed-back build (`dbt build --select
    stg_predictions__unit_risk_scores+` less what a score cannot change, `SCORE_FEEDBACK_EXCLUDE`; its
-   own target folder `<target>/scores`) and a second publish of the gold models it ran.
+   own target folder `<target>/scores`; warn tests left out too) and a second publish of the gold
+   models it ran. Here the latency is taken: the data is in gold with its scores.
+5. off the latency path, `dbt test` of the warn-severity tests the builds left out (those of what they
+   selected; own target folder `<target>/warn_tests`), scoped to what step 1's build wrote (the var
+   `scoped_tests_build_started_at`, macros/incremental/scoped_tests.sql); their warnings are printed
+   as a build's would be, and an error running one fails the tick as it would have failed the build.
 
 Steps 2-4's commands run as their modules' `main(args)` in this process (imported once: scoring
 otherwise pays ~4 s of imports per tick), output captured; `--isolated-steps` runs them as child
@@ -33,10 +41,11 @@ tick differs from it, so the next tick takes it). A failing step is printed with
 the signature is not saved, so the next tick retries (after consecutive failures with nothing new
 landed, with a backoff of 2, 4, 8 ... s, at most `MAX_RETRY_SECONDS`); `--once` exits 1.
 
-A tick that did work prints one line: files new / changed / removed, landed lines ingested
-(`bronze.base_cmapss__landed_lines` before vs after), units scored, the Delta versions published,
-the latency (seconds from the newest landed file's modification time to gold published, and to
-gold published with its scores) and what each step took; then dbt's warnings, one line each.
+A tick that did work prints one line: files new / changed / removed, landed lines ingested (the rows
+of `bronze.base_cmapss__landed_lines` stamped with the build's run_started_at), units scored, the Delta
+versions published, the latency (seconds from the newest landed file's modification time to gold
+published, and to gold published with its scores) and what each step took, step 5 after `after the
+latency:`; then dbt's warnings (the warn tests' included), one line each.
 
 One watcher per data folder: `<data>/watch/watch.lock` is held with `fcntl.flock` (the kernel drops
 it when the process ends, SIGKILL included) and holds the PID; a second watcher (or `--once`) exits 1
@@ -104,6 +113,12 @@ SCORE_FEEDBACK_EXCLUDE = (
     "int_unit_cycle_rolling_features",
     "int_unit_cycle_labels",
 )
+# Warn-severity data tests gate nothing (a warning never stops a build or a publish), so a tick's builds
+# leave them out and one `dbt test` runs them after the tick's last publish, off the latency path (their
+# own target folder `<target>/warn_tests`; `scoped_tests_build_started_at` scopes them to the main build's
+# writes, macros/incremental/scoped_tests.sql). Error-severity tests stay in the builds and gate gold.
+WARN_TESTS = "config.severity:warn"
+WARN_TESTS_SCOPE_VAR = "scoped_tests_build_started_at"
 # The dbt sources each part of the landing folder feeds (None: its top-level entries, which bronze
 # lists), and the scores / drift figures folder's: a tick's build selects what is downstream of the
 # sources whose files changed (see `Watcher.selection`).
@@ -373,6 +388,7 @@ class DbtOutcome:
     seconds: float
     warnings: list[str]
     gold_models: list[str] = field(default_factory=list)  # the models of schema gold the build ran
+    started_at: str | None = None  # the invocation's run_started_at, as macros/incremental/scoped_tests.sql formats it
 
 
 class Dbt:
@@ -430,16 +446,29 @@ class Dbt:
         self.parsed_for = project
 
     def build(self, project: str, step: str, *args: str) -> DbtOutcome:
+        return self.run(project, step, "build", *args)
+
+    def run(self, project: str, step: str, command: str, *args: str) -> DbtOutcome:
+        """`dbt <command> <args>` on the kept manifest (`build`, or `test` for the warn tests)."""
         from dbt.cli.main import dbtRunner
 
         self.ensure_parsed(project)
-        result, warnings, seconds = self._invoke(dbtRunner(manifest=self.manifest), ["build", *args], step)
+        result, warnings, seconds = self._invoke(dbtRunner(manifest=self.manifest), [command, *args], step)
         gold = {
             r.node.name
             for r in getattr(result.result, "results", []) or []
             if r.node.resource_type == "model" and r.node.schema == GOLD_SCHEMA
         }
-        return DbtOutcome(seconds, warnings, sorted(gold))
+        return DbtOutcome(seconds, warnings, sorted(gold), _run_started_at())
+
+
+def _run_started_at() -> str | None:
+    """The last dbt invocation's `run_started_at` (what its models stamp as ingested_at and its
+    watermarks as updated_at), formatted as macros/incremental/scoped_tests.sql compares it."""
+    from dbt import tracking
+
+    started = getattr(tracking.active_user, "run_started_at", None)
+    return started.strftime("%Y-%m-%d %H:%M:%S.%f") if started is not None else None
 
 
 def _warning(event: Any) -> str | None:
@@ -513,16 +542,18 @@ def run_command(step: str, argv: list[str]) -> tuple[str, float]:
     return done.stdout, seconds
 
 
-def landed_line_count(warehouse: Path) -> int | None:
-    """Rows of bronze's append-only landed-lines table (0 before the first build; None when the
+def ingested_line_count(warehouse: Path, build_started_at: str | None) -> int | None:
+    """The landed lines a build ingested: the rows of bronze's append-only landed-lines table it stamped
+    with its run_started_at (counted after the tick's publishes, off the latency path; None when the
     warehouse can't be read now, e.g. another process is writing it)."""
-    if not warehouse.exists():
-        return 0
+    if build_started_at is None or not warehouse.exists():
+        return None
     import duckdb
 
     try:
         with duckdb.connect(str(warehouse), read_only=True) as con:
-            return int(con.execute(f"select count(*) from {LANDED_LINES}").fetchone()[0])
+            sql = f"select count(*) from {LANDED_LINES} where ingested_at = cast(? as timestamp)"
+            return int(con.execute(sql, [build_started_at]).fetchone()[0])
     except duckdb.CatalogException:
         return 0
     except duckdb.Error:
@@ -558,6 +589,7 @@ class TickReport:
     latency_gold_s: float | None = None
     latency_scored_s: float | None = None
     steps: dict[str, float] = field(default_factory=dict)
+    after: dict[str, float] = field(default_factory=dict)  # steps after the latency was taken: the warn tests
     warnings: list[str] = field(default_factory=list)
     breaches: list[str] = field(default_factory=list)
 
@@ -574,13 +606,21 @@ class TickReport:
             if self.latency_scored_s is not None:
                 latency += f", {self.latency_scored_s:.1f} s with scores"
             parts.append(latency)
-        steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.steps.items())
+
+        def timed(steps: dict[str, float]) -> str:
+            return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in steps.items())
+
+        steps = timed(self.steps) + (f"; after the latency: {timed(self.after)}" if self.after else "")
         return f"{datetime.now().strftime('%H:%M:%S')} tick: {'; '.join(parts)} [{steps}]"
 
 
 class Watcher:
     def __init__(
-        self, paths: Paths, target: str | None, out: Callable[[str], None] = print, isolated: bool = False
+        self,
+        paths: Paths,
+        target: str | None,
+        out: Callable[[str], None] = print,
+        isolated: bool = False,
     ) -> None:
         self.paths = paths
         self.isolated = isolated  # publish and predict as child processes rather than in this process
@@ -669,7 +709,6 @@ class Watcher:
         predictions = folder_signature(self.paths.predictions)
         selected = self.selection(state, project, signature, predictions)
         consumed = predictions if not selected or PREDICTIONS_SOURCES[0] in selected else state.predictions
-        lines_before = landed_line_count(self.paths.warehouse)
         everything = state.in_progress or self.failures > 0  # a resumed or retried tick publishes every table
         self.mark(state, "dbt build")
 
@@ -677,15 +716,18 @@ class Watcher:
             project,
             "dbt build",
             *(["--select", *selected] if selected else []),
-            *(["--exclude", *excluded] if excluded else []),
+            "--exclude",
+            *excluded,
+            WARN_TESTS,
         )
         if self.dbt.parse_seconds:
             report.steps["parse"] = self.dbt.parse_seconds
             self.dbt.parse_seconds = 0.0
         report.steps["build"] = outcome.seconds
         report.warnings += outcome.warnings
-        lines_after = landed_line_count(self.paths.warehouse)
-        report.lines_ingested = None if None in (lines_before, lines_after) else lines_after - lines_before
+        # the warn tests of what the builds select (a warn test any of whose parents they select, as `dbt
+        # build` selects tests), run after the last publish
+        warn_tests = [f"{selector},{WARN_TESTS}" for selector in selected] or [WARN_TESTS]
 
         self.mark(state, "publish")
         tables = [] if everything else outcome.gold_models
@@ -709,7 +751,6 @@ class Watcher:
                 if written:
                     self.mark(state, "score feed-back build")
                     consumed = folder_signature(self.paths.predictions)
-                    target = Path(os.environ.get("DBT_TARGET_PATH") or REPO_ROOT / "target")
                     feedback = self.dbt.build(
                         project,
                         "score feed-back build",
@@ -718,9 +759,11 @@ class Watcher:
                         "--exclude",
                         "resource_type:unit_test",
                         *SCORE_FEEDBACK_EXCLUDE,
+                        WARN_TESTS,
                         "--target-path",
-                        str(target if target.is_absolute() else REPO_ROOT / target) + "/scores",
+                        str(target_path()) + "/scores",
                     )
+                    warn_tests.append(f"{SCORE_FEEDBACK_SELECT},{WARN_TESTS}")
                     report.steps["scores build"] = feedback.seconds
                     report.warnings += [w for w in feedback.warnings if w not in report.warnings]
                     self.mark(state, "second publish")
@@ -732,6 +775,25 @@ class Watcher:
             self.say_no_champion()
         if newest_mtime is not None and report.units_scored:
             report.latency_scored_s = max(time.time() - newest_mtime / 1e9, 0.0)
+
+        # off the latency path: the warn tests (reported as the build's were; an error running one fails
+        # the tick as it would have failed the build), then the count of lines ingested
+        self.mark(state, "warn tests")
+        tested = self.dbt.run(
+            project,
+            "warn tests",
+            "test",
+            "--select",
+            *warn_tests,
+            *(["--exclude", *excluded] if excluded else []),
+            "--vars",
+            json.dumps({WARN_TESTS_SCOPE_VAR: outcome.started_at}),
+            "--target-path",
+            str(target_path()) + "/warn_tests",
+        )
+        report.after["warn tests"] = tested.seconds
+        report.warnings += [w for w in tested.warnings if w not in report.warnings]
+        report.lines_ingested = ingested_line_count(self.paths.warehouse, outcome.started_at)
 
         state.signature = signature
         state.predictions = consumed
@@ -788,6 +850,13 @@ class Watcher:
             for breach in report.breaches:
                 self.out(f"  {breach}")
         return True
+
+
+def target_path() -> Path:
+    """dbt's target folder (DBT_TARGET_PATH, else <repo>/target), absolute: the tick's later dbt runs
+    write theirs under it (`scores`, `warn_tests`), leaving the main build's run_results.json alone."""
+    target = Path(os.environ.get("DBT_TARGET_PATH") or REPO_ROOT / "target")
+    return target if target.is_absolute() else REPO_ROOT / target
 
 
 def _tables(names: Sequence[str]) -> list[str]:
@@ -859,8 +928,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             flush=True,
         )
         while not stop.requested:
+            looked_at = time.monotonic()
             watcher.run_tick()
-            stop.sleep(args.every)
+            # a look every EVERY s: after a tick that took longer (a file may have landed meanwhile), at once
+            stop.sleep(max(0.0, args.every - (time.monotonic() - looked_at)))
         print(f"watch: {stop.signal_name or 'stop'} received: stopped after the current tick", flush=True)
         return 0
     finally:

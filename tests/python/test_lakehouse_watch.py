@@ -1,8 +1,10 @@
 """The watcher (`python -m lakehouse.watch`, `make watch` / `make once`) on a tiny fleet, as a user runs it:
 a real process over a real landing folder, warehouse and lake. Trigger-once ingests and publishes; an
 unchanged landing folder runs no dbt; a second watcher is refused, naming the first's PID; SIGTERM during
-a tick finishes the tick and exits 0; a watcher SIGKILLed during its dbt build is resumed by the next
-`--once` to the state `make build && make publish` would leave, each landed line ingested once."""
+a tick finishes the tick and exits 0; the warn-severity tests run after the tick's publish, scoped to
+what its build wrote, and their warnings are printed; a watcher SIGKILLed during its dbt build is resumed
+by the next `--once` to the state `make build && make publish` would leave, each landed line ingested
+once; an error-severity test failing stops the tick before anything is published."""
 
 from __future__ import annotations
 
@@ -71,12 +73,17 @@ def wait_for(condition, what: str, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
-def deliver(env: Environment, number: int) -> Path:
-    """A test file of two new FD101 units, written aside and moved into the landing folder whole."""
+def deliver(env: Environment, number: int, cycle_gap: bool = False, garbage_lines: int = 0) -> Path:
+    """A test file of two new FD101 units, written aside and moved into the landing folder whole; with
+    `cycle_gap`, its first unit's cycle 3 left out (the warn test warn_unit_cycle_gaps_and_disorder fires);
+    with `garbage_lines`, that many lines that are not readings added (quarantined)."""
     readings = simulate_fleet(FleetSpec(dataset="FD101", train_units=1, test_units=2, seed=100 + number)).test
     readings["unit_number"] += 10 * number
+    if cycle_gap:
+        first = readings["unit_number"].min()
+        readings = readings[~((readings["unit_number"] == first) & (readings["cycle"] == 3))]
     staged = env.paths.data_dir / f"test_FD101_delivery-{number:03d}.txt"
-    staged.write_bytes(encode_cmapss(readings))
+    staged.write_bytes(encode_cmapss(readings) + b"not a reading\n" * garbage_lines)
     settled(staged)
     return Path(shutil.move(staged, env.paths.landing / staged.name))
 
@@ -98,8 +105,24 @@ def published_units(env: Environment, table: str = "dim_units") -> set[str]:
 
 
 def unit_ids(path: Path) -> set[str]:
-    numbers = {int(line.split()[0]) for line in path.read_text().splitlines()}
+    numbers = {int(line.split()[0]) for line in path.read_text().splitlines() if line[:1].isdigit()}
     return {f"FD101-test-{number:03d}" for number in numbers}
+
+
+def warn_tests(env: Environment) -> set[str]:
+    """The project's warn-severity data tests (the build's manifest)."""
+    nodes = json.loads((env.paths.data_dir / "dbt_target" / "manifest.json").read_text())["nodes"]
+    return {
+        n["name"] for n in nodes.values() if n["resource_type"] == "test" and n["config"]["severity"].lower() == "warn"
+    }
+
+
+def run_results(env: Environment, folder: str = "") -> dict[str, str]:
+    """Model or test name -> status in a run_results.json under the environment's dbt target folder."""
+    results = json.loads((env.paths.data_dir / "dbt_target" / folder / "run_results.json").read_text())["results"]
+    return {
+        r["unique_id"].split(".")[2]: r["status"] for r in results if r["unique_id"].split(".")[0] in ("model", "test")
+    }
 
 
 def dbt_traces(env: Environment) -> tuple[int, int]:
@@ -130,6 +153,7 @@ def test_once_ingests_what_landed_and_publishes_it(watched) -> None:
     tables = published_tables(env.paths.lake)
     assert f"{len(tables)} Delta versions" in ticks[0] and "fct_unit_cycle_features v0" in ticks[0]
     assert "no champion models" in first.stdout  # said once: scores wait for `make train`
+    assert "; after the latency: warn tests " in ticks[0]
     built = {row[0] for row in env.query("select unit_id from gold.dim_units")}
     assert built and published_units(env) == built
     saved = state(env)
@@ -167,8 +191,10 @@ def test_a_second_watcher_is_refused_naming_the_first_pid_and_sigterm_while_idle
 
 
 def test_sigterm_during_a_tick_finishes_the_tick_then_exits_0(watched) -> None:
+    """... and the tick's warn tests run after its publish: on the rows its build wrote (the delivered
+    file's cycle gap), reported as warnings; the build itself ran the error-severity tests only."""
     env, _ = watched
-    delivered = deliver(env, 1)
+    delivered = deliver(env, 1, cycle_gap=True)
     watcher = start(env, every="60")
     wait_for(lambda: state(env).get("step") == "dbt build", "the tick's dbt build", timeout=30)
     watcher.send_signal(signal.SIGTERM)
@@ -181,6 +207,12 @@ def test_sigterm_during_a_tick_finishes_the_tick_then_exits_0(watched) -> None:
     assert unit_ids(delivered) <= published_units(env)
     saved = state(env)
     assert not saved["in_progress"] and delivered.name in saved["signature"]
+    # the warn tests: not in the build, run after the publish, the one the gap fires reported
+    warn, built, tested = warn_tests(env), run_results(env), run_results(env, "warn_tests")
+    assert warn and not warn & set(built) and "files_quarantined_share_below_error_limit" in built
+    assert set(tested) <= warn and tested["warn_unit_cycle_gaps_and_disorder"] == "warn"
+    assert "warning: test warn_unit_cycle_gaps_and_disorder warned: " in out
+    assert ticks[0].index("publish ") < ticks[0].index("after the latency: warn tests ")
 
 
 def test_a_watcher_killed_during_its_build_is_resumed_by_the_next_once(watched) -> None:
@@ -215,3 +247,20 @@ def test_a_watcher_killed_during_its_build_is_resumed_by_the_next_once(watched) 
     env.build()
     changed = {r.name for r in publish(env.paths.warehouse, env.paths.lake) if r.changed}
     assert changed <= {RECORDS_PUBLISH_TIMES}, changed
+
+
+def test_an_error_test_failing_stops_the_tick_before_the_publish(watched) -> None:
+    """A file with more than quarantined_share_error (25 %) of its lines quarantined fails an error-severity
+    test: the tick fails at its build, nothing is published, no warn test runs, the state is not saved.
+    Last in this module: the file stays in the landing folder."""
+    env, _ = watched
+    versions, tested = len(history(env.paths.lake)), run_results(env, "warn_tests")
+    warn_results = env.paths.data_dir / "dbt_target" / "warn_tests" / "run_results.json"
+    warn_mtime = warn_results.stat().st_mtime_ns
+    delivered = deliver(env, 3, garbage_lines=200)
+    failed = once(env)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "tick FAILED at dbt build" in failed.stdout and "files_quarantined_share_below_error_limit" in failed.stdout
+    assert len(history(env.paths.lake)) == versions and not unit_ids(delivered) & published_units(env)
+    assert warn_results.stat().st_mtime_ns == warn_mtime and run_results(env, "warn_tests") == tested
+    assert delivered.name not in state(env)["signature"]

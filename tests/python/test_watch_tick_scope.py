@@ -7,7 +7,8 @@ No dbt here: real DuckDB files and real Delta tables.
   differ from the published version are rewritten (a unit named for a new score drops out of the
   feature table's commit), and the fingerprint stays the one a full read computes;
 - `ml.predict.units_in_commits`: `predict --changed-only` scores the units the feature table's Delta
-  commits rewrote since the last scores, and falls back to every unit when the log can't say.
+  commits rewrote since the last scores, and falls back to every unit when the log can't say;
+- `ingested_line_count`: the lines a tick reports ingested are those its build stamped.
 """
 
 from __future__ import annotations
@@ -16,13 +17,22 @@ import dataclasses
 import os
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
 
 from lakehouse import lake
 from lakehouse import publish as publishing
-from lakehouse.watch import LANDING_SOURCES, PREDICTIONS_SOURCES, State, Watcher, project_signature
+from lakehouse.watch import (
+    LANDED_LINES,
+    LANDING_SOURCES,
+    PREDICTIONS_SOURCES,
+    State,
+    Watcher,
+    ingested_line_count,
+    project_signature,
+)
 from ml.config import Paths, data_environment
 from ml.predict import units_in_commits
 
@@ -213,3 +223,19 @@ def test_changed_only_scores_the_rewritten_units_as_a_full_scoring_would(tmp_pat
 
     again = score_all(table, tmp_path / "mlruns", tmp_path / "pred", changed_only=True)
     assert not again.written and again.path == changed.path
+
+
+# ------------------------------------------------------------------------- lines ingested
+
+
+def test_the_lines_ingested_are_those_the_build_stamped(tmp_path) -> None:
+    warehouse = tmp_path / "pdm.duckdb"
+    started = "2026-12-04 10:00:00.123456"
+    assert ingested_line_count(warehouse, started) is None  # no warehouse (a failed first build)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema bronze")
+        con.execute(f"create table {LANDED_LINES} (ingested_at timestamp, line_number bigint)")
+        con.execute(f"insert into {LANDED_LINES} select timestamp '2026-12-01', range from range(100)")
+        con.execute(f"insert into {LANDED_LINES} select cast('{started}' as timestamp), range from range(7)")
+    assert ingested_line_count(warehouse, started) == 7
+    assert ingested_line_count(warehouse, "2026-12-04 10:00:00.123457") == 0
