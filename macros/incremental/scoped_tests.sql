@@ -53,17 +53,38 @@
     {%- endif -%}
 {%- endmacro -%}
 
-{#- `where` with every `__units_rebuilt_by_<model>__` replaced by its predicate on unit_id. -#}
+{#- `where` with every `__units_rebuilt_by_<model>__` and `__rul_datasets_digested_by_<model>__` replaced by its predicate, then the registry and file placeholders (see above). -#}
 {% macro expand_unit_scope(where) %}
     {#- the build whose writes are tested: this one, or the one named by the var (a later `dbt test`) -#}
     {%- set build_started_at = var('scoped_tests_build_started_at', none)
         or run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") -%}
     {#- a list as accumulator: a Jinja `set` inside a loop does not outlive the loop -#}
     {%- set expanded = [where] -%}
-    {%- for model_name in modules.re.findall('__units_rebuilt_by_([a-z0-9_]+?)__', where) | unique -%}
+    {#- per placeholder kind: the column it filters, the query of the values changed since a watermark
+        (`{since}`), and whether a full refresh tests every row without asking the watermark -#}
+    {%- set scopes = [
+        (
+            'units_rebuilt_by', 'unit_id',
+            "select distinct unit_id from (select unit_id, changed_at from silver.int_unit_change_log "
+            ~ "union all select unit_id, changed_at from silver.int_unit_reading_changes) as changes "
+            ~ "where unit_id is not null and changed_at > cast('{since}' as timestamp) order by unit_id",
+            false,
+        ),
+        (
+            'rul_datasets_digested_by', 'dataset',
+            "select named.dataset from silver.int_unit_reading_changes as named "
+            ~ "where named.changed_at > cast('{since}' as timestamp) and named.split = 'test' "
+            ~ "union select landed.dataset from bronze.base_cmapss__landed_lines as landed "
+            ~ "where landed.ingested_at > cast('{since}' as timestamp) "
+            ~ "and landed.file_kind = 'rul_truth' and landed.dataset is not null order by 1",
+            true,
+        ),
+    ] -%}
+    {%- for kind, column, changed_query, all_on_full_refresh in scopes -%}
+    {%- for model_name in modules.re.findall('__' ~ kind ~ '_([a-z0-9_]+?)__', where) | unique -%}
         {%- set predicate = ['true'] -%}
         {#- no watermark table yet (compiling before any build: dbt compile, sqlfluff): every row -#}
-        {%- if execute and adapter.get_relation(
+        {%- if execute and not (all_on_full_refresh and flags.FULL_REFRESH) and adapter.get_relation(
             database=target.database, schema='silver', identifier='unit_change_watermarks') is not none -%}
             {%- set watermark = run_query(
                 "select nullif(case when updated_at = cast('" ~ build_started_at
@@ -74,55 +95,22 @@
             {#- no row (never run) or -infinity (a full refresh): every row -#}
             {%- set since = watermark.rows[0][0] if watermark.rows | length > 0 else none -%}
             {%- if since is not none -%}
-                {%- set units = run_query(
-                    "select distinct unit_id from (select unit_id, changed_at from silver.int_unit_change_log "
-                    ~ "union all select unit_id, changed_at from silver.int_unit_reading_changes) as changes "
-                    ~ "where unit_id is not null and changed_at > cast('" ~ since ~ "' as timestamp) order by unit_id"
-                ).columns[0].values() -%}
+                {%- set values = run_query(changed_query.replace('{since}', since | string)).columns[0].values() -%}
                 {%- set quoted = [] -%}
-                {%- for unit in units -%}
-                    {%- do quoted.append("'" ~ unit | replace("'", "''") ~ "'") -%}
+                {%- for value in values -%}
+                    {%- do quoted.append("'" ~ value | replace("'", "''") ~ "'") -%}
                 {%- endfor -%}
-                {#- the range first, as unit_id_in does: zone maps skip the other units' row groups -#}
+                {#- the range first, as unit_id_in does: zone maps skip the other row groups, and DuckDB
+                    carries a constant range (not an IN list) through a view's joins to every scan -#}
                 {%- do predicate.append(
-                    '(unit_id between ' ~ quoted[0] ~ ' and ' ~ quoted[-1] ~ ' and unit_id in (' ~ quoted | join(', ') ~ '))'
+                    '(' ~ column ~ ' between ' ~ quoted[0] ~ ' and ' ~ quoted[-1] ~ ' and ' ~ column
+                    ~ ' in (' ~ quoted | join(', ') ~ '))'
                     if quoted else 'false'
                 ) -%}
             {%- endif -%}
         {%- endif -%}
-        {%- do expanded.append(expanded[-1].replace('__units_rebuilt_by_' ~ model_name ~ '__', predicate[-1])) -%}
+        {%- do expanded.append(expanded[-1].replace('__' ~ kind ~ '_' ~ model_name ~ '__', predicate[-1])) -%}
     {%- endfor -%}
-    {%- for model_name in modules.re.findall('__rul_datasets_digested_by_([a-z0-9_]+?)__', where) | unique -%}
-        {%- set predicate = ['true'] -%}
-        {%- if execute and not flags.FULL_REFRESH and adapter.get_relation(
-            database=target.database, schema='silver', identifier='unit_change_watermarks') is not none -%}
-            {%- set watermark = run_query(
-                "select nullif(case when updated_at = cast('" ~ build_started_at
-                ~ "' as timestamp) then previous_processed_through else processed_through end,"
-                ~ " cast('-infinity' as timestamp))"
-                ~ " from silver.unit_change_watermarks where model_name = '" ~ model_name ~ "'"
-            ) -%}
-            {%- set since = watermark.rows[0][0] if watermark.rows | length > 0 else none -%}
-            {%- if since is not none -%}
-                {%- set datasets = run_query(
-                    "select named.dataset from silver.int_unit_reading_changes as named "
-                    ~ "where named.changed_at > cast('" ~ since ~ "' as timestamp) and named.split = 'test' "
-                    ~ "union select landed.dataset from bronze.base_cmapss__landed_lines as landed "
-                    ~ "where landed.ingested_at > cast('" ~ since ~ "' as timestamp) "
-                    ~ "and landed.file_kind = 'rul_truth' and landed.dataset is not null order by 1"
-                ).columns[0].values() -%}
-                {%- set quoted = [] -%}
-                {%- for dataset in datasets -%}
-                    {%- do quoted.append("'" ~ dataset | replace("'", "''") ~ "'") -%}
-                {%- endfor -%}
-                {#- the range first, as for units: it reaches every scan of the mapping view -#}
-                {%- do predicate.append(
-                    '(dataset between ' ~ quoted[0] ~ ' and ' ~ quoted[-1] ~ ' and dataset in (' ~ quoted | join(', ') ~ '))'
-                    if quoted else 'false'
-                ) -%}
-            {%- endif -%}
-        {%- endif -%}
-        {%- do expanded.append(expanded[-1].replace('__rul_datasets_digested_by_' ~ model_name ~ '__', predicate[-1])) -%}
     {%- endfor -%}
     {%- for model_name in modules.re.findall('__registry_digested_by_([a-z0-9_]+?)__', where) | unique -%}
         {%- set predicate = ['true'] -%}
