@@ -20,31 +20,32 @@ Each table lands in `<lake>/gold/<table>/` (`Paths.lake`, env `PDM_LAKE_PATH`). 
   aggregates `pdm.hash_sum` / `pdm.hash_xor`); when the latest Delta version carries the same
   fingerprint nothing is written. So one publish adds exactly one Delta version per changed table and
   none per unchanged table; the first publish creates version 0.
-- Unit-keyed tables (primary key starting with `unit_id`) are published incrementally when the warehouse
-  has the change log `silver.int_unit_change_log`: the units named there since the table's last applied
-  change (`pdm.changes_through` in its latest commit) are compared unit by unit (row count and hash
-  aggregates of the published rows, read back from Delta and cast to the warehouse types, against the
-  warehouse's rows), and those that differ are replaced in ONE commit
-  (`write_deltalake(..., mode="overwrite", predicate="unit_id in (...)")`), which rewrites only the
-  files holding those units; other units keep their files (a unit named for a cause that does not
-  touch this table, say a new risk score for the feature table, is not rewritten; no unit differs:
-  no commit). The fingerprint is updated without a full read: the old rows' hash aggregates of those
-  units are taken out and the new rows' put in, which gives the same digest as a full fingerprint.
-  When the log names more than `MAX_UNITS_PER_COMMIT` units, every unit is compared (one pass over the
-  published version and one over the warehouse table). With no change log, no `pdm.changes_through`
-  yet, a full-rebuild marker newer than it, a new column, or more than `MAX_UNITS_PER_COMMIT` units that
-  differ, the table is rewritten whole instead. Other tables are
-  small (per file, per equipment model) and are always compared and written whole.
-- Data is streamed from DuckDB in record batches (`BATCH_ROWS`) ordered by the table's primary key (all
+- Unit-keyed tables (key starting with `unit_id`; a table's key is its primary key, or its entry in
+  `UNINDEXED_KEYS`) are published incrementally when the warehouse has the change log
+  `silver.int_unit_change_log`: the units named there since the table's last applied change
+  (`pdm.changes_through` in its latest commit) are compared unit by unit (row count and hash
+  aggregates of the published rows, read back from Delta and cast to the warehouse types, against
+  the warehouse's rows), and those that differ are replaced in ONE commit (`write_deltalake(...,
+  mode="overwrite", predicate="unit_id in (...)")`), which rewrites only the files holding those
+  units; other units keep their files (a unit named for a cause that does not touch this table, say
+  a new risk score for the feature table, is not rewritten; no unit differs: no commit). The
+  fingerprint is updated without a full read: the old rows' hash aggregates of those units are taken
+  out and the new rows' put in, which gives the same digest as a full fingerprint. When the log
+  names more than `MAX_UNITS_PER_COMMIT` units, every unit is compared (one pass over the published
+  version and one over the warehouse table). With no change log, no `pdm.changes_through` yet, a
+  full-rebuild marker newer than it, a new column, or more than `MAX_UNITS_PER_COMMIT` units that
+  differ, the table is rewritten whole instead. Other tables are small (per file, per equipment
+  model) and are always compared and written whole.
+- Data is streamed from DuckDB in record batches (`BATCH_ROWS`) ordered by the table's key (all
   columns when it has none), so the files are deterministic and memory stays flat as tables grow
-  (DuckDB sorts within `PDM_PUBLISH_MEMORY_LIMIT`, spilling to `<lake>/.publish-spill`). A unit-keyed
-  table, written whole or by units, is sorted one range of units at a time (`EXPORT_RANGE_ROWS`), in
-  unit order, so neither memory nor the spill grows with the table or the commit. Files are cut at
-  `TARGET_FILE_SIZE`, so a unit's rows sit in one or two files. Whole writes use
-  `mode="overwrite", schema_mode="merge"`. Each write is one atomic commit per table: readers of the
-  latest version see the old or the new version, never a mix; readers of older versions
-  (`delta_scan(path, version => N)`) keep reading their version (only `make optimize` vacuums, and it
-  keeps every version a registered model was trained on).
+  (DuckDB sorts within `PDM_PUBLISH_MEMORY_LIMIT`, spilling to `<lake>/.publish-spill`). A
+  unit-keyed table, written whole or by units, is sorted one range of units at a time
+  (`EXPORT_RANGE_ROWS`), in unit order, so neither memory nor the spill grows with the table or the
+  commit. Files are cut at `TARGET_FILE_SIZE`, so a unit's rows sit in one or two files. Whole
+  writes use `mode="overwrite", schema_mode="merge"`. Each write is one atomic commit per table:
+  readers of the latest version see the old or the new version, never a mix; readers of older
+  versions (`delta_scan(path, version => N)`) keep reading their version (only `make optimize`
+  vacuums, and it keeps every version a registered model was trained on).
 - A publish killed mid-way leaves every table at a committed version: the tables it had finished at
   their new version, the others at their previous one (a table whose first write was cut off has a
   folder with no committed version: "not published yet", see `lakehouse.lake.require_version`). The
@@ -116,6 +117,13 @@ PDM_METADATA_PREFIX = "pdm."
 CHANGE_LOG_SCHEMA = "silver"
 CHANGE_LOG_TABLE = "int_unit_change_log"
 UNIT_KEY = "unit_id"
+# Gold tables whose grain is not a DuckDB primary key, and the key it would be. DuckDB keeps a primary
+# key in an ART index that every checkpoint writes out whole: on the feature table (2 M rows) that is
+# ~0.8 s at each build that touched it, one unit or thousands, and it grows with the history. Its
+# grain is checked instead by its error-severity unique test on the units each build rewrote, before
+# anything is published (models/marts/fct_unit_cycle_features.yml, generated by
+# scripts/generate_feature_contract.py, whose meta `grain` names the same columns).
+UNINDEXED_KEYS = {"fct_unit_cycle_features": ("unit_id", "cycle")}
 # Beyond this many changed units one predicate commit stops paying off: the table is rewritten whole.
 MAX_UNITS_PER_COMMIT = 5000
 # Rows per Arrow record batch streamed from DuckDB to the Delta writer, and per Parquet row group: the
@@ -275,14 +283,19 @@ def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str,
 
 
 def primary_key(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    """The primary-key columns of gold.<table> (in key order), or [] when it has none."""
+    """The key of gold.<table> (in key order): its primary key, else its entry in `UNINDEXED_KEYS` when the
+    table has those columns, else [] (no key)."""
     row = con.execute(
         "select constraint_column_names from duckdb_constraints() "
         "where database_name = current_database() and schema_name = ? and table_name = ? "
         "and constraint_type = 'PRIMARY KEY'",
         [LAYER, table],
     ).fetchone()
-    return list(row[0]) if row else []
+    if row:
+        return list(row[0])
+    declared = list(UNINDEXED_KEYS.get(table, ()))
+    present = {name for name, _ in table_columns(con, table)} if declared else set()
+    return declared if declared and set(declared) <= present else []
 
 
 def _row_alias(columns: list[tuple[str, str]]) -> str:

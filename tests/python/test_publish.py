@@ -13,14 +13,17 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from deltalake import DeltaTable
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lakehouse import lake
+from lakehouse import publish as publishing
 from lakehouse.publish import (
     META_FINGERPRINT,
     META_ROWS,
+    UNINDEXED_KEYS,
     PublishError,
     PublishResult,
     SchemaEnforcementError,
@@ -29,6 +32,7 @@ from lakehouse.publish import (
     main,
     publish,
 )
+from ml.config import REPO_ROOT
 
 
 class Warehouse:
@@ -207,6 +211,40 @@ def test_files_are_written_in_primary_key_order_or_by_every_column(warehouse, la
 
     assert [(r["a"], r["b"]) for r in _written_rows(lake_dir, "keyed")] == [(1, 1), (1, 2), (2, 1), (3, 0)]
     assert [(r["v"], r["n"]) for r in _written_rows(lake_dir, "heap")] == [("a", 9), ("b", 1), ("b", 2)]
+
+
+def test_a_table_keyed_without_an_index_is_written_in_its_declared_key_order(warehouse, lake_dir):
+    # the feature table's grain is no primary key (its index would be written out whole at every
+    # checkpoint): the publish takes its key from UNINDEXED_KEYS, and only when the table has those columns
+    warehouse.sql(
+        "create table gold.fct_unit_cycle_features (v varchar, cycle integer, unit_id varchar)",
+        "insert into gold.fct_unit_cycle_features values ('q', 2, 'b'), ('r', 10, 'a'), ('s', 1, 'b'), ('t', 9, 'a')",
+    )
+    publish(warehouse.path, lake_dir)
+
+    assert [(r["unit_id"], r["cycle"]) for r in _written_rows(lake_dir, "fct_unit_cycle_features")] == [
+        ("a", 9),
+        ("a", 10),
+        ("b", 1),
+        ("b", 2),
+    ]
+    with duckdb.connect(str(warehouse.path)) as con:
+        assert publishing.primary_key(con, "fct_unit_cycle_features") == ["unit_id", "cycle"]
+        con.execute("create table gold.other (unit_id varchar, x integer)")
+        assert publishing.primary_key(con, "other") == []
+        con.execute("drop table gold.fct_unit_cycle_features")
+        con.execute("create table gold.fct_unit_cycle_features (unit_id varchar, x integer)")  # no `cycle`
+        assert publishing.primary_key(con, "fct_unit_cycle_features") == []
+
+
+def test_the_unindexed_keys_are_the_contracts_grain_and_no_primary_key():
+    for table, key in UNINDEXED_KEYS.items():
+        [model] = yaml.safe_load((REPO_ROOT / "models" / "marts" / f"{table}.yml").read_text())["models"]
+        assert model["config"]["meta"]["grain"] == list(key), table
+        constraints = model.get("constraints", []) + [
+            c for column in model["columns"] for c in column.get("constraints", [])
+        ]
+        assert "primary_key" not in {c["type"] for c in constraints}, table
 
 
 def _fingerprint_of(
