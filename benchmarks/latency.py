@@ -249,7 +249,14 @@ def measure(root: Path, readings: int, files: int, every: float, reuse_setup: bo
         )
         deliveries = Deliveries(workspace, specs, landed_before=len(specs))
         try:
-            time.sleep(max(2 * every, 3.0))  # its first look: nothing pending since the setup
+            # past its warm-up (dbt parse, imports: it prints `watching ...` then) and its first look,
+            # which finds nothing pending since the setup
+            deadline = time.monotonic() + FILE_TIMEOUT_SECONDS
+            while "watching " not in watch_log.read_text(errors="replace"):
+                if watcher.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"the watcher did not start watching: see {watch_log}")
+                time.sleep(POLL_SECONDS)
+            time.sleep(max(2 * every, 3.0))
             for number in range(1, files + 1):
                 loads.append(os.getloadavg()[0])
                 path, units = deliveries.land()

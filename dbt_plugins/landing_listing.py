@@ -4,7 +4,7 @@ DuckDB's own `glob` / `read_blob` skip directories and symbolic links whose targ
 a file listing built on them cannot say that such an entry is there. This plugin registers one
 SQL function on dbt's connection, behind the `list_landed_files` macro:
 
-    pdm_list_landing_folder(folder VARCHAR, settle_seconds DOUBLE)
+    pdm_list_landing_folder(folder VARCHAR, settle_seconds DOUBLE, settled VARCHAR)
         -> STRUCT(source_file VARCHAR, entry_kind VARCHAR, file_size_bytes BIGINT,
                   modified_epoch_seconds BIGINT, detail VARCHAR)[]
 
@@ -23,10 +23,16 @@ The settle interval: files last modified less than `settle_seconds` ago are look
 they are that old (the call sleeps at most `settle_seconds`); a file unchanged between the two
 looks is `file`, one that changed is `settling`. Older files are not waited for. Modification
 times are whole seconds, as `read_blob` reports them, so the ingestion checkpoint compares alike.
+
+`settled` (JSON, `{"<entry name>": [size, mtime_ns]}`; `{}`: none) names files known to be whole: the
+watcher saw their writer close them, or them moved in (lakehouse/landing_events.py). Such a file is
+not waited for when its size and modification time (in nanoseconds) are still those given; a file
+changed since then waits the settle interval as any other.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import time
@@ -67,7 +73,13 @@ def _look(path: str) -> tuple[str, os.stat_result | None, str | None]:
     return "not_a_regular_file", None, "not a regular file (a FIFO, socket or device)"
 
 
-def list_landing_folder(folder: str, settle_seconds: float | None) -> list[dict[str, Any]]:
+def _is_settled(name: str, status: os.stat_result, settled: dict[str, list[int]]) -> bool:
+    """Whether the file `name` is still as it was when it was known whole (`settled`)."""
+    known = settled.get(name)
+    return known is not None and list(known) == [status.st_size, status.st_mtime_ns]
+
+
+def list_landing_folder(folder: str, settle_seconds: float | None, settled: str | None = None) -> list[dict[str, Any]]:
     """The entries at the top level of `folder` (see the module docstring)."""
     folder = folder.rstrip("/") or "/"
     try:
@@ -75,9 +87,16 @@ def list_landing_folder(folder: str, settle_seconds: float | None) -> list[dict[
     except (FileNotFoundError, NotADirectoryError):
         return []
     settle = max(float(settle_seconds or 0.0), 0.0)
+    whole = json.loads(settled) if settled else {}
     looked = {f"{folder}/{name}": _look(f"{folder}/{name}") for name in names}
     now = time.time()
-    fresh = {path: info for path, info in looked.items() if info[0] == "file" and now - info[1].st_mtime < settle}
+    fresh = {
+        path: info
+        for path, info in looked.items()
+        if info[0] == "file"
+        and now - info[1].st_mtime < settle
+        and not _is_settled(os.path.basename(path), info[1], whole)
+    }
     if fresh:
         newest = max(info[1].st_mtime for info in fresh.values())
         time.sleep(min(settle, max(0.0, newest + settle - now)))
@@ -102,7 +121,7 @@ class Plugin(BasePlugin):
         conn.create_function(
             FUNCTION_NAME,
             list_landing_folder,
-            [duckdb.sqltype("VARCHAR"), duckdb.sqltype("DOUBLE")],
+            [duckdb.sqltype("VARCHAR"), duckdb.sqltype("DOUBLE"), duckdb.sqltype("VARCHAR")],
             duckdb.sqltype(ENTRY_TYPE),
             side_effects=True,
         )

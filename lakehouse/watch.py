@@ -3,7 +3,8 @@
     python -m lakehouse.watch [--every SECONDS]   # until Ctrl-C / SIGTERM (`make watch EVERY=2`)
     python -m lakehouse.watch --once              # trigger-once: what is pending, then exit (`make once`)
 
-Every tick (one every `--every` seconds, or at once after a tick that took longer) lists the landing
+Every tick (one every `--every` seconds, at once after a tick that took longer, and as soon as the
+kernel reports that a file landed: lakehouse/landing_events.py, Linux inotify) lists the landing
 folder (`PDM_LANDING_PATH`; the registry extract's and the erasure tombstone's subfolders included:
 relative path, size, mtime_ns of every entry, no file content) and compares that signature with the
 one saved after the last SUCCESSFUL tick in `<data>/watch/state.json` (written atomically). Nothing
@@ -11,15 +12,17 @@ changed: nothing else happens (no dbt, no output). Changed, no state yet, the wa
 gone, or a tick that did not finish (the state file says `in_progress`): the tick runs what `make run`
 runs after a delivery:
 
-1. `dbt build` (incremental, in this process: dbt's programmatic runner with a manifest kept
-   between ticks and re-parsed when a project file changes). After a successful tick on the same
-   project files it selects only what is downstream of the sources whose files changed since then
-   (`selection`: `source:cmapss.sensor_files+ source:cmapss.rul_files+` for a landed data file, the
-   registry's or the erasures' source for those subfolders, the predictions' when scores landed that
-   no build took in), its error-severity data tests included (they gate gold: a failing one fails the
-   tick before anything is published); the warn-severity ones are left out for step 5 (`WARN_TESTS`);
-   unit tests, seeds and the registry snapshot are left out when what they depend on has not changed
-   (`exclusions`);
+1. `dbt build` (incremental, in this process: dbt's programmatic runner with a manifest kept between
+   ticks and re-parsed when a project file changes). The new files the kernel saw closed by their
+   writer, or moved in, and unchanged since, go in the var `landing_settled_files`: bronze reads
+   them without waiting the settle interval (`landing_settle_seconds`; others still wait it). After
+   a successful tick on the same project files it selects only what is downstream of the sources
+   whose files changed since then (`selection`: `source:cmapss.sensor_files+
+   source:cmapss.rul_files+` for a landed data file, the registry's or the erasures' source for
+   those subfolders, the predictions' when scores landed that no build took in), its error-severity
+   data tests included (they gate gold: a failing one fails the tick before anything is published);
+   the warn-severity ones are left out for step 5 (`WARN_TESTS`); unit tests, seeds and the registry
+   snapshot are left out when what they depend on has not changed (`exclusions`);
 2. `python -m lakehouse.publish --tables <the gold models step 1 ran>` (every table on a resumed
    or retried tick);
 3. `python -m ml.predict --changed-only` when an MLflow store exists: the units the feature table's
@@ -36,10 +39,12 @@ runs after a delivery:
 
 Steps 2-4's commands run as their modules' `main(args)` in this process (imported once: scoring
 otherwise pays ~4 s of imports per tick), output captured; `--isolated-steps` runs them as child
-processes instead. Then the tick saves the signature taken at its start (a file landing during the
-tick differs from it, so the next tick takes it). A failing step is printed with its output's tail;
-the signature is not saved, so the next tick retries (after consecutive failures with nothing new
-landed, with a backoff of 2, 4, 8 ... s, at most `MAX_RETRY_SECONDS`); `--once` exits 1.
+processes instead. Before its first look the watcher parses the project and imports those modules
+(the warm-up), so the first file that lands pays neither. Then the tick saves the signature taken at
+its start (a file landing during the tick differs from it, so the next tick takes it). A failing
+step is printed with its output's tail; the signature is not saved, so the next tick retries (after
+consecutive failures with nothing new landed, with a backoff of 2, 4, 8 ... s, at most
+`MAX_RETRY_SECONDS`); `--once` exits 1.
 
 A tick that did work prints one line: files new / changed / removed, landed lines ingested (the rows
 of `bronze.base_cmapss__landed_lines` stamped with the build's run_started_at), units scored, the Delta
@@ -86,6 +91,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from lakehouse.landing_events import LandingEvents
 from ml.config import REPO_ROOT, Paths
 
 STATE_SUBDIR = "watch"
@@ -119,6 +125,11 @@ SCORE_FEEDBACK_EXCLUDE = (
 # writes, macros/incremental/scoped_tests.sql). Error-severity tests stay in the builds and gate gold.
 WARN_TESTS = "config.severity:warn"
 WARN_TESTS_SCOPE_VAR = "scoped_tests_build_started_at"
+# The main build's var naming the new files seen whole (lakehouse/landing_events.py): no settle wait.
+SETTLED_FILES_VAR = "landing_settled_files"
+RUN_RESULTS = "run_results.json"
+# What a tick runs in process (steps 2-4), imported by the warm-up before the first look
+WARM_MODULES = ("lakehouse.publish", "ml.predict")
 # The dbt sources each part of the landing folder feeds (None: its top-level entries, which bronze
 # lists), and the scores / drift figures folder's: a tick's build selects what is downstream of the
 # sources whose files changed (see `Watcher.selection`).
@@ -351,10 +362,14 @@ class Stop:
         self.requested = True
         self.signal_name = signal.Signals(signum).name
 
-    def sleep(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while not self.requested and time.monotonic() < deadline:
-            time.sleep(min(SLEEP_SLICE_S, max(deadline - time.monotonic(), 0.0)))
+
+def wait_for_landing(stop: Stop, events: LandingEvents, seconds: float) -> None:
+    """Until `seconds` have passed, a stop is requested or the kernel reports a landing, whichever comes first."""
+    deadline = time.monotonic() + seconds
+    while not stop.requested:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or events.wait(min(SLEEP_SLICE_S, remaining)):
+            return
 
 
 def _child_setup() -> None:
@@ -408,7 +423,11 @@ class Dbt:
         args = ["--project-dir", str(REPO_ROOT), "--profiles-dir", os.environ.get("DBT_PROFILES_DIR", str(REPO_ROOT))]
         return [*args, "--target", self.target] if self.target else args
 
-    def _invoke(self, runner: Any, args: list[str], step: str) -> tuple[Any, list[str], float]:
+    def _invoke(
+        self, runner: Any, args: list[str], step: str, run_results: Path | None = None
+    ) -> tuple[Any, list[str], float]:
+        """`runner.invoke(args)`, its output captured; with `run_results`, the invocation's results written
+        there (failed or not)."""
         tail: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
         errors: list[str] = []
         warnings: list[str] = []
@@ -431,6 +450,9 @@ class Dbt:
             result = runner.invoke([*args, *self._common(), "--log-level", "none", "--log-level-file", "info"])
         finally:
             _close_dbt_database()
+        if run_results is not None and hasattr(result.result, "write"):
+            run_results.parent.mkdir(parents=True, exist_ok=True)
+            result.result.write(str(run_results))
         seconds = time.monotonic() - started
         if not result.success:
             raise StepFailed(step, _dbt_failure(result), "\n".join(errors or tail))
@@ -449,11 +471,19 @@ class Dbt:
         return self.run(project, step, "build", *args)
 
     def run(self, project: str, step: str, command: str, *args: str) -> DbtOutcome:
-        """`dbt <command> <args>` on the kept manifest (`build`, or `test` for the warn tests)."""
+        """`dbt <command> <args>` on the kept manifest (`build`, or `test` for the warn tests).
+
+        dbt's artifacts would rewrite the manifest (2 MB at this project's size), its graph and the run
+        results at the end of every invocation, ~0.5 s of a tick's latency each time: the kept manifest
+        is the one `dbt parse` wrote, so only run_results.json is written, from the result in memory, to
+        the folder dbt would have written it to (`--target-path`, else `target_path()`)."""
         from dbt.cli.main import dbtRunner
 
         self.ensure_parsed(project)
-        result, warnings, seconds = self._invoke(dbtRunner(manifest=self.manifest), [command, *args], step)
+        folder = Path(args[args.index("--target-path") + 1]) if "--target-path" in args else target_path()
+        result, warnings, seconds = self._invoke(
+            dbtRunner(manifest=self.manifest), [command, *args, "--no-write-json"], step, folder / RUN_RESULTS
+        )
         gold = {
             r.node.name
             for r in getattr(result.result, "results", []) or []
@@ -621,9 +651,11 @@ class Watcher:
         target: str | None,
         out: Callable[[str], None] = print,
         isolated: bool = False,
+        events: LandingEvents | None = None,
     ) -> None:
         self.paths = paths
         self.isolated = isolated  # publish and predict as child processes rather than in this process
+        self.events = events  # the kernel's landing events: which new files are whole (no settle wait)
         self.dbt = Dbt(target)
         self.out = out
         self.state_path = paths.data_dir / STATE_SUBDIR / STATE_FILE
@@ -705,6 +737,9 @@ class Watcher:
         report = TickReport(difference=difference, reason=reason)
         touched = [p for p in difference.new + difference.changed if signature[p][1] > 0]
         newest_mtime = max((signature[p][1] for p in touched), default=None)
+        # the new files the kernel saw whole: bronze reads them without waiting the settle interval
+        whole = self.events.settled(signature) if self.events else {}
+        settled = {name: value for name, value in whole.items() if name in touched}
         excluded = self.exclusions(state, project, signature)
         predictions = folder_signature(self.paths.predictions)
         selected = self.selection(state, project, signature, predictions)
@@ -719,6 +754,7 @@ class Watcher:
             "--exclude",
             *excluded,
             WARN_TESTS,
+            *(["--vars", json.dumps({SETTLED_FILES_VAR: settled})] if settled else []),
         )
         if self.dbt.parse_seconds:
             report.steps["parse"] = self.dbt.parse_seconds
@@ -809,6 +845,21 @@ class Watcher:
         state.save(self.state_path)
         report.breaches = sla_breaches(self.paths.warehouse)
         return report
+
+    def warm_up(self) -> str:
+        """Before the first look, what the first tick would otherwise pay on its latency path: dbt's parse,
+        and (steps in process) the imports of the publish and the scoring. Returns what it did, one line; a
+        failure is said there and left to the tick, which reports it as a step's."""
+        started = time.monotonic()
+        try:
+            self.dbt.ensure_parsed(project_signature())
+            self.dbt.parse_seconds = 0.0  # not the first tick's
+            if not self.isolated:
+                for module in WARM_MODULES:
+                    importlib.import_module(module)
+        except Exception as error:  # the first tick runs and reports it
+            return f"warm-up failed ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"
+        return f"warmed up in {time.monotonic() - started:.1f} s (dbt parse, imports)"
 
     def say_no_champion(self) -> None:
         if not self.said_no_champion:
@@ -914,7 +965,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WatcherBusyError as busy:
         print(f"watch: {busy}", file=sys.stderr)
         return 1
-    watcher = Watcher(paths, args.target, out=lambda text: print(text, flush=True), isolated=args.isolated_steps)
+    events = None if args.once else LandingEvents(paths.landing)
+    watcher = Watcher(
+        paths, args.target, out=lambda text: print(text, flush=True), isolated=args.isolated_steps, events=events
+    )
     try:
         if args.once:
             ok = watcher.run_tick()
@@ -922,19 +976,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                 state = State.load(watcher.state_path)
                 print(f"once: nothing new in {paths.landing} since the tick of {state.succeeded_at}", flush=True)
             return 0 if ok else 1
+        assert events is not None
+        print(watcher.warm_up(), flush=True)
+        woken_by = "and as files land" if events.available else f"(no landing events: {events.reason})"
         print(
-            f"watching {paths.landing} every {args.every:g} s (PID {os.getpid()}; state {watcher.state_path}); "
-            "Ctrl-C or SIGTERM stops after the current tick",
+            f"watching {paths.landing} every {args.every:g} s {woken_by} (PID {os.getpid()}; state "
+            f"{watcher.state_path}); Ctrl-C or SIGTERM stops after the current tick",
             flush=True,
         )
         while not stop.requested:
             looked_at = time.monotonic()
             watcher.run_tick()
-            # a look every EVERY s: after a tick that took longer (a file may have landed meanwhile), at once
-            stop.sleep(max(0.0, args.every - (time.monotonic() - looked_at)))
+            # a look every EVERY s, or as soon as a file lands; after a tick that took longer, at once
+            wait_for_landing(stop, events, args.every - (time.monotonic() - looked_at))
         print(f"watch: {stop.signal_name or 'stop'} received: stopped after the current tick", flush=True)
         return 0
     finally:
+        if events is not None:
+            events.close()
         os.close(lock)
 
 

@@ -5,14 +5,17 @@
     entry_kind is `file` (stable: unchanged across `settle_seconds`, safe to read), `settling` (still
     being written: held back this build), `directory`, `dangling_symlink` or `not_a_regular_file`
     (never read). An empty or missing folder gives an empty list.
+    `settled_files` ({entry name: [size, mtime_ns]}, the var landing_settled_files) names files known to be
+    whole (the watcher saw their writer close them or them moved in, lakehouse/landing_events.py): one
+    still of that size and modification time is not waited for.
 -#}
-{% macro list_landed_files(landing_path, settle_seconds=0) %}
-    {{ return(adapter.dispatch('list_landed_files', 'pdm_lakehouse')(landing_path, settle_seconds)) }}
+{% macro list_landed_files(landing_path, settle_seconds=0, settled_files={}) %}
+    {{ return(adapter.dispatch('list_landed_files', 'pdm_lakehouse')(landing_path, settle_seconds, settled_files)) }}
 {% endmacro %}
 
 {#- DuckDB: the function registered by dbt_plugins/landing_listing.py (DuckDB's glob and read_blob
     skip directories and broken links, so they cannot report them). -#}
-{% macro duckdb__list_landed_files(landing_path, settle_seconds=0) %}
+{% macro duckdb__list_landed_files(landing_path, settle_seconds=0, settled_files={}) %}
     {%- if not execute -%}{{ return([]) }}{%- endif -%}
     {%- set listing -%}
         select
@@ -22,7 +25,9 @@
             cast(to_timestamp(entry.modified_epoch_seconds) as timestamp) as file_modified_at,
             entry.detail
         from (
-            select unnest(pdm_list_landing_folder({{ sql_string(landing_path) }}, {{ settle_seconds | float }})) as entry
+            select unnest(pdm_list_landing_folder(
+                {{ sql_string(landing_path) }}, {{ settle_seconds | float }}, {{ sql_string(tojson(settled_files or {})) }}
+            )) as entry
         ) as entries
         -- the registry extract's and the erasure tombstone's own subfolders are expected, not stray entries
         where not (
@@ -55,8 +60,9 @@
     old (the build sleeps at most that long, in the JVM), as the DuckDB listing does: changed
     between the two looks, it is `settling`. Spark's listing does not see empty directories,
     broken symbolic links or FIFOs (it skips them); a subfolder that holds files is reported as a
-    `directory` (the registry's and the tombstone's aside). -#}
-{% macro spark__list_landed_files(landing_path, settle_seconds=0) %}
+    `directory` (the registry's and the tombstone's aside). A file in `settled_files` still of that size
+    and modification time (to the millisecond, Spark's resolution) is not waited for. -#}
+{% macro spark__list_landed_files(landing_path, settle_seconds=0, settled_files={}) %}
     {%- if not execute -%}{{ return([]) }}{%- endif -%}
     {%- set folder = landing_path.rstrip('/') -%}
     {%- set listing -%}
@@ -73,8 +79,14 @@
     {%- set first_look = run_query(listing).rows -%}
     {%- set settle = settle_seconds | float -%}
     {%- set fresh = [] -%}
-    {%- for row in first_look if '/' not in row[1] and row[5] < settle -%}
-        {%- do fresh.append(row[5]) -%}
+    {%- set whole = [] -%}
+    {%- for row in first_look if '/' not in row[1] -%}
+        {%- set known = (settled_files or {}).get(row[1]) -%}
+        {%- if known and known[0] == row[2] and (known[1] // 1000000) == row[4] -%}
+            {%- do whole.append(row[0]) -%}
+        {%- elif row[5] < settle -%}
+            {%- do fresh.append(row[5]) -%}
+        {%- endif -%}
     {%- endfor -%}
     {%- set second_look = {} -%}
     {%- if fresh | length > 0 -%}
@@ -94,7 +106,7 @@
                 {%- do entries.append({'source_file': folder ~ '/' ~ subfolder, 'entry_kind': 'directory',
                     'file_size_bytes': none, 'file_modified_at': none, 'detail': 'a directory'}) -%}
             {%- endif -%}
-        {%- elif row[5] < settle and (second_look.get(row[0]) is none
+        {%- elif row[5] < settle and row[0] not in whole and (second_look.get(row[0]) is none
             or (second_look[row[0]][2], second_look[row[0]][4]) != (row[2], row[4])) -%}
             {%- set again = second_look.get(row[0]) -%}
             {%- do entries.append({'source_file': row[0], 'entry_kind': 'settling',

@@ -4,7 +4,8 @@ unchanged landing folder runs no dbt; a second watcher is refused, naming the fi
 a tick finishes the tick and exits 0; the warn-severity tests run after the tick's publish, scoped to
 what its build wrote, and their warnings are printed; a watcher SIGKILLed during its dbt build is resumed
 by the next `--once` to the state `make build && make publish` would leave, each landed line ingested
-once; an error-severity test failing stops the tick before anything is published."""
+once; a file moved in wakes a waiting watcher at once and is read without the settle wait; an
+error-severity test failing stops the tick before anything is published."""
 
 from __future__ import annotations
 
@@ -47,12 +48,13 @@ def once(env: Environment) -> subprocess.CompletedProcess[str]:
     )
 
 
-def start(env: Environment, every: str = "0.2") -> subprocess.Popen[str]:
+def start(env: Environment, every: str = "0.2", log: Path | None = None) -> subprocess.Popen[str]:
+    """A watcher; its stdout piped, or with `log` written to that file (readable while it runs)."""
     return subprocess.Popen(
         watch_command("--every", every),
         cwd=REPO_ROOT,
         env=env.env,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.PIPE if log is None else log.open("w"),
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -73,10 +75,13 @@ def wait_for(condition, what: str, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
-def deliver(env: Environment, number: int, cycle_gap: bool = False, garbage_lines: int = 0) -> Path:
+def deliver(
+    env: Environment, number: int, cycle_gap: bool = False, garbage_lines: int = 0, fresh: bool = False
+) -> Path:
     """A test file of two new FD101 units, written aside and moved into the landing folder whole; with
     `cycle_gap`, its first unit's cycle 3 left out (the warn test warn_unit_cycle_gaps_and_disorder fires);
-    with `garbage_lines`, that many lines that are not readings added (quarantined)."""
+    with `garbage_lines`, that many lines that are not readings added (quarantined); `fresh`: dated now,
+    within the settle interval (else dated past it)."""
     readings = simulate_fleet(FleetSpec(dataset="FD101", train_units=1, test_units=2, seed=100 + number)).test
     readings["unit_number"] += 10 * number
     if cycle_gap:
@@ -84,7 +89,8 @@ def deliver(env: Environment, number: int, cycle_gap: bool = False, garbage_line
         readings = readings[~((readings["unit_number"] == first) & (readings["cycle"] == 3))]
     staged = env.paths.data_dir / f"test_FD101_delivery-{number:03d}.txt"
     staged.write_bytes(encode_cmapss(readings) + b"not a reading\n" * garbage_lines)
-    settled(staged)
+    if not fresh:
+        settled(staged)
     return Path(shutil.move(staged, env.paths.landing / staged.name))
 
 
@@ -133,6 +139,12 @@ def dbt_traces(env: Environment) -> tuple[int, int]:
     return log.stat().st_size, results.stat().st_mtime_ns
 
 
+def watching(log: Path) -> None:
+    """Wait for a watcher started with `log` to be past its warm-up (dbt parse, imports) and its first look."""
+    wait_for(lambda: "watching " in log.read_text(), "the watcher's warm-up", timeout=TICK_TIMEOUT_S)
+    time.sleep(1.0)
+
+
 @pytest.fixture(scope="module")
 def watched(module_environment: Environment) -> tuple[Environment, subprocess.CompletedProcess[str]]:
     """A tiny fleet landed and taken through by one `--once` (the first tick: full parse, unit tests, seeds)."""
@@ -175,19 +187,22 @@ def test_an_unchanged_landing_folder_runs_no_dbt(watched) -> None:
 
 def test_a_second_watcher_is_refused_naming_the_first_pid_and_sigterm_while_idle_exits_at_once(watched) -> None:
     env, _ = watched
-    traces = dbt_traces(env)
-    first = start(env)
+    log = env.paths.data_dir / "first_watcher.log"
+    first = start(env, log=log)
     lock = env.paths.data_dir / STATE_SUBDIR / LOCK_FILE
     wait_for(lambda: lock.exists() and f'"pid": {first.pid}' in lock.read_text(), "the first watcher's lock")
     second = once(env)
     assert second.returncode == 1
     assert f"PID {first.pid}" in second.stderr and str(lock) in second.stderr
+    watching(log)
+    traces = dbt_traces(env)
     time.sleep(1.0)  # several ticks over an unchanged landing folder
     first.send_signal(signal.SIGTERM)
-    out, err = first.communicate(timeout=5)
+    _, err = first.communicate(timeout=5)
+    out = log.read_text()
     assert first.returncode == 0, err
-    assert not TICK_LINE.search(out) and "SIGTERM received" in out
-    assert dbt_traces(env) == traces  # no dbt invocation on an unchanged landing folder
+    assert not TICK_LINE.search(out) and "SIGTERM received" in out and "warmed up in " in out
+    assert dbt_traces(env) == traces  # no dbt invocation on an unchanged landing folder (after the warm-up)
 
 
 def test_sigterm_during_a_tick_finishes_the_tick_then_exits_0(watched) -> None:
@@ -247,6 +262,34 @@ def test_a_watcher_killed_during_its_build_is_resumed_by_the_next_once(watched) 
     env.build()
     changed = {r.name for r in publish(env.paths.warehouse, env.paths.lake) if r.changed}
     assert changed <= {RECORDS_PUBLISH_TIMES}, changed
+
+
+def test_a_file_moved_in_wakes_the_watcher_at_once_and_is_read_without_the_settle_wait(watched) -> None:
+    """The kernel's landing event starts the tick (a look every 600 s could not have), and the build is
+    told the file is whole (var landing_settled_files), so bronze reads it without waiting 3 s."""
+    env, _ = watched
+    log = env.paths.data_dir / "event_watcher.log"
+    watcher = start(env, every="600", log=log)
+    watching(log)  # past its first look (nothing pending): it waits for the next look or an event
+    delivered = deliver(env, 4, fresh=True)
+    landed_at = time.monotonic()
+    wait_for(
+        lambda: delivered.name in state(env).get("signature", {}) and not state(env).get("in_progress"),
+        "the tick the landing event started",
+        timeout=TICK_TIMEOUT_S,
+    )
+    took = time.monotonic() - landed_at
+    watcher.send_signal(signal.SIGTERM)
+    _, err = watcher.communicate(timeout=TICK_TIMEOUT_S)
+    out = log.read_text()
+    assert watcher.returncode == 0, out + err
+    assert "every 600 s and as files land" in out and took < 300
+    ticks = [line for line in out.splitlines() if TICK_LINE.match(line)]
+    assert len(ticks) == 1 and "files 1 new" in ticks[0] and "held back" not in out, out
+    status = delivered.stat()
+    build_args = json.loads((env.paths.data_dir / "dbt_target" / "run_results.json").read_text())["args"]
+    assert build_args["vars"]["landing_settled_files"] == {delivered.name: [status.st_size, status.st_mtime_ns]}
+    assert unit_ids(delivered) <= published_units(env)
 
 
 def test_an_error_test_failing_stops_the_tick_before_the_publish(watched) -> None:

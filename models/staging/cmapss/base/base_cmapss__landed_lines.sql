@@ -6,8 +6,9 @@
     the staging models above it take the newest version of each file.
     Only stable files are read: a file whose size or modification time changes during the settle
     interval (var landing_settle_seconds) is still being written, and is held back until a later
-    build. Directories, broken symbolic links and other non-files are never read. The build warns,
-    naming each entry it held back or skipped.
+    build; a file the var landing_settled_files names as whole (the watcher saw it closed or moved
+    in) is not waited for. Directories, broken symbolic links and other non-files are never read.
+    The build warns, naming each entry it held back or skipped.
     Erased units (`make erase`, the tombstone stg_erasures__erased_units) never enter: a line of an
     erased unit (a sensor line whose first token is its unit number, or line i of its dataset's RUL
     file for test unit i) is kept as a row, so the file's line count and the checkpoint hold, but
@@ -30,7 +31,7 @@
 -- depends_on: {{ ref('stg_erasures__erased_units') }}
 -- depends_on: {{ source('cmapss', 'rul_files') }}
 
-{%- set entries = list_landed_files(var('landing_path'), var('landing_settle_seconds')) %}
+{%- set entries = list_landed_files(var('landing_path'), var('landing_settle_seconds'), var('landing_settled_files')) %}
 {%- set listed = entries | selectattr('entry_kind', 'equalto', 'file') | list %}
 {%- set new_files = files_not_yet_ingested(listed, this if is_incremental() else none) %}
 {%- if execute %}
