@@ -36,6 +36,13 @@ runs after a delivery:
    selected; own target folder `<target>/warn_tests`), scoped to what step 1's build wrote (the var
    `scoped_tests_build_started_at`, macros/incremental/scoped_tests.sql); their warnings are printed
    as a build's would be, and an error running one fails the tick as it would have failed the build.
+   When a file landed during the tick (continuous mode, no stop requested), they are deferred so
+   they do not delay it (the tick line ends `warn tests deferred: a file is waiting`): the state
+   file keeps their selectors and the scope of the build they were left out of (`build_test_scope`:
+   each model's watermark as its tests would have used it, read right after the build), and they
+   run, scoped to every deferred build as well as the latest (the var `scoped_tests_earlier_builds`),
+   with the next tick that finds no file waiting, at the next look that finds nothing new (its own
+   line, `warn tests of the builds since ...`), or once deferred `MAX_WARN_TESTS_DEFERRAL_S` (60 s).
 
 Steps 2-4's commands run as their modules' `main(args)` in this process (imported once: scoring
 otherwise pays ~4 s of imports per tick), output captured; `--isolated-steps` runs them as child
@@ -100,6 +107,7 @@ LOCK_FILE = "watch.lock"
 STATE_VERSION = 1
 DEFAULT_EVERY_S = 10.0
 MAX_RETRY_SECONDS = 300.0  # a failing tick with nothing new landed is retried at most this far apart
+MAX_WARN_TESTS_DEFERRAL_S = 60.0  # warn tests deferred while files keep landing run at least this often
 OUTPUT_TAIL_LINES = 40  # lines of a failed step's output printed
 SLEEP_SLICE_S = 0.1
 PYTHON = sys.executable
@@ -125,6 +133,7 @@ SCORE_FEEDBACK_EXCLUDE = (
 # writes, macros/incremental/scoped_tests.sql). Error-severity tests stay in the builds and gate gold.
 WARN_TESTS = "config.severity:warn"
 WARN_TESTS_SCOPE_VAR = "scoped_tests_build_started_at"
+EARLIER_BUILDS_VAR = "scoped_tests_earlier_builds"  # the scope of deferred builds tested in the same run
 # The main build's var naming the new files seen whole (lakehouse/landing_events.py): no settle wait.
 SETTLED_FILES_VAR = "landing_settled_files"
 RUN_RESULTS = "run_results.json"
@@ -247,6 +256,10 @@ class State:
     step: str = ""
     succeeded_at: str | None = None
     predictions: Signature | None = None  # the predictions folder at the end of the last successful tick
+    # warn tests deferred while files kept landing (`Watcher.defer_warn_tests`): `select` (the selectors of
+    # the builds they were left out of), `scope` (those builds' test scope, `build_test_scope`),
+    # `latest_build` (the last of those builds' run_started_at), `deferred_at` (when first deferred)
+    warn_tests: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -267,6 +280,7 @@ class State:
             step=data.get("step", ""),
             succeeded_at=data.get("succeeded_at"),
             predictions=data.get("predictions"),
+            warn_tests=data.get("warn_tests"),
         )
 
     def save(self, path: Path) -> None:
@@ -282,6 +296,7 @@ class State:
             "step": self.step,
             "succeeded_at": self.succeeded_at,
             "predictions": self.predictions,
+            "warn_tests": self.warn_tests,
             "pid": os.getpid(),
             "updated_at": _now(),
         }
@@ -622,8 +637,13 @@ class TickReport:
     after: dict[str, float] = field(default_factory=dict)  # steps after the latency was taken: the warn tests
     warnings: list[str] = field(default_factory=list)
     breaches: list[str] = field(default_factory=list)
+    warn_tests_deferred: bool = False  # a file landed during the tick: its warn tests wait for a pause
+    warn_tests_only: bool = False  # a look with nothing new that ran the warn tests deferred earlier
 
     def line(self) -> str:
+        now = datetime.now().strftime("%H:%M:%S")
+        if self.warn_tests_only:
+            return f"{now} warn tests {self.reason}: {self.after.get('warn tests', 0.0):.1f} s"
         parts = [self.difference.describe() if self.difference else self.reason]
         parts.append("? lines ingested" if self.lines_ingested is None else f"{self.lines_ingested:,} lines ingested")
         parts.append("no champion: not scored" if self.units_scored is None else f"{self.units_scored:,} units scored")
@@ -641,7 +661,9 @@ class TickReport:
             return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in steps.items())
 
         steps = timed(self.steps) + (f"; after the latency: {timed(self.after)}" if self.after else "")
-        return f"{datetime.now().strftime('%H:%M:%S')} tick: {'; '.join(parts)} [{steps}]"
+        if self.warn_tests_deferred:
+            steps += "; warn tests deferred: a file is waiting"
+        return f"{now} tick: {'; '.join(parts)} [{steps}]"
 
 
 class Watcher:
@@ -664,6 +686,10 @@ class Watcher:
         self.last_failure_at = 0.0
         self.failed_signature: Signature | None = None
         self.idle = False  # the last tick found nothing pending
+        # continuous mode: when a file landed during a tick, its warn tests wait for the next tick with no
+        # file waiting or the next look that finds nothing new (at most MAX_WARN_TESTS_DEFERRAL_S), so they
+        # do not delay that file; not in `--once`, nor when stopping
+        self.defer_warn_tests: Callable[[], bool] = lambda: False
 
     def continues(self, state: State, project: str) -> bool:
         """Whether the last successful tick ran on the same project files, folders and warehouse (what a
@@ -726,12 +752,14 @@ class Watcher:
         state = State.load(self.state_path)
         signature = landing_signature(self.paths.landing)
         reason = pending_reason(state, self.paths, signature)
-        if reason is None:
+        if reason is None and not state.warn_tests:
             return None
         if self.failures and signature == self.failed_signature:
             backoff = min(MAX_RETRY_SECONDS, 2.0 ** min(self.failures, 12))
             if time.monotonic() - self.last_failure_at < backoff:
                 return None
+        if reason is None:  # nothing new, warn tests deferred while files kept landing: they run now
+            return self.deferred_warn_tests(state, signature)
         project = project_signature()
         difference = Difference.between(state.signature or {}, signature)
         report = TickReport(difference=difference, reason=reason)
@@ -814,21 +842,34 @@ class Watcher:
 
         # off the latency path: the warn tests (reported as the build's were; an error running one fails
         # the tick as it would have failed the build), then the count of lines ingested
+        # (with those deferred from earlier ticks, scoped to their builds too); deferred themselves when a
+        # file is waiting
         self.mark(state, "warn tests")
-        tested = self.dbt.run(
-            project,
-            "warn tests",
-            "test",
-            "--select",
-            *warn_tests,
-            *(["--exclude", *excluded] if excluded else []),
-            "--vars",
-            json.dumps({WARN_TESTS_SCOPE_VAR: outcome.started_at}),
-            "--target-path",
-            str(target_path()) + "/warn_tests",
+        deferred = state.warn_tests
+        select = sorted(set(deferred["select"]) | set(warn_tests)) if deferred else warn_tests
+        scope = (
+            build_test_scope(self.paths.warehouse, outcome.started_at)
+            if outcome.started_at
+            and self.defer_warn_tests()
+            and landing_signature(self.paths.landing) != signature
+            and not _deferred_too_long(deferred)
+            else None
         )
-        report.after["warn tests"] = tested.seconds
-        report.warnings += [w for w in tested.warnings if w not in report.warnings]
+        if scope is not None:
+            state.warn_tests = {
+                "select": select,
+                "scope": merged_test_scope(deferred["scope"], scope) if deferred else scope,
+                "latest_build": outcome.started_at,
+                "deferred_at": deferred["deferred_at"] if deferred else _now(),
+            }
+            report.warn_tests_deferred = True
+        else:
+            tested = self.run_warn_tests(
+                project, select, excluded, outcome.started_at, deferred["scope"] if deferred else None
+            )
+            state.warn_tests = None
+            report.after["warn tests"] = tested.seconds
+            report.warnings += [w for w in tested.warnings if w not in report.warnings]
         report.lines_ingested = ingested_line_count(self.paths.warehouse, outcome.started_at)
 
         state.signature = signature
@@ -860,6 +901,58 @@ class Watcher:
         except Exception as error:  # the first tick runs and reports it
             return f"warm-up failed ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"
         return f"warmed up in {time.monotonic() - started:.1f} s (dbt parse, imports)"
+
+    def run_warn_tests(
+        self,
+        project: str,
+        select: Sequence[str],
+        excluded: Sequence[str],
+        build_started_at: str | None,
+        earlier: dict[str, Any] | None = None,
+    ) -> DbtOutcome:
+        """`dbt test` of the warn-severity tests `select` names, scoped to what the build started at
+        `build_started_at` wrote, and with `earlier` (`build_test_scope`) to what those builds wrote too."""
+        variables: dict[str, Any] = {WARN_TESTS_SCOPE_VAR: build_started_at}
+        if earlier:
+            variables[EARLIER_BUILDS_VAR] = earlier
+        return self.dbt.run(
+            project,
+            "warn tests",
+            "test",
+            "--select",
+            *select,
+            *(["--exclude", *excluded] if excluded else []),
+            "--vars",
+            json.dumps(variables),
+            "--target-path",
+            str(target_path()) + "/warn_tests",
+        )
+
+    def deferred_warn_tests(self, state: State, signature: Signature) -> TickReport:
+        """A look that found nothing new runs the warn tests deferred while files kept landing."""
+        deferred = state.warn_tests
+        assert deferred is not None
+        project = project_signature()
+        self.mark(state, "warn tests")
+        tested = self.run_warn_tests(
+            project,
+            deferred["select"],
+            self.exclusions(state, project, signature),
+            deferred["latest_build"],
+            deferred["scope"],
+        )
+        report = TickReport(
+            difference=Difference((), (), ()),
+            reason=f"of the builds since {deferred['scope']['files_since']} (deferred while files kept landing)",
+            warn_tests_only=True,
+        )
+        report.after["warn tests"] = tested.seconds
+        report.warnings = tested.warnings
+        state.warn_tests = None
+        state.in_progress = False
+        state.step = ""
+        state.save(self.state_path)
+        return report
 
     def say_no_champion(self) -> None:
         if not self.said_no_champion:
@@ -901,6 +994,64 @@ class Watcher:
             for breach in report.breaches:
                 self.out(f"  {breach}")
         return True
+
+
+def build_test_scope(warehouse: Path, build_started_at: str) -> dict[str, Any] | None:
+    """What the scoped tests of the build started at `build_started_at` check, read right after it (before
+    another build moves the watermarks), as the var `scoped_tests_earlier_builds` of a later `dbt test` that
+    also stands for this build (macros/incremental/scoped_tests.sql, whose watermark rule this repeats):
+    each model's watermark as the placeholders would use it (None: every row), the build's start for the
+    files, and whether the registry may have changed (true unless the build digested it and found it
+    unchanged: never fewer tests). None when the warehouse cannot say (no watermarks yet): not deferred."""
+    import duckdb
+
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            units = con.execute(
+                "select model_name, cast(nullif(case when updated_at = cast(? as timestamp) "
+                "then previous_processed_through else processed_through end, "
+                "cast('-infinity' as timestamp)) as varchar) from silver.unit_change_watermarks",
+                [build_started_at],
+            ).fetchall()
+            try:
+                unchanged = con.execute(
+                    "select updated_at = cast(? as timestamp) and previous_input_mark is not distinct from "
+                    "input_mark from silver.unit_context_input_marks where input_name = 'registry'",
+                    [build_started_at],
+                ).fetchone()
+            except duckdb.CatalogException:
+                unchanged = None
+    except duckdb.Error:
+        return None
+    return {
+        "units_since": dict(units),
+        "files_since": build_started_at,
+        "registry_changed": not (unchanged and unchanged[0]),
+    }
+
+
+def merged_test_scope(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """One scope standing for both builds': per model the earlier watermark (None, every row, wins), the
+    earlier build's start, the registry changed in either."""
+    units = dict(first["units_since"])
+    for model, since in second["units_since"].items():
+        before = units.get(model, since)
+        # same text format (DuckDB's timestamp as varchar): the smaller string is the earlier time
+        units[model] = None if before is None or since is None else min(before, since)
+    return {
+        "units_since": units,
+        "files_since": min(first["files_since"], second["files_since"]),
+        "registry_changed": bool(first["registry_changed"] or second["registry_changed"]),
+    }
+
+
+def _deferred_too_long(deferred: dict[str, Any] | None) -> bool:
+    """Whether warn tests deferred first at `deferred_at` have waited MAX_WARN_TESTS_DEFERRAL_S: then they
+    run even though a file is waiting (a steady stream does not put them off for ever)."""
+    if not deferred:
+        return False
+    deferred_at = datetime.strptime(deferred["deferred_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return (datetime.now(UTC) - deferred_at).total_seconds() >= MAX_WARN_TESTS_DEFERRAL_S
 
 
 def target_path() -> Path:
@@ -969,6 +1120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     watcher = Watcher(
         paths, args.target, out=lambda text: print(text, flush=True), isolated=args.isolated_steps, events=events
     )
+    watcher.defer_warn_tests = lambda: not args.once and not stop.requested
     try:
         if args.once:
             ok = watcher.run_tick()

@@ -37,6 +37,13 @@
     full refresh, Spark), else `false` (macros/incremental/unit_context_changes.sql's
     registry_content_mark is the model's own copy of the mark's query; should the two ever differ,
     the tests run every build, never fewer).
+    Earlier builds tested in the same run (the watcher defers a tick's warn tests while another file
+    is waiting, lakehouse/watch.py): the var `scoped_tests_earlier_builds` gives the scope those
+    builds had, and each placeholder covers it as well as the build named above, never less:
+    `units_since` ({model: the watermark the placeholders above would have used then, or none for
+    every row}) lowers each model's watermark to the earliest; `files_since` (the earliest of those
+    builds' run_started_at) makes the files placeholder `ingested_at >= files_since`; with
+    `registry_changed` the registry placeholder is `true`.
     One macro with no calls into other project macros: a test's context only knows the macros
     it depends on directly.
 -#}
@@ -58,6 +65,9 @@
     {#- the build whose writes are tested: this one, or the one named by the var (a later `dbt test`) -#}
     {%- set build_started_at = var('scoped_tests_build_started_at', none)
         or run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") -%}
+    {#- the scope of earlier builds this run also tests (see above), or none -#}
+    {%- set earlier = var('scoped_tests_earlier_builds', none) or {} -%}
+    {%- set earlier_units = earlier.get('units_since') or {} -%}
     {#- a list as accumulator: a Jinja `set` inside a loop does not outlive the loop -#}
     {%- set expanded = [where] -%}
     {#- per placeholder kind: the column it filters, the query of the values changed since a watermark
@@ -83,13 +93,24 @@
     {%- for kind, column, changed_query, all_on_full_refresh in scopes -%}
     {%- for model_name in modules.re.findall('__' ~ kind ~ '_([a-z0-9_]+?)__', where) | unique -%}
         {%- set predicate = ['true'] -%}
+        {#- an earlier build tested here read every row (its watermark none): every row -#}
+        {%- set every_row_earlier = model_name in earlier_units and earlier_units[model_name] is none -%}
         {#- no watermark table yet (compiling before any build: dbt compile, sqlfluff): every row -#}
-        {%- if execute and not (all_on_full_refresh and flags.FULL_REFRESH) and adapter.get_relation(
-            database=target.database, schema='silver', identifier='unit_change_watermarks') is not none -%}
-            {%- set watermark = run_query(
-                "select nullif(case when updated_at = cast('" ~ build_started_at
+        {%- if execute and not every_row_earlier and not (all_on_full_refresh and flags.FULL_REFRESH)
+            and adapter.get_relation(
+                database=target.database, schema='silver', identifier='unit_change_watermarks') is not none -%}
+            {%- set this_build = (
+                "nullif(case when updated_at = cast('" ~ build_started_at
                 ~ "' as timestamp) then previous_processed_through else processed_through end,"
                 ~ " cast('-infinity' as timestamp))"
+            ) -%}
+            {%- set watermark = run_query(
+                "select "
+                ~ (
+                    "case when " ~ this_build ~ " is not null then least(" ~ this_build ~ ", cast('"
+                    ~ earlier_units[model_name] ~ "' as timestamp)) end"
+                    if model_name in earlier_units else this_build
+                )
                 ~ " from silver.unit_change_watermarks where model_name = '" ~ model_name ~ "'"
             ) -%}
             {#- no row (never run) or -infinity (a full refresh): every row -#}
@@ -114,7 +135,7 @@
     {%- endfor -%}
     {%- for model_name in modules.re.findall('__registry_digested_by_([a-z0-9_]+?)__', where) | unique -%}
         {%- set predicate = ['true'] -%}
-        {%- if execute and not flags.FULL_REFRESH and adapter.get_relation(
+        {%- if execute and not flags.FULL_REFRESH and not earlier.get('registry_changed') and adapter.get_relation(
             database=target.database, schema='silver', identifier='unit_context_input_marks') is not none -%}
             {#- unchanged: since the marks were written (by an earlier build), or, when the build tested
                 wrote them, in that build (its mark equals the one before) -#}
@@ -142,8 +163,9 @@
         {%- if execute and not flags.FULL_REFRESH and adapter.get_relation(
             database=target.database, schema='bronze', identifier='base_cmapss__landed_lines') is not none -%}
             {%- set files = run_query(
-                "select distinct source_file from bronze.base_cmapss__landed_lines where ingested_at = cast('"
-                ~ build_started_at ~ "' as timestamp) order by 1"
+                "select distinct source_file from bronze.base_cmapss__landed_lines where ingested_at "
+                ~ (">= cast('" ~ earlier.files_since if earlier.get('files_since') else "= cast('" ~ build_started_at)
+                ~ "' as timestamp) order by 1"
             ).columns[0].values() -%}
             {%- set quoted = [] -%}
             {%- for source_file in files -%}

@@ -4,7 +4,8 @@ unchanged landing folder runs no dbt; a second watcher is refused, naming the fi
 a tick finishes the tick and exits 0; the warn-severity tests run after the tick's publish, scoped to
 what its build wrote, and their warnings are printed; a watcher SIGKILLed during its dbt build is resumed
 by the next `--once` to the state `make build && make publish` would leave, each landed line ingested
-once; a file moved in wakes a waiting watcher at once and is read without the settle wait; an
+once; a file moved in wakes a waiting watcher at once and is read without the settle wait; a file
+landing during a tick defers its warn tests to the next tick, which covers both builds; an
 error-severity test failing stops the tick before anything is published."""
 
 from __future__ import annotations
@@ -290,6 +291,55 @@ def test_a_file_moved_in_wakes_the_watcher_at_once_and_is_read_without_the_settl
     build_args = json.loads((env.paths.data_dir / "dbt_target" / "run_results.json").read_text())["args"]
     assert build_args["vars"]["landing_settled_files"] == {delivered.name: [status.st_size, status.st_mtime_ns]}
     assert unit_ids(delivered) <= published_units(env)
+
+
+def test_warn_tests_wait_for_a_file_that_landed_during_the_tick_then_cover_both_builds(watched) -> None:
+    """A file landing during a tick defers that tick's warn tests (they would delay the file); the next
+    tick, with nothing waiting, runs them scoped to both builds: the first file's cycle gap warns there.
+    Deferred tests a look with nothing new finds in the state run on their own, then are cleared."""
+    env, _ = watched
+    first = deliver(env, 5, cycle_gap=True)
+    watcher = start(env, every="600")
+    wait_for(lambda: state(env).get("step") == "dbt build", "the first file's dbt build", timeout=TICK_TIMEOUT_S)
+    second = deliver(env, 6)
+    wait_for(
+        lambda: second.name in state(env).get("signature", {}) and not state(env).get("in_progress"),
+        "the second file's tick",
+        timeout=2 * TICK_TIMEOUT_S,
+    )
+    watcher.send_signal(signal.SIGTERM)
+    out, err = watcher.communicate(timeout=TICK_TIMEOUT_S)
+    assert watcher.returncode == 0, out + err
+    ticks = [line for line in out.splitlines() if TICK_LINE.match(line)]
+    assert len(ticks) == 2, out
+    assert ticks[0].endswith("warn tests deferred: a file is waiting]") and "after the latency" not in ticks[0]
+    assert "after the latency: warn tests " in ticks[1]
+    gap_warning = "warning: test warn_unit_cycle_gaps_and_disorder warned: "
+    assert gap_warning in out and out.index(gap_warning) > out.index(ticks[1]), out
+    assert unit_ids(first) | unit_ids(second) <= published_units(env)
+    assert state(env)["warn_tests"] is None
+
+    # deferred tests in the state, nothing new landed: a look runs them alone, with their scope
+    saved = json.loads((env.paths.data_dir / STATE_SUBDIR / STATE_FILE).read_text())
+    since = "2000-01-01 00:00:00"
+    saved["warn_tests"] = {
+        "select": ["source:cmapss.sensor_files+,config.severity:warn"],
+        "scope": {
+            "units_since": {"int_sensor_readings_deduplicated": since},
+            "files_since": since,
+            "registry_changed": False,
+        },
+        "latest_build": since,
+        "deferred_at": "2000-01-01T00:00:00.000000Z",
+    }
+    (env.paths.data_dir / STATE_SUBDIR / STATE_FILE).write_text(json.dumps(saved))
+    traces = dbt_traces(env)
+    alone = once(env)
+    assert alone.returncode == 0, alone.stdout + alone.stderr
+    assert f"warn tests of the builds since {since} (deferred while files kept landing)" in alone.stdout
+    assert gap_warning in alone.stdout
+    assert not TICK_LINE.search(alone.stdout) and dbt_traces(env)[1] == traces[1]  # no build ran
+    assert state(env)["warn_tests"] is None and not state(env)["in_progress"]
 
 
 def test_an_error_test_failing_stops_the_tick_before_the_publish(watched) -> None:
