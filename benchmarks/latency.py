@@ -124,31 +124,36 @@ class Deliveries:
 
 
 def poll_visible(lake: Path, units: dict[str, int], landed_at: float, watcher: subprocess.Popen) -> dict:
-    """Poll gold.mart_fleet_health's latest Delta version until the units are there, then scored at
-    their latest cycle; the seconds from `landed_at` to each. Every POLL_SECONDS the table's
-    `_delta_log` folder is listed, and queried only when it holds a new commit (the poller stays off
-    the watcher's CPU)."""
+    """Poll the latest Delta versions until the units are in gold.fct_unit_cycle_features at their latest
+    cycle (visible in gold: the hop `mart_pipeline_freshness.visible_in_gold_at` records), then in
+    gold.mart_fleet_health scored at that cycle; the seconds from `landed_at` to each. Every POLL_SECONDS
+    the two tables' `_delta_log` folders are listed, and queried only when one holds a new commit (the
+    poller stays off the watcher's CPU)."""
     import duckdb
 
     from lakehouse.lake import connect, delta_scan_sql, mart_path
 
-    table = mart_path(lake, "mart_fleet_health")
+    features, health = mart_path(lake, "fct_unit_cycle_features"), mart_path(lake, "mart_fleet_health")
     expected = ", ".join(f"('{unit}', {cycle})" for unit, cycle in units.items())
+    in_list = ", ".join(f"'{unit}'" for unit in units)
     sql = f"""
         with expected(unit_id, cycle) as (values {expected})
-        select count(h.unit_id), count(*) filter (where h.scored_cycle = h.latest_cycle)
-        from expected as e
-        left join {delta_scan_sql(table)} as h on h.unit_id = e.unit_id and h.latest_cycle = e.cycle
+        select
+            (select count(*) from expected as e join (
+                select unit_id, cycle from {delta_scan_sql(features)} where unit_id in ({in_list})
+            ) as f on f.unit_id = e.unit_id and f.cycle = e.cycle),
+            (select count(*) from expected as e join {delta_scan_sql(health)} as h
+                on h.unit_id = e.unit_id and h.latest_cycle = e.cycle and h.scored_cycle = e.cycle)
     """
     seen: dict = {"gold_seconds": None, "scored_seconds": None}
-    log = table / "_delta_log"
+    logs = (features / "_delta_log", health / "_delta_log")
     looked_at: set[str] | None = None
     with connect() as con:
         while time.time() - landed_at < FILE_TIMEOUT_SECONDS:
             if watcher.poll() is not None:
                 raise SystemExit(f"the watcher exited ({watcher.returncode}) before the file was visible")
-            commits = set(os.listdir(log)) if log.is_dir() else set()
-            if commits == looked_at:  # no new version since the last query: only the folder is listed
+            commits = {f"{log.parent.name}/{name}" for log in logs if log.is_dir() for name in os.listdir(log)}
+            if commits == looked_at:  # no new version since the last query: only the folders are listed
                 time.sleep(POLL_SECONDS)
                 continue
             try:
@@ -161,6 +166,8 @@ def poll_visible(lake: Path, units: dict[str, int], landed_at: float, watcher: s
                 seen["gold_seconds"] = now - landed_at
             if scored == len(units):
                 seen["scored_seconds"] = now - landed_at
+                if seen["gold_seconds"] is None:  # both in the same look
+                    seen["gold_seconds"] = seen["scored_seconds"]
                 return seen
             time.sleep(POLL_SECONDS)
     raise SystemExit(f"not visible with scores after {FILE_TIMEOUT_SECONDS:.0f} s")

@@ -22,7 +22,9 @@ runs after a delivery:
    those subfolders, the predictions' when scores landed that no build took in), its error-severity
    data tests included (they gate gold: a failing one fails the tick before anything is published);
    the warn-severity ones are left out for step 5 (`WARN_TESTS`); unit tests, seeds and the registry
-   snapshot are left out when what they depend on has not changed (`exclusions`);
+   snapshot are left out when what they depend on has not changed (`exclusions`). When an MLflow
+   store exists, the marts that read the scores (`SCORE_FED_MARTS`: mart_fleet_health,
+   mart_pipeline_freshness) are left out too: step 4 builds and publishes them once, with the scores;
 2. `python -m lakehouse.publish --tables <the gold models step 1 ran>` (every table on a resumed
    or retried tick);
 3. `python -m ml.predict --changed-only` when an MLflow store exists: the units the feature table's
@@ -31,7 +33,9 @@ runs after a delivery:
 4. when step 3 wrote a scores file: the score feed-back build (`dbt build --select
    stg_predictions__unit_risk_scores+` less what a score cannot change, `SCORE_FEEDBACK_EXCLUDE`; its
    own target folder `<target>/scores`; warn tests left out too) and a second publish of the gold
-   models it ran. Here the latency is taken: the data is in gold with its scores.
+   models it ran. Here the latency is taken: the data is in gold with its scores. When step 1 left the
+   score-fed marts out and no scores were written (no champion, no unit changed), a build of those
+   marts and their publish instead.
 5. off the latency path, `dbt test` of the warn-severity tests the builds left out (those of what they
    selected; own target folder `<target>/warn_tests`), scoped to what step 1's build wrote (the var
    `scoped_tests_build_started_at`, macros/incremental/scoped_tests.sql); their warnings are printed
@@ -118,6 +122,10 @@ SCORE_FEEDBACK_SELECT = "stg_predictions__unit_risk_scores+"
 # either), and the views only they read. They catch the score rows of the change log up, as no-ops,
 # in the next tick's main build. dim_units (a no-op too) stays: mart_fleet_health's row-count test
 # compares against it, and dbt leaves out a test any of whose parents is excluded.
+# The gold marts that read the scores. When scores can be made (an MLflow store), the tick's main build
+# leaves them out, so they are built and published once, with the scores of what landed: by the score
+# feed-back build, or by a build of their own when no scores were written.
+SCORE_FED_MARTS = ("mart_fleet_health", "mart_pipeline_freshness")
 SCORE_FEEDBACK_EXCLUDE = (
     "fct_unit_cycle_features",
     "dim_unit_registry_history",
@@ -773,6 +781,10 @@ class Watcher:
         selected = self.selection(state, project, signature, predictions)
         consumed = predictions if not selected or PREDICTIONS_SOURCES[0] in selected else state.predictions
         everything = state.in_progress or self.failures > 0  # a resumed or retried tick publishes every table
+        scoring = (self.paths.mlflow / MLFLOW_STORE).exists()
+        # the marts that read the scores wait for them: built once, by the score feed-back build (or, when
+        # no scores are written, by a build of their own), and published with them
+        held_back = list(SCORE_FED_MARTS) if scoring else []
         self.mark(state, "dbt build")
 
         outcome = self.dbt.build(
@@ -781,6 +793,7 @@ class Watcher:
             *(["--select", *selected] if selected else []),
             "--exclude",
             *excluded,
+            *held_back,
             WARN_TESTS,
             *(["--vars", json.dumps({SETTLED_FILES_VAR: settled})] if settled else []),
         )
@@ -800,7 +813,7 @@ class Watcher:
         if newest_mtime is not None:
             report.latency_gold_s = max(time.time() - newest_mtime / 1e9, 0.0)
 
-        if (self.paths.mlflow / MLFLOW_STORE).exists():
+        if scoring:
             self.mark(state, "predict")
             before = scores_files(self.paths.predictions)
             try:
@@ -835,8 +848,28 @@ class Watcher:
                         "second publish", "lakehouse.publish", self.isolated, _tables(feedback.gold_models)
                     )
                     report.versions += published_versions(output)
+                    held_back = []
         else:
             self.say_no_champion()
+        if held_back:  # no scores written (no champion, no unit changed): the held-back marts now, unscored
+            self.mark(state, "score-fed marts build")
+            marts = self.dbt.build(
+                project,
+                "score-fed marts build",
+                "--select",
+                *held_back,
+                "--exclude",
+                WARN_TESTS,
+                "--target-path",
+                str(target_path()) + "/scores",
+            )
+            report.steps["marts build"] = marts.seconds
+            report.warnings += [w for w in marts.warnings if w not in report.warnings]
+            self.mark(state, "second publish")
+            output, report.steps["publish marts"] = run_module(
+                "second publish", "lakehouse.publish", self.isolated, _tables(marts.gold_models)
+            )
+            report.versions += published_versions(output)
         if newest_mtime is not None and report.units_scored:
             report.latency_scored_s = max(time.time() - newest_mtime / 1e9, 0.0)
 

@@ -5,11 +5,14 @@ a tick finishes the tick and exits 0; the warn-severity tests run after the tick
 what its build wrote, and their warnings are printed; a watcher SIGKILLed during its dbt build is resumed
 by the next `--once` to the state `make build && make publish` would leave, each landed line ingested
 once; a file moved in wakes a waiting watcher at once and is read without the settle wait; a file
-landing during a tick defers its warn tests to the next tick, which covers both builds; an
-error-severity test failing stops the tick before anything is published."""
+landing during a tick defers its warn tests to the next tick, which covers both builds; with an
+MLflow store the marts that read scores are built and published once per tick, by the score
+feed-back build, or by a build of their own when nothing was scored; an error-severity test failing
+stops the tick before anything is published."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import os
@@ -26,7 +29,7 @@ from conftest import Environment
 
 from lakehouse.lake import connect, delta_scan_sql, mart_path
 from lakehouse.publish import history, publish, published_tables
-from lakehouse.watch import LOCK_FILE, STATE_FILE, STATE_SUBDIR
+from lakehouse.watch import LOCK_FILE, MLFLOW_STORE, SCORE_FED_MARTS, STATE_FILE, STATE_SUBDIR
 from ml.config import REPO_ROOT
 from ml.simulate import FleetSpec, encode_cmapss, simulate_fleet
 
@@ -340,6 +343,72 @@ def test_warn_tests_wait_for_a_file_that_landed_during_the_tick_then_cover_both_
     assert gap_warning in alone.stdout
     assert not TICK_LINE.search(alone.stdout) and dbt_traces(env)[1] == traces[1]  # no build ran
     assert state(env)["warn_tests"] is None and not state(env)["in_progress"]
+
+
+def versions_of(env: Environment, table: str) -> list[int]:
+    return [entry.version for entry in history(env.paths.lake) if entry.table == table]
+
+
+@pytest.fixture(scope="module")
+def scored(environment_factory) -> Environment:
+    """A tiny fleet taken through by one `--once`, then champions trained on it (fast grids)."""
+    env = environment_factory("scored")
+    env.land(dataclasses.replace(FLEET, train_units=12, test_units=4, seed=43))
+    for path in env.paths.landing.rglob("*.*"):
+        settled(path)
+    first = once(env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    trained = subprocess.run(
+        [sys.executable, "-m", "ml.train", "--fast"],
+        cwd=REPO_ROOT,
+        env=env.env,
+        capture_output=True,
+        text=True,
+        timeout=TICK_TIMEOUT_S,
+    )
+    assert trained.returncode == 0, trained.stdout + trained.stderr
+    return env
+
+
+def test_a_scored_tick_publishes_the_marts_that_read_scores_once_with_the_scores(scored) -> None:
+    """With champions, the main build leaves mart_fleet_health and mart_pipeline_freshness out; the score
+    feed-back build makes them, and the second publish adds ONE version of each, the new units scored."""
+    env = scored
+    before = versions_of(env, "mart_fleet_health")
+    delivered = deliver(env, 7)
+    ticked = once(env)
+    assert ticked.returncode == 0, ticked.stdout + ticked.stderr
+    [tick] = [line for line in ticked.stdout.splitlines() if TICK_LINE.match(line)]
+    assert "scores build" in tick and "publish scores" in tick and "marts build" not in tick, tick
+    built, fed = run_results(env), run_results(env, "scores")
+    assert "fct_unit_cycle_features" in built and not set(SCORE_FED_MARTS) & set(built)
+    assert all(fed[mart] == "success" for mart in SCORE_FED_MARTS)
+    assert len(versions_of(env, "mart_fleet_health")) == len(before) + 1
+    with connect() as con:
+        scored_at_latest = con.execute(
+            f"select unit_id, scored_cycle = latest_cycle from "
+            f"{delta_scan_sql(mart_path(env.paths.lake, 'mart_fleet_health'))} where unit_id in "
+            f"({', '.join(repr(unit) for unit in sorted(unit_ids(delivered)))}) order by 1"
+        ).fetchall()
+    assert scored_at_latest == [(unit, True) for unit in sorted(unit_ids(delivered))]
+
+
+def test_a_store_without_champions_builds_the_marts_that_read_scores_on_their_own(watched) -> None:
+    """An MLflow store with no champion: nothing is scored, and a build of their own makes the marts the
+    main build left out, then publishes them: the new units reach mart_fleet_health unscored."""
+    env, _ = watched
+    import mlflow
+
+    mlflow.MlflowClient(tracking_uri=f"sqlite:///{env.paths.mlflow / MLFLOW_STORE}").search_experiments()
+    delivered = deliver(env, 8)
+    ticked = once(env)
+    assert ticked.returncode == 0, ticked.stdout + ticked.stderr
+    [tick] = [line for line in ticked.stdout.splitlines() if TICK_LINE.match(line)]
+    assert "no champion: not scored" in tick and "marts build" in tick and "publish marts" in tick, tick
+    built, marts = run_results(env), run_results(env, "scores")
+    assert not set(SCORE_FED_MARTS) & set(built)
+    assert all(marts[mart] == "success" for mart in SCORE_FED_MARTS)
+    assert unit_ids(delivered) <= published_units(env, "mart_fleet_health")
 
 
 def test_an_error_test_failing_stops_the_tick_before_the_publish(watched) -> None:
