@@ -826,50 +826,27 @@ class Watcher:
                 written = scores_files(self.paths.predictions) - before
                 report.units_scored = scored_units(written)
                 if written:
-                    self.mark(state, "score feed-back build")
                     consumed = folder_signature(self.paths.predictions)
-                    feedback = self.dbt.build(
+                    self.second_build(
+                        state,
+                        report,
                         project,
-                        "score feed-back build",
-                        "--select",
-                        SCORE_FEEDBACK_SELECT,
-                        "--exclude",
-                        "resource_type:unit_test",
-                        *SCORE_FEEDBACK_EXCLUDE,
-                        WARN_TESTS,
-                        "--target-path",
-                        str(target_path()) + "/scores",
+                        ("score feed-back build", "scores build", "publish scores"),
+                        ["--select", SCORE_FEEDBACK_SELECT, "--exclude", "resource_type:unit_test"],
+                        SCORE_FEEDBACK_EXCLUDE,
                     )
                     warn_tests.append(f"{SCORE_FEEDBACK_SELECT},{WARN_TESTS}")
-                    report.steps["scores build"] = feedback.seconds
-                    report.warnings += [w for w in feedback.warnings if w not in report.warnings]
-                    self.mark(state, "second publish")
-                    output, report.steps["publish scores"] = run_module(
-                        "second publish", "lakehouse.publish", self.isolated, _tables(feedback.gold_models)
-                    )
-                    report.versions += published_versions(output)
                     held_back = []
         else:
             self.say_no_champion()
         if held_back:  # no scores written (no champion, no unit changed): the held-back marts now, unscored
-            self.mark(state, "score-fed marts build")
-            marts = self.dbt.build(
+            self.second_build(
+                state,
+                report,
                 project,
-                "score-fed marts build",
-                "--select",
-                *held_back,
-                "--exclude",
-                WARN_TESTS,
-                "--target-path",
-                str(target_path()) + "/scores",
+                ("score-fed marts build", "marts build", "publish marts"),
+                ["--select", *held_back, "--exclude"],
             )
-            report.steps["marts build"] = marts.seconds
-            report.warnings += [w for w in marts.warnings if w not in report.warnings]
-            self.mark(state, "second publish")
-            output, report.steps["publish marts"] = run_module(
-                "second publish", "lakehouse.publish", self.isolated, _tables(marts.gold_models)
-            )
-            report.versions += published_versions(output)
         if newest_mtime is not None and report.units_scored:
             report.latency_scored_s = max(time.time() - newest_mtime / 1e9, 0.0)
 
@@ -934,6 +911,31 @@ class Watcher:
         except Exception as error:  # the first tick runs and reports it
             return f"warm-up failed ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"
         return f"warmed up in {time.monotonic() - started:.1f} s (dbt parse, imports)"
+
+    def second_build(
+        self,
+        state: State,
+        report: TickReport,
+        project: str,
+        names: tuple[str, str, str],
+        selection: list[str],
+        excluded: Sequence[str] = (),
+    ) -> None:
+        """The build after the scoring (`selection`: its --select and --exclude; `excluded` and the warn
+        tests excluded too; own target folder `<target>/scores`), then the publish of the gold models it
+        ran; `names`: the state's step, the report's build step and its publish step."""
+        step, build_step, publish_step = names
+        self.mark(state, step)
+        outcome = self.dbt.build(
+            project, step, *selection, *excluded, WARN_TESTS, "--target-path", str(target_path()) + "/scores"
+        )
+        report.steps[build_step] = outcome.seconds
+        report.warnings += [w for w in outcome.warnings if w not in report.warnings]
+        self.mark(state, "second publish")
+        output, report.steps[publish_step] = run_module(
+            "second publish", "lakehouse.publish", self.isolated, _tables(outcome.gold_models)
+        )
+        report.versions += published_versions(output)
 
     def run_warn_tests(
         self,
