@@ -115,6 +115,10 @@ MAX_WARN_TESTS_DEFERRAL_S = 60.0  # warn tests deferred while files keep landing
 OUTPUT_TAIL_LINES = 40  # lines of a failed step's output printed
 SLEEP_SLICE_S = 0.1
 PYTHON = sys.executable
+# The gold marts that read the scores. When scores can be made (an MLflow store), the tick's main build
+# leaves them out, so they are built and published once, with the scores of what landed: by the score
+# feed-back build, or by a build of their own when no scores were written.
+SCORE_FED_MARTS = ("mart_fleet_health", "mart_pipeline_freshness")
 # What make run's score step feeds back into gold (Makefile `run`) ...
 SCORE_FEEDBACK_SELECT = "stg_predictions__unit_risk_scores+"
 # ... less what a new score cannot change: the models whose change causes leave scores out (var
@@ -122,10 +126,6 @@ SCORE_FEEDBACK_SELECT = "stg_predictions__unit_risk_scores+"
 # either), and the views only they read. They catch the score rows of the change log up, as no-ops,
 # in the next tick's main build. dim_units (a no-op too) stays: mart_fleet_health's row-count test
 # compares against it, and dbt leaves out a test any of whose parents is excluded.
-# The gold marts that read the scores. When scores can be made (an MLflow store), the tick's main build
-# leaves them out, so they are built and published once, with the scores of what landed: by the score
-# feed-back build, or by a build of their own when no scores were written.
-SCORE_FED_MARTS = ("mart_fleet_health", "mart_pipeline_freshness")
 SCORE_FEEDBACK_EXCLUDE = (
     "fct_unit_cycle_features",
     "dim_unit_registry_history",
