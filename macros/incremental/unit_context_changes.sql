@@ -166,15 +166,19 @@
 {#- `(column between 'FD001' and 'FD007' and column in ('FD001', ..., 'FD007'))`; `false` for an empty
     list, `true` for none (every dataset). The range in front is what DuckDB carries through the
     mapping view's joins to every scan (a constant comparison reaches the columns a join equates;
-    an IN list does not), so a reader of one dataset scans that dataset's rows only. -#}
-{% macro dataset_in(column, datasets) -%}
+    an IN list does not), so a reader of one dataset scans that dataset's rows only.
+    `with_range=false` leaves the range out: on a view that also reads the readings for a unit
+    filter (int_unit_cycle_labels), DuckDB carries the constant range to that scan too, where it
+    joins the unit range in an OR that no zone map serves, and the scan reads every reading (fct's
+    labels: 0.30 s instead of 0.03 s for 77 units at 2 M readings, growing with the history). -#}
+{% macro dataset_in(column, datasets, with_range=true) -%}
     {%- if datasets is none -%}
         true
     {%- elif datasets | length == 0 -%}
         false
     {%- else -%}
-        ({{ column }} between {{ sql_string(datasets | min) }} and {{ sql_string(datasets | max) }}
-        and {{ column }} in ({% for dataset in datasets %}{{ sql_string(dataset) }}{{ ", " if not loop.last }}{% endfor %}))
+        ({% if with_range %}{{ column }} between {{ sql_string(datasets | min) }} and {{ sql_string(datasets | max) }}
+        and {% endif %}{{ column }} in ({% for dataset in datasets %}{{ sql_string(dataset) }}{{ ", " if not loop.last }}{% endfor %}))
     {%- endif -%}
 {%- endmacro %}
 

@@ -9,9 +9,10 @@
     table's watermark for any cause but a new score (readings, regime baselines, registry,
     RUL truth), and leaves every other unit's rows untouched. The changed units reach the views
     upstream as a literal list, which DuckDB pushes down to the readings (their datasets, as a
-    range, down to the labels' RUL truth mapping, computed for those datasets only). They are written in
-    batches of whole units (macros/incremental/unit_batches.sql) of about var unit_batch_readings
-    readings, so the windows of a first build or a full refresh fit in memory at any fleet size.
+    list, down to the labels' RUL truth mapping, computed for those datasets only). They are
+    written in batches of whole units (macros/incremental/unit_batches.sql) of about var
+    unit_batch_readings readings, so the windows of a first build or a full refresh fit in memory
+    at any fleet size.
 -#}
 {{
     config(
@@ -30,9 +31,11 @@
 }}
 {%- set degradation_sensors = var('degradation_sensors').keys() | list %}
 {%- set changed_units = changed_units_filter(ref('int_unit_change_log'), where=var('feature_change_causes')) %}
-{#- the changed units' datasets: the labels' RUL truth mapping is computed for those only -#}
+{#- the changed units' datasets: the labels' RUL truth mapping is computed for those only (as a list:
+    a range would reach the labels' readings scan too, and spoil its unit range, see dataset_in) -#}
 {%- set changed_datasets = dataset_in('dataset', datasets_of_units(
-    changed_unit_ids(ref('int_unit_change_log'), var('feature_change_causes'))) if is_incremental() else none) %}
+    changed_unit_ids(ref('int_unit_change_log'), var('feature_change_causes'))) if is_incremental() else none,
+    with_range=false) %}
 
 -- depends_on: {{ ref('int_unit_change_log') }} (the increment and the pre-hook read it)
 
