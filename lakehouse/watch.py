@@ -74,7 +74,8 @@ file version) and the publish (idempotent by content fingerprint: nothing alread
 committed again).
 
 The project's dbt files (models, macros, tests, seeds, snapshots, dbt_project.yml, profiles.yml) are
-signed too: a change re-parses and runs the unit tests and seeds again. A change to `dbt_plugins/`
+signed too, by content: a change re-parses and runs the unit tests and seeds again (the same files
+checked out again, or in another clone, are no change). A change to `dbt_plugins/`
 needs a restart (they are imported once).
 """
 
@@ -204,17 +205,24 @@ def landing_signature(landing: Path) -> Signature:
 
 
 def project_signature(root: Path = REPO_ROOT) -> str:
-    """A digest of the project's dbt files (what dbt parses), to notice a project change between ticks."""
-    entries: list[tuple[str, int, int]] = []
+    """A digest of the project's dbt files (what dbt parses): their paths and contents, to notice a project
+    change between ticks (computed only by a tick with work to do). Contents, not modification times: a
+    checkout or copy of the same files, a restart in a fresh clone say, is no change, and needs no new
+    parse, unit tests or seeds."""
+    digest = hashlib.sha256()
     for name in PROJECT_PATHS:
         path = root / name
-        if path.is_file():
-            status = path.stat()
-            entries.append((name, status.st_size, status.st_mtime_ns))
-        elif path.is_dir():
+        files = [(name, path)] if path.is_file() else []
+        if path.is_dir():
             skip = lambda relative: relative.startswith("python") or "__pycache__" in relative  # noqa: E731
-            entries += [(f"{name}/{rel}", *value) for rel, value in sorted(folder_signature(path, skip).items())]
-    return hashlib.sha256(json.dumps(entries).encode()).hexdigest()[:16]
+            listed = sorted(folder_signature(path, skip).items())
+            files += [(f"{name}/{rel}", path / rel) for rel, (size, _) in listed if size >= 0]  # files only
+        for relative, file in files:
+            digest.update(relative.encode() + b"\0")
+            with contextlib.suppress(OSError):  # gone since the listing: its name alone
+                digest.update(file.read_bytes())
+            digest.update(b"\0")
+    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)

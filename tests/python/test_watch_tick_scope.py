@@ -8,7 +8,8 @@ No dbt here: real DuckDB files and real Delta tables.
   feature table's commit), and the fingerprint stays the one a full read computes;
 - `ml.predict.units_in_commits`: `predict --changed-only` scores the units the feature table's Delta
   commits rewrote since the last scores, and falls back to every unit when the log can't say;
-- `ingested_line_count`: the lines a tick reports ingested are those its build stamped.
+- `ingested_line_count`: the lines a tick reports ingested are those its build stamped;
+- `project_signature`: the project is signed by its dbt files' contents, not their times.
 """
 
 from __future__ import annotations
@@ -94,6 +95,31 @@ def test_scores_the_last_tick_did_not_take_in_add_the_predictions_sources(watche
     landed = {**LANDED, "test_FD101_delivery-001.txt": [5, 2]}
     newer_scores = {**SCORES, "unit_risk_scores/scores_2.parquet": [60, 2]}
     assert select(watcher, state, landed, newer_scores) == CMAPSS + list(PREDICTIONS_SOURCES)
+
+
+def test_the_project_is_signed_by_its_files_contents_not_their_times(tmp_path: Path) -> None:
+    """The same files checked out again (new modification times) are no project change; a changed byte,
+    a new file or a removed one is; pytest's files under tests/python are not dbt's."""
+    (tmp_path / "models").mkdir()
+    (tmp_path / "tests" / "python").mkdir(parents=True)
+    model, project_file = tmp_path / "models" / "a.sql", tmp_path / "dbt_project.yml"
+    model.write_text("select 1 as x\n")
+    project_file.write_text("name: p\n")
+    signed = project_signature(tmp_path)
+    later = model.stat().st_mtime_ns + 10**9
+    for path in (model, project_file):
+        os.utime(path, ns=(later, later))
+    (tmp_path / "tests" / "python" / "test_x.py").write_text("def test(): pass\n")
+    assert project_signature(tmp_path) == signed
+    model.write_text("select 2 as x\n")
+    assert project_signature(tmp_path) != signed
+    model.write_text("select 1 as x\n")
+    assert project_signature(tmp_path) == signed
+    (tmp_path / "models" / "b.sql").write_text("")
+    assert project_signature(tmp_path) != signed
+    (tmp_path / "models" / "b.sql").unlink()
+    model.unlink()
+    assert project_signature(tmp_path) != signed
 
 
 @pytest.mark.parametrize(
