@@ -10,7 +10,8 @@ What wakes a wait: a file closed after writing (`IN_CLOSE_WRITE`), an entry move
 (`IN_MOVED_TO` / `IN_MOVED_FROM`: the atomic rename most writers land with), an entry removed, a
 touch (`IN_ATTRIB`), and a new entry that is not a regular file (a directory or a symbolic link,
 which no writer closes). A regular file being created or written does not wake it: its close will.
-A subfolder created later (registry/, erasures/) is watched from then on.
+A subfolder created later (registry/, erasures/) is watched from then on, and so is a landing folder
+that does not exist yet when the watcher starts.
 
 A regular file at the top level seen closed after writing, or moved in, is recorded with its size and
 modification time (ns) at that moment: `settled` gives those still unchanged in `signature` (the
@@ -18,10 +19,10 @@ watcher's listing), by entry name, for the build's var `landing_settled_files` (
 without waiting the settle interval, dbt_plugins/landing_listing.py). A file written again since
 is no longer as recorded and waits the interval, as every file does without events.
 
-Where inotify is not there (not Linux, a filesystem that does not report changes, such as NFS, or
-the per-user watch limit reached), `available` is False: `wait` sleeps its `seconds`, `settled` is
-empty, and the watcher works as without events: a look every EVERY seconds, every young file waits
-the settle interval.
+Where inotify is not there (not Linux, or the per-user watch limit reached), `available` is False:
+`wait` sleeps its `seconds`, `settled` is empty, and the watcher works as without events: a look
+every EVERY seconds, every young file waits the settle interval. On a file system that does not
+report other hosts' writes (NFS), their events never come and the same looks do the work.
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ class LandingEvents:
             self.reason = f"inotify_init1: {os.strerror(ctypes.get_errno())}"
             return
         self.fd = fd
-        if not self._watch(self.landing):
+        # a landing folder not there yet is watched once it is (`wait`); any other failure: no events
+        if not self._watch(self.landing) and self.landing.exists():
             self.close()
             return
         for name in SUBFOLDERS:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from dbt_plugins.landing_listing import list_landing_folder
+from lakehouse import landing_events
 from lakehouse.landing_events import LandingEvents
 from lakehouse.watch import landing_signature
 
@@ -78,9 +79,26 @@ def test_a_subfolder_made_later_is_watched_and_a_directory_or_link_wakes_at_once
     assert events.wait(5.0)
 
 
-def test_without_events_the_wait_sleeps_its_time(tmp_path: Path) -> None:
-    events = LandingEvents(tmp_path / "not-there")
-    assert not events.available and "not-there" in events.reason
+def test_a_landing_folder_made_after_the_start_is_watched_from_then_on(tmp_path: Path) -> None:
+    folder = tmp_path / "landing"
+    events = LandingEvents(folder)
+    try:
+        assert events.available
+        started = time.monotonic()
+        assert not events.wait(0.2)  # nothing to watch yet: the wait sleeps its time
+        assert time.monotonic() - started >= 0.2
+        folder.mkdir()
+        assert events.wait(1.0)  # watched now
+        (folder / "train_FD004.txt").write_text("1 1 0.1\n")
+        assert events.wait(5.0) and set(events.settled(landing_signature(folder))) == {"train_FD004.txt"}
+    finally:
+        events.close()
+
+
+def test_without_inotify_the_wait_sleeps_its_time(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(landing_events, "_libc", lambda: None)  # a system without inotify
+    events = LandingEvents(tmp_path)
+    assert not events.available and "no inotify" in events.reason
     started = time.monotonic()
     assert not events.wait(0.2)
     assert time.monotonic() - started >= 0.2
