@@ -46,24 +46,17 @@
     {%- set versions = adapter.get_relation(
         database=landed_lines.database, schema=landed_lines.schema, identifier='base_cmapss__landed_file_versions'
     ) if execute and not flags.FULL_REFRESH and not rebuilds_incrementals_whole() else none -%}
+    {#- a file version's facts, the same columns from either table -#}
+    {%- set columns = [
+        'source_file', 'file_size_bytes', 'file_modified_at', 'file_content_md5', 'duplicate_of_source_file',
+        'ingested_at',
+    ] -%}
     {%- if versions is not none %}
-    select
-        source_file,
-        file_size_bytes,
-        file_modified_at,
-        file_content_md5,
-        duplicate_of_source_file,
-        ingested_at
+    select {{ columns | join(', ') }}
     from {{ versions }}
     union all
     {%- endif %}
-    select
-        source_file,
-        file_size_bytes,
-        file_modified_at,
-        file_content_md5,
-        duplicate_of_source_file,
-        ingested_at
+    select {{ columns | join(', ') }}
     from {{ landed_lines }}
     where line_number <= 1
     {%- if versions is not none %}
