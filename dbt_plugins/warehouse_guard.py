@@ -1,17 +1,27 @@
 """dbt-duckdb plugin: open the warehouse file before dbt does, waiting for readers, failing fast otherwise.
 
-dbt-duckdb calls `update_connection_config` right before its own `duckdb.connect(path)`, once per
-opening of the database (one per run: the profile keeps the connection open, and dbt's threads
-open it one at a time under the adapter's lock). This plugin then:
+The profile attaches the warehouse (`attach:` with the alias named by `database:`, over an
+in-memory main database) so that its ATTACH options apply: DuckDB takes `ROW_GROUP_SIZE` only at
+ATTACH, never at connect, and does not store it in the file. dbt-duckdb calls
+`update_connection_config` right before its own `duckdb.connect`, then `configure_connection` with
+that connection before it runs the profile's `ATTACH IF NOT EXISTS` statements; once per opening of
+the database (one per run: the profile keeps the connection open). This plugin:
 
 - creates the warehouse's folder if it does not exist (`PDM_DATA_DIR=/new/folder` builds);
-- opens the file read-write itself. A lock held by another process (an analyst's read-only
-  session, another build) is waited for, up to `lock_wait_seconds`, saying every few seconds who
-  holds it (PID and, where /proc shows it, command line). Any other error (a folder that can't be
-  created, a read-only file system, a file that is not a DuckDB database) can't clear by waiting:
-  the build stops at once with a message naming the path;
-- keeps its connection until dbt's own has opened (`configure_connection`), so dbt's connect joins
-  the same in-process database instance and no other process can take the lock in between.
+- puts DuckDB's spill folder beside the warehouse (`<warehouse>.tmp`, where DuckDB puts it for a
+  database opened by its path), unless the profile sets `temp_directory`;
+- attaches the warehouse itself, with the profile's options, on dbt's connection. A lock held by
+  another process (an analyst's read-only session, another build) is waited for, up to
+  `lock_wait_seconds`, saying every few seconds who holds it (PID and, where /proc shows it,
+  command line). Any other error (a folder that can't be created, a read-only file system, a file
+  that is not a DuckDB database) can't clear by waiting: the build stops at once with a message
+  naming the path. dbt's own ATTACH IF NOT EXISTS then finds it attached;
+- makes the warehouse each dbt cursor's default database (`USE`), so the macros' schema-qualified
+  names (`silver.unit_change_watermarks`) resolve in it.
+
+A profile whose `path` is the warehouse file itself is guarded too: the plugin opens the file first,
+with the same waiting, and keeps that connection until dbt's own has opened, so dbt's connect joins
+the same in-process database instance and no other process can take the lock in between.
 
 Once it has given up, later openings in the same run (dbt's other thread) fail at once with the
 same message instead of waiting again. `open_warehouse` and `WarehouseUnavailable` are also used
@@ -25,7 +35,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 from dbt.adapters.duckdb.plugins import BasePlugin
@@ -43,6 +53,8 @@ REPORT_EVERY_SECONDS = 5.0
 LOCK_CONFLICT = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
 HOLDER_IS_READ_ONLY = "you would be able to open this database in read-only mode"
 NOT_LOCAL_FILES = (":memory:", "md:", "motherduck:")
+
+T = TypeVar("T")
 
 
 class WarehouseUnavailable(DbtRuntimeError):
@@ -114,12 +126,25 @@ def open_warehouse(
     Errors other than a lock conflict are raised at once; every error is a WarehouseUnavailable
     naming the path (and the lock's holder, for a lock).
     """
-    mode = "read-only" if read_only else "read-write"
+    return wait_for_lock(
+        lambda: duckdb.connect(str(warehouse), read_only=read_only, config=config or {}),
+        warehouse,
+        mode="read-only" if read_only else "read-write",
+        wait_seconds=wait_seconds,
+        say=say,
+    )
+
+
+def wait_for_lock(
+    open_it: Callable[[], T], warehouse: Path, *, mode: str, wait_seconds: float, say: Callable[[str], None]
+) -> T:
+    """`open_it()` (a connect or an ATTACH of `warehouse`), tried again while another process holds the
+    file's lock, up to `wait_seconds`; any other error at once. Errors are WarehouseUnavailable."""
     started = time.monotonic()
     next_report = started
     while True:
         try:
-            return duckdb.connect(str(warehouse), read_only=read_only, config=config or {})
+            return open_it()
         except duckdb.Error as exc:
             holder = lock_holder(exc)
             if holder is None:
@@ -146,6 +171,10 @@ def open_warehouse(
             time.sleep(min(POLL_SECONDS, max(wait_seconds - waited, 0.0)))
 
 
+def _local_file(path: str) -> Path | None:
+    return None if path.startswith(NOT_LOCAL_FILES) or "://" in path else Path(path).absolute()
+
+
 class Plugin(BasePlugin):
     """Registered last in profiles.yml: it connects with the config the plugins before it set."""
 
@@ -153,26 +182,59 @@ class Plugin(BasePlugin):
         self.wait_seconds = float(plugin_config.get("lock_wait_seconds", DEFAULT_LOCK_WAIT_SECONDS))
         self._held: duckdb.DuckDBPyConnection | None = None
         self._failure: str | None = None
+        self._attachment: Any = None  # the profile's attach entry of the warehouse
+        self._database: str | None = None
 
     def update_connection_config(self, creds: Any, config: dict[str, Any]) -> None:
-        path = str(creds.path)
-        if path.startswith(NOT_LOCAL_FILES) or "://" in path:
-            return
         if self._failure is not None:
             raise WarehouseUnavailable(self._failure)
         self._release()
-        warehouse = Path(path).absolute()
-        try:
+        self._attachment = next(
+            (a for a in creds.attach or [] if (a.alias or "") == creds.database and _local_file(a.path)), None
+        )
+        if self._attachment is not None:
+            warehouse = _local_file(self._attachment.path)
+            self._database = creds.database
+            self._guarded(lambda: prepare_folder(warehouse, logger.info))
+            config.setdefault("temp_directory", f"{warehouse}.tmp")
+            return
+        warehouse = _local_file(str(creds.path))
+        if warehouse is None:
+            return
+
+        def open_file() -> duckdb.DuckDBPyConnection:
             prepare_folder(warehouse, logger.info)
-            self._held = open_warehouse(
+            return open_warehouse(
                 warehouse, read_only=False, wait_seconds=self.wait_seconds, say=logger.warning, config=config
             )
+
+        self._held = self._guarded(open_file)
+
+    def configure_connection(self, conn: duckdb.DuckDBPyConnection) -> None:
+        self._release()  # a file `path`: dbt's connection to the same database instance is open now
+        if self._attachment is None:
+            return
+        warehouse = _local_file(self._attachment.path)
+        self._guarded(
+            lambda: wait_for_lock(
+                lambda: conn.execute(self._attachment.to_sql()),
+                warehouse,
+                mode="read-write",
+                wait_seconds=self.wait_seconds,
+                say=logger.warning,
+            )
+        )
+
+    def configure_cursor(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        if self._database is not None:
+            cursor.execute(f'use "{self._database}"')
+
+    def _guarded(self, open_it: Callable[[], T]) -> T:
+        try:
+            return open_it()
         except WarehouseUnavailable as exc:
             self._failure = exc.msg  # dbt reports the exception: "Encountered an error"
             raise
-
-    def configure_connection(self, conn: duckdb.DuckDBPyConnection) -> None:
-        self._release()  # dbt's connection to the same database instance is open now
 
     def _release(self) -> None:
         if self._held is not None:

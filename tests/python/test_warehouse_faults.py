@@ -124,6 +124,42 @@ def test_a_brand_new_data_folder_builds(data_dir: DataDir) -> None:
         assert con.execute("select count(*) from gold.dim_units").fetchone()[0] == FLEET.train_units + FLEET.test_units
 
 
+def test_the_profile_attaches_the_warehouse_with_small_row_groups_and_its_spill_folder(data_dir: DataDir) -> None:
+    """The profile attaches the warehouse (ROW_GROUP_SIZE is an ATTACH option): a table dbt writes is
+    stored in row groups of 16,384 rows, not DuckDB's 122,880; the warehouse is the cursors' default
+    database, and DuckDB spills beside it (<warehouse>.tmp), as for a database opened by its path."""
+    assert data_dir.paths.warehouse.exists(), "needs the first build's warehouse"
+
+    def dbt(*args: str) -> str:
+        result = subprocess.run(
+            [DBT, *args], cwd=REPO_ROOT, env=data_dir.env, capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+        return result.stdout
+
+    sql = "create or replace table main.row_group_probe as select range as i from range(40000)"
+    dbt("run-operation", "run_query", "--args", f"{{sql: '{sql}'}}")
+    shown = dbt(
+        "show",
+        "--output",
+        "json",
+        "--inline",
+        "select current_database() as db, current_setting('temp_directory') as spill",
+    )
+    try:
+        with duckdb.connect(str(data_dir.paths.warehouse), read_only=True) as con:
+            groups = con.execute(
+                "select row_group_id, max(count) from pragma_storage_info('main.row_group_probe') "
+                "group by all order by 1"
+            ).fetchall()
+    finally:
+        dbt("run-operation", "run_query", "--args", "{sql: 'drop table main.row_group_probe'}")
+
+    assert [rows for _, rows in groups] == [16384, 16384, 40000 - 2 * 16384]
+    assert '"db": "pdm"' in shown, shown[-2000:]
+    assert f'"spill": "{data_dir.paths.warehouse}.tmp"' in shown, shown[-2000:]
+
+
 def test_a_warehouse_folder_that_cannot_be_created_fails_fast_naming_it(data_dir: DataDir) -> None:
     # Root ignores file modes, so a read-only folder would not stop it: a regular file where the
     # warehouse's folder should be makes the folder impossible to create, for any user.
