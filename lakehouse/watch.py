@@ -50,9 +50,10 @@ runs after a delivery:
 
 Steps 2-4's commands run as their modules' `main(args)` in this process (imported once: scoring
 otherwise pays ~4 s of imports per tick), output captured; `--isolated-steps` runs them as child
-processes instead. Before its first look the watcher parses the project and imports those modules
-(the warm-up), so the first file that lands pays neither. Then the tick saves the signature taken at
-its start (a file landing during the tick differs from it, so the next tick takes it). A failing
+processes instead. Before its first look the watcher parses the project, imports those modules and
+loads the current champion models (the warm-up), so the first file that lands pays none of it. Then
+the tick saves the signature taken at its start (a file landing during the tick differs from it, so
+the next tick takes it). A failing
 step is printed with its output's tail; the signature is not saved, so the next tick retries (after
 consecutive failures with nothing new landed, with a backoff of 2, 4, 8 ... s, at most
 `MAX_RETRY_SECONDS`); `--once` exits 1.
@@ -907,18 +908,25 @@ class Watcher:
 
     def warm_up(self) -> str:
         """Before the first look, what the first tick would otherwise pay on its latency path: dbt's parse,
-        and (steps in process) the imports of the publish and the scoring. Returns what it did, one line; a
-        failure is said there and left to the tick, which reports it as a step's."""
+        and (steps in process) the imports of the publish and the scoring and the loading of the champion
+        models the aliases point at now (a new champion later is loaded by the scoring that first uses it).
+        Returns what it did, one line; a failure is said there and left to the tick, which reports it as a
+        step's."""
         started = time.monotonic()
+        done = ["dbt parse"]
         try:
             self.dbt.ensure_parsed(project_signature())
             self.dbt.parse_seconds = 0.0  # not the first tick's
             if not self.isolated:
                 for module in WARM_MODULES:
                     importlib.import_module(module)
+                done.append("imports")
+                champions = importlib.import_module("ml.predict").preload_champions(self.paths.mlflow)
+                if champions:
+                    done.append(f"champions {champions}")
         except Exception as error:  # the first tick runs and reports it
             return f"warm-up failed ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"
-        return f"warmed up in {time.monotonic() - started:.1f} s (dbt parse, imports)"
+        return f"warmed up in {time.monotonic() - started:.1f} s ({', '.join(done)})"
 
     def second_build(
         self,

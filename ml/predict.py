@@ -121,6 +121,21 @@ def _champions(mlflow_dir: Path, classifier_version: str, regressor_version: str
     return _LOADED[key]
 
 
+def preload_champions(mlflow_dir: Path) -> str | None:
+    """Load the champions the aliases point at now into this process's cache, as `score_all` would
+    (the watcher's warm-up: its first scoring then reads no model). Returns their versions as text, or
+    None when there is no store or no champion yet (nothing to load; scoring will say so)."""
+    if not store_file(mlflow_dir).exists():
+        return None
+    configure_mlflow(mlflow_dir)
+    try:
+        versions = champion_versions()
+    except MlflowException:
+        return None
+    _champions(mlflow_dir, *versions)
+    return f"{CLASSIFIER_NAME} v{versions[0]}, {REGRESSOR_NAME} v{versions[1]}"
+
+
 def load_champions(mlflow_dir: Path) -> Champions:
     """Both champions from the store in `mlflow_dir` (which must exist: scoring never creates a store)."""
     if not store_file(mlflow_dir).exists():
