@@ -87,13 +87,15 @@ LANDED_LINES = "bronze.base_cmapss__landed_lines"
 # Models incremental per landed file (bronze.ingestion_watermarks) whose rows count a file's lines.
 PER_FILE_MODELS_TABLE = "bronze.ingestion_watermarks"
 PER_FILE_MODELS = ("mart_data_quality",)
-# Tables that name units without holding their data: which units each build changed, and each unit's
-# input digests (a unit no input knows keeps a row of null digests). They must keep naming the unit
-# for the build after an erasure to delete it downstream.
+# Tables that name units without holding their data: which units each build changed, each unit's
+# input digests (a unit no input knows keeps a row of null digests), and which units each per-unit
+# gold model rewrote. They must keep naming the unit for the build after an erasure to delete it
+# downstream, and for the publish after it to replace it in the Delta tables.
 LOG_TABLES = (
     "silver.int_unit_reading_changes",
     "silver.int_unit_change_log",
     "silver.int_unit_context_hashes",
+    "silver.unit_rewrites",
 )
 # The unit number a raw sensor line names (its first token, a positive whole number): the same rule
 # as the dbt macro raw_line_unit_number (macros/ingestion/read_erased_units.sql).

@@ -23,7 +23,10 @@ Each table lands in `<lake>/gold/<table>/` (`Paths.lake`, env `PDM_LAKE_PATH`). 
 - Unit-keyed tables (key starting with `unit_id`; a table's key is its primary key, or its entry in
   `UNINDEXED_KEYS`) are published incrementally when the warehouse has the change log
   `silver.int_unit_change_log`: the units named there since the table's last applied change
-  (`pdm.changes_through` in its latest commit) are compared unit by unit (row count and hash
+  (`pdm.changes_through` in its latest commit) are compared unit by unit; for a table whose model
+  records the units its incremental builds rewrote (`silver.unit_rewrites`, the per-unit models'
+  delete pre-hook), only those, so a cause the model does not take (new risk scores for every unit,
+  for the feature table) costs no read at all. The comparison: row count and hash
   aggregates of the published rows, read back from Delta and cast to the warehouse types, against
   the warehouse's rows), and those that differ are replaced in ONE commit (`write_deltalake(...,
   mode="overwrite", predicate="unit_id in (...)")`), which rewrites only the files holding those
@@ -116,6 +119,10 @@ PDM_METADATA_PREFIX = "pdm."
 # The incremental build's change log (the lead's contract: changed_at, unit_id, is_full_rebuild).
 CHANGE_LOG_SCHEMA = "silver"
 CHANGE_LOG_TABLE = "int_unit_change_log"
+# The units each per-unit gold model's incremental builds rewrote (model_name, unit_id, rewritten_at =
+# the build's start), written by its delete pre-hook (macros/incremental/unit_changes.sql). The change
+# log names a unit for any cause; a table's own rewrites leave out the causes its model does not take.
+REWRITES_TABLE = "unit_rewrites"
 UNIT_KEY = "unit_id"
 # Gold tables whose grain is not a DuckDB primary key, and the key it would be. DuckDB keeps a primary
 # key in an ART index that every checkpoint writes out whole: on the feature table (2 M rows) that is
@@ -504,27 +511,38 @@ class ChangeLog:
 
     through: datetime | None  # newest changed_at in the log
     full_rebuild_since: bool  # a full-rebuild marker is newer than `since`
-    units: tuple[str, ...]  # units named after `since`
+    units: tuple[str, ...]  # units named after `since` (for one table: those it rewrote, when it records them)
 
 
-def has_change_log(con: duckdb.DuckDBPyConnection) -> bool:
+def _silver_table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     row = con.execute(
         "select count(*) from information_schema.tables "
         "where table_catalog = current_database() and table_schema = ? and table_name = ?",
-        [CHANGE_LOG_SCHEMA, CHANGE_LOG_TABLE],
+        [CHANGE_LOG_SCHEMA, name],
     ).fetchone()
     return bool(row[0])
 
 
-def read_change_log(con: duckdb.DuckDBPyConnection, since: datetime | None) -> ChangeLog:
+def has_change_log(con: duckdb.DuckDBPyConnection) -> bool:
+    return _silver_table_exists(con, CHANGE_LOG_TABLE)
+
+
+def read_change_log(con: duckdb.DuckDBPyConnection, since: datetime | None, table: str | None = None) -> ChangeLog:
+    """The change log after `since`. With `table`: its units are those `table`'s own incremental builds
+    rewrote after `since` (REWRITES_TABLE), when its model records them (it has any row there); otherwise
+    every unit the log names."""
     log = f"{_ident(CHANGE_LOG_SCHEMA)}.{_ident(CHANGE_LOG_TABLE)}"
     (through,) = con.execute(f"select max(changed_at) from {log}").fetchone()
     if since is None:
         return ChangeLog(through, True, ())
     (full,) = con.execute(f"select count(*) from {log} where is_full_rebuild and changed_at > ?", [since]).fetchone()
-    units = con.execute(
-        f"select distinct unit_id from {log} where changed_at > ? and unit_id is not null order by 1", [since]
-    ).fetchall()
+    sql, params = f"select distinct unit_id from {log} where changed_at > ? and unit_id is not null order by 1", [since]
+    if table is not None and _silver_table_exists(con, REWRITES_TABLE):
+        rewrites = f"{_ident(CHANGE_LOG_SCHEMA)}.{_ident(REWRITES_TABLE)}"
+        if con.execute(f"select 1 from {rewrites} where model_name = ? limit 1", [table]).fetchone():
+            sql = f"select distinct unit_id from {rewrites} where model_name = ? and rewritten_at > ? order by 1"
+            params = [table, since]
+    units = con.execute(sql, params).fetchall()
     return ChangeLog(through, bool(full), tuple(u for (u,) in units))
 
 
@@ -623,7 +641,7 @@ def _plan(
     stored = _stored_fingerprint(commit)
     since = _stored_changes_through(commit)
     if unit_keyed and stored is not None and since is not None and not added and not violations:
-        log = read_change_log(con, since)
+        log = read_change_log(con, since, table)
         same_schema = stored.schema == _schema_digest(table_columns(con, table))
         if same_schema and not log.full_rebuild_since:
             if not log.units:  # nothing touched this table's units since its last commit: no read at all

@@ -9,6 +9,11 @@
     half-way is caught up by the next; a full refresh rebuilds everything and starts the
     watermark over. `previous_processed_through` keeps the watermark before the latest run, so
     the data tests of a build can check just the units that build rewrote (get_where_subquery).
+
+    The delete pre-hook also records the units it deletes, per model, in silver.unit_rewrites (at
+    the build's start, in the model's transaction): the units each table's incremental builds
+    rewrote, which the Delta publish compares (lakehouse/publish.py), where the change log names
+    units for causes the model does not take (a new risk score for the feature table).
 -#}
 
 {% macro create_unit_change_watermarks() %}
@@ -25,6 +30,7 @@
     {%- endif -%}
 {% endmacro %}
 
+{#- ... and silver.unit_rewrites (DuckDB only: on Spark nothing publishes from it). -#}
 {% macro default__create_unit_change_watermarks() %}
     create schema if not exists silver;
     create table if not exists silver.unit_change_watermarks (
@@ -32,6 +38,11 @@
         processed_through timestamp not null,
         previous_processed_through timestamp not null,
         updated_at timestamp not null
+    );
+    create table if not exists silver.unit_rewrites (
+        model_name varchar not null,
+        unit_id varchar not null,
+        rewritten_at timestamp not null
     )
 {% endmacro %}
 
@@ -78,9 +89,13 @@
         and ({{ where }})
 {%- endmacro %}
 
-{#- Pre-hook: remove the rows of the changed units; the model's insert then brings back those still there. -#}
+{#- Pre-hook: remove the rows of the changed units; the model's insert then brings back those still
+    there. The units are recorded first in silver.unit_rewrites, under this model's name. -#}
 {% macro delete_changed_units(change_log, where='true') -%}
     {%- if is_incremental() -%}
+    insert into silver.unit_rewrites (model_name, unit_id, rewritten_at)
+    select '{{ this.identifier }}', unit_id, {{ ingestion_timestamp() }}
+    from ({{ units_changed_since_watermark(change_log, where) }}) as changed;
     delete from {{ this }}
     where unit_id in ({{ units_changed_since_watermark(change_log, where) }})
     {%- endif -%}

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from lakehouse.publish import read_change_log
 from ml.config import REPO_ROOT
 from ml.predict import SCORE_SCHEMA
 from ml.simulate import FleetSpec, format_cmapss_lines, read_cmapss
@@ -321,6 +322,22 @@ def test_a_corrected_rul_file_and_new_scores_are_digested_for_their_units_only(e
         "select unit_id from silver.int_unit_change_log where has_score_change "
         "and changed_at = (select max(changed_at) from silver.int_unit_change_log)"
     ) == [("FD103-test-001",)]
+    # each per-unit model recorded the units it rewrote: the new score rewrote mart_fleet_health's row of
+    # that unit, and none of the feature table or dim_units (they do not take scores) ...
+    latest = "(select max(changed_at) from silver.int_unit_change_log)"
+    rewritten = env.query(
+        f"select model_name, list(unit_id order by unit_id) from silver.unit_rewrites where rewritten_at = {latest} "
+        "group by all order by 1"
+    )
+    assert rewritten == [("mart_fleet_health", ["FD103-test-001"])]
+    # ... so the publish compares that unit for mart_fleet_health, none for the feature table
+    with duckdb.connect(str(env.paths.warehouse), read_only=True) as con:
+        (before,) = con.execute(
+            f"select max(changed_at) from silver.int_unit_change_log where changed_at < {latest}"
+        ).fetchone()
+        assert read_change_log(con, before).units == ("FD103-test-001",)
+        assert read_change_log(con, before, "mart_fleet_health").units == ("FD103-test-001",)
+        assert read_change_log(con, before, "fct_unit_cycle_features").units == ()
     assert_full_refresh_gives_the_same_gold(env)
     # after the full refresh nothing is left to digest
     env.build()
