@@ -127,9 +127,7 @@ def test_a_brand_new_data_folder_builds(data_dir: DataDir) -> None:
 def test_the_profile_attaches_the_warehouse_with_small_row_groups_and_its_spill_folder(data_dir: DataDir) -> None:
     """The profile attaches the warehouse (ROW_GROUP_SIZE is an ATTACH option): a table dbt writes is
     stored in row groups of 16,384 rows, not DuckDB's 122,880; the warehouse is the cursors' default
-    database, and DuckDB spills beside it (<warehouse>.tmp), as for a database opened by its path.
-    Commits checkpoint only past 1GB of WAL, and dbt's close checkpoints what is left: no WAL is left
-    for the next reader (the publish) to replay."""
+    database, and DuckDB spills beside it (<warehouse>.tmp), as for a database opened by its path."""
     assert data_dir.paths.warehouse.exists(), "needs the first build's warehouse"
 
     def dbt(*args: str) -> str:
@@ -141,17 +139,12 @@ def test_the_profile_attaches_the_warehouse_with_small_row_groups_and_its_spill_
 
     sql = "create or replace table main.row_group_probe as select range as i from range(40000)"
     dbt("run-operation", "run_query", "--args", f"{{sql: '{sql}'}}")
-    wal = data_dir.paths.warehouse.with_name(data_dir.paths.warehouse.name + ".wal")
-    # a small commit goes to the WAL, below the threshold: the close must checkpoint it
-    dbt("run-operation", "run_query", "--args", "{sql: 'insert into main.row_group_probe values (-1)'}")
-    wal_left = wal.exists() and wal.stat().st_size > 0
     shown = dbt(
         "show",
         "--output",
         "json",
         "--inline",
-        "select current_database() as db, current_setting('temp_directory') as spill, "
-        "current_setting('checkpoint_threshold') as checkpoint_threshold",
+        "select current_database() as db, current_setting('temp_directory') as spill",
     )
     try:
         with duckdb.connect(str(data_dir.paths.warehouse), read_only=True) as con:
@@ -159,15 +152,10 @@ def test_the_profile_attaches_the_warehouse_with_small_row_groups_and_its_spill_
                 "select row_group_id, max(count) from pragma_storage_info('main.row_group_probe') "
                 "group by all order by 1"
             ).fetchall()
-            (probe_rows,) = con.execute("select count(*) from main.row_group_probe").fetchone()
     finally:
         dbt("run-operation", "run_query", "--args", "{sql: 'drop table main.row_group_probe'}")
 
-    # the 40,000 rows of the create in groups of 16,384 (the insert's row in a group of its own)
-    assert [rows for _, rows in groups][:3] == [16384, 16384, 40000 - 2 * 16384]
-    assert probe_rows == 40001
-    assert not wal_left, f"{wal} was left after dbt closed the warehouse"
-    assert '"checkpoint_threshold": "953.6 MiB"' in shown, shown[-2000:]  # 1GB, as DuckDB shows it
+    assert [rows for _, rows in groups] == [16384, 16384, 40000 - 2 * 16384]
     assert '"db": "pdm"' in shown, shown[-2000:]
     assert f'"spill": "{data_dir.paths.warehouse}.tmp"' in shown, shown[-2000:]
 
