@@ -35,9 +35,10 @@ The views hold the lake's absolute path as it was at refresh time (the `PDM_*` p
 DuckDB client can open the file as it is. `python -m lakehouse.analysts sql` rebuilds the file first
 when it is missing or was built for another lake path (a moved data folder). Who refreshes it:
 `lakehouse.publish` at the end of every publish that committed a version (or when the file is missing
-or pins other versions than the lake's latest), `lakehouse.restore` and `lakehouse.erase` after their
-commits, and this module's CLI. A refresh that fails raises `AnalystsError` naming the file; the lake's
-commits stand, and readers keep the previous file.
+or pins other versions than the lake's latest) unless told `--no-analysts` (the watcher's first publish
+of a tick: its last one refreshes it), `lakehouse.restore` and `lakehouse.erase` after their commits,
+the watcher when a tick fails after a publish, and this module's CLI. A refresh that fails raises
+`AnalystsError` naming the file; the lake's commits stand, and readers keep the previous file.
 
 The CLI is the pinned `duckdb-cli` of `.venv` (same version as the engine); it loads the delta
 extension shipped in `duckdb-extension-delta` itself (`-cmd "load '<path>'"`) and sets the session's

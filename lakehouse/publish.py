@@ -748,14 +748,19 @@ def _select_tables(available: list[str], requested: Sequence[str] | None) -> lis
 
 
 def publish(
-    warehouse: Path, lake: Path, tables: list[str] | None = None, lock_timeout: float = DEFAULT_TIMEOUT_S
+    warehouse: Path,
+    lake: Path,
+    tables: list[str] | None = None,
+    lock_timeout: float = DEFAULT_TIMEOUT_S,
+    refresh_analysts: bool = True,
 ) -> list[PublishResult]:
     """Publish gold tables of `warehouse` (all, or those named) to `<lake>/gold/<table>/` as Delta.
 
     Holds the lake lock (waiting up to `lock_timeout` s, then `LakeBusyError`) and plans under it, so
     it compares against what any earlier publisher committed. Writes one Delta version per table whose
     content fingerprint changed, none otherwise, then refreshes the analysts' database of the lake
-    (`lakehouse.analysts`) if anything was committed or it is stale. Raises
+    (`lakehouse.analysts`) if anything was committed or it is stale; with `refresh_analysts` False
+    it leaves that to its caller (the watcher, once per tick: after the tick's last publish). Raises
     `SchemaEnforcementError` (before writing anything) if a published column changed type or was
     dropped, `PublishError` if the warehouse can't be opened or a named table doesn't exist, and
     `AnalystsError` (after the commits) if the analysts' database can't be written.
@@ -790,7 +795,8 @@ def publish(
                     len(plan.units) if plan.changed else 0,
                 )
             )
-        _refresh_analysts(con, Path(lake), results)
+        if refresh_analysts:
+            _refresh_analysts(con, Path(lake), results)
     return results
 
 
@@ -915,6 +921,12 @@ def _parser() -> argparse.ArgumentParser:
         help="with --history: only the version of each table that was current at TIME (ISO-8601; no zone = UTC)",
     )
     parser.add_argument(
+        "--no-analysts",
+        action="store_true",
+        help="leave the analysts' database as it is: a later publish (or `python -m lakehouse.analysts`) "
+        "refreshes it, as the watcher's second publish of a tick does",
+    )
+    parser.add_argument(
         "--lock-timeout",
         type=float,
         default=float(os.environ.get("PDM_LAKE_LOCK_TIMEOUT", DEFAULT_TIMEOUT_S)),
@@ -946,7 +958,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             return 0
         tables = args.tables.split(",") if args.tables is not None else None
-        for result in publish(paths.warehouse, paths.lake, tables, args.lock_timeout):
+        for result in publish(paths.warehouse, paths.lake, tables, args.lock_timeout, not args.no_analysts):
             print(result.summary())
     except lakelib.LakeError as exc:
         print(f"publish: {exc}", file=sys.stderr)

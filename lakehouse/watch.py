@@ -26,7 +26,9 @@ runs after a delivery:
    store exists, the marts that read the scores (`SCORE_FED_MARTS`: mart_fleet_health,
    mart_pipeline_freshness) are left out too: step 4 builds and publishes them once, with the scores;
 2. `python -m lakehouse.publish --tables <the gold models step 1 ran>` (every table on a resumed
-   or retried tick);
+   or retried tick; `--no-analysts` when an MLflow store exists: step 4's publish follows and
+   refreshes the analysts' database, once per tick, or a tick that fails before it does so as it
+   fails);
 3. `python -m ml.predict --changed-only` when an MLflow store exists: the units the feature table's
    Delta commits rewrote since the last scores (every unit after a new champion; no champion: said
    once, scores wait for `make train`);
@@ -816,7 +818,12 @@ class Watcher:
 
         self.mark(state, "publish")
         tables = [] if everything else outcome.gold_models
-        output, report.steps["publish"] = run_module("publish", "lakehouse.publish", self.isolated, _tables(tables))
+        # with scoring, a second publish follows in this tick (step 4) and refreshes the analysts'
+        # database, once: analysts go from one tick's gold to the next, features with their scores (a
+        # tick that fails before it refreshes it then, `refresh_stale_analysts`)
+        output, report.steps["publish"] = run_module(
+            "publish", "lakehouse.publish", self.isolated, [*_tables(tables), *(["--no-analysts"] if scoring else [])]
+        )
         report.versions += published_versions(output)
         if newest_mtime is not None:
             report.latency_gold_s = max(time.time() - newest_mtime / 1e9, 0.0)
@@ -1004,6 +1011,22 @@ class Watcher:
         state.save(self.state_path)
         return report
 
+    def refresh_stale_analysts(self) -> str:
+        """After a failed tick: refresh the analysts' database if it does not pin the lake's latest
+        versions (a publish of the tick committed, and the step that was to refresh it failed). Returns
+        what it did, one line ('' when it was current)."""
+        try:
+            from lakehouse import analysts
+
+            database = analysts.default_database(self.paths.lake)
+            if not any(self.paths.lake.glob("*/*/_delta_log")) or analysts.is_current(self.paths.lake, database):
+                return ""
+            run_module("analysts refresh", "lakehouse.analysts", self.isolated)
+        except Exception as error:  # said with the tick's failure; the next publish refreshes it
+            detail = error.detail if isinstance(error, StepFailed) else f"{type(error).__name__}: {error}"
+            return f"the analysts' database could not be refreshed to the lake's latest versions: {detail}"
+        return f"the analysts' database was refreshed to the versions this tick published ({database})"
+
     def say_no_champion(self) -> None:
         if not self.said_no_champion:
             self.out(f"no champion models in {self.paths.mlflow}: scores wait for `make train`")
@@ -1027,10 +1050,12 @@ class Watcher:
             self.failures += 1
             self.last_failure_at = time.monotonic()
             self.failed_signature = signature_at_start
+            analysts_line = self.refresh_stale_analysts()
             rule = "!" * 78
             self.out(
                 f"{rule}\n{datetime.now().strftime('%H:%M:%S')} tick FAILED at {failed.step}: {failed.detail}\n"
-                f"the landing signature is not saved: the next tick retries (with nothing new landed, after "
+                + (f"{analysts_line}\n" if analysts_line else "")
+                + f"the landing signature is not saved: the next tick retries (with nothing new landed, after "
                 f"{min(MAX_RETRY_SECONDS, 2.0 ** min(self.failures, 12)):g} s). Last lines of its output:\n"
                 f"{failed.output}\n{rule}"
             )

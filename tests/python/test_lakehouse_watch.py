@@ -7,8 +7,9 @@ by the next `--once` to the state `make build && make publish` would leave, each
 once; a file moved in wakes a waiting watcher at once and is read without the settle wait; a file
 landing during a tick defers its warn tests to the next tick, which covers both builds; with an
 MLflow store the marts that read scores are built and published once per tick, by the score
-feed-back build, or by a build of their own when nothing was scored; an error-severity test failing
-stops the tick before anything is published."""
+feed-back build, or by a build of their own when nothing was scored, and the analysts' database is
+refreshed after the tick's last publish (or as a tick fails after its first); an error-severity test
+failing stops the tick before anything is published."""
 
 from __future__ import annotations
 
@@ -24,9 +25,11 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 from conftest import Environment
 
+from lakehouse import analysts
 from lakehouse.lake import connect, delta_scan_sql, mart_path
 from lakehouse.publish import history, publish, published_tables
 from lakehouse.watch import LOCK_FILE, MLFLOW_STORE, SCORE_FED_MARTS, STATE_FILE, STATE_SUBDIR
@@ -391,6 +394,38 @@ def test_a_scored_tick_publishes_the_marts_that_read_scores_once_with_the_scores
             f"({', '.join(repr(unit) for unit in sorted(unit_ids(delivered)))}) order by 1"
         ).fetchall()
     assert scored_at_latest == [(unit, True) for unit in sorted(unit_ids(delivered))]
+
+
+def test_a_scored_tick_refreshes_the_analysts_database_after_its_last_publish_even_when_it_fails(scored) -> None:
+    """The tick's first publish leaves the analysts' database to the publish of the scores, so analysts go
+    from one tick's gold to the next. A tick that fails between the two (here its scoring: a file where
+    the scores folder should be) refreshes it as it fails, to what its first publish committed; the
+    retried tick leaves it pinning every table's latest version, refreshed after the scores' commit."""
+    env = scored
+    database = analysts.default_database(env.paths.lake)
+    folder = env.paths.predictions / "unit_risk_scores"
+    aside = folder.with_name("unit_risk_scores.aside")
+    folder.rename(aside)
+    folder.write_text("not a folder\n")
+    try:
+        delivered = deliver(env, 9)
+        failed = once(env)
+    finally:
+        folder.unlink()
+        aside.rename(folder)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "tick FAILED at predict" in failed.stdout, failed.stdout
+    assert "the analysts' database was refreshed to the versions this tick published" in failed.stdout
+    assert unit_ids(delivered) <= published_units(env, "fct_unit_cycle_features")
+    assert analysts.is_current(env.paths.lake, database)
+
+    retried = once(env)
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+    assert analysts.is_current(env.paths.lake, database)
+    [scores_commit] = [e.timestamp for e in history(env.paths.lake, "mart_fleet_health")][-1:]
+    with duckdb.connect(str(database), read_only=True) as con:
+        (refreshed_at,) = con.execute("select refreshed_at from analysts_refreshes").fetchone()
+    assert scores_commit is not None and refreshed_at >= scores_commit
 
 
 def test_a_store_without_champions_builds_the_marts_that_read_scores_on_their_own(watched) -> None:
