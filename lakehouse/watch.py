@@ -42,13 +42,15 @@ runs after a delivery:
    selected; own target folder `<target>/warn_tests`), scoped to what step 1's build wrote (the var
    `scoped_tests_build_started_at`, macros/incremental/scoped_tests.sql); their warnings are printed
    as a build's would be, and an error running one fails the tick as it would have failed the build.
-   When a file landed during the tick (continuous mode, no stop requested), they are deferred so
-   they do not delay it (the tick line ends `warn tests deferred: a file is waiting`): the state
-   file keeps their selectors and the scope of the build they were left out of (`build_test_scope`:
-   each model's watermark as its tests would have used it, read right after the build), and they
-   run, scoped to every deferred build as well as the latest (the var `scoped_tests_earlier_builds`),
-   with the next tick that finds no file waiting, at the next look that finds nothing new (its own
-   line, `warn tests of the builds since ...`), or once deferred `MAX_WARN_TESTS_DEFERRAL_S` (60 s).
+   In continuous mode (no stop requested) they wait for a quiet moment, so a file landing while they
+   would run is not delayed by them (the tick line ends `warn tests deferred to a quiet moment`): the
+   state file keeps their selectors and the scope of the build they were left out of
+   (`build_test_scope`: each model's watermark as its tests would have used it, read right after the
+   build), and they run, scoped to every deferred build as well as the latest (the var
+   `scoped_tests_earlier_builds`), at the first look that finds nothing new EVERY seconds or more
+   after the last tick that did work (its own line, `warn tests of the builds since ...`), or, when
+   files keep landing, in a tick once deferred `MAX_WARN_TESTS_DEFERRAL_S` (60 s). A watcher stopped
+   while they wait leaves them in the state file: its next start (or `--once`) runs them.
 
 Steps 2-4's commands run as their modules' `main(args)` in this process (imported once: scoring
 otherwise pays ~4 s of imports per tick), output captured; `--isolated-steps` runs them as child
@@ -114,7 +116,7 @@ LOCK_FILE = "watch.lock"
 STATE_VERSION = 1
 DEFAULT_EVERY_S = 10.0
 MAX_RETRY_SECONDS = 300.0  # a failing tick with nothing new landed is retried at most this far apart
-MAX_WARN_TESTS_DEFERRAL_S = 60.0  # warn tests deferred while files keep landing run at least this often
+MAX_WARN_TESTS_DEFERRAL_S = 60.0  # deferred warn tests run at least this often, even while files keep landing
 OUTPUT_TAIL_LINES = 40  # lines of a failed step's output printed
 SLEEP_SLICE_S = 0.1
 PYTHON = sys.executable
@@ -274,7 +276,7 @@ class State:
     step: str = ""
     succeeded_at: str | None = None
     predictions: Signature | None = None  # the predictions folder at the end of the last successful tick
-    # warn tests deferred while files kept landing (`Watcher.defer_warn_tests`): `select` (the selectors of
+    # warn tests deferred to a quiet moment (`Watcher.defer_warn_tests`): `select` (the selectors of
     # the builds they were left out of), `scope` (those builds' test scope, `build_test_scope`),
     # `latest_build` (the last of those builds' run_started_at), `deferred_at` (when first deferred)
     warn_tests: dict[str, Any] | None = None
@@ -655,7 +657,7 @@ class TickReport:
     after: dict[str, float] = field(default_factory=dict)  # steps after the latency was taken: the warn tests
     warnings: list[str] = field(default_factory=list)
     breaches: list[str] = field(default_factory=list)
-    warn_tests_deferred: bool = False  # a file landed during the tick: its warn tests wait for a pause
+    warn_tests_deferred: bool = False  # the tick's warn tests wait for a quiet moment
     warn_tests_only: bool = False  # a look with nothing new that ran the warn tests deferred earlier
 
     def line(self) -> str:
@@ -680,7 +682,7 @@ class TickReport:
 
         steps = timed(self.steps) + (f"; after the latency: {timed(self.after)}" if self.after else "")
         if self.warn_tests_deferred:
-            steps += "; warn tests deferred: a file is waiting"
+            steps += "; warn tests deferred to a quiet moment"
         return f"{now} tick: {'; '.join(parts)} [{steps}]"
 
 
@@ -704,10 +706,13 @@ class Watcher:
         self.last_failure_at = 0.0
         self.failed_signature: Signature | None = None
         self.idle = False  # the last tick found nothing pending
-        # continuous mode: when a file landed during a tick, its warn tests wait for the next tick with no
-        # file waiting or the next look that finds nothing new (at most MAX_WARN_TESTS_DEFERRAL_S), so they
-        # do not delay that file; not in `--once`, nor when stopping
+        # continuous mode: a tick's warn tests wait for a look that finds nothing new at least
+        # `warn_tests_quiet_s` (the watcher's EVERY) after the last tick that did work, or at most
+        # MAX_WARN_TESTS_DEFERRAL_S, so they do not delay a file that lands meanwhile; not in `--once`,
+        # nor when stopping
         self.defer_warn_tests: Callable[[], bool] = lambda: False
+        self.warn_tests_quiet_s = DEFAULT_EVERY_S
+        self.last_work_at = float("-inf")  # time.monotonic() at the end of the last tick that did work
 
     def continues(self, state: State, project: str) -> bool:
         """Whether the last successful tick ran on the same project files, folders and warehouse (what a
@@ -776,7 +781,10 @@ class Watcher:
             backoff = min(MAX_RETRY_SECONDS, 2.0 ** min(self.failures, 12))
             if time.monotonic() - self.last_failure_at < backoff:
                 return None
-        if reason is None:  # nothing new, warn tests deferred while files kept landing: they run now
+        if reason is None:  # nothing new: the deferred warn tests run once the landing folder is quiet
+            quiet = time.monotonic() - self.last_work_at >= self.warn_tests_quiet_s
+            if self.defer_warn_tests() and not quiet and not _deferred_too_long(state.warn_tests):
+                return None
             return self.deferred_warn_tests(state, signature)
         project = project_signature()
         difference = Difference.between(state.signature or {}, signature)
@@ -867,17 +875,14 @@ class Watcher:
 
         # off the latency path: the warn tests (reported as the build's were; an error running one fails
         # the tick as it would have failed the build), then the count of lines ingested
-        # (with those deferred from earlier ticks, scoped to their builds too); deferred themselves when a
-        # file is waiting
+        # (with those deferred from earlier ticks, scoped to their builds too); in continuous mode
+        # deferred themselves to a quiet moment
         self.mark(state, "warn tests")
         deferred = state.warn_tests
         select = sorted(set(deferred["select"]) | set(warn_tests)) if deferred else warn_tests
         scope = (
             build_test_scope(self.paths.warehouse, outcome.started_at)
-            if outcome.started_at
-            and self.defer_warn_tests()
-            and landing_signature(self.paths.landing) != signature
-            and not _deferred_too_long(deferred)
+            if outcome.started_at and self.defer_warn_tests() and not _deferred_too_long(deferred)
             else None
         )
         if scope is not None:
@@ -910,6 +915,7 @@ class Watcher:
         state.succeeded_at = _now()
         state.save(self.state_path)
         report.breaches = sla_breaches(self.paths.warehouse)
+        self.last_work_at = time.monotonic()
         return report
 
     def warm_up(self) -> str:
@@ -986,7 +992,8 @@ class Watcher:
         )
 
     def deferred_warn_tests(self, state: State, signature: Signature) -> TickReport:
-        """A look that found nothing new runs the warn tests deferred while files kept landing."""
+        """A look that found nothing new (in continuous mode, the landing folder quiet) runs the warn tests
+        deferred by earlier ticks."""
         deferred = state.warn_tests
         assert deferred is not None
         project = project_signature()
@@ -1000,7 +1007,7 @@ class Watcher:
         )
         report = TickReport(
             difference=Difference((), (), ()),
-            reason=f"of the builds since {deferred['scope']['files_since']} (deferred while files kept landing)",
+            reason=f"of the builds since {deferred['scope']['files_since']} (deferred to a quiet moment)",
             warn_tests_only=True,
         )
         report.after["warn tests"] = tested.seconds
@@ -1122,7 +1129,7 @@ def merged_test_scope(first: dict[str, Any], second: dict[str, Any]) -> dict[str
 
 def _deferred_too_long(deferred: dict[str, Any] | None) -> bool:
     """Whether warn tests deferred first at `deferred_at` have waited MAX_WARN_TESTS_DEFERRAL_S: then they
-    run even though a file is waiting (a steady stream does not put them off for ever)."""
+    run without waiting for a quiet moment (a steady stream of files does not put them off for ever)."""
     if not deferred:
         return False
     deferred_at = datetime.strptime(deferred["deferred_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
@@ -1196,6 +1203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         paths, args.target, out=lambda text: print(text, flush=True), isolated=args.isolated_steps, events=events
     )
     watcher.defer_warn_tests = lambda: not args.once and not stop.requested
+    watcher.warn_tests_quiet_s = args.every
     try:
         if args.once:
             ok = watcher.run_tick()

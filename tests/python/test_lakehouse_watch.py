@@ -4,8 +4,8 @@ unchanged landing folder runs no dbt; a second watcher is refused, naming the fi
 a tick finishes the tick and exits 0; the warn-severity tests run after the tick's publish, scoped to
 what its build wrote, and their warnings are printed; a watcher SIGKILLed during its dbt build is resumed
 by the next `--once` to the state `make build && make publish` would leave, each landed line ingested
-once; a file moved in wakes a waiting watcher at once and is read without the settle wait; a file
-landing during a tick defers its warn tests to the next tick, which covers both builds; with an
+once; a file moved in wakes a waiting watcher at once and is read without the settle wait; the warn
+tests wait for a quiet moment, then cover every build they were left out of; with an
 MLflow store the marts that read scores are built and published once per tick, by the score
 feed-back build, or by a build of their own when nothing was scored, and the analysts' database is
 refreshed after the tick's last publish (or as a tick fails after its first); an error-severity test
@@ -299,13 +299,16 @@ def test_a_file_moved_in_wakes_the_watcher_at_once_and_is_read_without_the_settl
     assert unit_ids(delivered) <= published_units(env)
 
 
-def test_warn_tests_wait_for_a_file_that_landed_during_the_tick_then_cover_both_builds(watched) -> None:
-    """A file landing during a tick defers that tick's warn tests (they would delay the file); the next
-    tick, with nothing waiting, runs them scoped to both builds: the first file's cycle gap warns there.
-    Deferred tests a look with nothing new finds in the state run on their own, then are cleared."""
+def test_warn_tests_wait_for_a_quiet_moment_then_cover_every_build_they_were_left_out_of(watched) -> None:
+    """Under `watch`, a tick's warn tests wait for a quiet moment: a second file landing during the first
+    file's tick is built at once, both ticks defer them, and the first look with nothing new EVERY
+    seconds after the second tick runs them on their own, scoped to both builds (the first file's cycle
+    gap warns there), then clears them. Deferred tests a look with nothing new finds in the state run
+    on their own too."""
     env, _ = watched
     first = deliver(env, 5, cycle_gap=True)
-    watcher = start(env, every="600")
+    log = env.paths.data_dir / "watch_quiet.log"
+    watcher = start(env, every="3", log=log)
     wait_for(lambda: state(env).get("step") == "dbt build", "the first file's dbt build", timeout=TICK_TIMEOUT_S)
     second = deliver(env, 6)
     wait_for(
@@ -313,17 +316,20 @@ def test_warn_tests_wait_for_a_file_that_landed_during_the_tick_then_cover_both_
         "the second file's tick",
         timeout=2 * TICK_TIMEOUT_S,
     )
+    assert state(env)["warn_tests"] is not None  # waiting
+    wait_for(lambda: state(env).get("warn_tests", 1) is None, "the deferred warn tests", timeout=TICK_TIMEOUT_S)
     watcher.send_signal(signal.SIGTERM)
-    out, err = watcher.communicate(timeout=TICK_TIMEOUT_S)
+    _, err = watcher.communicate(timeout=TICK_TIMEOUT_S)
+    out = log.read_text()
     assert watcher.returncode == 0, out + err
     ticks = [line for line in out.splitlines() if TICK_LINE.match(line)]
     assert len(ticks) == 2, out
-    assert ticks[0].endswith("warn tests deferred: a file is waiting]") and "after the latency" not in ticks[0]
-    assert "after the latency: warn tests " in ticks[1]
+    assert all(t.endswith("warn tests deferred to a quiet moment]") and "after the latency" not in t for t in ticks)
+    [quiet_line] = [line for line in out.splitlines() if " warn tests of the builds since " in line]
+    assert quiet_line.endswith(" s") and "(deferred to a quiet moment)" in quiet_line, quiet_line
     gap_warning = "warning: test warn_unit_cycle_gaps_and_disorder warned: "
-    assert gap_warning in out and out.index(gap_warning) > out.index(ticks[1]), out
+    assert gap_warning in out and out.index(gap_warning) > out.index(quiet_line), out
     assert unit_ids(first) | unit_ids(second) <= published_units(env)
-    assert state(env)["warn_tests"] is None
 
     # deferred tests in the state, nothing new landed: a look runs them alone, with their scope
     saved = json.loads((env.paths.data_dir / STATE_SUBDIR / STATE_FILE).read_text())
@@ -342,7 +348,7 @@ def test_warn_tests_wait_for_a_file_that_landed_during_the_tick_then_cover_both_
     traces = dbt_traces(env)
     alone = once(env)
     assert alone.returncode == 0, alone.stdout + alone.stderr
-    assert f"warn tests of the builds since {since} (deferred while files kept landing)" in alone.stdout
+    assert f"warn tests of the builds since {since} (deferred to a quiet moment)" in alone.stdout
     assert gap_warning in alone.stdout
     assert not TICK_LINE.search(alone.stdout) and dbt_traces(env)[1] == traces[1]  # no build ran
     assert state(env)["warn_tests"] is None and not state(env)["in_progress"]
