@@ -1032,7 +1032,7 @@ class Watcher:
         except Exception as error:  # said with the tick's failure; the next publish refreshes it
             detail = error.detail if isinstance(error, StepFailed) else f"{type(error).__name__}: {error}"
             return f"the analysts' database could not be refreshed to the lake's latest versions: {detail}"
-        return f"the analysts' database was refreshed to the versions this tick published ({database})"
+        return f"the analysts' database was refreshed to the lake's latest versions ({database})"
 
     def say_no_champion(self) -> None:
         if not self.said_no_champion:

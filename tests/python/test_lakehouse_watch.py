@@ -421,7 +421,7 @@ def test_a_scored_tick_refreshes_the_analysts_database_after_its_last_publish_ev
         aside.rename(folder)
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "tick FAILED at predict" in failed.stdout, failed.stdout
-    assert "the analysts' database was refreshed to the versions this tick published" in failed.stdout
+    assert "the analysts' database was refreshed to the lake's latest versions" in failed.stdout
     assert unit_ids(delivered) <= published_units(env, "fct_unit_cycle_features")
     assert analysts.is_current(env.paths.lake, database)
 
