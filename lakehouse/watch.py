@@ -1026,7 +1026,7 @@ class Watcher:
             from lakehouse import analysts
 
             database = analysts.default_database(self.paths.lake)
-            if not any(self.paths.lake.glob("*/*/_delta_log")) or analysts.is_current(self.paths.lake, database):
+            if not analysts.published(self.paths.lake) or analysts.is_current(self.paths.lake, database):
                 return ""
             run_module("analysts refresh", "lakehouse.analysts", self.isolated)
         except Exception as error:  # said with the tick's failure; the next publish refreshes it
