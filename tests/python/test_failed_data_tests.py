@@ -25,8 +25,18 @@ pytestmark = pytest.mark.dbt
 
 FLEET = FleetSpec(dataset="FD101", train_units=6, test_units=3, conditions=1, fault_modes=1, seed=1)
 NEW_DATASET = FleetSpec(dataset="FD102", train_units=4, test_units=2, conditions=1, fault_modes=1, seed=2)
-# What dbt reads of the project (the Python tests stay behind).
-PROJECT = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests", "seeds", "snapshots", "analyses")
+# What dbt reads of the project, the profile's plugins included (the Python tests stay behind).
+PROJECT = (
+    "dbt_project.yml",
+    "profiles.yml",
+    "models",
+    "macros",
+    "tests",
+    "seeds",
+    "snapshots",
+    "analyses",
+    "dbt_plugins",
+)
 FEATURES = Path("models") / "marts" / "fct_unit_cycle_features.sql"
 BUG = "\n{% if is_incremental() %}union all select * from final where split = 'test' and cycle = 1{% endif %}\n"
 GRAIN_TEST = "Failure in test unique_combination_of_columns_fct_unit_cycle_features_dataset__split__unit_number__cycle"
@@ -44,7 +54,6 @@ def copy_project(target: Path) -> Path:
             shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("python", "__pycache__"))
         else:
             shutil.copy2(source, target / name)
-    shutil.copytree(REPO_ROOT / "dbt_plugins", target / "dbt_plugins", ignore=shutil.ignore_patterns("__pycache__"))
     return target
 
 
