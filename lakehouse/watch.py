@@ -7,10 +7,12 @@ Every tick (one every `--every` seconds, at once after a tick that took longer, 
 kernel reports that a file landed: lakehouse/landing_events.py, Linux inotify) lists the landing
 folder (`PDM_LANDING_PATH`; the registry extract's and the erasure tombstone's subfolders included:
 relative path, size, mtime_ns of every entry, no file content) and compares that signature with the
-one saved after the last SUCCESSFUL tick in `<data>/watch/state.json` (written atomically). Nothing
-changed: nothing else happens (no dbt, no output). Changed, no state yet, the warehouse or the lake
-gone, or a tick that did not finish (the state file says `in_progress`): the tick runs what `make run`
-runs after a delivery:
+one saved after the last SUCCESSFUL tick in `<data>/watch/state.json` (written atomically), and the
+predictions folder's listing with the one that tick's builds took in. Nothing changed: nothing else
+happens (no dbt, no output). Changed (in the predictions folder: scores or drift figures written
+outside a tick, by `make predict` or `make monitor`), no state yet, the warehouse or the lake gone, or
+a tick that did not finish (the state file says `in_progress`): the tick runs what `make run` runs
+after a delivery:
 
 1. `dbt build` (incremental, in this process: dbt's programmatic runner with a manifest kept between
    ticks and re-parsed when a project file changes). The new files the kernel saw closed by their
@@ -19,7 +21,8 @@ runs after a delivery:
    a successful tick on the same project files it selects only what is downstream of the sources
    whose files changed since then (`selection`: `source:cmapss.sensor_files+
    source:cmapss.rul_files+` for a landed data file, the registry's or the erasures' source for
-   those subfolders, the predictions' when scores landed that no build took in), its error-severity
+   those subfolders, the predictions' when scores or drift figures landed that no build took in:
+   alone when nothing else changed), its error-severity
    data tests included (they gate gold: a failing one fails the tick before anything is published);
    the warn-severity ones are left out for step 5 (`WARN_TESTS`); unit tests, seeds and the registry
    snapshot are left out when what they depend on has not changed (`exclusions`). When an MLflow
@@ -332,8 +335,10 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def pending_reason(state: State, paths: Paths, signature: Signature) -> str | None:
-    """Why a tick must run now (None: nothing to do)."""
+def pending_reason(state: State, paths: Paths, signature: Signature, predictions: Signature) -> str | None:
+    """Why a tick must run now (None: nothing to do). `predictions`: the predictions folder now; scores or
+    drift figures written there by anything but this watcher's ticks (`make predict`, `make monitor`, a
+    scheduled scoring) are fed back to gold at the next look, not left for the next landed file's tick."""
     if state.signature is None:
         return "no successful tick recorded yet"
     if state.in_progress:
@@ -346,6 +351,8 @@ def pending_reason(state: State, paths: Paths, signature: Signature) -> str | No
         return f"nothing published under {paths.lake / 'gold'}"
     if Difference.between(state.signature, signature):
         return "the landing folder changed"
+    if state.predictions is not None and predictions != state.predictions:
+        return "scores or drift figures written to the predictions folder outside a tick"
     return None
 
 
@@ -743,7 +750,7 @@ class Watcher:
                 return []
             parts.add(part)
         selectors = [selector for part in LANDING_SOURCES if part in parts for selector in LANDING_SOURCES[part]]
-        if selectors and predictions != state.predictions:
+        if predictions != state.predictions:
             selectors += PREDICTIONS_SOURCES
         return selectors
 
@@ -774,7 +781,8 @@ class Watcher:
         """One tick: None when nothing is pending; raises StepFailed when a step fails."""
         state = State.load(self.state_path)
         signature = landing_signature(self.paths.landing)
-        reason = pending_reason(state, self.paths, signature)
+        predictions = folder_signature(self.paths.predictions)
+        reason = pending_reason(state, self.paths, signature, predictions)
         if reason is None and not state.warn_tests:
             return None
         if self.failures and signature == self.failed_signature:
@@ -795,7 +803,6 @@ class Watcher:
         whole = self.events.settled(signature) if self.events else {}
         settled = {name: value for name, value in whole.items() if name in touched}
         excluded = self.exclusions(state, project, signature)
-        predictions = folder_signature(self.paths.predictions)
         selected = self.selection(state, project, signature, predictions)
         consumed = predictions if not selected or PREDICTIONS_SOURCES[0] in selected else state.predictions
         everything = state.in_progress or self.failures > 0  # a resumed or retried tick publishes every table

@@ -8,8 +8,9 @@ once; a file moved in wakes a waiting watcher at once and is read without the se
 tests wait for a quiet moment, then cover every build they were left out of; with an
 MLflow store the marts that read scores are built and published once per tick, by the score
 feed-back build, or by a build of their own when nothing was scored, and the analysts' database is
-refreshed after the tick's last publish (or as a tick fails after its first); an error-severity test
-failing stops the tick before anything is published."""
+refreshed after the tick's last publish (or as a tick fails after its first); drift figures written to
+the predictions folder outside a tick reach gold at the next look; an error-severity test failing stops
+the tick before anything is published."""
 
 from __future__ import annotations
 
@@ -432,6 +433,34 @@ def test_a_scored_tick_refreshes_the_analysts_database_after_its_last_publish_ev
     with duckdb.connect(str(database), read_only=True) as con:
         (refreshed_at,) = con.execute("select refreshed_at from analysts_refreshes").fetchone()
     assert scores_commit is not None and refreshed_at >= scores_commit
+
+
+def test_what_is_written_to_the_predictions_folder_outside_a_tick_reaches_gold_at_the_next_look(scored) -> None:
+    """`make monitor` (or `make predict`) beside the watcher: the next look, with no file landed, builds what
+    reads the predictions folder (not the landing's models) and publishes it; the look after it finds
+    nothing pending."""
+    env = scored
+    monitored = subprocess.run(
+        [sys.executable, "-m", "ml.monitor"], cwd=REPO_ROOT, env=env.env, capture_output=True, text=True,
+        timeout=TICK_TIMEOUT_S,
+    )  # fmt: skip
+    assert monitored.returncode == 0, monitored.stdout + monitored.stderr
+    [written] = (env.paths.predictions / "model_monitoring").glob("monitoring_*.parquet")
+    with connect() as con:
+        (computed_at,) = con.execute(f"select max(computed_at) from read_parquet('{written}')").fetchone()
+    ticked = once(env)
+    assert ticked.returncode == 0, ticked.stdout + ticked.stderr
+    [tick] = [line for line in ticked.stdout.splitlines() if TICK_LINE.match(line)]
+    assert "written to the predictions folder outside a tick" in tick, tick
+    built = run_results(env)
+    assert "mart_model_monitoring" in built and "base_cmapss__landed_lines" not in built, built
+    with connect() as con:
+        (published,) = con.execute(
+            f"select max(computed_at) from {delta_scan_sql(mart_path(env.paths.lake, 'mart_model_monitoring'))}"
+        ).fetchone()
+    assert published == computed_at
+    again = once(env)
+    assert again.returncode == 0 and not TICK_LINE.search(again.stdout), again.stdout + again.stderr
 
 
 def test_a_store_without_champions_builds_the_marts_that_read_scores_on_their_own(watched) -> None:

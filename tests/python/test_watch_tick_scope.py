@@ -32,6 +32,7 @@ from lakehouse.watch import (
     State,
     Watcher,
     ingested_line_count,
+    pending_reason,
     project_signature,
 )
 from ml.config import Paths, data_environment
@@ -95,6 +96,19 @@ def test_scores_the_last_tick_did_not_take_in_add_the_predictions_sources(watche
     landed = {**LANDED, "test_FD101_delivery-001.txt": [5, 2]}
     newer_scores = {**SCORES, "unit_risk_scores/scores_2.parquet": [60, 2]}
     assert select(watcher, state, landed, newer_scores) == CMAPSS + list(PREDICTIONS_SOURCES)
+
+
+def test_scores_written_outside_a_tick_are_taken_in_at_the_next_look_alone(watcher) -> None:
+    """`make predict` (or `make monitor`) beside a running watcher: with nothing landed, the next look is
+    a tick of the predictions sources alone, not a build of every node, and not left for the next file."""
+    state = last_tick(watcher)
+    (watcher.paths.lake / "gold").mkdir(parents=True)
+    newer_scores = {**SCORES, "unit_risk_scores/scores_2.parquet": [60, 2]}
+    assert pending_reason(state, watcher.paths, dict(LANDED), dict(SCORES)) is None
+    assert "predictions folder" in pending_reason(state, watcher.paths, dict(LANDED), newer_scores)
+    assert select(watcher, state, dict(LANDED), newer_scores) == list(PREDICTIONS_SOURCES)
+    # a state written before the predictions folder was recorded: no difference to tell, nothing pending
+    assert pending_reason(last_tick(watcher, predictions=None), watcher.paths, dict(LANDED), newer_scores) is None
 
 
 def test_the_project_is_signed_by_its_files_contents_not_their_times(tmp_path: Path) -> None:
