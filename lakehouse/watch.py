@@ -52,7 +52,7 @@ after a delivery:
    build), and they run, scoped to every deferred build as well as the latest (the var
    `scoped_tests_earlier_builds`), at the first look that finds nothing new EVERY seconds or more
    after the last tick that did work (its own line, `warn tests of the builds since ...`), or, when
-   files keep landing, in a tick once deferred `MAX_WARN_TESTS_DEFERRAL_S` (60 s). A watcher stopped
+   files keep landing, in a tick once deferred `MAX_WARN_TESTS_DEFERRAL_S` (5 min). A watcher stopped
    while they wait leaves them in the state file: its next start (or `--once`) runs them.
 
 Steps 2-4's commands run as their modules' `main(args)` in this process (imported once: scoring
@@ -119,7 +119,10 @@ LOCK_FILE = "watch.lock"
 STATE_VERSION = 1
 DEFAULT_EVERY_S = 10.0
 MAX_RETRY_SECONDS = 300.0  # a failing tick with nothing new landed is retried at most this far apart
-MAX_WARN_TESTS_DEFERRAL_S = 60.0  # deferred warn tests run at least this often, even while files keep landing
+# deferred warn tests run at least this often, even while files keep landing back to back: a tick then
+# runs them after its latency, and a file landing meanwhile waits for them (1-2 s at 2 M readings); 5 min
+# keeps that to about one tick in 35 of a saturated stream (one in 7 at 60 s)
+MAX_WARN_TESTS_DEFERRAL_S = 300.0
 OUTPUT_TAIL_LINES = 40  # lines of a failed step's output printed
 SLEEP_SLICE_S = 0.1
 PYTHON = sys.executable
