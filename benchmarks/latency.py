@@ -14,7 +14,8 @@ In a work folder of its own (the ``PDM_*`` / ``DBT_*`` variables point every ste
 2. takes it through once: ``python -m lakehouse.watch --once`` (build, publish), ``python -m ml.train
    --fast``, ``python -m ml.predict``, the score feed-back build and a publish (each timed);
 3. starts ``python -m lakehouse.watch --every EVERY --target ci`` as a subprocess (its output in
-   ``step_logs/watch.log``);
+   ``step_logs/watch.log``) and waits until it is idle (``wait_until_idle``: its first look takes in
+   the set-up's scores);
 4. lands ``--files`` files one by one, each a test file of ~10 k readings for ~77 new units of one
    dataset (``test_FD00n_delivery-NNN.txt``), written aside and moved into the landing folder whole
    (its modification time is the write, not back-dated: the landing settle interval applies as it
@@ -173,6 +174,28 @@ def poll_visible(lake: Path, units: dict[str, int], landed_at: float, watcher: s
     raise SystemExit(f"not visible with scores after {FILE_TIMEOUT_SECONDS:.0f} s")
 
 
+def wait_until_idle(workspace: Workspace, watch_log: Path, watcher: subprocess.Popen, every: float) -> None:
+    """Past the watcher's warm-up (dbt parse, imports: it prints `watching ...` then) and its first looks:
+    the first takes in the scores the set-up's scoring wrote after its `--once` (a tick of the
+    predictions' sources alone), then the warn tests that tick deferred run at a quiet moment. Idle: no
+    tick in progress (the state file) and nothing printed for max(2 EVERY, 3) s."""
+    from lakehouse.watch import STATE_FILE, STATE_SUBDIR
+
+    state, quiet = workspace.root / STATE_SUBDIR / STATE_FILE, max(2 * every, 3.0)
+    deadline = time.monotonic() + FILE_TIMEOUT_SECONDS
+    printed, printed_at = "", time.monotonic()
+    while True:
+        if watcher.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the watcher did not start watching, or never went idle: see {watch_log}")
+        output = watch_log.read_text(errors="replace")
+        if output != printed:
+            printed, printed_at = output, time.monotonic()
+        busy = state.exists() and json.loads(state.read_text()).get("in_progress")
+        if "watching " in output and not busy and time.monotonic() - printed_at >= quiet:
+            return
+        time.sleep(POLL_SECONDS)
+
+
 def tick_steps(watch_log: Path) -> list[dict[str, float]]:
     """The per-step seconds of every tick line the watcher printed; the steps it ran after taking the
     latency (`; after the latency: warn tests …, checkpoint …`) named `after: <step>`."""
@@ -256,14 +279,7 @@ def measure(root: Path, readings: int, files: int, every: float, reuse_setup: bo
         )
         deliveries = Deliveries(workspace, specs, landed_before=len(specs))
         try:
-            # past its warm-up (dbt parse, imports: it prints `watching ...` then) and its first look,
-            # which finds nothing pending since the setup
-            deadline = time.monotonic() + FILE_TIMEOUT_SECONDS
-            while "watching " not in watch_log.read_text(errors="replace"):
-                if watcher.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"the watcher did not start watching: see {watch_log}")
-                time.sleep(POLL_SECONDS)
-            time.sleep(max(2 * every, 3.0))
+            wait_until_idle(workspace, watch_log, watcher, every)
             for number in range(1, files + 1):
                 loads.append(os.getloadavg()[0])
                 path, units = deliveries.land()
