@@ -40,7 +40,7 @@ def query(
     path, resolved = resolve(lake, table, version, as_of)
     name = path.name
     with lakelib.connect() as con:
-        con.execute(f'create view "{name}" as select * from {lakelib.delta_scan_sql(path, resolved)}')
+        con.execute(f'create temp view "{name}" as select * from {lakelib.delta_scan_sql(path, resolved)}')
         try:
             result = con.execute(sql or f'select * from "{name}" limit 20')
         except duckdb.Error as exc:

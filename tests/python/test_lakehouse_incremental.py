@@ -192,8 +192,8 @@ def _load(con: duckdb.DuckDBPyConnection, data: list[tuple]) -> None:
 
 
 @pytest.fixture(scope="module")
-def memory_con():
-    with lake.connect() as con:
+def memory_con(tmp_path_factory):
+    with lake.connect(tmp_path_factory.mktemp("warehouse") / "w.duckdb") as con:
         con.execute("create schema gold")
         con.execute("set TimeZone = 'UTC'")
         yield con
