@@ -56,15 +56,16 @@ def connect(database: str | Path = ":memory:", read_only: bool = False) -> duckd
             "install the versions pinned in requirements.txt"
         )
     if str(database) == ":memory:" and not read_only:
-        return _in_memory().cursor()
+        return _in_memory_connection()
     con = duckdb.connect(str(database), read_only=read_only)
     con.execute(f"install '{DELTA_EXTENSION}'")
     con.execute("load delta")
     return con
 
 
-def _in_memory() -> duckdb.DuckDBPyConnection:
-    """The process's in-memory database with the extension loaded (a new one in a forked child)."""
+def _in_memory_connection() -> duckdb.DuckDBPyConnection:
+    """A new connection to the process's in-memory database, made with the extension loaded the first time
+    (again in a forked child: a database is not carried over a fork)."""
     global _shared
     with _shared_lock:
         if _shared is None or _shared[0] != os.getpid():
@@ -72,7 +73,7 @@ def _in_memory() -> duckdb.DuckDBPyConnection:
             con.execute(f"install '{DELTA_EXTENSION}'")
             con.execute("load delta")
             _shared = (os.getpid(), con)
-        return _shared[1]
+        return _shared[1].cursor()
 
 
 def delta_scan_sql(table_path: Path, version: int | None = None) -> str:

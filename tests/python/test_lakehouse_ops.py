@@ -1,5 +1,5 @@
-"""Lakehouse operations: time travel by timestamp (`lakehouse.lake.version_as_of`), restore, erase and
-retention. Real Delta tables; the dbt-marked tests build the real project into a temp warehouse."""
+"""Lakehouse operations: reading the lake (`lakehouse.lake.connect`), time travel by timestamp
+(`lakehouse.lake.version_as_of`), restore, erase and retention. Real Delta tables; the dbt-marked tests build the real project into a temp warehouse."""
 
 from __future__ import annotations
 
@@ -30,6 +30,26 @@ def three_versions(tmp_path: Path) -> tuple[Path, list[datetime]]:
         write_deltalake(str(path), pa.table({"x": [step]}), mode="append")
         time.sleep(0.02)
     return path, list(lake.commit_times(path).values())
+
+
+def test_in_memory_connections_are_connections_to_one_database_each_with_its_own_session(three_versions):
+    """lake.connect() loads the delta extension once per process: every in-memory connection reads the
+    lake through the same database, with its own temporary objects, and closing one leaves the others."""
+    path, _ = three_versions
+    first, second = lake.connect(), lake.connect()
+    try:
+        first.execute(f"create temp view t as select * from {lake.delta_scan_sql(path, 1)}")
+        assert first.execute("select x from t order by x").fetchall() == [(0,), (1,)]
+        with pytest.raises(duckdb.CatalogException):
+            second.execute("select x from t")  # temporary: the other connection's session only
+        second.execute("create table shared_probe as select 1 as x")  # a table in `memory`: one database
+        assert first.execute("select x from shared_probe").fetchall() == [(1,)]
+        first.execute("drop table shared_probe")
+        first.close()
+        assert second.execute(f"select count(*) from {lake.delta_scan_sql(path)}").fetchone() == (3,)
+    finally:
+        first.close()
+        second.close()
 
 
 def test_version_as_of_picks_the_version_current_at_that_time(three_versions):
