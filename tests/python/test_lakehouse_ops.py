@@ -1,5 +1,6 @@
 """Lakehouse operations: reading the lake (`lakehouse.lake.connect`), time travel by timestamp
-(`lakehouse.lake.version_as_of`), restore, erase and retention. Real Delta tables; the dbt-marked tests build the real project into a temp warehouse."""
+(`lakehouse.lake.version_as_of`), restore, erase and retention. Real Delta tables; the dbt-marked tests
+build the real project into a temp warehouse."""
 
 from __future__ import annotations
 
