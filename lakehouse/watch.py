@@ -509,12 +509,14 @@ class Dbt:
             return
         from dbt.cli.main import dbtRunner
 
-        if self.manifest is not None:
+        replaced = self.manifest is not None  # a project file changed under a running watcher
+        if replaced:
             gc.unfreeze()  # the manifest being replaced was frozen (freeze_long_lived): let it be collected
         result, _, self.parse_seconds = self._invoke(dbtRunner(), ["parse"], "dbt parse")
         self.manifest = result.result
         self.parsed_for = project
-        freeze_long_lived()
+        if replaced:  # the first manifest is frozen by the warm-up (`--once` has none and exits)
+            freeze_long_lived()
 
     def build(self, project: str, step: str, *args: str) -> DbtOutcome:
         return self.run(project, step, "build", *args)

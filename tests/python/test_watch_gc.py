@@ -1,5 +1,5 @@
-"""The watcher keeps its long-lived objects out of the garbage collector's sight (`freeze_long_lived`), and
-lets a manifest it replaces be collected.
+"""The watcher's warm-up keeps its long-lived objects out of the garbage collector's sight
+(`freeze_long_lived`), and a re-parse lets the manifest it replaces be collected and freezes the new one.
 
 No dbt here: `Dbt._invoke` stands in for `dbt parse` with a manifest-like object graph held in a
 reference cycle (which only the cycle collector frees), so the test runs in milliseconds.
@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from lakehouse.watch import Dbt
+from lakehouse.watch import Dbt, freeze_long_lived
 
 
 class Manifest:
@@ -31,9 +31,11 @@ def dbt(monkeypatch):
     gc.unfreeze()
 
 
-def test_a_parse_freezes_what_is_alive_and_a_reparse_lets_the_old_manifest_be_collected(dbt) -> None:
+def test_the_warm_up_freezes_what_is_alive_and_a_reparse_lets_the_old_manifest_be_collected(dbt) -> None:
     gc.unfreeze()
     dbt.ensure_parsed("project signature 1")
+    assert gc.get_freeze_count() == 0  # a first parse freezes nothing (`--once` has no warm-up)
+    freeze_long_lived()  # what Watcher.warm_up does last
     first = weakref.ref(dbt.manifest)
     assert gc.get_freeze_count() > len(dbt.manifest.nodes)  # the manifest and every node, frozen
 
