@@ -57,7 +57,11 @@ def connect(database: str | Path = ":memory:", read_only: bool = False) -> duckd
         )
     if str(database) == ":memory:" and not read_only:
         return _in_memory_connection()
-    con = duckdb.connect(str(database), read_only=read_only)
+    return _with_delta(duckdb.connect(str(database), read_only=read_only))
+
+
+def _with_delta(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """`con` with the delta extension installed from the wheel and loaded."""
     con.execute(f"install '{DELTA_EXTENSION}'")
     con.execute("load delta")
     return con
@@ -69,10 +73,7 @@ def _in_memory_connection() -> duckdb.DuckDBPyConnection:
     global _shared
     with _shared_lock:
         if _shared is None or _shared[0] != os.getpid():
-            con = duckdb.connect(":memory:")
-            con.execute(f"install '{DELTA_EXTENSION}'")
-            con.execute("load delta")
-            _shared = (os.getpid(), con)
+            _shared = (os.getpid(), _with_delta(duckdb.connect(":memory:")))
         return _shared[1].cursor()
 
 
