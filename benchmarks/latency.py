@@ -179,7 +179,7 @@ def wait_until_idle(workspace: Workspace, watch_log: Path, watcher: subprocess.P
     the first takes in the scores the set-up's scoring wrote after its `--once` (a tick of the
     predictions' sources alone), then the warn tests that tick deferred run at a quiet moment. Idle: no
     tick in progress (the state file) and nothing printed for max(2 EVERY, 3) s."""
-    from lakehouse.watch import STATE_FILE, STATE_SUBDIR
+    from lakehouse.watch import STATE_FILE, STATE_SUBDIR, State
 
     state, quiet = workspace.root / STATE_SUBDIR / STATE_FILE, max(2 * every, 3.0)
     deadline = time.monotonic() + FILE_TIMEOUT_SECONDS
@@ -190,7 +190,7 @@ def wait_until_idle(workspace: Workspace, watch_log: Path, watcher: subprocess.P
         output = watch_log.read_text(errors="replace")
         if output != printed:
             printed, printed_at = output, time.monotonic()
-        busy = state.exists() and json.loads(state.read_text()).get("in_progress")
+        busy = State.load(state).in_progress
         if "watching " in output and not busy and time.monotonic() - printed_at >= quiet:
             return
         time.sleep(POLL_SECONDS)
