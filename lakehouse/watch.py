@@ -46,14 +46,20 @@ after a delivery:
    `scoped_tests_build_started_at`, macros/incremental/scoped_tests.sql); their warnings are printed
    as a build's would be, and an error running one fails the tick as it would have failed the build.
    In continuous mode (no stop requested) they wait for a quiet moment, so a file landing while they
-   would run is not delayed by them (the tick line ends `warn tests deferred to a quiet moment`): the
-   state file keeps their selectors and the scope of the build they were left out of
+   would run is not delayed by them (the tick line ends `warn tests and compaction deferred to a quiet
+   moment`): the state file keeps their selectors and the scope of the build they were left out of
    (`build_test_scope`: each model's watermark as its tests would have used it, read right after the
    build), and they run, scoped to every deferred build as well as the latest (the var
    `scoped_tests_earlier_builds`), at the first look that finds nothing new EVERY seconds or more
-   after the last tick that did work (its own line, `warn tests of the builds since ...`), or, when
-   files keep landing, in a tick once deferred `MAX_WARN_TESTS_DEFERRAL_S` (5 min). A watcher stopped
-   while they wait leaves them in the state file: its next start (or `--once`) runs them.
+   after the last tick that did work (its own line, `warn tests and compaction of the builds since
+   ...`), or, when files keep landing, in a tick once deferred `MAX_WARN_TESTS_DEFERRAL_S` (5 min). A
+   watcher stopped while they wait leaves them in the state file: its next start (or `--once`) runs them.
+6. the compaction, after the warn tests and with them (deferred to the same quiet moment): in continuous
+   mode the builds of steps 1 and 4 run without DuckDB's vacuum (`PDM_DUCKDB_MAX_VACUUM_TASKS=0` for
+   their invocations, read by profiles.yml), so their checkpoints write only what they appended, and
+   `dbt run-operation compact_tables` (macros/maintenance/compact_tables.sql) later merges the row groups
+   they left (the state file's `compaction_pending`). `--once` and a stopping watcher's builds vacuum, as
+   `make run`'s do.
 
 Steps 2-4's commands run as their modules' `main(args)` in this process (imported once: scoring
 otherwise pays ~4 s of imports per tick), output captured; `--isolated-steps` runs them as child
@@ -67,8 +73,8 @@ of 2, 4, 8 ... s, at most `MAX_RETRY_SECONDS`); `--once` exits 1.
 A tick that did work prints one line: files new / changed / removed, landed lines ingested (the rows
 of `bronze.base_cmapss__landed_lines` stamped with the build's run_started_at), units scored, the Delta
 versions published, the latency (seconds from the newest landed file's modification time to gold
-published, and to gold published with its scores) and what each step took, step 5 after `after the
-latency:`; then dbt's warnings (the warn tests' included), one line each.
+published, and to gold published with its scores) and what each step took, steps 5 and 6 after `after
+the latency:`; then dbt's warnings (the warn tests' included), one line each.
 
 One watcher per data folder: `<data>/watch/watch.lock` is held with `fcntl.flock` (the kernel drops
 it when the process ends, SIGKILL included) and holds the PID; a second watcher (or `--once`) exits 1
@@ -105,7 +111,7 @@ import sys
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -157,6 +163,12 @@ EARLIER_BUILDS_VAR = "scoped_tests_earlier_builds"  # the scope of deferred buil
 # The main build's var naming the new files seen whole (lakehouse/landing_events.py): no settle wait.
 SETTLED_FILES_VAR = "landing_settled_files"
 RUN_RESULTS = "run_results.json"
+# DuckDB's vacuum (row-group merges at a checkpoint, profiles.yml `max_vacuum_tasks`): a continuous tick's
+# builds run with none, so a checkpoint writes just what the tick appended; a merge rewrites up to three
+# row groups of every column, 0.5-2.5 s of the feature table's commit at 2 M readings, in one tick of
+# three. The compaction they skipped (`dbt run-operation compact_tables`) runs with the warn tests.
+MAX_VACUUM_TASKS_ENV = "PDM_DUCKDB_MAX_VACUUM_TASKS"
+COMPACTION_OPERATION = "compact_tables"
 # What a tick runs in process (steps 2-4), imported by the warm-up before the first look
 WARM_MODULES = ("lakehouse.publish", "ml.predict")
 # The dbt sources each part of the landing folder feeds (None: its top-level entries, which bronze
@@ -287,6 +299,8 @@ class State:
     # the builds they were left out of), `scope` (those builds' test scope, `build_test_scope`),
     # `latest_build` (the last of those builds' run_started_at), `deferred_at` (when first deferred)
     warn_tests: dict[str, Any] | None = None
+    # builds ran without vacuum since the last compaction (`compact_tables`, run with the warn tests)
+    compaction_pending: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -308,6 +322,7 @@ class State:
             succeeded_at=data.get("succeeded_at"),
             predictions=data.get("predictions"),
             warn_tests=data.get("warn_tests"),
+            compaction_pending=bool(data.get("compaction_pending")),
         )
 
     def save(self, path: Path) -> None:
@@ -324,6 +339,7 @@ class State:
             "succeeded_at": self.succeeded_at,
             "predictions": self.predictions,
             "warn_tests": self.warn_tests,
+            "compaction_pending": self.compaction_pending,
             "pid": os.getpid(),
             "updated_at": _now(),
         }
@@ -518,11 +534,13 @@ class Dbt:
         if replaced:  # the first manifest is frozen by the warm-up (`--once` has none and exits)
             freeze_long_lived()
 
-    def build(self, project: str, step: str, *args: str) -> DbtOutcome:
-        return self.run(project, step, "build", *args)
+    def build(self, project: str, step: str, *args: str, vacuum: bool = True) -> DbtOutcome:
+        return self.run(project, step, "build", *args, vacuum=vacuum)
 
-    def run(self, project: str, step: str, command: str, *args: str) -> DbtOutcome:
-        """`dbt <command> <args>` on the kept manifest (`build`, or `test` for the warn tests).
+    def run(self, project: str, step: str, command: str, *args: str, vacuum: bool = True) -> DbtOutcome:
+        """`dbt <command> <args>` on the kept manifest (`build`, `test` for the warn tests, `run-operation`
+        for the compaction); `vacuum=False`: its checkpoints merge no row groups (`MAX_VACUUM_TASKS_ENV`
+        at 0 for the invocation, read by profiles.yml).
 
         dbt's artifacts would rewrite the manifest (2 MB at this project's size), its graph and the run
         results at the end of every invocation, ~0.5 s of a tick's latency each time: the kept manifest
@@ -532,13 +550,16 @@ class Dbt:
 
         self.ensure_parsed(project)
         folder = Path(args[args.index("--target-path") + 1]) if "--target-path" in args else target_path()
-        result, warnings, seconds = self._invoke(
-            dbtRunner(manifest=self.manifest), [command, *args, "--no-write-json"], step, folder / RUN_RESULTS
-        )
+        with _environment(MAX_VACUUM_TASKS_ENV, None if vacuum else "0"):
+            result, warnings, seconds = self._invoke(
+                dbtRunner(manifest=self.manifest), [command, *args, "--no-write-json"], step, folder / RUN_RESULTS
+            )
         gold = {
             r.node.name
             for r in getattr(result.result, "results", []) or []
-            if r.node.resource_type == "model" and r.node.schema == GOLD_SCHEMA
+            if getattr(r, "node", None) is not None  # run-operation's results have none
+            and r.node.resource_type == "model"
+            and r.node.schema == GOLD_SCHEMA
         }
         return DbtOutcome(seconds, warnings, sorted(gold), _run_started_at())
 
@@ -587,6 +608,23 @@ def _dbt_failure(result: Any) -> str:
         if str(r.status) in ("error", "fail", "runtime error")
     ]
     return f"{len(failed)} node(s) failed: {', '.join(failed)}" if failed else "failed"
+
+
+@contextlib.contextmanager
+def _environment(name: str, value: str | None) -> Iterator[None]:
+    """`name` set to `value` in this process's environment for the block (None: left as it is)."""
+    if value is None:
+        yield
+        return
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def _close_dbt_database() -> None:
@@ -686,12 +724,13 @@ class TickReport:
     warnings: list[str] = field(default_factory=list)
     breaches: list[str] = field(default_factory=list)
     warn_tests_deferred: bool = False  # the tick's warn tests wait for a quiet moment
-    warn_tests_only: bool = False  # a look with nothing new that ran the warn tests deferred earlier
+    compaction_deferred: bool = False  # and the compaction its builds skipped
+    deferred_only: bool = False  # a look with nothing new that ran what earlier ticks deferred
 
     def line(self) -> str:
         now = datetime.now().strftime("%H:%M:%S")
-        if self.warn_tests_only:
-            return f"{now} warn tests {self.reason}: {self.after.get('warn tests', 0.0):.1f} s"
+        if self.deferred_only:
+            return f"{now} {self.reason}: {_timed(self.after)}"
         parts = [self.difference.describe() if self.difference else self.reason]
         parts.append("? lines ingested" if self.lines_ingested is None else f"{self.lines_ingested:,} lines ingested")
         parts.append("no champion: not scored" if self.units_scored is None else f"{self.units_scored:,} units scored")
@@ -704,14 +743,15 @@ class TickReport:
             if self.latency_scored_s is not None:
                 latency += f", {self.latency_scored_s:.1f} s with scores"
             parts.append(latency)
-
-        def timed(steps: dict[str, float]) -> str:
-            return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in steps.items())
-
-        steps = timed(self.steps) + (f"; after the latency: {timed(self.after)}" if self.after else "")
+        steps = _timed(self.steps) + (f"; after the latency: {_timed(self.after)}" if self.after else "")
         if self.warn_tests_deferred:
-            steps += "; warn tests deferred to a quiet moment"
+            deferred = "warn tests and compaction" if self.compaction_deferred else "warn tests"
+            steps += f"; {deferred} deferred to a quiet moment"
         return f"{now} tick: {'; '.join(parts)} [{steps}]"
+
+
+def _timed(steps: dict[str, float]) -> str:
+    return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in steps.items())
 
 
 class Watcher:
@@ -804,17 +844,17 @@ class Watcher:
         signature = landing_signature(self.paths.landing)
         predictions = folder_signature(self.paths.predictions)
         reason = pending_reason(state, self.paths, signature, predictions)
-        if reason is None and not state.warn_tests:
+        if reason is None and not state.warn_tests and not state.compaction_pending:
             return None
         if self.failures and signature == self.failed_signature:
             backoff = min(MAX_RETRY_SECONDS, 2.0 ** min(self.failures, 12))
             if time.monotonic() - self.last_failure_at < backoff:
                 return None
-        if reason is None:  # nothing new: the deferred warn tests run once the landing folder is quiet
+        if reason is None:  # nothing new: the deferred warn tests and compaction run once the landing folder is quiet
             quiet = time.monotonic() - self.last_work_at >= self.warn_tests_quiet_s
             if self.defer_warn_tests() and not quiet and not _deferred_too_long(state.warn_tests):
                 return None
-            return self.deferred_warn_tests(state, signature)
+            return self.deferred_work(state, signature)
         project = project_signature()
         difference = Difference.between(state.signature or {}, signature)
         report = TickReport(difference=difference, reason=reason)
@@ -831,6 +871,10 @@ class Watcher:
         # the marts that read the scores wait for them: built once, by the score feed-back build (or, when
         # no scores are written, by a build of their own), and published with them
         held_back = list(SCORE_FED_MARTS) if scoring else []
+        # in continuous mode the builds leave DuckDB's vacuum to the compaction at a quiet moment
+        without_vacuum = self.defer_warn_tests()
+        if without_vacuum:
+            state.compaction_pending = True  # saved by `mark`: a watcher killed from here on leaves it pending
         self.mark(state, "dbt build")
 
         outcome = self.dbt.build(
@@ -842,6 +886,7 @@ class Watcher:
             *held_back,
             WARN_TESTS,
             *(["--vars", json.dumps({SETTLED_FILES_VAR: settled})] if settled else []),
+            vacuum=not without_vacuum,
         )
         if self.dbt.parse_seconds:
             report.steps["parse"] = self.dbt.parse_seconds
@@ -885,6 +930,7 @@ class Watcher:
                         ("score feed-back build", "scores build", "publish scores"),
                         ["--select", SCORE_FEEDBACK_SELECT, "--exclude", "resource_type:unit_test"],
                         SCORE_FEEDBACK_EXCLUDE,
+                        vacuum=not without_vacuum,
                     )
                     warn_tests.append(f"{SCORE_FEEDBACK_SELECT},{WARN_TESTS}")
                     held_back = []
@@ -897,6 +943,7 @@ class Watcher:
                 project,
                 ("score-fed marts build", "marts build", "publish marts"),
                 ["--select", *held_back, "--exclude"],
+                vacuum=not without_vacuum,
             )
         if newest_mtime is not None and report.units_scored:
             report.latency_scored_s = max(time.time() - newest_mtime / 1e9, 0.0)
@@ -921,6 +968,7 @@ class Watcher:
                 "deferred_at": deferred["deferred_at"] if deferred else _now(),
             }
             report.warn_tests_deferred = True
+            report.compaction_deferred = state.compaction_pending
         else:
             tested = self.run_warn_tests(
                 project, select, excluded, outcome.started_at, deferred["scope"] if deferred else None
@@ -928,6 +976,8 @@ class Watcher:
             state.warn_tests = None
             report.after["warn tests"] = tested.seconds
             report.warnings += [w for w in tested.warnings if w not in report.warnings]
+            if state.compaction_pending:
+                report.after["compaction"] = self.compact(state, project)
         report.lines_ingested = ingested_line_count(self.paths.warehouse, outcome.started_at)
 
         state.signature = signature
@@ -978,14 +1028,22 @@ class Watcher:
         names: tuple[str, str, str],
         selection: list[str],
         excluded: Sequence[str] = (),
+        vacuum: bool = True,
     ) -> None:
         """The build after the scoring (`selection`: its --select and --exclude; `excluded` and the warn
-        tests excluded too; own target folder `<target>/scores`), then the publish of the gold models it
-        ran; `names`: the state's step, the report's build step and its publish step."""
+        tests excluded too; own target folder `<target>/scores`; `vacuum` as `Dbt.run`'s), then the publish
+        of the gold models it ran; `names`: the state's step, the report's build step and its publish step."""
         step, build_step, publish_step = names
         self.mark(state, step)
         outcome = self.dbt.build(
-            project, step, *selection, *excluded, WARN_TESTS, "--target-path", str(target_path()) + "/scores"
+            project,
+            step,
+            *selection,
+            *excluded,
+            WARN_TESTS,
+            "--target-path",
+            str(target_path()) + "/scores",
+            vacuum=vacuum,
         )
         report.steps[build_step] = outcome.seconds
         report.warnings += [w for w in outcome.warnings if w not in report.warnings]
@@ -1021,32 +1079,44 @@ class Watcher:
             str(target_path()) + "/warn_tests",
         )
 
-    def deferred_warn_tests(self, state: State, signature: Signature) -> TickReport:
-        """A look that found nothing new (in continuous mode, the landing folder quiet) runs the warn tests
-        deferred by earlier ticks."""
+    def deferred_work(self, state: State, signature: Signature) -> TickReport:
+        """A look that found nothing new (in continuous mode, the landing folder quiet) runs what earlier
+        ticks deferred: their warn tests, then the compaction their builds skipped."""
         deferred = state.warn_tests
-        assert deferred is not None
         project = project_signature()
-        self.mark(state, "warn tests")
-        tested = self.run_warn_tests(
-            project,
-            deferred["select"],
-            self.exclusions(state, project, signature),
-            deferred["latest_build"],
-            deferred["scope"],
-        )
-        report = TickReport(
-            difference=Difference((), (), ()),
-            reason=f"of the builds since {deferred['scope']['files_since']} (deferred to a quiet moment)",
-            warn_tests_only=True,
-        )
-        report.after["warn tests"] = tested.seconds
-        report.warnings = tested.warnings
-        state.warn_tests = None
+        report = TickReport(difference=Difference((), (), ()), reason="", deferred_only=True)
+        done = []
+        if deferred:
+            self.mark(state, "warn tests")
+            tested = self.run_warn_tests(
+                project,
+                deferred["select"],
+                self.exclusions(state, project, signature),
+                deferred["latest_build"],
+                deferred["scope"],
+            )
+            report.after["warn tests"] = tested.seconds
+            report.warnings = tested.warnings
+            state.warn_tests = None
+            done.append("warn tests")
+        if state.compaction_pending:
+            report.after["compaction"] = self.compact(state, project)
+            done.append("compaction")
+        since = f" of the builds since {deferred['scope']['files_since']}" if deferred else ""
+        report.reason = f"{' and '.join(done)}{since} (deferred to a quiet moment)"
         state.in_progress = False
         state.step = ""
         state.save(self.state_path)
         return report
+
+    def compact(self, state: State, project: str) -> float:
+        """`dbt run-operation compact_tables` (macros/maintenance/compact_tables.sql): the row-group merges
+        the builds since the last one skipped; clears `compaction_pending`. Returns its seconds."""
+        self.mark(state, "compaction")
+        folder = str(target_path()) + "/compaction"
+        outcome = self.dbt.run(project, "compaction", "run-operation", COMPACTION_OPERATION, "--target-path", folder)
+        state.compaction_pending = False
+        return outcome.seconds
 
     def refresh_stale_analysts(self) -> str:
         """After a failed tick: refresh the analysts' database if it does not pin the lake's latest

@@ -174,6 +174,7 @@ def test_once_ingests_what_landed_and_publishes_it(watched) -> None:
     assert f"{len(tables)} Delta versions" in ticks[0] and "fct_unit_cycle_features v0" in ticks[0]
     assert "no champion models" in first.stdout  # said once: scores wait for `make train`
     assert "; after the latency: warn tests " in ticks[0]
+    assert "compaction" not in ticks[0] and not state(env)["compaction_pending"]  # its builds vacuumed
     built = {row[0] for row in env.query("select unit_id from gold.dim_units")}
     assert built and published_units(env) == built
     saved = state(env)
@@ -304,8 +305,9 @@ def test_warn_tests_wait_for_a_quiet_moment_then_cover_every_build_they_were_lef
     """Under `watch`, a tick's warn tests wait for a quiet moment: a second file landing during the first
     file's tick is built at once, both ticks defer them, and the first look with nothing new EVERY
     seconds after the second tick runs them on their own, scoped to both builds (the first file's cycle
-    gap warns there), then clears them. Deferred tests a look with nothing new finds in the state run
-    on their own too."""
+    gap warns there), then clears them. The compaction those builds skipped (they ran without DuckDB's
+    vacuum) waits with them and runs after them. Deferred tests, or a compaction, that a look with
+    nothing new finds in the state run on their own too."""
     env, _ = watched
     first = deliver(env, 5, cycle_gap=True)
     log = env.paths.data_dir / "watch_quiet.log"
@@ -317,17 +319,27 @@ def test_warn_tests_wait_for_a_quiet_moment_then_cover_every_build_they_were_lef
         "the second file's tick",
         timeout=2 * TICK_TIMEOUT_S,
     )
-    assert state(env)["warn_tests"] is not None  # waiting
-    wait_for(lambda: state(env).get("warn_tests", 1) is None, "the deferred warn tests", timeout=TICK_TIMEOUT_S)
+    assert state(env)["warn_tests"] is not None and state(env)["compaction_pending"]  # waiting
+    wait_for(
+        lambda: state(env).get("warn_tests", 1) is None and not state(env).get("compaction_pending", True),
+        "the deferred warn tests and compaction",
+        timeout=TICK_TIMEOUT_S,
+    )
     watcher.send_signal(signal.SIGTERM)
     _, err = watcher.communicate(timeout=TICK_TIMEOUT_S)
     out = log.read_text()
     assert watcher.returncode == 0, out + err
     ticks = [line for line in out.splitlines() if TICK_LINE.match(line)]
     assert len(ticks) == 2, out
-    assert all(t.endswith("warn tests deferred to a quiet moment]") and "after the latency" not in t for t in ticks)
-    [quiet_line] = [line for line in out.splitlines() if " warn tests of the builds since " in line]
-    assert quiet_line.endswith(" s") and "(deferred to a quiet moment)" in quiet_line, quiet_line
+    assert all(
+        t.endswith("warn tests and compaction deferred to a quiet moment]") and "after the latency" not in t
+        for t in ticks
+    )
+    [quiet_line] = [line for line in out.splitlines() if " warn tests and compaction of the builds since " in line]
+    timed = r"\(deferred to a quiet moment\): warn tests [0-9.]+ s, compaction [0-9.]+ s$"
+    assert re.search(timed, quiet_line), quiet_line
+    compaction = json.loads((env.paths.data_dir / "dbt_target" / "compaction" / "run_results.json").read_text())
+    assert compaction["args"]["macro"] == "compact_tables", compaction["args"]
     gap_warning = "warning: test warn_unit_cycle_gaps_and_disorder warned: "
     assert gap_warning in out and out.index(gap_warning) > out.index(quiet_line), out
     assert unit_ids(first) | unit_ids(second) <= published_units(env)
@@ -353,6 +365,16 @@ def test_warn_tests_wait_for_a_quiet_moment_then_cover_every_build_they_were_lef
     assert gap_warning in alone.stdout
     assert not TICK_LINE.search(alone.stdout) and dbt_traces(env)[1] == traces[1]  # no build ran
     assert state(env)["warn_tests"] is None and not state(env)["in_progress"]
+
+    # a compaction left pending (a watcher stopped before its quiet moment): the next look runs it alone
+    saved = json.loads((env.paths.data_dir / STATE_SUBDIR / STATE_FILE).read_text())
+    saved["compaction_pending"] = True
+    (env.paths.data_dir / STATE_SUBDIR / STATE_FILE).write_text(json.dumps(saved))
+    alone = once(env)
+    assert alone.returncode == 0, alone.stdout + alone.stderr
+    assert re.search(r" compaction \(deferred to a quiet moment\): compaction [0-9.]+ s\n", alone.stdout), alone.stdout
+    assert not TICK_LINE.search(alone.stdout) and dbt_traces(env)[1] == traces[1]
+    assert not state(env)["compaction_pending"] and not state(env)["in_progress"]
 
 
 def versions_of(env: Environment, table: str) -> list[int]:
