@@ -10,15 +10,16 @@
 
     DuckDB vacuums only the tables a checkpoint writes (those changed since the last checkpoint), so
     each candidate is marked for it: in one transaction, one value of one row is changed and changed
-    back from a copy (the table's content is unchanged; an update to the same value would not count,
-    nor would a delete and insert, which leaves a new row group of one row). Then one CHECKPOINT
+    back from a copy (the table's content is unchanged; an update to the same value does not count,
+    and moving a row would leave a row group of one row at the end). Then one CHECKPOINT
     compacts them all, with the profile's row group size (the warehouse's ATTACH option: a session
     attached without it would merge to DuckDB's default size) and its `max_vacuum_tasks`.
 
     Candidates: the base tables of the target database with more than one row group, no index
-    (DuckDB never vacuums a table with one: the contracts' primary keys) and a column of a type with
-    a changed value at hand (numbers, text, dates and timestamps: every table here). Logs the row
-    groups of those whose count changed. Other engines: nothing to do (Spark writes whole files).
+    (DuckDB never vacuums a table with one: the contracts' primary keys), no constraint the changed
+    value could break (unique, foreign key, check) and a column of a type with a changed value at hand
+    (numbers, text, dates and timestamps: every table here). Logs the row groups of those whose count
+    changed. Other engines: nothing to do (Spark writes whole files).
 -#}
 {% macro compact_tables() %}
     {{ return(adapter.dispatch('compact_tables', 'pdm_lakehouse')()) }}
@@ -56,13 +57,14 @@
             and not t.temporary
             and not t.has_primary_key
             and t.index_count = 0
+            and t.check_constraint_count = 0
             and not exists (
                 select 1
                 from duckdb_constraints() as k
                 where k.database_name = t.database_name
                     and k.schema_name = t.schema_name
                     and k.table_name = t.table_name
-                    and k.constraint_type = 'UNIQUE'
+                    and k.constraint_type in ('UNIQUE', 'FOREIGN KEY', 'CHECK')
             )
         group by all
         order by 1, 2
