@@ -5,12 +5,18 @@ the rows a per-unit rewrite deletes stay in their row groups until the watcher r
 quiet moment. Here a table is left that way (four rows in five deleted from each of five row groups,
 checkpointed without vacuum), and the operation must merge its row groups without changing a row; a
 table with a primary key (DuckDB never vacuums one) is left alone; and with the variable at 0 the
-operation merges nothing, which shows the variable reaches DuckDB through the profile.
+operation merges nothing, which shows the variable reaches DuckDB through the profile. And the
+watcher's own dbt runner, asked for a build without vacuum, runs dbt with the setting at 0.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import duckdb
+
+from ml.config import REPO_ROOT
 
 ROW_GROUP_SIZE = 16_384  # the warehouse's ATTACH option in profiles.yml
 ROW_GROUPS = 5
@@ -74,3 +80,29 @@ def test_compact_tables_merges_the_row_groups_builds_without_vacuum_left_and_cha
     again = environment.dbt("run-operation", "compact_tables", "--target", "ci")
     assert "row groups: none merged" in again.stdout, again.stdout[-3000:]
     assert {table: contents(warehouse, table) for table in TABLES} == before
+
+
+# What a continuous tick's builds run: `Dbt.run(..., vacuum=False)`, in the watcher's process.
+PROBE = """
+import json, os
+from lakehouse.watch import MAX_VACUUM_TASKS_ENV, Dbt, project_signature
+
+dbt, project = Dbt("ci"), project_signature()
+for vacuum in (False, True):
+    sql = (
+        f"create or replace table main.vacuum_probe_{int(vacuum)} as "
+        "select cast(current_setting('max_vacuum_tasks') as bigint) as tasks"
+    )
+    dbt.run(project, "probe", "run-operation", "run_query", "--args", json.dumps({"sql": sql}), vacuum=vacuum)
+print(json.dumps(os.environ.get(MAX_VACUUM_TASKS_ENV)))
+"""
+
+
+def test_the_watchers_builds_without_vacuum_run_dbt_with_the_setting_at_0(environment) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=REPO_ROOT, env=environment.env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    assert result.stdout.strip().splitlines()[-1] == "null"  # the variable as it was before (unset)
+    assert environment.scalar("select tasks from main.vacuum_probe_0") == 0
+    assert environment.scalar("select tasks from main.vacuum_probe_1") == 100  # the profile's default
