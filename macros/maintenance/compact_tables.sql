@@ -31,7 +31,7 @@
 
 {% macro duckdb__compact_tables() %}
     {%- set database = target.database %}
-    {#- outside dbt's transaction (auto_begin=False): the moves commit one by one, and CHECKPOINT
+    {#- outside dbt's transaction (auto_begin=False): each mark commits on its own, and CHECKPOINT
         can't run inside a transaction #}
     {%- call statement('compaction_candidates', fetch_result=True, auto_begin=False) %}
         with columns as (
@@ -74,10 +74,10 @@
     } %}
     {%- set marked = [] %}
     {%- for schema, table, column, kind in load_result('compaction_candidates').table.rows %}
-        {%- set relation = '"' ~ database ~ '"."' ~ schema ~ '"."' ~ table ~ '"' %}
+        {%- set relation = api.Relation.create(database=database, schema=schema, identifier=table) %}
         {%- set before = pdm_row_group_count(relation) %}
         {%- if before > 1 %}
-            {%- set quoted = '"' ~ column ~ '"' %}
+            {%- set quoted = adapter.quote(column) %}
             {%- call statement('compaction_mark', auto_begin=False) %}
                 begin transaction;
                 create temporary table pdm_compaction_row as
@@ -97,7 +97,7 @@
         {%- endif %}
     {%- endfor %}
     {%- call statement('compaction_checkpoint', auto_begin=False) %}
-        checkpoint {{ '"' ~ database ~ '"' }}
+        checkpoint {{ adapter.quote(database) }}
     {%- endcall %}
     {%- set changes = [] %}
     {%- for name, relation, before in marked %}
@@ -113,10 +113,10 @@
     ) %}
 {% endmacro %}
 
-{#- The number of row groups of a DuckDB table (`relation`: its quoted, qualified name). -#}
+{#- The number of row groups of a DuckDB table (`relation`: a dbt Relation). -#}
 {% macro pdm_row_group_count(relation) %}
     {%- call statement('pdm_row_group_count', fetch_result=True, auto_begin=False) %}
-        select count(distinct row_group_id) from pragma_storage_info({{ sql_string(relation) }})
+        select count(distinct row_group_id) from pragma_storage_info({{ sql_string(relation.render()) }})
     {%- endcall %}
     {{ return(load_result('pdm_row_group_count').table.rows[0][0]) }}
 {% endmacro %}
