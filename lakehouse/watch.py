@@ -1085,7 +1085,6 @@ class Watcher:
         deferred = state.warn_tests
         project = project_signature()
         report = TickReport(difference=Difference((), (), ()), reason="", deferred_only=True)
-        done = []
         if deferred:
             self.mark(state, "warn tests")
             tested = self.run_warn_tests(
@@ -1098,12 +1097,10 @@ class Watcher:
             report.after["warn tests"] = tested.seconds
             report.warnings = tested.warnings
             state.warn_tests = None
-            done.append("warn tests")
         if state.compaction_pending:
             report.after["compaction"] = self.compact(state, project)
-            done.append("compaction")
         since = f" of the builds since {deferred['scope']['files_since']}" if deferred else ""
-        report.reason = f"{' and '.join(done)}{since} (deferred to a quiet moment)"
+        report.reason = f"{' and '.join(report.after)}{since} (deferred to a quiet moment)"
         state.in_progress = False
         state.step = ""
         state.save(self.state_path)
