@@ -15,7 +15,9 @@
     The bronze tables grow with every landing and are rewritten per file, not per unit: their
     tests use `__files_ingested_by_this_build__`, which becomes `source_file in (...)`: the files
     a version of which this build ingested (its lines carry this build's ingested_at), with every
-    row of those files, earlier versions included, so a line kept twice still fails a grain test.
+    row of those files, earlier versions included, so a line kept twice still fails a grain test,
+    and the files an earlier build's file-scoped test failed on, until it passes
+    (bronze.files_failing_tests, macros/incremental/retest_files_of_failed_tests.sql).
     On a full refresh it is `true`.
 
     The RUL truth mapping (int_rul_truth_mapped, a view computed per dataset) is tested for the
@@ -162,10 +164,15 @@
         {#- no bronze table yet (compiling before any build: dbt compile, sqlfluff): every row, of which there are none -#}
         {%- if execute and not flags.FULL_REFRESH and adapter.get_relation(
             database=target.database, schema='bronze', identifier='base_cmapss__landed_lines') is not none -%}
+            {#- ... and the files a file-scoped test failed on, until it passes (retest_files_of_failed_tests) -#}
+            {%- set failing = adapter.get_relation(
+                database=target.database, schema='bronze', identifier='files_failing_tests') is not none -%}
             {%- set files = run_query(
                 "select distinct source_file from bronze.base_cmapss__landed_lines where ingested_at "
                 ~ (">= cast('" ~ earlier.files_since if earlier.get('files_since') else "= cast('" ~ build_started_at)
-                ~ "' as timestamp) order by 1"
+                ~ "' as timestamp)"
+                ~ (" union select source_file from bronze.files_failing_tests" if failing else "")
+                ~ " order by 1"
             ).columns[0].values() -%}
             {%- set quoted = [] -%}
             {%- for source_file in files -%}

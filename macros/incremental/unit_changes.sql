@@ -198,8 +198,8 @@
     puts the watermark back: the next build rewrites those units again, and its tests check them
     again, until the cause is fixed (the rows rewritten right) or a full refresh rebuilds the table.
     Models downstream of a failing test were skipped by `dbt build`, so their watermarks never moved.
-    The bronze and staging tests scoped to the files a build ingested are not covered: ingestion is
-    exactly once, so a retry does not read those files again (README, "Silver and gold"). -#}
+    The bronze and staging tests scoped to the files a build ingested have their own hook, after this
+    one: macros/incremental/retest_files_of_failed_tests.sql. -#}
 {% macro reopen_watermarks_of_failed_tests(results) %}
     {{ return(adapter.dispatch('reopen_watermarks_of_failed_tests', 'pdm_lakehouse')(results)) }}
 {% endmacro %}
