@@ -86,7 +86,8 @@
             "select distinct source_file from bronze.files_failing_tests order by 1"
         ).columns[0].values() | list -%}
         {{ log("A data test of landed files failed (" ~ failed | map(attribute='name') | sort | join(", ")
-            ~ "): the next builds test these " ~ files | length ~ " files again, and fail, until their rows pass: " ~ files[:20] | join(", ") ~ (", ..." if files | length > 20 else "")
+            ~ "): the next builds test these " ~ files | length ~ " files again, and fail, until their rows pass: "
+            ~ files[:20] | join(", ") ~ (", ..." if files | length > 20 else "")
             ~ ". Land the corrected file (a new content replaces the file's rows), or fix the bug and run "
             ~ "`dbt build --full-refresh`.", info=true) }}
     {%- endif -%}
