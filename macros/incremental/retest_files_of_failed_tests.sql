@@ -12,7 +12,8 @@
     pass: a corrected file landed (a version with new content replaces the file's rows in staging; the
     same content landed again is kept as a duplicate, not read), or the bug fixed and
     `dbt build --full-refresh`. A file-scoped test that passes (or only warns) has checked
-    those files: its rows are dropped. Rows of a test no longer in the project are dropped too.
+    those files: its rows are dropped. Rows of a test no longer in the project (renamed, removed) are
+    dropped once a build's file-scoped tests ran, those files in their scope, and none failed.
     Spark: a no-op; bronze there is rebuilt whole at every build, so every file is in every scope.
 -#}
 {% macro retest_files_of_failed_tests(results) %}
@@ -43,9 +44,10 @@
             ~ 'test_name varchar not null, source_file varchar not null, failed_at timestamp not null)'
         ) -%}
     {%- endif -%}
-    {#- the tests that passed checked every file kept here (the placeholder includes them) -#}
+    {#- the tests that passed checked every file kept here (the placeholder includes them); the rows of a
+        test no longer in the project (renamed, removed) go when file-scoped tests ran and none failed -#}
     {%- set gone = [] -%}
-    {%- if table_exists -%}
+    {%- if table_exists and checked and not failed -%}
         {%- for test_id in run_query('select distinct test_id from bronze.files_failing_tests').columns[0].values()
             if test_id not in graph.nodes -%}
             {%- do gone.append(test_id) -%}

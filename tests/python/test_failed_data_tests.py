@@ -20,6 +20,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from ml.config import REPO_ROOT
@@ -140,12 +141,21 @@ def test_a_failing_test_of_the_landed_files_fails_again_until_their_rows_are_men
     retested = [line for line in caught.stdout.splitlines() if RETESTED in line]
     assert retested and STAGING_GRAIN in retested[0] and "train_FD102.txt" in retested[0], caught.stdout[-4000:]
 
+    # a row of a test renamed since it failed: kept while a file-scoped test still fails
+    with duckdb.connect(str(environment.paths.warehouse)) as con:
+        con.execute(
+            "insert into bronze.files_failing_tests select 'test.pdm_lakehouse.renamed', 'renamed', source_file, "
+            "failed_at from bronze.files_failing_tests limit 1"
+        )
+    renamed = "select count(*) from bronze.files_failing_tests where test_name = 'renamed'"
+
     # nothing new landed: the files the test failed on are tested again, and silver stays as it was
     again = build(project, environment)
     assert again.returncode != 0, "a build after a failing test of the landed files passed, their rows unchecked"
     assert STAGING_GRAIN_TEST in again.stdout, again.stdout[-4000:]
     assert environment.scalar(STAGING_DUPLICATES) > 0
     assert environment.scalar("select count(*) from gold.fct_unit_cycle_features where dataset = 'FD102'") == 0
+    assert environment.scalar(renamed) == 1
 
     # the bug fixed and the tables rebuilt: the rows pass, and the files are no longer kept for retesting
     (project / STAGING).write_text(good_model)
