@@ -37,7 +37,10 @@
     {%- endfor -%}
     {%- set table_exists = adapter.get_relation(
         database=target.database, schema='bronze', identifier='files_failing_tests') is not none -%}
-    {%- if not failed and not table_exists -%}{{ return('') }}{%- endif -%}
+    {%- set kept = run_query('select distinct test_id from bronze.files_failing_tests').columns[0].values() | list
+        if table_exists else [] -%}
+    {#- nothing failed, nothing kept: no statement (the usual build) -#}
+    {%- if not failed and not kept -%}{{ return('') }}{%- endif -%}
     {%- if not table_exists -%}
         {%- do run_query(
             'create table if not exists bronze.files_failing_tests (test_id varchar not null, '
@@ -46,17 +49,14 @@
     {%- endif -%}
     {#- the tests that passed checked every file kept here (the placeholder includes them); the rows of a
         test no longer in the project (renamed, removed) go when file-scoped tests ran and none failed -#}
-    {%- set gone = [] -%}
-    {%- if table_exists and checked and not failed -%}
-        {%- for test_id in run_query('select distinct test_id from bronze.files_failing_tests').columns[0].values()
-            if test_id not in graph.nodes -%}
-            {%- do gone.append(test_id) -%}
-        {%- endfor -%}
-    {%- endif -%}
-    {%- if checked or gone -%}
+    {%- set done = [] -%}
+    {%- for test_id in kept if test_id in checked or (test_id not in graph.nodes and checked and not failed) -%}
+        {%- do done.append(test_id) -%}
+    {%- endfor -%}
+    {%- if done -%}
         {%- set mended = run_query(
             "delete from bronze.files_failing_tests where test_id in ('"
-            ~ (checked + gone) | join("', '") ~ "') returning test_name, source_file"
+            ~ done | join("', '") ~ "') returning test_name, source_file"
         ) -%}
         {%- set passed_names = [] -%}
         {%- set passed_files = [] -%}
@@ -64,10 +64,8 @@
             {%- if row[0] not in passed_names -%}{%- do passed_names.append(row[0]) -%}{%- endif -%}
             {%- if row[1] not in passed_files -%}{%- do passed_files.append(row[1]) -%}{%- endif -%}
         {%- endfor -%}
-        {%- if passed_names -%}
-            {{ log("Data tests of landed files pass again (" ~ passed_names | sort | join(", ") ~ "): "
-                ~ passed_files | length ~ " files no longer tested at every build", info=true) }}
-        {%- endif -%}
+        {{ log("Data tests of landed files pass again (" ~ passed_names | sort | join(", ") ~ "): "
+            ~ passed_files | length ~ " files no longer tested at every build", info=true) }}
     {%- endif -%}
     {%- if failed -%}
         {#- the files these tests checked: this build's scope (pending files included), as the tests had it -#}
