@@ -54,9 +54,11 @@
         {%- do done.append(test_id) -%}
     {%- endfor -%}
     {%- if done -%}
+        {%- set quoted = [] -%}
+        {%- for test_id in done -%}{%- do quoted.append(sql_string(test_id)) -%}{%- endfor -%}
         {%- set mended = run_query(
-            "delete from bronze.files_failing_tests where test_id in ('"
-            ~ done | join("', '") ~ "') returning test_name, source_file"
+            "delete from bronze.files_failing_tests where test_id in (" ~ quoted | join(", ")
+            ~ ") returning test_name, source_file"
         ) -%}
         {%- set passed_names = [] -%}
         {%- set passed_files = [] -%}
@@ -72,7 +74,7 @@
         {%- set scope = expand_unit_scope(placeholder) -%}
         {%- set tests = [] -%}
         {%- for node in failed -%}
-            {%- do tests.append("('" ~ node.unique_id ~ "', '" ~ node.name ~ "')") -%}
+            {%- do tests.append("(" ~ sql_string(node.unique_id) ~ ", " ~ sql_string(node.name) ~ ")") -%}
         {%- endfor -%}
         {%- do run_query(
             "insert into bronze.files_failing_tests "
