@@ -53,6 +53,19 @@ def test_in_memory_connections_are_connections_to_one_database_each_with_its_own
         second.close()
 
 
+def test_reading_the_lake_keeps_no_copy_of_its_files_in_the_process(three_versions):
+    """DuckDB's external file cache would keep every Parquet file read in the process's in-memory database
+    for as long as the process runs (a watcher's memory grew with every tick): lake.connect() turns it off."""
+    path, _ = three_versions
+    with lake.connect() as con:
+        assert con.execute(f"select count(*) from {lake.delta_scan_sql(path)}").fetchone() == (3,)
+        cached = con.execute(
+            "select coalesce(sum(memory_usage_bytes), 0) from duckdb_memory() where tag = 'EXTERNAL_FILE_CACHE'"
+        ).fetchone()
+        assert cached == (0,)
+        assert con.execute("select current_setting('enable_external_file_cache')").fetchone() == (False,)
+
+
 def test_version_as_of_picks_the_version_current_at_that_time(three_versions):
     path, (t0, t1, t2) = three_versions
     ms = timedelta(milliseconds=1)
