@@ -1,6 +1,7 @@
 """Real FD001, truncated-CV: how well the `make run` models predict on NASA's real engines.
 
-    python -m benchmarks.evaluate_real [--train-file PATH] [--seeds 42,43,44] [--folds 5] [--cuts-per-unit 1]
+    python -m benchmarks.evaluate_real [--train-file PATH] [--seeds 42,43,44] [--folds 5]
+                                       [--cuts-per-unit 1 | --every-stop]
                                        [--workdir DIR] [--keep] [--reuse] [--fast] [--output FILE.json]
                                        [--rul-margin-rule min_phm08|none]
 
@@ -19,6 +20,9 @@ NASA's FD001 test and RUL files are held out, so this evaluates on the 100 real 
    every cycle of the training units (regressors lowered by their out-of-fold late margin,
    ``--rul-margin-rule``, as ``ml.train`` does), and predicts each validation unit at a truncation point drawn
    the way NASA's test sets are cut (``ml.evaluation.truncation_points``: true RUL 7-145, at least 31 cycles seen);
+   with ``--every-stop``, at every row where a test series could stop instead (``ml.evaluation.stopping_points``),
+   each weighted 1/n for its unit's n such rows: the expected figures over truncations, each unit counting once,
+   without the luck of a few random cuts;
 4. scores RUL (capped at 125) with RMSE and the PHM08 score, and fails-within-30-cycles with F1 at the
    model's own threshold, pooled per seed over all 100 units (one truncation per unit per seed: the
    papers' 100-engine figures), with the spread over seeds and folds and per unit. "champion" is the model
@@ -61,6 +65,7 @@ from ml.evaluation import (
     grouped_folds,
     phm08_score,
     rmse,
+    stopping_points,
     truncation_points,
 )
 from ml.search import grouped_search
@@ -83,7 +88,7 @@ class FoldResult:
     inner_cv: float
     threshold: float | None
     fit_seconds: float
-    predictions: pd.DataFrame  # unit_id, cycle, truth, prediction
+    predictions: pd.DataFrame  # unit_id, cycle, truth, prediction, weight (1 for a cut, 1/n of n stopping rows)
 
 
 def land_and_build(train_file: Path, root: Path, reuse: bool) -> Path:
@@ -150,7 +155,7 @@ def evaluate_fold(
 
 
 def run_cv(
-    frame: pd.DataFrame, config: TrainConfig, seeds: list[int], folds: int, cuts_per_unit: int
+    frame: pd.DataFrame, config: TrainConfig, seeds: list[int], folds: int, cuts_per_unit: int, every_stop: bool = False
 ) -> list[FoldResult]:
     features = feature_columns(frame.columns)
     labelled = frame[frame[CLASS_LABEL].notna() & frame[RUL_LABEL].notna()].reset_index(drop=True)
@@ -159,7 +164,12 @@ def run_cv(
         for seed in seeds:
             unit_folds = grouped_folds(labelled["unit_id"].to_numpy(), folds, seed)
             for fold, (train_index, valid_index) in enumerate(unit_folds):
-                cuts = truncation_points(labelled.iloc[valid_index], seed * 1000 + fold, cuts_per_unit)
+                valid = labelled.iloc[valid_index]
+                cuts = (
+                    stopping_points(valid)
+                    if every_stop
+                    else truncation_points(valid, seed * 1000 + fold, cuts_per_unit).assign(weight=1.0)
+                )
                 train_rows = labelled.iloc[train_index].reset_index(drop=True)
                 for spec in config.models():
                     inner_cv, threshold, predicted, seconds = evaluate_fold(
@@ -181,6 +191,7 @@ def run_cv(
                                     "cycle": cuts["cycle"].to_numpy(),
                                     "truth": truth.to_numpy(),
                                     "prediction": predicted,
+                                    "weight": cuts["weight"].to_numpy(),
                                 }
                             ),
                         )
@@ -209,12 +220,16 @@ def with_champions(results: list[FoldResult], config: TrainConfig) -> list[FoldR
 def _group_metrics(rows: list[FoldResult]) -> dict[str, float]:
     predictions = pd.concat([r.predictions for r in rows], ignore_index=True)
     truth, prediction = predictions["truth"].to_numpy(), predictions["prediction"].to_numpy()
+    weight = predictions["weight"].to_numpy()
     if rows[0].task == "regression":
-        per_100 = 100.0 / len(predictions)
-        return {"rmse": rmse(truth, prediction), "phm08_per_100": phm08_score(truth, prediction) * per_100}
+        per_100 = 100.0 / weight.sum()
+        return {
+            "rmse": rmse(truth, prediction, weight),
+            "phm08_per_100": phm08_score(truth, prediction, weight) * per_100,
+        }
     decisions = np.concatenate([r.predictions["prediction"].to_numpy() >= r.threshold for r in rows])
-    metrics = classification_metrics(truth.astype(int), decisions.astype(float), 0.5)
-    auc = classification_metrics(truth.astype(int), prediction, 0.5)["roc_auc"]
+    metrics = classification_metrics(truth.astype(int), decisions.astype(float), 0.5, weight)
+    auc = classification_metrics(truth.astype(int), prediction, 0.5, weight)["roc_auc"]
     if not truth.any():  # no unit within 30 cycles of failure: F1, precision and recall are undefined
         return {"f1": np.nan, "precision": np.nan, "recall": np.nan, "roc_auc": auc}
     return {"f1": metrics["f1"], "precision": metrics["precision"], "recall": metrics["recall"], "roc_auc": auc}
@@ -248,10 +263,10 @@ def summarise(results: list[FoldResult]) -> list[dict]:
             if task == "regression":
                 predictions = pd.concat([r.predictions for r in group], ignore_index=True)
                 error = (predictions["prediction"] - predictions["truth"]).abs()
-                per_unit = error.groupby(predictions["unit_id"]).mean()
+                per_unit = error.groupby(predictions["unit_id"]).mean()  # a unit's rows weigh the same
                 row["abs_error"] = {
-                    "median": float(error.median()),
-                    "p90": float(error.quantile(0.9)),
+                    "median": weighted_quantile(error.to_numpy(), predictions["weight"].to_numpy(), 0.5),
+                    "p90": weighted_quantile(error.to_numpy(), predictions["weight"].to_numpy(), 0.9),
                     "max": float(error.max()),
                     "worst_units": {unit: round(float(value), 1) for unit, value in per_unit.nlargest(5).items()},
                 }
@@ -261,6 +276,13 @@ def summarise(results: list[FoldResult]) -> list[dict]:
             row["fit_seconds_median"] = float(np.median([r.fit_seconds for r in group])) if name != "champion" else None
             rows.append(row)
     return rows
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, share: float) -> float:
+    """The smallest value whose cumulative weight reaches `share` of the total (nearest rank, weighted)."""
+    order = np.argsort(values, kind="mergesort")
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, share * cumulative[-1])])
 
 
 def _cell(metric: dict | None, digits: int) -> str:
@@ -275,8 +297,13 @@ def _cell(metric: dict | None, digits: int) -> str:
 def render(summary: list[dict], meta: dict) -> str:
     lines = [
         f"real FD001, truncated-CV: {meta['units']} train units, {meta['folds']}-fold grouped CV x seeds "
-        f"{','.join(map(str, meta['seeds']))}, {meta['cuts_per_unit']} truncation(s) per unit per seed; "
-        f"{meta['features']} features; RUL capped at 125",
+        f"{','.join(map(str, meta['seeds']))}, "
+        + (
+            "every row where a test series could stop, each unit weighted 1 (expected over truncations); "
+            if meta.get("every_stop")
+            else f"{meta['cuts_per_unit']} truncation(s) per unit per seed; "
+        )
+        + f"{meta['features']} features; RUL capped at 125",
         "mean ± sd over seeds (each seed pools its 100 units); in brackets the range over single folds "
         "(~20 units each, PHM08 scaled to 100 units)",
         "",
@@ -309,7 +336,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--train-file", type=Path, default=DEFAULT_TRAIN_FILE)
     parser.add_argument("--seeds", default="42,43,44", help="comma-separated seeds (folds, truncations, models)")
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--cuts-per-unit", type=int, default=1)
+    cuts = parser.add_mutually_exclusive_group()
+    cuts.add_argument("--cuts-per-unit", type=int, default=1, help="random truncations per validation unit (1)")
+    cuts.add_argument(
+        "--every-stop",
+        action="store_true",
+        help="score every row a test series could stop at, weighted 1/n per unit, instead of random cuts",
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="default: a temp folder, removed unless --keep")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (landing, warehouse)")
     parser.add_argument("--reuse", action="store_true", help="use the warehouse already built in --workdir")
@@ -344,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"evaluate-real: {warehouse} holds no train rows of fct_unit_cycle_features", file=sys.stderr)
             return 1
         started = time.perf_counter()
-        results = with_champions(run_cv(frame, config, seeds, args.folds, args.cuts_per_unit), config)
+        results = with_champions(run_cv(frame, config, seeds, args.folds, args.cuts_per_unit, args.every_stop), config)
         summary = summarise(results)
         meta = {
             "train_file": str(args.train_file),
@@ -353,7 +386,8 @@ def main(argv: list[str] | None = None) -> int:
             "features": len(feature_columns(frame.columns)),
             "seeds": seeds,
             "folds": args.folds,
-            "cuts_per_unit": args.cuts_per_unit,
+            "cuts_per_unit": None if args.every_stop else args.cuts_per_unit,
+            "every_stop": args.every_stop,
             "config": "fast" if args.fast else "default",
             "rul_margin_rule": config.rul_margin_rule,
             "cv_seconds": round(time.perf_counter() - started, 1),

@@ -1,4 +1,5 @@
-"""Pure evaluation helpers: the PHM08 score, RMSE, last-cycle selection, threshold choice, grouped folds.
+"""Pure evaluation helpers: the PHM08 score, RMSE, last-cycle selection, threshold choice, grouped folds,
+where NASA's test series stop (truncation points, every stopping row).
 
 Nothing here reads files or talks to MLflow, so every function can be tested against hand-computed values.
 """
@@ -25,23 +26,37 @@ def _as_float_arrays(y_true: Sequence[float], y_pred: Sequence[float]) -> tuple[
     return true, pred
 
 
-def phm08_score(y_true: Sequence[float], y_pred: Sequence[float]) -> float:
+def _weights(sample_weight: Sequence[float] | None, size: int) -> np.ndarray:
+    """`sample_weight` as an array of `size` non-negative floats (ones when None)."""
+    if sample_weight is None:
+        return np.ones(size)
+    weight = np.asarray(sample_weight, dtype=float)
+    if weight.shape != (size,) or (weight < 0).any() or not np.isfinite(weight).all():
+        raise ValueError(f"sample_weight must be {size} finite non-negative numbers")
+    return weight
+
+
+def phm08_score(
+    y_true: Sequence[float], y_pred: Sequence[float], sample_weight: Sequence[float] | None = None
+) -> float:
     """PHM08 score: sum of exp(-d/13) - 1 for early (d < 0) and exp(d/10) - 1 for late, d = pred - true.
 
-    Lower is better; 0 is perfect. Summed (not averaged), as the papers report it.
+    Lower is better; 0 is perfect. Summed (not averaged), as the papers report it; with `sample_weight`,
+    each prediction's penalty counts that many times (1/n for each of a unit's n stopping rows: the unit's
+    expected penalty).
     """
     true, pred = _as_float_arrays(y_true, y_pred)
     d = pred - true
     penalties = np.where(d < 0, np.exp(-d / PHM08_EARLY) - 1.0, np.exp(d / PHM08_LATE) - 1.0)
-    return float(np.sum(penalties))
+    return float(np.sum(_weights(sample_weight, true.size) * penalties))
 
 
-def rmse(y_true: Sequence[float], y_pred: Sequence[float]) -> float:
-    """Root mean squared error."""
+def rmse(y_true: Sequence[float], y_pred: Sequence[float], sample_weight: Sequence[float] | None = None) -> float:
+    """Root mean squared error (weighted by `sample_weight` when given)."""
     true, pred = _as_float_arrays(y_true, y_pred)
     if true.size == 0:
         raise ValueError("rmse of an empty sample")
-    return float(np.sqrt(np.mean((pred - true) ** 2)))
+    return float(np.sqrt(np.average((pred - true) ** 2, weights=_weights(sample_weight, true.size))))
 
 
 def mae(y_true: Sequence[float], y_pred: Sequence[float]) -> float:
@@ -121,25 +136,29 @@ def choose_threshold(y_true: Sequence[int], scores: Sequence[float], default: fl
     )
 
 
-def classification_metrics(y_true: Sequence[int], scores: Sequence[float], threshold: float) -> dict[str, float]:
-    """ROC AUC (threshold-free) and accuracy, precision, recall, F1 and confusion counts at `threshold`."""
+def classification_metrics(
+    y_true: Sequence[int], scores: Sequence[float], threshold: float, sample_weight: Sequence[float] | None = None
+) -> dict[str, float]:
+    """ROC AUC (threshold-free) and accuracy, precision, recall, F1 and confusion counts at `threshold`;
+    with `sample_weight`, every count is a sum of weights (the expected counts, for weights 1/n per unit)."""
     true = np.asarray(y_true).astype(int)
     score = np.asarray(scores, dtype=float)
+    weight = _weights(sample_weight, true.size)
     predicted = (score >= threshold).astype(int)
-    tn, fp, fn, tp = confusion_matrix(true, predicted, labels=[0, 1]).ravel()
+    tn, fp, fn, tp = confusion_matrix(true, predicted, labels=[0, 1], sample_weight=weight).ravel()
     both_classes = 0 < true.sum() < true.size
     return {
-        "roc_auc": float(roc_auc_score(true, score)) if both_classes else float("nan"),
-        "accuracy": float(np.mean(predicted == true)),
-        "precision": float(precision_score(true, predicted, zero_division=0)),
-        "recall": float(recall_score(true, predicted, zero_division=0)),
-        "f1": float(f1_score(true, predicted, zero_division=0)),
+        "roc_auc": float(roc_auc_score(true, score, sample_weight=weight)) if both_classes else float("nan"),
+        "accuracy": float(np.average(predicted == true, weights=weight)),
+        "precision": float(precision_score(true, predicted, zero_division=0, sample_weight=weight)),
+        "recall": float(recall_score(true, predicted, zero_division=0, sample_weight=weight)),
+        "f1": float(f1_score(true, predicted, zero_division=0, sample_weight=weight)),
         "tp": float(tp),
         "fp": float(fp),
         "tn": float(tn),
         "fn": float(fn),
-        "positives": float(true.sum()),
-        "n": float(true.size),
+        "positives": float(weight[true == 1].sum()),
+        "n": float(weight.sum()),
     }
 
 
@@ -190,6 +209,37 @@ def truncation_points(
     """
     if cuts_per_unit < 1:
         raise ValueError(f"cuts_per_unit must be at least 1, got {cuts_per_unit}")
+    candidates = _stopping_rows(frame, rul_range, min_observed_cycles)
+    position = candidates.groupby("unit_id", sort=True).cumcount().to_numpy()
+    count = candidates.groupby("unit_id", sort=True)["cycle"].transform("size").to_numpy()
+    start = np.flatnonzero(position == 0)
+    draws = np.random.default_rng(seed).random((start.size, cuts_per_unit))
+    picked = start[:, None] + np.floor(draws * count[start][:, None]).astype(int)
+    chosen = candidates.iloc[picked.ravel()].reset_index(drop=True)
+    return chosen.assign(truncation=np.tile(np.arange(cuts_per_unit), start.size)).rename(
+        columns={"_remaining": "rul_at_truncation"}
+    )
+
+
+def stopping_points(
+    frame: pd.DataFrame,
+    rul_range: tuple[int, int] = TEST_RUL_RANGE,
+    min_observed_cycles: int = MIN_OBSERVED_CYCLES,
+) -> pd.DataFrame:
+    """Every row where a test series could stop (the rows `truncation_points` draws from), each with
+    `weight` 1/n for its unit's n such rows: metrics weighted by it are the expected value over
+    truncations, every unit counting once, without the luck of a few random cuts.
+
+    Returns those rows (all columns) plus `rul_at_truncation` and `weight`, ordered by unit_id, cycle.
+    """
+    candidates = _stopping_rows(frame, rul_range, min_observed_cycles)
+    count = candidates.groupby("unit_id", sort=True)["cycle"].transform("size").to_numpy()
+    return candidates.assign(weight=1.0 / count).rename(columns={"_remaining": "rul_at_truncation"})
+
+
+def _stopping_rows(frame: pd.DataFrame, rul_range: tuple[int, int], min_observed_cycles: int) -> pd.DataFrame:
+    """The rows of `frame` a test series could stop at (see `truncation_points`), ordered by unit_id, cycle,
+    with `_remaining` (the unit's last cycle minus the row's)."""
     low, high = rul_range
     if not 0 <= low <= high:
         raise ValueError(f"rul_range must be 0 <= low <= high, got {rul_range}")
@@ -207,13 +257,4 @@ def truncation_points(
     candidate = (
         (remaining >= unit_low) & (remaining <= unit_high) & ((observed >= min_observed_cycles) | (remaining == 0))
     )
-    candidates = rows.loc[candidate].assign(_remaining=remaining[candidate]).reset_index(drop=True)
-    position = candidates.groupby("unit_id", sort=True).cumcount().to_numpy()
-    count = candidates.groupby("unit_id", sort=True)["cycle"].transform("size").to_numpy()
-    start = np.flatnonzero(position == 0)
-    draws = np.random.default_rng(seed).random((start.size, cuts_per_unit))
-    picked = start[:, None] + np.floor(draws * count[start][:, None]).astype(int)
-    chosen = candidates.iloc[picked.ravel()].reset_index(drop=True)
-    return chosen.assign(truncation=np.tile(np.arange(cuts_per_unit), start.size)).rename(
-        columns={"_remaining": "rul_at_truncation"}
-    )
+    return rows.loc[candidate].assign(_remaining=remaining[candidate]).reset_index(drop=True)

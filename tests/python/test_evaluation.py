@@ -19,6 +19,7 @@ from ml.evaluation import (
     phm08_score,
     regression_metrics,
     rmse,
+    stopping_points,
     truncation_points,
 )
 
@@ -109,6 +110,20 @@ def test_classification_metrics_by_hand():
     )
     assert (metrics["tp"], metrics["fp"], metrics["fn"], metrics["tn"]) == (1, 1, 1, 1)
     assert math.isnan(classification_metrics([0, 0], [0.1, 0.9], 0.5)["roc_auc"])
+
+
+def test_weighted_metrics_count_each_prediction_as_often_as_its_weight():
+    true, pred, weight = [10.0, 20.0, 30.0, 40.0], [12.0, 15.0, 60.0, 40.0], [2.0, 1.0, 0.0, 1.0]
+    repeated_true, repeated_pred = [10.0, 10.0, 20.0, 40.0], [12.0, 12.0, 15.0, 40.0]
+    assert rmse(true, pred, weight) == pytest.approx(rmse(repeated_true, repeated_pred))
+    assert phm08_score(true, pred, weight) == pytest.approx(phm08_score(repeated_true, repeated_pred))
+    assert phm08_score(true, pred, [0.5] * 4) == pytest.approx(phm08_score(true, pred) / 2)
+    labels, scores, weight = [1, 0, 1, 0, 1], [0.9, 0.6, 0.4, 0.1, 0.7], [2.0, 1.0, 1.0, 3.0, 0.0]
+    repeated = classification_metrics([1, 1, 0, 1, 0, 0, 0], [0.9, 0.9, 0.6, 0.4, 0.1, 0.1, 0.1], 0.5)
+    assert classification_metrics(labels, scores, 0.5, weight) == pytest.approx(repeated)
+    for bad in ([1.0, -1.0, 1.0, 1.0], [1.0, 1.0], [1.0, float("nan"), 1.0, 1.0]):
+        with pytest.raises(ValueError, match="sample_weight"):
+            rmse(true, pred, bad)
 
 
 def test_grouped_folds_keep_each_unit_on_one_side():
@@ -219,3 +234,22 @@ def test_truncation_points_of_short_units_and_bad_arguments():
         truncation_points(frame, seed=0, rul_range=(10, 5))
     with pytest.raises(ValueError, match="no rows"):
         truncation_points(frame.iloc[:0], seed=0)
+
+
+def test_stopping_points_are_every_row_a_cut_can_land_on_each_unit_weighing_one():
+    frame = run_to_failure({"a": 200, "b": 128, "short": 33, "tiny": 10})
+    stops = stopping_points(frame.sample(frac=1.0, random_state=5))
+    # a: remaining life 7-145 with 31 cycles seen, cycles 55-193; b: cycles 31-121; short: 31; tiny: 10
+    assert stops.groupby("unit_id")["cycle"].agg(["min", "max", "size"]).to_dict("index") == {
+        "a": {"min": 55, "max": 193, "size": 139},
+        "b": {"min": 31, "max": 121, "size": 91},
+        "short": {"min": 31, "max": 31, "size": 1},
+        "tiny": {"min": 10, "max": 10, "size": 1},
+    }
+    assert stops["weight"].groupby(stops["unit_id"]).sum().tolist() == pytest.approx([1.0] * 4)
+    assert stops["rul_at_truncation"].equals(stops["rul"])
+    # exactly the rows random truncations draw from
+    cuts = truncation_points(frame, seed=3, cuts_per_unit=3000)
+    assert set(zip(cuts["unit_id"], cuts["cycle"], strict=True)) == set(
+        zip(stops["unit_id"], stops["cycle"], strict=True)
+    )

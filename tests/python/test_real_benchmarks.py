@@ -58,6 +58,16 @@ def test_evaluate_real_builds_and_cross_validates_the_candidates(stand_in: Path,
     assert sum(rows[("regression", "champion")]["picked"].values()) == 2
     assert "real FD001, truncated-CV" in (tmp_path / "work" / "report.txt").read_text()
 
+    # every stopping row instead of one cut per unit, on the same warehouse: the same models, weighted rows
+    every = tmp_path / "every.json"
+    argv = [*argv[: argv.index("--output")], "--every-stop", "--output", str(every), "--reuse"]
+    assert evaluate_real.main([*argv, "--workdir", str(tmp_path / "work")]) == 0
+    result = json.loads(every.read_text())
+    assert result["meta"]["every_stop"] is True and result["meta"]["cuts_per_unit"] is None
+    champion = {row["task"]: row for row in result["models"] if row["model"] == "champion"}
+    assert 0 < champion["regression"]["rmse"]["mean"] < 125
+    assert "every row where a test series could stop" in (tmp_path / "work" / "report.txt").read_text()
+
 
 def test_realism_of_a_fleet_against_itself_and_another_seed() -> None:
     fleet = simulate_fleet(FleetSpec(train_units=40, test_units=1, seed=3)).train
