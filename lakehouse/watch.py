@@ -90,6 +90,9 @@ The project's dbt files (models, macros, tests, seeds, snapshots, dbt_project.ym
 signed too, by content: a change re-parses and runs the unit tests and seeds again (the same files
 checked out again, or in another clone, are no change). A change to `dbt_plugins/`
 needs a restart (they are imported once).
+
+Memory: past `--max-memory` (default 4GiB, `PDM_WATCH_MAX_MEMORY`; 0: never) of resident memory after a
+tick, the watcher restarts itself in place (same PID and arguments; lakehouse/watch_restart.py).
 """
 
 from __future__ import annotations
@@ -118,6 +121,7 @@ from pathlib import Path
 from typing import Any
 
 from lakehouse.landing_events import LandingEvents
+from lakehouse.watch_restart import DEFAULT_MAX_MEMORY, MAX_MEMORY_ENV, MemoryLimit, resident_memory, restart
 from ml.config import REPO_ROOT, Paths
 
 STATE_SUBDIR = "watch"
@@ -1273,6 +1277,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--once", action="store_true", help="process what is pending, then exit (exit code 1: failed)")
     parser.add_argument("--target", help="dbt target (default: the profile's, dev)")
     parser.add_argument(
+        "--max-memory",
+        default=os.environ.get(MAX_MEMORY_ENV, DEFAULT_MAX_MEMORY),
+        metavar="SIZE",
+        help=f"restart in place between ticks once the resident memory passes SIZE (e.g. 4GiB, 3500MB; 0: never; "
+        f"default {MAX_MEMORY_ENV} or {DEFAULT_MAX_MEMORY}; lakehouse/watch_restart.py)",
+    )
+    parser.add_argument(
         "--isolated-steps",
         action="store_true",
         help="run publish and predict as child processes (`python -m ...`, as make run does) rather than "
@@ -1286,6 +1297,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.every <= 0:
         print("watch: --every must be a positive number of seconds", file=sys.stderr)
         return 2
+    try:
+        memory = MemoryLimit.from_environment(args.max_memory)
+    except ValueError as error:
+        print(f"watch: --max-memory: {error}", file=sys.stderr)
+        return 2
+    restart_reason = None
     os.environ.setdefault("DBT_PROFILES_DIR", str(REPO_ROOT))
     paths = Paths.from_env()
     stop = Stop()
@@ -1318,15 +1335,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         while not stop.requested:
             looked_at = time.monotonic()
-            watcher.run_tick()
+            if watcher.run_tick() and not stop.requested:  # between ticks, the state saved
+                restart_reason = memory.restart_reason(resident_memory())
+                if restart_reason:
+                    break
             # a look every EVERY s, or as soon as a file lands; after a tick that took longer, at once
             wait_for_landing(stop, events, args.every - (time.monotonic() - looked_at))
-        print(f"watch: {stop.signal_name or 'stop'} received: stopped after the current tick", flush=True)
-        return 0
+        if not restart_reason:
+            print(f"watch: {stop.signal_name or 'stop'} received: stopped after the current tick", flush=True)
+            return 0
     finally:
         if events is not None:
             events.close()
         os.close(lock)
+    print(f"{datetime.now().strftime('%H:%M:%S')} watch: {restart_reason}", flush=True)
+    restart(sys.argv[1:] if argv is None else argv)  # does not return
+    return 1
 
 
 if __name__ == "__main__":

@@ -301,6 +301,44 @@ def test_a_file_moved_in_wakes_the_watcher_at_once_and_is_read_without_the_settl
     assert unit_ids(delivered) <= published_units(env)
 
 
+def test_past_its_memory_limit_the_watcher_restarts_in_place_and_goes_on(watched) -> None:
+    """`--max-memory` below what any watcher holds: after the tick that took a file, the watcher says so and
+    re-executes itself (the same PID, a fresh heap); the new process warms up, goes on from the state file,
+    takes the next file, and does not restart again within MIN_SECONDS_BETWEEN_RESTARTS."""
+    env, _ = watched
+    log = env.paths.data_dir / "restart_watcher.log"
+    first = deliver(env, 11)
+    watcher = subprocess.Popen(
+        watch_command("--every", "0.2", "--max-memory", "1MB"),
+        cwd=REPO_ROOT,
+        env=env.env,
+        stdout=log.open("w"),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(lambda: log.read_text().count("watching ") == 2, "the restarted watcher's warm-up", TICK_TIMEOUT_S)
+    second = deliver(env, 12)
+    wait_for(
+        lambda: second.name in state(env).get("signature", {}) and not state(env).get("in_progress"),
+        "the restarted watcher's tick",
+        timeout=TICK_TIMEOUT_S,
+    )
+    time.sleep(1.0)  # looks with nothing new, past the limit: no second restart so soon
+    lock = json.loads((env.paths.data_dir / STATE_SUBDIR / LOCK_FILE).read_text())
+    watcher.send_signal(signal.SIGTERM)
+    _, err = watcher.communicate(timeout=TICK_TIMEOUT_S)
+    out = log.read_text()
+    assert watcher.returncode == 0, out + err
+    lines = out.splitlines()
+    restarts = [i for i, line in enumerate(lines) if "restarting in place" in line]
+    assert len(restarts) == 1 and "is over --max-memory 1 MiB (PDM_WATCH_MAX_MEMORY)" in lines[restarts[0]], out
+    ticks = [i for i, line in enumerate(lines) if TICK_LINE.match(line)]
+    assert len(ticks) == 2 and ticks[0] < restarts[0] < ticks[1], out
+    assert "files 1 new" in lines[ticks[0]] and "files 1 new" in lines[ticks[1]]
+    assert out.count(f"(PID {watcher.pid};") == 2 and lock["pid"] == watcher.pid  # exec: the same process
+    assert unit_ids(first) | unit_ids(second) <= published_units(env)
+
+
 def test_warn_tests_wait_for_a_quiet_moment_then_cover_every_build_they_were_left_out_of(watched) -> None:
     """Under `watch`, a tick's warn tests wait for a quiet moment: a second file landing during the first
     file's tick is built at once, both ticks defer them, and the first look with nothing new EVERY
