@@ -1348,6 +1348,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if events is not None:
             events.close()
         os.close(lock)
+    if stop.requested:  # a SIGTERM or Ctrl-C since the tick: stop rather than restart
+        print(f"watch: {stop.signal_name} received: stopped after the current tick", flush=True)
+        return 0
     print(f"{datetime.now().strftime('%H:%M:%S')} watch: {restart_reason}", flush=True)
     restart(sys.argv[1:] if argv is None else argv)  # does not return
     return 1
