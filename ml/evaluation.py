@@ -46,9 +46,13 @@ def phm08_score(
     expected penalty).
     """
     true, pred = _as_float_arrays(y_true, y_pred)
-    d = pred - true
-    penalties = np.where(d < 0, np.exp(-d / PHM08_EARLY) - 1.0, np.exp(d / PHM08_LATE) - 1.0)
-    return float(np.sum(_weights(sample_weight, true.size) * penalties))
+    return float(np.sum(_weights(sample_weight, true.size) * phm08_penalties(true, pred)))
+
+
+def phm08_penalties(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """Each prediction's PHM08 penalty (`phm08_score` sums them), any array shape."""
+    d = np.asarray(y_pred, dtype=float) - np.asarray(y_true, dtype=float)
+    return np.where(d < 0, np.exp(-d / PHM08_EARLY) - 1.0, np.exp(d / PHM08_LATE) - 1.0)
 
 
 def rmse(y_true: Sequence[float], y_pred: Sequence[float], sample_weight: Sequence[float] | None = None) -> float:
