@@ -1,8 +1,9 @@
 """Real FD001, truncated-CV: how well the `make run` models predict on NASA's real engines.
 
     python -m benchmarks.evaluate_real [--train-file PATH] [--seeds 42,43,44] [--folds 5]
-                                       [--cuts-per-unit 1 | --every-stop]
-                                       [--workdir DIR] [--keep] [--reuse] [--fast] [--output FILE.json]
+                                       [--cuts-per-unit 1 | --every-stop] [--task classification|regression]
+                                       [--workdir DIR] [--keep] [--reuse] [--project DIR] [--fast]
+                                       [--output FILE.json] [--predictions FILE.parquet]
                                        [--rul-margin-rule min_phm08|none]
 
 (with --workdir or --keep the printed table is also written to <workdir>/report.txt)
@@ -27,6 +28,12 @@ NASA's FD001 test and RUL files are held out, so this evaluates on the 100 real 
    model's own threshold, pooled per seed over all 100 units (one truncation per unit per seed: the
    papers' 100-engine figures), with the spread over seeds and folds and per unit. "champion" is the model
    ``ml.train`` would pick in that fold (best inner-CV metric).
+
+``--predictions`` writes every prediction (seed, fold, model, unit, cycle, truth, prediction, weight, and for a
+classifier its threshold and decision) to Parquet: ``python -m benchmarks.compare_evaluations`` compares two such
+files on the same rows, paired. ``--project DIR`` builds the features with the dbt project at DIR instead of this
+one (a checkout of an older commit: today's models and evaluation on that commit's features); ``--task`` keeps
+one task's models (about half the time).
 
 The regime baselines of silver are fitted on all train units, validation ones included (one affine
 normalisation per sensor for the whole dataset); everything else a validation row carries is computed
@@ -74,6 +81,7 @@ from ml.train import TrainConfig, with_late_margin
 DEFAULT_TRAIN_FILE = REPO_ROOT.parent / "shared" / "data" / "cmapss" / "train_FD001.txt"
 LANDED_NAME = "train_FD001.txt"  # the simulator's naming: train_<dataset>.txt
 DBT = str(Path(sys.executable).with_name("dbt"))
+TASKS = ("regression", "classification")
 FEATURE_QUERY = "select * from gold.fct_unit_cycle_features where split = 'train' order by unit_id, cycle"
 
 
@@ -91,9 +99,10 @@ class FoldResult:
     predictions: pd.DataFrame  # unit_id, cycle, truth, prediction, weight (1 for a cut, 1/n of n stopping rows)
 
 
-def land_and_build(train_file: Path, root: Path, reuse: bool) -> Path:
-    """Land the real file in `root`/landing, `dbt build --target ci` it; returns the warehouse file."""
-    env = {**os.environ, **data_environment(root)}
+def land_and_build(train_file: Path, root: Path, reuse: bool, project: Path = REPO_ROOT) -> Path:
+    """Land the real file in `root`/landing, `dbt build --target ci` it with the dbt project at `project`
+    (its own profiles.yml); returns the warehouse file."""
+    env = {**os.environ, **data_environment(root), "DBT_PROFILES_DIR": str(project)}
     warehouse = Path(env["PDM_WAREHOUSE_PATH"])
     if reuse and warehouse.exists():
         log(f"reusing the warehouse {warehouse} (--reuse)")
@@ -102,10 +111,10 @@ def land_and_build(train_file: Path, root: Path, reuse: bool) -> Path:
     landing.mkdir(parents=True, exist_ok=True)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(train_file, landing / LANDED_NAME)  # keeps the mtime: settled at once
-    log(f"landed {train_file} as {landing / LANDED_NAME}; dbt build --target ci ...")
+    log(f"landed {train_file} as {landing / LANDED_NAME}; dbt build --target ci in {project} ...")
     started = time.perf_counter()
     done = subprocess.run(
-        [DBT, "build", "--target", "ci"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False
+        [DBT, "build", "--target", "ci"], cwd=project, env=env, capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         raise RuntimeError(f"dbt build on {landing} failed:\n{done.stdout[-4000:]}\n{done.stderr[-2000:]}")
@@ -155,9 +164,16 @@ def evaluate_fold(
 
 
 def run_cv(
-    frame: pd.DataFrame, config: TrainConfig, seeds: list[int], folds: int, cuts_per_unit: int, every_stop: bool = False
+    frame: pd.DataFrame,
+    config: TrainConfig,
+    seeds: list[int],
+    folds: int,
+    cuts_per_unit: int,
+    every_stop: bool = False,
+    tasks: tuple[str, ...] = TASKS,
 ) -> list[FoldResult]:
     features = feature_columns(frame.columns)
+    specs = [spec for spec in config.models() if spec.task in tasks]
     labelled = frame[frame[CLASS_LABEL].notna() & frame[RUL_LABEL].notna()].reset_index(drop=True)
     results: list[FoldResult] = []
     with threadpool_limits(limits=config.threads):
@@ -171,7 +187,7 @@ def run_cv(
                     else truncation_points(valid, seed * 1000 + fold, cuts_per_unit).assign(weight=1.0)
                 )
                 train_rows = labelled.iloc[train_index].reset_index(drop=True)
-                for spec in config.models():
+                for spec in specs:
                     inner_cv, threshold, predicted, seconds = evaluate_fold(
                         spec, config, train_rows, cuts, features, seed
                     )
@@ -198,7 +214,7 @@ def run_cv(
                     )
                 log(
                     f"seed {seed} fold {fold + 1}/{folds}: "
-                    + ", ".join(f"{r.model} {r.fit_seconds:.0f} s" for r in results[-len(config.models()) :])
+                    + ", ".join(f"{r.model} {r.fit_seconds:.0f} s" for r in results[-len(specs) :])
                 )
     return results
 
@@ -215,6 +231,22 @@ def with_champions(results: list[FoldResult], config: TrainConfig) -> list[FoldR
         name = f"champion ({best.model})"
         champions.append(FoldResult(seed, fold, name, task, best.inner_cv, best.threshold, 0.0, best.predictions))
     return results + champions
+
+
+def predictions_table(results: list[FoldResult]) -> pd.DataFrame:
+    """Every prediction of `results`, one row each: seed, fold, model, task, unit_id, cycle, truth, prediction,
+    weight, and for a classifier its fold's threshold and the decision (prediction >= threshold)."""
+    parts = []
+    for r in results:
+        decision = r.predictions["prediction"] >= r.threshold if r.threshold is not None else None
+        parts.append(
+            r.predictions.assign(
+                seed=r.seed, fold=r.fold, model=r.model, task=r.task, threshold=r.threshold, decision=decision
+            )
+        )
+    columns = ["seed", "fold", "model", "task", "unit_id", "cycle", "truth", "prediction", "weight"]
+    table = pd.concat(parts, ignore_index=True)
+    return table[[*columns, "threshold", "decision"]].astype({"threshold": "float64", "decision": "boolean"})
 
 
 def _group_metrics(rows: list[FoldResult]) -> dict[str, float]:
@@ -343,9 +375,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="score every row a test series could stop at, weighted 1/n per unit, instead of random cuts",
     )
+    parser.add_argument("--task", choices=TASKS, default=None, help="evaluate only this task's models (default: both)")
     parser.add_argument("--workdir", type=Path, default=None, help="default: a temp folder, removed unless --keep")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (landing, warehouse)")
     parser.add_argument("--reuse", action="store_true", help="use the warehouse already built in --workdir")
+    parser.add_argument(
+        "--project",
+        type=Path,
+        default=REPO_ROOT,
+        help="the dbt project that builds the features (default: this one; e.g. a checkout of an older commit)",
+    )
     parser.add_argument("--fast", action="store_true", help="TrainConfig.fast(): tiny grids (smoke runs)")
     parser.add_argument(
         "--rul-margin-rule",
@@ -354,6 +393,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the regressors' late margin (ml.decision.choose_rul_margin; default %(default)s)",
     )
     parser.add_argument("--output", type=Path, default=None, help="also write the summary as JSON")
+    parser.add_argument(
+        "--predictions",
+        type=Path,
+        default=None,
+        help="also write every prediction as Parquet (for python -m benchmarks.compare_evaluations)",
+    )
     return parser
 
 
@@ -365,19 +410,26 @@ def main(argv: list[str] | None = None) -> int:
             "(NASA's C-MAPSS train_FD001.txt; the project never needs it)"
         )
         return 0
+    project = args.project.resolve()
+    if not (project / "dbt_project.yml").is_file() or not (project / "profiles.yml").is_file():
+        print(f"evaluate-real: {project} is not a dbt project with its profiles.yml (--project)", file=sys.stderr)
+        return 2
     seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
+    tasks = TASKS if args.task is None else (args.task,)
     config = dataclasses.replace(
         TrainConfig.fast() if args.fast else TrainConfig(), rul_margin_rule=args.rul_margin_rule
     )
     root = args.workdir or Path(tempfile.mkdtemp(prefix="pdm-evaluate-real-"))
     try:
-        warehouse = land_and_build(args.train_file, root.resolve(), args.reuse)
+        warehouse = land_and_build(args.train_file, root.resolve(), args.reuse, project)
         frame = read_train_features(warehouse)
         if frame.empty:
             print(f"evaluate-real: {warehouse} holds no train rows of fct_unit_cycle_features", file=sys.stderr)
             return 1
         started = time.perf_counter()
-        results = with_champions(run_cv(frame, config, seeds, args.folds, args.cuts_per_unit, args.every_stop), config)
+        results = with_champions(
+            run_cv(frame, config, seeds, args.folds, args.cuts_per_unit, args.every_stop, tasks), config
+        )
         summary = summarise(results)
         meta = {
             "train_file": str(args.train_file),
@@ -390,6 +442,8 @@ def main(argv: list[str] | None = None) -> int:
             "every_stop": args.every_stop,
             "config": "fast" if args.fast else "default",
             "rul_margin_rule": config.rul_margin_rule,
+            "tasks": list(tasks),
+            "project": {"path": str(project), **git_state(project)},
             "cv_seconds": round(time.perf_counter() - started, 1),
             "git": git_state(),
         }
@@ -400,6 +454,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.output:
             args.output.parent.mkdir(parents=True, exist_ok=True)
             args.output.write_text(json.dumps({"meta": meta, "models": summary}, indent=2, default=str))
+        if args.predictions:
+            args.predictions.parent.mkdir(parents=True, exist_ok=True)
+            predictions_table(results).to_parquet(args.predictions, index=False)
+            log(f"predictions written: {args.predictions}")
     finally:
         if args.workdir is None and not args.keep:
             shutil.rmtree(root, ignore_errors=True)

@@ -26,12 +26,13 @@ def fmt_ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}x"
 
 
-def git_state() -> dict:
-    """The commit measured, and the uncommitted changes to the code a benchmark exercises."""
+def git_state(root: Path = REPO_ROOT) -> dict:
+    """The commit measured, and the uncommitted changes to the code a benchmark exercises (of this project, or
+    of the checkout at `root`)."""
 
     def git(*args: str) -> str | None:
         try:
-            done = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+            done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True)
         except (OSError, subprocess.CalledProcessError):
             return None
         return done.stdout.strip()

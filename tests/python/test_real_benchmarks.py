@@ -8,9 +8,12 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from benchmarks import evaluate_real, simulator_realism
+from benchmarks import compare_evaluations, evaluate_real, simulator_realism
+from ml.config import REPO_ROOT
 from ml.simulate import FleetSpec, simulate_fleet, write_fleet
 
 pytestmark = pytest.mark.dbt
@@ -58,15 +61,36 @@ def test_evaluate_real_builds_and_cross_validates_the_candidates(stand_in: Path,
     assert sum(rows[("regression", "champion")]["picked"].values()) == 2
     assert "real FD001, truncated-CV" in (tmp_path / "work" / "report.txt").read_text()
 
-    # every stopping row instead of one cut per unit, on the same warehouse: the same models, weighted rows
-    every = tmp_path / "every.json"
+    assert result["meta"]["project"]["path"] == str(REPO_ROOT.resolve())
+    assert result["meta"]["project"]["commit"] == result["meta"]["git"]["commit"]
+
+    # every stopping row instead of one cut per unit, on the same warehouse: the same models, weighted rows,
+    # every prediction written for compare_evaluations
+    every, predictions = tmp_path / "every.json", tmp_path / "every.parquet"
     argv = [*argv[: argv.index("--output")], "--every-stop", "--output", str(every), "--reuse"]
-    assert evaluate_real.main([*argv, "--workdir", str(tmp_path / "work")]) == 0
+    assert evaluate_real.main([*argv, "--predictions", str(predictions), "--workdir", str(tmp_path / "work")]) == 0
     result = json.loads(every.read_text())
     assert result["meta"]["every_stop"] is True and result["meta"]["cuts_per_unit"] is None
     champion = {row["task"]: row for row in result["models"] if row["model"] == "champion"}
     assert 0 < champion["regression"]["rmse"]["mean"] < 125
     assert "every row where a test series could stop" in (tmp_path / "work" / "report.txt").read_text()
+    table = pd.read_parquet(predictions)
+    table["name"] = table["model"].str.split(" (", regex=False).str[0]  # "champion (ridge)" -> "champion"
+    assert set(table["name"]) == {"ridge", "hgb_regressor", "logreg", "hgb_classifier", "champion"}
+    # each model weighs every validation unit once per seed, and a classifier's decision is its threshold's
+    assert np.allclose(table.groupby(["seed", "task", "name", "unit_id"])["weight"].sum(), 1.0)
+    assert table.groupby(["seed", "task", "name"])["unit_id"].nunique().eq(6).all()
+    classified = table[table["task"] == "classification"]
+    assert (classified["decision"] == (classified["prediction"] >= classified["threshold"])).all()
+    assert table.loc[table["task"] == "regression", "decision"].isna().all()
+    assert compare_evaluations.main([str(predictions), str(predictions), "--test-sets", "100"]) == 0
+
+    # one task only, and a --project that is no dbt project
+    only = tmp_path / "classification.parquet"
+    argv = [*argv[: argv.index("--output")], "--task", "classification", "--reuse", "--predictions", str(only)]
+    assert evaluate_real.main([*argv, "--workdir", str(tmp_path / "work")]) == 0
+    assert set(pd.read_parquet(only)["task"]) == {"classification"}
+    assert evaluate_real.main([*argv, "--workdir", str(tmp_path / "work"), "--project", str(tmp_path)]) == 2
 
 
 def test_realism_of_a_fleet_against_itself_and_another_seed() -> None:
