@@ -99,8 +99,9 @@ def paired(baseline: pd.DataFrame, candidate: pd.DataFrame, task: str) -> pd.Dat
     return merged.rename(columns={"truth_b": "truth", "weight_b": "weight"}).sort_values(KEYS, ignore_index=True)
 
 
-# Per-row quantities whose (weighted) sums make the metrics; one column per model.
 def _parts(rows: pd.DataFrame, task: str, side: str) -> np.ndarray:
+    """Per prediction of one model (`side` "b" or "c"), the quantities whose weighted sums make its metrics:
+    1, squared error, PHM08 penalty (regression) or 1, true positive, false positive, false negative."""
     truth = rows["truth"].to_numpy(dtype=float)
     if task == "regression":
         prediction = rows[f"prediction_{side}"].to_numpy(dtype=float)
