@@ -4,9 +4,10 @@
                                            [--output FILE.json]
 
 Why: a long-running `make watch` grows by ~2 MiB a tick in process (benchmarks/README.md, "latency"), memory in
-use, not Python objects. Each tick's publish and scoring read the lake with `delta_scan` (lakehouse.lake) some
-thirty times. The delta extension 1.5.5 (the newest on the package index) never frees the scan metadata a scan
-takes from the Delta kernel (duckdb/duckdb-delta issue #279, fixed by pull request #360, not in a release yet).
+use, not Python objects. A tick's publishes and its scoring read the lake with `delta_scan` (lakehouse.lake):
+up to 14 times a publish (fingerprints of the changed units, the analysts' views), once the scoring. The delta
+extension 1.5.5 (the newest on the package index) never frees the scan metadata a scan takes from the Delta
+kernel (duckdb/duckdb-delta issue #279, fixed by pull request #360, not in a release yet).
 
 For each file count, a Delta table of that many Parquet files (one append commit each, then a checkpoint, as
 `lakehouse.publish` commits; `--columns` float columns, the feature table has 163) is written in a temp

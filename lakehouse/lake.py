@@ -87,7 +87,11 @@ def _in_memory_connection() -> duckdb.DuckDBPyConnection:
 
 
 def delta_scan_sql(table_path: Path, version: int | None = None) -> str:
-    """The SQL table expression reading `table_path`, at `version` or the latest."""
+    """The SQL table expression reading `table_path`, at `version` or the latest.
+
+    The delta extension 1.5.5 keeps each scan's metadata for the life of the process (duckdb-delta issue
+    #279; `python -m benchmarks.delta_scan_memory`): a long-lived process pays per scan, which is why the
+    watcher has `--max-memory`."""
     quoted = str(table_path).replace("'", "''")
     if version is None:
         return f"delta_scan('{quoted}')"

@@ -1,8 +1,9 @@
 """The watcher's resident-memory limit: past it, the watcher restarts itself in place between ticks.
 
-A watcher's memory grows over a long run (benchmarks/README.md, "latency"): native memory that DuckDB,
-the Delta writer and their allocators keep, not Python objects, which a supervisor would otherwise have
-to reclaim by restarting it now and then. `python -m lakehouse.watch --max-memory 4GiB` (the default;
+A watcher's memory grows over a long run (benchmarks/README.md, "latency"): native memory, not Python
+objects, kept by DuckDB's delta extension, which never frees the scan metadata of a `delta_scan`
+(duckdb-delta issue #279; `python -m benchmarks.delta_scan_memory`), and a supervisor would otherwise
+have to reclaim it by restarting the watcher now and then. `python -m lakehouse.watch --max-memory 4GiB` (the default;
 `PDM_WATCH_MAX_MEMORY`, 0 for no limit) reads the process's resident set (`VmRSS`, Linux /proc) after
 every tick that succeeded, its state saved; past the limit it says so and re-executes itself
 (`os.execv`: the same PID and arguments, a fresh heap). The new process warms up again and goes on
