@@ -1,4 +1,5 @@
-"""Compact small files and vacuum the published Delta tables (`python -m lakehouse.optimize`, `make optimize`).
+"""Compact small files and vacuum the published Delta tables (`python -m lakehouse.optimize`, `make optimize`);
+`compact_small_files`, the compaction alone of the tables with enough small files, is what `make watch` runs.
 
     python -m lakehouse.optimize                        # every table under $PDM_LAKE_PATH/gold/
     python -m lakehouse.optimize --retention-hours 24   # vacuum files removed more than 24 h ago
@@ -45,6 +46,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import yaml
 from deltalake import CommitProperties, DeltaTable
 
@@ -177,16 +179,65 @@ def prune_superseded_lines(warehouse: Path, retention_days: int, now: datetime |
     return int(deleted)
 
 
-def optimize_table(path: Path, retention_hours: int, keep: set[int]) -> OptimizeResult:
-    """Compact then vacuum one table, keeping the files of the versions in `keep`."""
+def small_files(path: Path) -> int:
+    """How many of the table's current data files are under `TARGET_FILE_SIZE`: the files compaction merges
+    (each incremental publish adds one or two)."""
+    sizes = pa.table(DeltaTable(str(path)).get_add_actions(flatten=True)).column("size_bytes").to_pylist()
+    return sum(1 for size in sizes if size < TARGET_FILE_SIZE)
+
+
+def compact_table(path: Path) -> DeltaTable:
+    """Bin-pack the table's small files into files of `TARGET_FILE_SIZE`: one new version, the same rows
+    (its add actions say `dataChange: false`), carrying the previous commit's `pdm.*` metadata."""
     table = DeltaTable(str(path))
-    files_before = len(table.file_uris())
     table.optimize.compact(
         target_size=TARGET_FILE_SIZE,
         commit_properties=CommitProperties(custom_metadata=pdm_metadata(latest_commit(table))),
         post_commithook_properties=POST_COMMIT,
     )
-    table = DeltaTable(str(path))
+    return DeltaTable(str(path))
+
+
+@dataclass(frozen=True)
+class CompactResult:
+    """One table `compact_small_files` compacted."""
+
+    name: str
+    version: int
+    files_before: int
+    files_after: int
+
+    def summary(self) -> str:
+        return f"{self.name} v{self.version} (compacted, {self.files_before} -> {self.files_after} files)"
+
+
+def compact_small_files(
+    lake: Path, min_small_files: int, lock_timeout: float = DEFAULT_TIMEOUT_S
+) -> list[CompactResult]:
+    """Compact, under the lake lock, every published table holding at least `min_small_files` small files
+    (`small_files`), then rebuild the analysts' database if any was: what `make watch` does at a quiet
+    moment, so a long run does not leave thousands of small files to every reader. No vacuum: the files
+    compaction replaced stay for time travel until `make optimize`. Returns the tables compacted."""
+    if min_small_files < 2:
+        raise OptimizeError(f"compacting needs at least 2 small files to merge, not {min_small_files}")
+    results = []
+    with lake_lock(Path(lake), "compaction", lock_timeout):
+        for name in published_tables(lake):
+            path = lakelib.mart_path(Path(lake), name, LAYER)
+            if small_files(path) < min_small_files:
+                continue
+            files_before = len(DeltaTable(str(path)).file_uris())
+            table = compact_table(path)
+            results.append(CompactResult(name, table.version(), files_before, len(table.file_uris())))
+        if results:
+            analysts.refresh_under_lock(Path(lake), analysts.default_database(Path(lake)))
+    return results
+
+
+def optimize_table(path: Path, retention_hours: int, keep: set[int]) -> OptimizeResult:
+    """Compact then vacuum one table, keeping the files of the versions in `keep`."""
+    files_before = len(DeltaTable(str(path)).file_uris())
+    table = compact_table(path)
     kept = tuple(sorted(v for v in keep if 0 <= v <= table.version()))
     options = {
         "retention_hours": retention_hours,

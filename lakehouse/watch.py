@@ -60,6 +60,12 @@ after a delivery:
    `dbt run-operation compact_tables` (macros/maintenance/compact_tables.sql) later merges the row groups
    they left (the state file's `compaction_pending`). `--once` and a stopping watcher's builds vacuum, as
    `make run`'s do.
+7. the lake's compaction, wherever the warn tests run (the quiet moment, the 5-min cap, `--once`, a
+   stop): every published table holding `--compact-lake-files` (32, `PDM_WATCH_COMPACT_LAKE_FILES`; 0:
+   never) files under the target size is compacted (`lakehouse.optimize.compact_small_files`: one
+   version, the same rows, under the lake lock, the analysts' database rebuilt). Each incremental publish
+   adds a file or two; without it every reader, and every `delta_scan` the watcher binds, would pay for
+   them all (what `make optimize` does, without its vacuum).
 
 Steps 2-4's commands run as their modules' `main(args)` in this process (imported once: scoring
 otherwise pays ~4 s of imports per tick), output captured; `--isolated-steps` runs them as child
@@ -173,6 +179,9 @@ RUN_RESULTS = "run_results.json"
 # three. The compaction they skipped (`dbt run-operation compact_tables`) runs with the warn tests.
 MAX_VACUUM_TASKS_ENV = "PDM_DUCKDB_MAX_VACUUM_TASKS"
 COMPACTION_OPERATION = "compact_tables"
+# the lake's compaction (step 7): tables with this many files under the target size are compacted
+COMPACT_LAKE_FILES_ENV = "PDM_WATCH_COMPACT_LAKE_FILES"
+DEFAULT_COMPACT_LAKE_FILES = 32
 # What a tick runs in process (steps 2-4), imported by the warm-up before the first look
 WARM_MODULES = ("lakehouse.publish", "ml.predict")
 # The dbt sources each part of the landing folder feeds (None: its top-level entries, which bronze
@@ -734,7 +743,8 @@ class TickReport:
     def line(self) -> str:
         now = datetime.now().strftime("%H:%M:%S")
         if self.deferred_only:
-            return f"{now} {self.reason}: {_timed(self.after)}"
+            versions = f"; {', '.join(self.versions)}" if self.versions else ""
+            return f"{now} {self.reason}: {_timed(self.after)}{versions}"
         parts = [self.difference.describe() if self.difference else self.reason]
         parts.append("? lines ingested" if self.lines_ingested is None else f"{self.lines_ingested:,} lines ingested")
         parts.append("no champion: not scored" if self.units_scored is None else f"{self.units_scored:,} units scored")
@@ -785,6 +795,7 @@ class Watcher:
         self.defer_warn_tests: Callable[[], bool] = lambda: False
         self.warn_tests_quiet_s = DEFAULT_EVERY_S
         self.last_work_at = float("-inf")  # time.monotonic() at the end of the last tick that did work
+        self.compact_lake_files = DEFAULT_COMPACT_LAKE_FILES  # step 7's threshold; 0: never
 
     def continues(self, state: State, project: str) -> bool:
         """Whether the last successful tick ran on the same project files, folders and warehouse (what a
@@ -982,6 +993,7 @@ class Watcher:
             report.warnings += [w for w in tested.warnings if w not in report.warnings]
             if state.compaction_pending:
                 report.after["compaction"] = self.compact(state, project)
+            self.compact_lake(state, report)
         report.lines_ingested = ingested_line_count(self.paths.warehouse, outcome.started_at)
 
         state.signature = signature
@@ -1103,8 +1115,11 @@ class Watcher:
             state.warn_tests = None
         if state.compaction_pending:
             report.after["compaction"] = self.compact(state, project)
+        self.compact_lake(state, report)
         since = f" of the builds since {deferred['scope']['files_since']}" if deferred else ""
-        report.reason = f"{' and '.join(report.after)}{since} (deferred to a quiet moment)"
+        ran = list(report.after)
+        done = f"{', '.join(ran[:-1])} and {ran[-1]}" if len(ran) > 1 else "".join(ran)
+        report.reason = f"{done}{since} (deferred to a quiet moment)"
         state.in_progress = False
         state.step = ""
         state.save(self.state_path)
@@ -1118,6 +1133,21 @@ class Watcher:
         outcome = self.dbt.run(project, "compaction", "run-operation", COMPACTION_OPERATION, "--target-path", folder)
         state.compaction_pending = False
         return outcome.seconds
+
+    def compact_lake(self, state: State, report: TickReport) -> None:
+        """Step 7: compact the published tables with `compact_lake_files` small files or more
+        (`lakehouse.optimize.compact_small_files`); each one compacted is added to the report's versions,
+        the step's seconds to its `after` when any was."""
+        if self.compact_lake_files <= 0 or not (self.paths.lake / GOLD_SCHEMA).is_dir():
+            return
+        from lakehouse import optimize  # imports deltalake: only once there is a lake
+
+        self.mark(state, "lake compaction")
+        started = time.monotonic()
+        compacted = optimize.compact_small_files(self.paths.lake, self.compact_lake_files)
+        if compacted:
+            report.after["lake compaction"] = time.monotonic() - started
+            report.versions += [result.summary() for result in compacted]
 
     def refresh_stale_analysts(self) -> str:
         """After a failed tick: refresh the analysts' database if it does not pin the lake's latest
@@ -1284,6 +1314,14 @@ def _parser() -> argparse.ArgumentParser:
         f"default {MAX_MEMORY_ENV} or {DEFAULT_MAX_MEMORY}; lakehouse/watch_restart.py)",
     )
     parser.add_argument(
+        "--compact-lake-files",
+        type=int,
+        default=int(os.environ.get(COMPACT_LAKE_FILES_ENV, DEFAULT_COMPACT_LAKE_FILES)),
+        metavar="N",
+        help="with the warn tests, compact each published table holding N files under the target size or more "
+        f"(default {COMPACT_LAKE_FILES_ENV} or {DEFAULT_COMPACT_LAKE_FILES}; 0: never)",
+    )
+    parser.add_argument(
         "--isolated-steps",
         action="store_true",
         help="run publish and predict as child processes (`python -m ...`, as make run does) rather than "
@@ -1296,6 +1334,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.every <= 0:
         print("watch: --every must be a positive number of seconds", file=sys.stderr)
+        return 2
+    if args.compact_lake_files == 1 or args.compact_lake_files < 0:
+        print("watch: --compact-lake-files must be 0 (never) or at least 2", file=sys.stderr)
         return 2
     try:
         memory = MemoryLimit.from_environment(args.max_memory)
@@ -1318,6 +1359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     watcher.defer_warn_tests = lambda: not args.once and not stop.requested
     watcher.warn_tests_quiet_s = args.every
+    watcher.compact_lake_files = args.compact_lake_files
     try:
         if args.once:
             ok = watcher.run_tick()

@@ -242,10 +242,11 @@ def champion_versions() -> tuple[str, str]:
 
 
 def units_in_commits(table_path: Path, since: int, version: int) -> list[str] | None:
-    """The units in the data files Delta commits `since`+1 .. `version` of `table_path` added: every unit
-    whose rows any of them rewrote (a superset: a file rewritten around a replaced unit names its other
-    units too). None when a commit's log file or an added file is missing or unreadable, or a commit
-    changed the table's schema: then no commit-based answer is safe."""
+    """The units in the data files Delta commits `since`+1 .. `version` of `table_path` added with a data
+    change: every unit whose rows any of them rewrote (a superset: a file rewritten around a replaced unit
+    names its other units too; a compaction's files, `dataChange: false`, name none). None when a commit's
+    log file or an added file is missing or unreadable, or a commit changed the table's schema: then no
+    commit-based answer is safe."""
     added: list[str] = []
     for number in range(since + 1, version + 1):
         try:
@@ -254,7 +255,8 @@ def units_in_commits(table_path: Path, since: int, version: int) -> list[str] | 
             return None
         if any("metaData" in action for action in actions):
             return None
-        paths = [a["add"]["path"] for a in actions if "add" in a]
+        # a compaction's files hold the same rows (`dataChange: false`): no unit changed in them
+        paths = [a["add"]["path"] for a in actions if "add" in a and a["add"].get("dataChange", True)]
         if any("://" in path or path.startswith("/") for path in paths):
             return None  # absolute URIs: not written by this project's publish
         added += [str(table_path / unquote(path)) for path in paths]

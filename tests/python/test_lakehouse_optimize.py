@@ -1,8 +1,10 @@
 """`make optimize` (python -m lakehouse.optimize): compaction, and a vacuum that keeps every version a
-registered model was trained on. Real Delta tables and a real MLflow SQLite registry."""
+registered model was trained on; the watcher's compaction of the tables with enough small files. Real Delta
+tables and a real MLflow SQLite registry."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -10,9 +12,9 @@ import pytest
 from deltalake import DeltaTable
 from mlflow.tracking import MlflowClient
 
-from lakehouse import lake
+from lakehouse import analysts, lake
 from lakehouse import publish as publishing
-from lakehouse.optimize import main, retention_vars
+from lakehouse.optimize import OptimizeError, compact_small_files, main, retention_vars, small_files
 from lakehouse.publish import META_FINGERPRINT, publish
 
 
@@ -78,15 +80,20 @@ def test_vacuum_keeps_the_version_a_registered_model_was_trained_on(lakehouse, c
     assert [r.changed for r in publish(warehouse, lake_dir)] == [False, False]
 
 
-def test_compaction_merges_small_files_and_keeps_the_fingerprint(lakehouse, monkeypatch, capsys):
-    warehouse, lake_dir, _ = lakehouse
+def published_in_small_files(warehouse: Path, lake_dir: Path, monkeypatch) -> tuple[Path, DeltaTable]:
+    """gold.t with 5,000 more rows published in files of 1,000 rows: its path and the table at that version."""
     monkeypatch.setattr(publishing, "TARGET_FILE_SIZE", 1)  # every record batch its own file
     monkeypatch.setattr(publishing, "BATCH_ROWS", 1000)
     with duckdb.connect(str(warehouse)) as con:
         con.execute("insert into gold.t select i, 9 from range(100, 5100) r(i)")
     publish(warehouse, lake_dir)
     t = lake.mart_path(lake_dir, "t")
-    before = DeltaTable(str(t))
+    return t, DeltaTable(str(t))
+
+
+def test_compaction_merges_small_files_and_keeps_the_fingerprint(lakehouse, monkeypatch, capsys):
+    warehouse, lake_dir, _ = lakehouse
+    t, before = published_in_small_files(warehouse, lake_dir, monkeypatch)
     files, rows, fp = len(before.file_uris()), read(t), before.history(1)[0][META_FINGERPRINT]
     assert files > 1
 
@@ -101,6 +108,34 @@ def test_compaction_merges_small_files_and_keeps_the_fingerprint(lakehouse, monk
     assert read(t, before.version()) == rows  # files of the previous version are still there
     assert f"gold.t: {files} -> 1 files at v{after.version()}; vacuumed 0 files" in capsys.readouterr().out
     assert publish(warehouse, lake_dir, ["t"])[0].changed is False
+
+
+def test_the_watchers_compaction_takes_the_tables_with_enough_small_files_only(lakehouse, monkeypatch):
+    warehouse, lake_dir, _ = lakehouse
+    t, before = published_in_small_files(warehouse, lake_dir, monkeypatch)
+    files, rows, fp = len(before.file_uris()), read(t), before.history(1)[0][META_FINGERPRINT]
+    assert files > 2 and small_files(t) == files and small_files(lake.mart_path(lake_dir, "u")) == 1
+    database = analysts.default_database(lake_dir)
+    assert analysts.is_current(lake_dir, database)
+
+    assert compact_small_files(lake_dir, files + 1) == []  # under the threshold: no table, no version
+    assert DeltaTable(str(t)).version() == before.version()
+
+    compacted = compact_small_files(lake_dir, files)
+    after = DeltaTable(str(t))
+    assert [(r.name, r.version, r.files_before, r.files_after) for r in compacted] == [
+        ("t", before.version() + 1, files, 1)
+    ]
+    assert compacted[0].summary() == f"t v{after.version()} (compacted, {files} -> 1 files)"
+    commit = after.history(1)[0]
+    assert commit["operation"] == "OPTIMIZE" and commit[META_FINGERPRINT] == fp
+    log = (t / "_delta_log" / f"{after.version():020d}.json").read_text().splitlines()
+    assert [action["add"]["dataChange"] for action in map(json.loads, log) if "add" in action] == [False]
+    assert read(t) == rows and read(t, before.version()) == rows  # no vacuum: the old files are still there
+    assert analysts.is_current(lake_dir, database)  # rebuilt: its views pin the compacted version
+    assert publish(warehouse, lake_dir, ["t"])[0].changed is False
+    with pytest.raises(OptimizeError, match="at least 2 small files"):
+        compact_small_files(lake_dir, 1)
 
 
 def test_an_unknown_table_or_a_broken_registry_stops_before_vacuuming(lakehouse, capsys):

@@ -56,12 +56,15 @@ def once(env: Environment) -> subprocess.CompletedProcess[str]:
     )
 
 
-def start(env: Environment, every: str = "0.2", log: Path | None = None) -> subprocess.Popen[str]:
-    """A watcher; its stdout piped, or with `log` written to that file (readable while it runs)."""
+def start(
+    env: Environment, every: str = "0.2", log: Path | None = None, variables: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """A watcher; its stdout piped, or with `log` written to that file (readable while it runs); `variables`
+    set on top of the environment's."""
     return subprocess.Popen(
         watch_command("--every", every),
         cwd=REPO_ROOT,
-        env=env.env,
+        env={**env.env, **(variables or {})},
         stdout=subprocess.PIPE if log is None else log.open("w"),
         stderr=subprocess.PIPE,
         text=True,
@@ -344,12 +347,13 @@ def test_warn_tests_wait_for_a_quiet_moment_then_cover_every_build_they_were_lef
     file's tick is built at once, both ticks defer them, and the first look with nothing new EVERY
     seconds after the second tick runs them on their own, scoped to both builds (the first file's cycle
     gap warns there), then clears them. The compaction those builds skipped (they ran without DuckDB's
-    vacuum) waits with them and runs after them. Deferred tests, or a compaction, that a look with
-    nothing new finds in the state run on their own too."""
+    vacuum) waits with them and runs after them, and so does the lake's compaction (here of the tables
+    with 2 small files or more). Deferred tests, or a compaction, that a look with nothing new finds in
+    the state run on their own too."""
     env, _ = watched
     first = deliver(env, 5, cycle_gap=True)
     log = env.paths.data_dir / "watch_quiet.log"
-    watcher = start(env, every="3", log=log)
+    watcher = start(env, every="3", log=log, variables={"PDM_WATCH_COMPACT_LAKE_FILES": "2"})
     wait_for(lambda: state(env).get("step") == "dbt build", "the first file's dbt build", timeout=TICK_TIMEOUT_S)
     second = deliver(env, 6)
     wait_for(
@@ -373,9 +377,12 @@ def test_warn_tests_wait_for_a_quiet_moment_then_cover_every_build_they_were_lef
         t.endswith("warn tests and compaction deferred to a quiet moment]") and "after the latency" not in t
         for t in ticks
     )
-    [quiet_line] = [line for line in out.splitlines() if " warn tests and compaction of the builds since " in line]
-    timed = r"\(deferred to a quiet moment\): warn tests [0-9.]+ s, compaction [0-9.]+ s$"
-    assert re.search(timed, quiet_line), quiet_line
+    quiet = " warn tests, compaction and lake compaction of the builds since "
+    [quiet_line] = [line for line in out.splitlines() if quiet in line]
+    timed = r"\(deferred to a quiet moment\): warn tests [0-9.]+ s, compaction [0-9.]+ s, lake compaction [0-9.]+ s; "
+    assert re.search(timed + r"(\w+ v\d+ \(compacted, \d+ -> \d+ files\)(, |$))+", quiet_line), quiet_line
+    for table in re.findall(r"(\w+) v\d+ \(compacted", quiet_line):
+        assert history(env.paths.lake, table)[-1].operation == "OPTIMIZE"
     compaction = json.loads((env.paths.data_dir / "dbt_target" / "compaction" / "run_results.json").read_text())
     assert compaction["args"]["macro"] == "compact_tables", compaction["args"]
     gap_warning = "warning: test warn_unit_cycle_gaps_and_disorder warned: "
@@ -539,6 +546,49 @@ def test_a_store_without_champions_builds_the_marts_that_read_scores_on_their_ow
     assert not set(SCORE_FED_MARTS) & set(built)
     assert all(marts[mart] == "success" for mart in SCORE_FED_MARTS)
     assert unit_ids(delivered) <= published_units(env, "mart_fleet_health")
+
+
+def test_a_tick_compacts_the_tables_its_publishes_left_with_enough_small_files(watched) -> None:
+    """`PDM_WATCH_COMPACT_LAKE_FILES` (here 2): after the tick's warn tests, every published table with that
+    many files under the target size is compacted, one OPTIMIZE version with the same rows, and the
+    analysts' database pins it; a look with nothing new compacts nothing more."""
+    env, _ = watched
+    deliver(env, 10)
+    compacting = {**env.env, "PDM_WATCH_COMPACT_LAKE_FILES": "2"}
+    ticked = subprocess.run(
+        watch_command("--once"), cwd=REPO_ROOT, env=compacting, capture_output=True, text=True, timeout=TICK_TIMEOUT_S
+    )
+    assert ticked.returncode == 0, ticked.stdout + ticked.stderr
+    [tick] = [line for line in ticked.stdout.splitlines() if TICK_LINE.match(line)]
+    assert re.search(r"after the latency: warn tests [0-9.]+ s, lake compaction [0-9.]+ s", tick), tick
+    compacted = re.findall(r"(\w+) v(\d+) \(compacted, (\d+) -> (\d+) files\)", tick)
+    assert compacted, tick
+    for table, version, before, after in compacted:
+        assert int(after) < int(before), tick
+        entries = history(env.paths.lake, table)
+        assert entries[-1].version == int(version) and entries[-1].operation == "OPTIMIZE"
+        assert entries[-1].fingerprint == entries[-2].fingerprint  # the content the tick's publish committed
+        with connect() as con:
+            path = mart_path(env.paths.lake, table)
+            new, old = (
+                con.execute(f"select * from {delta_scan_sql(path, v)} order by all").fetchall()
+                for v in (int(version), int(version) - 1)
+            )
+            assert new == old, table
+    assert analysts.is_current(env.paths.lake, analysts.default_database(env.paths.lake))
+    assert not state(env)["in_progress"]
+
+    again = subprocess.run(
+        watch_command("--once"), cwd=REPO_ROOT, env=compacting, capture_output=True, text=True, timeout=TICK_TIMEOUT_S
+    )
+    assert again.returncode == 0 and again.stdout.startswith("once: nothing new in "), again.stdout + again.stderr
+    assert [history(env.paths.lake, table)[-1].version for table, *_ in compacted] == [
+        int(version) for _, version, *_ in compacted
+    ]
+    refused = subprocess.run(
+        watch_command("--once", "--compact-lake-files", "1"), cwd=REPO_ROOT, env=env.env, capture_output=True, text=True
+    )
+    assert refused.returncode == 2 and "--compact-lake-files must be 0 (never) or at least 2" in refused.stderr
 
 
 def test_an_error_test_failing_stops_the_tick_before_the_publish(watched) -> None:

@@ -7,7 +7,8 @@ No dbt here: real DuckDB files and real Delta tables.
   differ from the published version are rewritten (a unit named for a new score drops out of the
   feature table's commit), and the fingerprint stays the one a full read computes;
 - `ml.predict.units_in_commits`: `predict --changed-only` scores the units the feature table's Delta
-  commits rewrote since the last scores, and falls back to every unit when the log can't say;
+  commits rewrote since the last scores (a compaction rewrote none), and falls back to every unit when the
+  log can't say;
 - `ingested_line_count`: the lines a tick reports ingested are those its build stamped;
 - `project_signature`: the project is signed by its dbt files' contents, not their times.
 """
@@ -25,6 +26,7 @@ from deltalake import write_deltalake
 
 from lakehouse import lake
 from lakehouse import publish as publishing
+from lakehouse.optimize import compact_table
 from lakehouse.watch import (
     LANDED_LINES,
     LANDING_SOURCES,
@@ -213,6 +215,18 @@ def test_the_units_to_score_are_those_the_commits_since_the_last_scores_rewrote(
     assert units_in_commits(path, 2, 3) == ["b"]
     assert units_in_commits(path, 0, 3) == ["b", "c"]
     assert units_in_commits(path, 3, 3) == []
+
+
+def test_a_compaction_between_scorings_names_no_unit(tmp_path) -> None:
+    path = tmp_path / "fct"
+    for unit in ("a", "b", "c"):  # versions 0, 1, 2: one small file per unit
+        write_deltalake(str(path), rows(unit, 3), mode="append")
+    assert len(compact_table(path).file_uris()) == 1  # version 3: the three files in one, the same rows
+    write_deltalake(str(path), rows("b", 4, 1.0), mode="overwrite", predicate="unit_id = 'b'")  # version 4
+
+    assert units_in_commits(path, 2, 3) == []
+    assert units_in_commits(path, 2, 4) == ["a", "b", "c"]  # the rewrite of the compacted file names them all
+    assert units_in_commits(path, 3, 4) == ["a", "b", "c"]
 
 
 def test_scoring_falls_back_to_every_unit_when_the_log_cannot_say(tmp_path) -> None:
