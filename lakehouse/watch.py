@@ -1316,7 +1316,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--compact-lake-files",
         type=int,
-        default=int(os.environ.get(COMPACT_LAKE_FILES_ENV, DEFAULT_COMPACT_LAKE_FILES)),
+        default=os.environ.get(COMPACT_LAKE_FILES_ENV, str(DEFAULT_COMPACT_LAKE_FILES)),  # argparse applies `type`
         metavar="N",
         help="with the warn tests, compact each published table holding N files under the target size or more "
         f"(default {COMPACT_LAKE_FILES_ENV} or {DEFAULT_COMPACT_LAKE_FILES}; 0: never)",
