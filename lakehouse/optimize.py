@@ -57,6 +57,7 @@ from lakehouse.publish import LAYER, POST_COMMIT, TARGET_FILE_SIZE, latest_commi
 from ml.config import REPO_ROOT, Paths
 
 DEFAULT_RETENTION_HOURS = 168
+SMALL_FILE_SIZE = TARGET_FILE_SIZE // 2  # `small_files`: two such files fit in one of the target size
 DEFAULT_SUPERSEDED_LINE_RETENTION_DAYS = 30
 LANDED_LINES = "bronze.base_cmapss__landed_lines"
 MANIFEST = "bronze.stg_cmapss__landed_files"
@@ -180,10 +181,11 @@ def prune_superseded_lines(warehouse: Path, retention_days: int, now: datetime |
 
 
 def small_files(path: Path) -> int:
-    """How many of the table's current data files are under `TARGET_FILE_SIZE`: the files compaction merges
-    (each incremental publish adds one or two)."""
+    """How many of the table's current data files are under `SMALL_FILE_SIZE`, half the target size: any two
+    fit in one file of the target size, so compaction can merge them (each incremental publish adds one;
+    a file a per-unit rewrite left just under the target size is not counted: there is little to merge)."""
     sizes = pa.table(DeltaTable(str(path)).get_add_actions(flatten=True)).column("size_bytes").to_pylist()
-    return sum(1 for size in sizes if size < TARGET_FILE_SIZE)
+    return sum(1 for size in sizes if size < SMALL_FILE_SIZE)
 
 
 def compact_table(path: Path) -> DeltaTable:
@@ -215,7 +217,7 @@ def compact_small_files(
     lake: Path, min_small_files: int, lock_timeout: float = DEFAULT_TIMEOUT_S
 ) -> list[CompactResult]:
     """Compact, under the lake lock, every published table holding at least `min_small_files` small files
-    (`small_files`), then rebuild the analysts' database if any was: what `make watch` does at a quiet
+    (`small_files`), then rebuild the analysts' database if one got a new version: what `make watch` does at a quiet
     moment, so a long run does not leave thousands of small files to every reader. No vacuum: the files
     compaction replaced stay for time travel until `make optimize`. Returns the tables compacted."""
     if min_small_files < 2:
@@ -226,9 +228,11 @@ def compact_small_files(
             path = lakelib.mart_path(Path(lake), name, LAYER)
             if small_files(path) < min_small_files:
                 continue
-            files_before = len(DeltaTable(str(path)).file_uris())
+            before = DeltaTable(str(path))
             table = compact_table(path)
-            results.append(CompactResult(name, table.version(), files_before, len(table.file_uris())))
+            if table.version() == before.version():  # nothing could be merged: no commit
+                continue
+            results.append(CompactResult(name, table.version(), len(before.file_uris()), len(table.file_uris())))
         if results:
             analysts.refresh_under_lock(Path(lake), analysts.default_database(Path(lake)))
     return results

@@ -62,7 +62,7 @@ after a delivery:
    `make run`'s do.
 7. the lake's compaction, wherever the warn tests run (the quiet moment, the 5-min cap, `--once`, a
    stop): every published table holding `--compact-lake-files` (32, `PDM_WATCH_COMPACT_LAKE_FILES`; 0:
-   never) files under the target size is compacted (`lakehouse.optimize.compact_small_files`: one
+   never) files under half the target size is compacted (`lakehouse.optimize.compact_small_files`: one
    version, the same rows, under the lake lock, the analysts' database rebuilt). Each incremental publish
    adds a file or two; without it every reader, and every `delta_scan` the watcher binds, would pay for
    them all (what `make optimize` does, without its vacuum).
@@ -179,7 +179,7 @@ RUN_RESULTS = "run_results.json"
 # three. The compaction they skipped (`dbt run-operation compact_tables`) runs with the warn tests.
 MAX_VACUUM_TASKS_ENV = "PDM_DUCKDB_MAX_VACUUM_TASKS"
 COMPACTION_OPERATION = "compact_tables"
-# the lake's compaction (step 7): tables with this many files under the target size are compacted
+# the lake's compaction (step 7): tables with this many files under half the target size are compacted
 COMPACT_LAKE_FILES_ENV = "PDM_WATCH_COMPACT_LAKE_FILES"
 DEFAULT_COMPACT_LAKE_FILES = 32
 # What a tick runs in process (steps 2-4), imported by the warm-up before the first look
@@ -1318,7 +1318,7 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=os.environ.get(COMPACT_LAKE_FILES_ENV, str(DEFAULT_COMPACT_LAKE_FILES)),  # argparse applies `type`
         metavar="N",
-        help="with the warn tests, compact each published table holding N files under the target size or more "
+        help="with the warn tests, compact each published table holding N files under half the target size or more "
         f"(default {COMPACT_LAKE_FILES_ENV} or {DEFAULT_COMPACT_LAKE_FILES}; 0: never)",
     )
     parser.add_argument(

@@ -12,7 +12,7 @@ import pytest
 from deltalake import DeltaTable
 from mlflow.tracking import MlflowClient
 
-from lakehouse import analysts, lake
+from lakehouse import analysts, lake, optimize
 from lakehouse import publish as publishing
 from lakehouse.optimize import OptimizeError, compact_small_files, main, retention_vars, small_files
 from lakehouse.publish import META_FINGERPRINT, publish
@@ -136,6 +136,21 @@ def test_the_watchers_compaction_takes_the_tables_with_enough_small_files_only(l
     assert publish(warehouse, lake_dir, ["t"])[0].changed is False
     with pytest.raises(OptimizeError, match="at least 2 small files"):
         compact_small_files(lake_dir, 1)
+
+
+def test_files_compaction_cannot_merge_make_no_version_and_no_refresh(lakehouse, monkeypatch):
+    """Files counted small that do not fit two to a file of the target size: compaction commits nothing, so
+    nothing is reported and the analysts' database is not rebuilt."""
+    warehouse, lake_dir, _ = lakehouse
+    t, before = published_in_small_files(warehouse, lake_dir, monkeypatch)
+    monkeypatch.setattr(optimize, "TARGET_FILE_SIZE", 1)  # no two files fit in one
+    monkeypatch.setattr(optimize, "SMALL_FILE_SIZE", 2**40)  # and every file counts as small
+    database = analysts.default_database(lake_dir)
+    built = database.stat().st_mtime_ns
+    assert small_files(t) == len(before.file_uris()) > 2
+
+    assert compact_small_files(lake_dir, 2) == []
+    assert DeltaTable(str(t)).version() == before.version() and database.stat().st_mtime_ns == built
 
 
 def test_an_unknown_table_or_a_broken_registry_stops_before_vacuuming(lakehouse, capsys):

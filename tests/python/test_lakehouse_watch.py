@@ -550,7 +550,7 @@ def test_a_store_without_champions_builds_the_marts_that_read_scores_on_their_ow
 
 def test_a_tick_compacts_the_tables_its_publishes_left_with_enough_small_files(watched) -> None:
     """`PDM_WATCH_COMPACT_LAKE_FILES` (here 2): after the tick's warn tests, every published table with that
-    many files under the target size is compacted, one OPTIMIZE version with the same rows, and the
+    many files under half the target size is compacted, one OPTIMIZE version with the same rows, and the
     analysts' database pins it; a look with nothing new compacts nothing more."""
     env, _ = watched
     deliver(env, 10)
