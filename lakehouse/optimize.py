@@ -190,7 +190,8 @@ def small_files(path: Path) -> int:
 
 def compact_table(path: Path) -> DeltaTable:
     """Bin-pack the table's small files into files of `TARGET_FILE_SIZE`: one new version, the same rows
-    (its add actions say `dataChange: false`), carrying the previous commit's `pdm.*` metadata."""
+    (its add actions say `dataChange: false`), carrying the previous commit's `pdm.*` metadata; no version
+    when no two files fit in one. Returns the table as it is then."""
     table = DeltaTable(str(path))
     table.optimize.compact(
         target_size=TARGET_FILE_SIZE,
@@ -217,9 +218,10 @@ def compact_small_files(
     lake: Path, min_small_files: int, lock_timeout: float = DEFAULT_TIMEOUT_S
 ) -> list[CompactResult]:
     """Compact, under the lake lock, every published table holding at least `min_small_files` small files
-    (`small_files`), then rebuild the analysts' database if one got a new version: what `make watch` does at a quiet
-    moment, so a long run does not leave thousands of small files to every reader. No vacuum: the files
-    compaction replaced stay for time travel until `make optimize`. Returns the tables compacted."""
+    (`small_files`), then rebuild the analysts' database if one got a new version: what `make watch` does
+    with its warn tests, so a long run does not leave thousands of small files to every reader. No vacuum:
+    the files compaction replaced stay for time travel until `make optimize`. Returns the tables that got a
+    new version."""
     if min_small_files < 2:
         raise OptimizeError(f"compacting needs at least 2 small files to merge, not {min_small_files}")
     results = []
