@@ -41,6 +41,7 @@ import pyarrow as pa
 
 from benchmarks.reporting import git_state, log
 from lakehouse import lake
+from lakehouse.watch_restart import resident_memory
 
 READERS = ("delta_scan", "read_parquet")
 WARM_UP = 5
@@ -65,10 +66,11 @@ def heap_in_use() -> int | None:
 
 
 def resident() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
+    """This process's resident set in bytes (the watcher's own reading, `resident_memory`)."""
+    rss = resident_memory()
+    if rss is None:
+        raise RuntimeError("no VmRSS in /proc/self/status: this benchmark needs Linux")
+    return rss
 
 
 def write_table(path: Path, files: int, columns: int) -> None:
