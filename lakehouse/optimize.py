@@ -1,5 +1,6 @@
 """Compact small files and vacuum the published Delta tables (`python -m lakehouse.optimize`, `make optimize`);
-`compact_small_files`, the compaction alone of the tables with enough small files, is what `make watch` runs.
+`compact_small_files` (the compaction alone, of the tables with enough small files) and `vacuum_tables` (the
+vacuum alone) are what `make watch` runs.
 
     python -m lakehouse.optimize                        # every table under $PDM_LAKE_PATH/gold/
     python -m lakehouse.optimize --retention-hours 24   # vacuum files removed more than 24 h ago
@@ -220,8 +221,8 @@ def compact_small_files(
     """Compact, under the lake lock, every published table holding at least `min_small_files` small files
     (`small_files`), then rebuild the analysts' database if one got a new version: what `make watch` does
     with its warn tests, so a long run does not leave thousands of small files to every reader. No vacuum:
-    the files compaction replaced stay for time travel until `make optimize`. Returns the tables that got a
-    new version."""
+    the files compaction replaced stay for time travel until `vacuum_tables` or `make optimize` deletes them,
+    past the retention. Returns the tables that got a new version."""
     if min_small_files < 2:
         raise OptimizeError(f"compacting needs at least 2 small files to merge, not {min_small_files}")
     results = []
@@ -240,18 +241,23 @@ def compact_small_files(
     return results
 
 
-def optimize_table(path: Path, retention_hours: int, keep: set[int]) -> OptimizeResult:
-    """Compact then vacuum one table, keeping the files of the versions in `keep`."""
-    files_before = len(DeltaTable(str(path)).file_uris())
-    table = compact_table(path)
+def vacuum_table(path: Path, retention_hours: int, keep: set[int]) -> tuple[DeltaTable, int, tuple[int, ...]]:
+    """Delete the table's files removed more than `retention_hours` ago (and files no commit mentions), keeping
+    the files of the versions in `keep`; the vacuum's commits carry the latest commit's `pdm.*` metadata. No
+    commit when nothing would be deleted. Returns the table as it is then, how many files were deleted and
+    the kept versions that exist."""
+    table = DeltaTable(str(path))
     kept = tuple(sorted(v for v in keep if 0 <= v <= table.version()))
     options = {
         "retention_hours": retention_hours,
         "enforce_retention_duration": False,
         "keep_versions": list(kept) or None,
+        "full": True,  # the folder's listing, so files no commit mentions go too (delta-rs' "lite" reads the log)
     }
-    vacuumed = table.vacuum(dry_run=True, **options)
-    if vacuumed:
+    # the list also holds files an earlier vacuum deleted (their tombstones stay in the log): only those still
+    # there count, or every vacuum would commit again
+    present = [name for name in table.vacuum(dry_run=True, **options) if _data_file(path, name).exists()]
+    if present:
         table.vacuum(
             dry_run=False,
             commit_properties=CommitProperties(custom_metadata=pdm_metadata(latest_commit(table))),
@@ -259,7 +265,58 @@ def optimize_table(path: Path, retention_hours: int, keep: set[int]) -> Optimize
             **options,
         )
         table = DeltaTable(str(path))
-    return OptimizeResult(path.name, table.version(), files_before, len(table.file_uris()), len(vacuumed), kept)
+    return table, len(present), kept
+
+
+def _data_file(table: Path, name: str) -> Path:
+    """A file a vacuum lists (relative to the table, or absolute) as a local path."""
+    file = Path(name.removeprefix("file://"))
+    return file if file.is_absolute() else table / file
+
+
+@dataclass(frozen=True)
+class VacuumResult:
+    """One table `vacuum_tables` vacuumed."""
+
+    name: str
+    version: int
+    files_vacuumed: int
+    kept_versions: tuple[int, ...]
+
+    def summary(self) -> str:
+        kept = f", kept v{', v'.join(map(str, self.kept_versions))}" if self.kept_versions else ""
+        return f"{self.name} v{self.version} (vacuumed, {self.files_vacuumed} files deleted{kept})"
+
+
+def vacuum_tables(
+    lake: Path, mlflow_dir: Path, retention_hours: int, lock_timeout: float = DEFAULT_TIMEOUT_S
+) -> list[VacuumResult]:
+    """Vacuum, under the lake lock, every published table (`vacuum_table`: files removed more than
+    `retention_hours` ago), keeping the versions registered models were trained on, then rebuild the analysts'
+    database if one got a new version: what `make watch` does now and then, so a long run's per-unit rewrites
+    and compactions do not pile up on disk (`make optimize` without its compaction). Raises `OptimizeError`,
+    nothing vacuumed, when the registry can't be read. Returns the tables that got a new version."""
+    if retention_hours < 0:
+        raise OptimizeError(f"the retention must be 0 hours or more, not {retention_hours}")
+    results = []
+    with lake_lock(Path(lake), "vacuum", lock_timeout):
+        pinned = registered_versions(mlflow_dir)
+        for name in published_tables(lake):
+            path = lakelib.mart_path(Path(lake), name, LAYER)
+            table, deleted, kept = vacuum_table(path, retention_hours, pinned.get(path.resolve(), set()))
+            if deleted:
+                results.append(VacuumResult(name, table.version(), deleted, kept))
+        if results:
+            analysts.refresh_under_lock(Path(lake), analysts.default_database(Path(lake)))
+    return results
+
+
+def optimize_table(path: Path, retention_hours: int, keep: set[int]) -> OptimizeResult:
+    """Compact then vacuum one table, keeping the files of the versions in `keep`."""
+    files_before = len(DeltaTable(str(path)).file_uris())
+    compact_table(path)
+    table, vacuumed, kept = vacuum_table(path, retention_hours, keep)
+    return OptimizeResult(path.name, table.version(), files_before, len(table.file_uris()), vacuumed, kept)
 
 
 def optimize(

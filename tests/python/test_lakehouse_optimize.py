@@ -1,6 +1,6 @@
 """`make optimize` (python -m lakehouse.optimize): compaction, and a vacuum that keeps every version a
-registered model was trained on; the watcher's compaction of the tables with enough small files. Real Delta
-tables and a real MLflow SQLite registry."""
+registered model was trained on; the watcher's compaction of the tables with enough small files, and its
+vacuum. Real Delta tables and a real MLflow SQLite registry."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from mlflow.tracking import MlflowClient
 
 from lakehouse import analysts, lake, optimize
 from lakehouse import publish as publishing
-from lakehouse.optimize import OptimizeError, compact_small_files, main, retention_vars, small_files
+from lakehouse.optimize import OptimizeError, compact_small_files, main, retention_vars, small_files, vacuum_tables
 from lakehouse.publish import META_FINGERPRINT, publish
 
 
@@ -71,6 +71,8 @@ def test_vacuum_keeps_the_version_a_registered_model_was_trained_on(lakehouse, c
     assert "gold.t: 1 -> 1 files at v4; vacuumed 1 files; kept v0 (registered models)" in out  # +2: VACUUM START, END
     assert read(t, 0) == v0  # the registered model's version still reads, row for row
     assert len(read(t)) == 30
+    assert main(["--retention-hours", "0"]) == 0  # nothing left to delete: no vacuum version
+    assert "gold.t: 1 -> 1 files at v4; vacuumed 0 files" in capsys.readouterr().out
     with pytest.raises(duckdb.IOException):  # the unpinned v1 was vacuumed (so the vacuum did run)
         read(t, 1)
     assert len(v1) == 20
@@ -151,6 +153,41 @@ def test_files_compaction_cannot_merge_make_no_version_and_no_refresh(lakehouse,
 
     assert compact_small_files(lake_dir, 2) == []
     assert DeltaTable(str(t)).version() == before.version() and database.stat().st_mtime_ns == built
+
+
+def test_the_watchers_vacuum_deletes_what_the_retention_lets_go_and_keeps_registered_versions(lakehouse):
+    """`vacuum_tables` (the watcher's step 8): files removed within the retention stay; past it, every
+    table's removed files go except a registered model's version's; a vacuum commits no data (the fingerprint
+    is carried) and the analysts' database is rebuilt to pin it; a registry that can't be read vacuums nothing."""
+    _, lake_dir, mlflow_dir = lakehouse
+    t, u = lake.mart_path(lake_dir, "t"), lake.mart_path(lake_dir, "u")
+    v0, latest = read(t, 0), read(t)
+    database = analysts.default_database(lake_dir)
+
+    assert vacuum_tables(lake_dir, mlflow_dir, retention_hours=1) == []  # removed seconds ago: all kept
+    assert DeltaTable(str(t)).version() == 2 and read(t, 1)
+
+    register(mlflow_dir, "pdm-rul", t, 0)
+    orphan = t / "part-00000-left-by-a-killed-write-c000.parquet"  # no commit mentions it
+    orphan.write_bytes(b"PAR1")
+    vacuumed = vacuum_tables(lake_dir, mlflow_dir, retention_hours=0)
+    assert not orphan.exists()
+    assert [r.summary() for r in vacuumed] == [
+        "t v4 (vacuumed, 2 files deleted, kept v0)",  # v1's file and the orphan; +2 versions: VACUUM START, END
+        "u v3 (vacuumed, 1 files deleted)",
+    ]
+    assert read(t, 0) == v0 and read(t) == latest
+    with pytest.raises(duckdb.IOException):
+        read(t, 1)
+    assert DeltaTable(str(t)).history(1)[0][META_FINGERPRINT] == DeltaTable(str(t)).history(3)[2][META_FINGERPRINT]
+    assert analysts.is_current(lake_dir, database)
+    assert vacuum_tables(lake_dir, mlflow_dir, retention_hours=0) == []  # nothing left to delete: no version
+    assert DeltaTable(str(u)).version() == 3
+
+    (mlflow_dir / "mlflow.db").write_bytes(b"not a database")
+    with pytest.raises(OptimizeError, match="can't read the model registry"):
+        vacuum_tables(lake_dir, mlflow_dir, retention_hours=0)
+    assert read(t, 0) == v0
 
 
 def test_an_unknown_table_or_a_broken_registry_stops_before_vacuuming(lakehouse, capsys):
