@@ -27,9 +27,9 @@ it is, and `make clean` leaves it with the lake) holds no data, only what reads 
 Readers are never blocked and never see a partial file: a refresh writes the new file under a temporary
 name beside the target (`.<name>.refreshing.duckdb`), checkpoints and closes it, then `os.replace`s it
 over the old one. A session that opened the old file keeps reading it (its views pin versions that
-stay readable until `make optimize` vacuums them, 168 h after they were replaced by default); the
-next session opens the new one. Nothing here locks the warehouse, so `make sql` works while `dbt build`
-or a publish runs.
+stay readable until `make optimize` or `make watch` vacuums them, 168 h after they were replaced by
+default); the next session opens the new one. Nothing here locks the warehouse, so `make sql` works while
+`dbt build` or a publish runs.
 
 The views hold the lake's absolute path as it was at refresh time (the `PDM_*` paths in force): any
 DuckDB client can open the file as it is. `python -m lakehouse.analysts sql` rebuilds the file first

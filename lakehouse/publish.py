@@ -47,8 +47,8 @@ Each table lands in `<lake>/gold/<table>/` (`Paths.lake`, env `PDM_LAKE_PATH`). 
   commit. Files are cut at `TARGET_FILE_SIZE`, so a unit's rows sit in one or two files. Whole
   writes use `mode="overwrite", schema_mode="merge"`. Each write is one atomic commit per table:
   readers of the latest version see the old or the new version, never a mix; readers of older
-  versions (`delta_scan(path, version => N)`) keep reading their version (only `make optimize`
-  vacuums, and it keeps every version a registered model was trained on).
+  versions (`delta_scan(path, version => N)`) keep reading their version (only `make optimize` and
+  `make watch` vacuum, past the retention, and both keep every version a registered model was trained on).
 - A publish killed mid-way leaves every table at a committed version: the tables it had finished at
   their new version, the others at their previous one (a table whose first write was cut off has a
   folder with no committed version: "not published yet", see `lakehouse.lake.require_version`). The

@@ -66,6 +66,13 @@ after a delivery:
    version, the same rows, under the lake lock, the analysts' database rebuilt). Each incremental publish
    adds a file or two; without it every reader, and every `delta_scan` the watcher binds, would pay for
    them all (what `make optimize` does, without its vacuum).
+8. the lake's vacuum, with step 7, at most once every `--vacuum-every-hours` (1, `PDM_WATCH_VACUUM_EVERY_HOURS`;
+   0: never; the state file's `lake_vacuumed_at`): every published table's files removed from it more than
+   `--vacuum-retention-hours` ago (default: the var `delta_version_retention_hours`, 168, as `make optimize`)
+   are deleted, keeping every version a registered model was trained on (`lakehouse.optimize.vacuum_tables`;
+   the analysts' database rebuilt when a table got a version). Each per-unit publish rewrites the files
+   holding the units it replaces, and each compaction the files it merged: without it the lake's folder only
+   grows. A registry that can't be read vacuums nothing, said as a warning; the next quiet moment tries again.
 
 Steps 2-4's commands run as their modules' `main(args)` in this process (imported once: scoring
 otherwise pays ~4 s of imports per tick), output captured; `--isolated-steps` runs them as child
@@ -182,6 +189,10 @@ COMPACTION_OPERATION = "compact_tables"
 # the lake's compaction (step 7): tables with this many files under half the target size are compacted
 COMPACT_LAKE_FILES_ENV = "PDM_WATCH_COMPACT_LAKE_FILES"
 DEFAULT_COMPACT_LAKE_FILES = 32
+# the lake's vacuum (step 8): at most once every this many hours, of the files removed more than the
+# var delta_version_retention_hours ago (`--vacuum-retention-hours`)
+VACUUM_EVERY_ENV = "PDM_WATCH_VACUUM_EVERY_HOURS"
+DEFAULT_VACUUM_EVERY_HOURS = 1.0
 # What a tick runs in process (steps 2-4), imported by the warm-up before the first look
 WARM_MODULES = ("lakehouse.publish", "ml.predict")
 # The dbt sources each part of the landing folder feeds (None: its top-level entries, which bronze
@@ -314,6 +325,7 @@ class State:
     warn_tests: dict[str, Any] | None = None
     # builds ran without vacuum since the last compaction (`compact_tables`, run with the warn tests)
     compaction_pending: bool = False
+    lake_vacuumed_at: str | None = None  # when step 8 last vacuumed the lake (`_now()`'s format, UTC)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -336,6 +348,7 @@ class State:
             predictions=data.get("predictions"),
             warn_tests=data.get("warn_tests"),
             compaction_pending=bool(data.get("compaction_pending")),
+            lake_vacuumed_at=data.get("lake_vacuumed_at"),
         )
 
     def save(self, path: Path) -> None:
@@ -353,6 +366,7 @@ class State:
             "predictions": self.predictions,
             "warn_tests": self.warn_tests,
             "compaction_pending": self.compaction_pending,
+            "lake_vacuumed_at": self.lake_vacuumed_at,
             "pid": os.getpid(),
             "updated_at": _now(),
         }
@@ -796,6 +810,8 @@ class Watcher:
         self.warn_tests_quiet_s = DEFAULT_EVERY_S
         self.last_work_at = float("-inf")  # time.monotonic() at the end of the last tick that did work
         self.compact_lake_files = DEFAULT_COMPACT_LAKE_FILES  # step 7's threshold; 0: never
+        self.vacuum_every_s = DEFAULT_VACUUM_EVERY_HOURS * 3600  # step 8's interval; 0: never
+        self.vacuum_retention_hours: int | None = None  # step 8's; None: the var delta_version_retention_hours
 
     def continues(self, state: State, project: str) -> bool:
         """Whether the last successful tick ran on the same project files, folders and warehouse (what a
@@ -994,6 +1010,7 @@ class Watcher:
             if state.compaction_pending:
                 report.after["compaction"] = self.compact(state, project)
             self.compact_lake(state, report)
+            self.vacuum_lake(state, report)
         report.lines_ingested = ingested_line_count(self.paths.warehouse, outcome.started_at)
 
         state.signature = signature
@@ -1116,6 +1133,7 @@ class Watcher:
         if state.compaction_pending:
             report.after["compaction"] = self.compact(state, project)
         self.compact_lake(state, report)
+        self.vacuum_lake(state, report)
         since = f" of the builds since {deferred['scope']['files_since']}" if deferred else ""
         ran = list(report.after)
         done = f"{', '.join(ran[:-1])} and {ran[-1]}" if len(ran) > 1 else "".join(ran)
@@ -1148,6 +1166,36 @@ class Watcher:
         if compacted:
             report.after["lake compaction"] = time.monotonic() - started
             report.versions += [result.summary() for result in compacted]
+
+    def vacuum_lake(self, state: State, report: TickReport) -> None:
+        """Step 8: once `vacuum_every_s` has passed since the state's `lake_vacuumed_at` (or there is none),
+        vacuum the published tables (`lakehouse.optimize.vacuum_tables`); each one vacuumed is added to the
+        report's versions, the step's seconds to its `after` when any was. A registry that can't be read is a
+        warning of the report (nothing vacuumed, `lake_vacuumed_at` kept: the next quiet moment tries again)."""
+        if self.vacuum_every_s <= 0 or not (self.paths.lake / GOLD_SCHEMA).is_dir():
+            return
+        try:
+            last = datetime.strptime(state.lake_vacuumed_at or "", "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        except ValueError:  # never vacuumed (or a state file edited by hand): now
+            last = None
+        if last is not None and (datetime.now(UTC) - last).total_seconds() < self.vacuum_every_s:
+            return
+        from lakehouse import optimize  # imports deltalake: only once there is a lake
+
+        retention = self.vacuum_retention_hours
+        if retention is None:
+            retention, _ = optimize.retention_vars()
+        self.mark(state, "lake vacuum")
+        started = time.monotonic()
+        try:
+            vacuumed = optimize.vacuum_tables(self.paths.lake, self.paths.mlflow, retention)
+        except optimize.OptimizeError as error:
+            report.warnings.append(f"the lake's vacuum was skipped: {error}")
+            return
+        state.lake_vacuumed_at = _now()
+        if vacuumed:
+            report.after["lake vacuum"] = time.monotonic() - started
+            report.versions += [result.summary() for result in vacuumed]
 
     def refresh_stale_analysts(self) -> str:
         """After a failed tick: refresh the analysts' database if it does not pin the lake's latest
@@ -1322,6 +1370,21 @@ def _parser() -> argparse.ArgumentParser:
         f"(default {COMPACT_LAKE_FILES_ENV} or {DEFAULT_COMPACT_LAKE_FILES}; 0: never)",
     )
     parser.add_argument(
+        "--vacuum-every-hours",
+        type=float,
+        default=os.environ.get(VACUUM_EVERY_ENV, str(DEFAULT_VACUUM_EVERY_HOURS)),  # argparse applies `type`
+        metavar="HOURS",
+        help="with the warn tests, at most once every HOURS, vacuum the published tables, keeping the versions "
+        f"registered models were trained on (default {VACUUM_EVERY_ENV} or {DEFAULT_VACUUM_EVERY_HOURS:g}; 0: never)",
+    )
+    parser.add_argument(
+        "--vacuum-retention-hours",
+        type=int,
+        metavar="HOURS",
+        help="the vacuum deletes files removed from a table more than HOURS ago "
+        "(default: the var delta_version_retention_hours, as make optimize)",
+    )
+    parser.add_argument(
         "--isolated-steps",
         action="store_true",
         help="run publish and predict as child processes (`python -m ...`, as make run does) rather than "
@@ -1337,6 +1400,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.compact_lake_files == 1 or args.compact_lake_files < 0:
         print("watch: --compact-lake-files must be 0 (never) or at least 2", file=sys.stderr)
+        return 2
+    if args.vacuum_every_hours < 0 or (args.vacuum_retention_hours is not None and args.vacuum_retention_hours < 0):
+        print("watch: --vacuum-every-hours and --vacuum-retention-hours must be 0 or more", file=sys.stderr)
         return 2
     try:
         memory = MemoryLimit.from_environment(args.max_memory)
@@ -1360,6 +1426,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     watcher.defer_warn_tests = lambda: not args.once and not stop.requested
     watcher.warn_tests_quiet_s = args.every
     watcher.compact_lake_files = args.compact_lake_files
+    watcher.vacuum_every_s = args.vacuum_every_hours * 3600
+    watcher.vacuum_retention_hours = args.vacuum_retention_hours
     try:
         if args.once:
             ok = watcher.run_tick()

@@ -5,6 +5,7 @@ vacuum. Real Delta tables and a real MLflow SQLite registry."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -16,6 +17,8 @@ from lakehouse import analysts, lake, optimize
 from lakehouse import publish as publishing
 from lakehouse.optimize import OptimizeError, compact_small_files, main, retention_vars, small_files, vacuum_tables
 from lakehouse.publish import META_FINGERPRINT, publish
+from lakehouse.watch import Difference, State, TickReport, Watcher
+from ml.config import Paths
 
 
 def read(table_path: Path, version: int | None = None) -> list[tuple]:
@@ -188,6 +191,51 @@ def test_the_watchers_vacuum_deletes_what_the_retention_lets_go_and_keeps_regist
     with pytest.raises(OptimizeError, match="can't read the model registry"):
         vacuum_tables(lake_dir, mlflow_dir, retention_hours=0)
     assert read(t, 0) == v0
+
+
+def test_the_watcher_vacuums_at_most_once_an_interval_and_warns_when_the_registry_cannot_be_read(
+    lakehouse, tmp_path, monkeypatch
+):
+    """`Watcher.vacuum_lake` (step 8), on a real lake and state file: the first call vacuums and dates it in the
+    state; within `vacuum_every_s` of that nothing is vacuumed (a file no commit mentions stays); past it, it
+    is; a registry that can't be read is a warning, nothing vacuumed and the date kept, so the next call
+    tries again; an interval of 0 never vacuums."""
+    _, lake_dir, mlflow_dir = lakehouse
+    monkeypatch.setenv("PDM_DATA_DIR", str(tmp_path / "data"))
+    watcher = Watcher(Paths.from_env(), target=None, out=lambda _: None)
+    watcher.state_path.parent.mkdir(parents=True)
+    watcher.vacuum_retention_hours = 0
+    state = State()
+
+    def vacuum() -> TickReport:
+        report = TickReport(difference=Difference((), (), ()), reason="")
+        watcher.vacuum_lake(state, report)
+        return report
+
+    first = vacuum()
+    assert first.versions == ["t v4 (vacuumed, 2 files deleted)", "u v3 (vacuumed, 1 files deleted)"]
+    assert "lake vacuum" in first.after and first.warnings == []
+    vacuumed_at = state.lake_vacuumed_at
+    assert vacuumed_at is not None and State.load(watcher.state_path).step == "lake vacuum"
+    orphan = lake.mart_path(lake_dir, "t") / "part-00000-left-by-a-killed-write-c000.parquet"
+    orphan.write_bytes(b"PAR1")
+    assert vacuum().versions == [] and orphan.exists() and state.lake_vacuumed_at == vacuumed_at
+
+    state.lake_vacuumed_at = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert vacuum().versions == ["t v6 (vacuumed, 1 files deleted)"] and not orphan.exists()
+
+    orphan.write_bytes(b"PAR1")
+    mlflow_dir.mkdir(parents=True, exist_ok=True)
+    (mlflow_dir / "mlflow.db").write_bytes(b"not a database")
+    state.lake_vacuumed_at = None
+    broken = vacuum()
+    assert broken.versions == [] and orphan.exists() and state.lake_vacuumed_at is None
+    [warning] = broken.warnings
+    assert warning.startswith("the lake's vacuum was skipped: can't read the model registry"), warning
+
+    watcher.vacuum_every_s = 0
+    (mlflow_dir / "mlflow.db").unlink()
+    assert vacuum().versions == [] and orphan.exists()
 
 
 def test_an_unknown_table_or_a_broken_registry_stops_before_vacuuming(lakehouse, capsys):

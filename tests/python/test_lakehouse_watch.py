@@ -29,8 +29,9 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import Environment
+from deltalake import DeltaTable
 
-from lakehouse import analysts
+from lakehouse import analysts, optimize
 from lakehouse.lake import connect, delta_scan_sql, mart_path
 from lakehouse.publish import history, publish, published_tables
 from lakehouse.watch import LOCK_FILE, MLFLOW_STORE, SCORE_FED_MARTS, STATE_FILE, STATE_SUBDIR
@@ -530,6 +531,44 @@ def test_what_is_written_to_the_predictions_folder_outside_a_tick_reaches_gold_a
     assert again.returncode == 0 and not TICK_LINE.search(again.stdout), again.stdout + again.stderr
 
 
+def test_a_ticks_vacuum_deletes_the_files_its_rewrites_replaced_but_not_a_registered_version(scored) -> None:
+    """Step 8 with a retention of 0 h, due (the last vacuum more than `--vacuum-every-hours` ago): each
+    published table's folder then holds its latest version's files and those of the versions registered
+    models were trained on, nothing else. The feature table's files of the champion's training version are
+    no longer in its latest version (a later whole rewrite, or step 7's compaction, here with a threshold of
+    2, replaced them), so the vacuum kept them for the registry alone: that version still reads."""
+    env = scored
+    deliver(env, 11)
+    ticked = subprocess.run(
+        watch_command("--once", "--vacuum-every-hours", "0.0001", "--vacuum-retention-hours", "0"),
+        cwd=REPO_ROOT, env={**env.env, "PDM_WATCH_COMPACT_LAKE_FILES": "2"}, capture_output=True, text=True,
+        timeout=TICK_TIMEOUT_S,
+    )  # fmt: skip
+    assert ticked.returncode == 0, ticked.stdout + ticked.stderr
+    [tick] = [line for line in ticked.stdout.splitlines() if TICK_LINE.match(line)]
+    assert re.search(r"after the latency: .*lake vacuum [0-9.]+ s", tick), tick
+    assert re.search(r"mart_fleet_health v\d+ \(vacuumed, \d+ files deleted\)", tick), tick
+    assert state(env)["lake_vacuumed_at"] is not None
+    registered = optimize.registered_versions(env.paths.mlflow)
+    features = mart_path(env.paths.lake, "fct_unit_cycle_features")
+    trained_on = registered.get(features.resolve())
+    assert trained_on, registered
+
+    def files(path: Path, version: int | None = None) -> set[str]:
+        return {uri.removeprefix("file://") for uri in DeltaTable(str(path), version=version).file_uris()}
+
+    for table in published_tables(env.paths.lake):
+        path = mart_path(env.paths.lake, table)
+        needed = files(path).union(*(files(path, version) for version in registered.get(path.resolve(), ())))
+        on_disk = {str(file) for file in path.rglob("*.parquet") if "_delta_log" not in file.parts}
+        assert on_disk == needed, table
+    assert set().union(*(files(features, version) for version in trained_on)) - files(features)
+    with connect() as con:
+        for version in trained_on:
+            (rows,) = con.execute(f"select count(*) from {delta_scan_sql(features, version)}").fetchone()
+            assert rows > 0
+
+
 def test_a_store_without_champions_builds_the_marts_that_read_scores_on_their_own(watched) -> None:
     """An MLflow store with no champion: nothing is scored, and a build of their own makes the marts the
     main build left out, then publishes them: the new units reach mart_fleet_health unscored."""
@@ -592,6 +631,11 @@ def test_a_tick_compacts_the_tables_its_publishes_left_with_enough_small_files(w
     garbled = {**env.env, "PDM_WATCH_COMPACT_LAKE_FILES": "many"}
     refused = subprocess.run(watch_command("--once"), cwd=REPO_ROOT, env=garbled, capture_output=True, text=True)
     assert refused.returncode == 2 and "--compact-lake-files: invalid int value: 'many'" in refused.stderr
+    negative = watch_command("--once", "--vacuum-every-hours", "-1")
+    refused = subprocess.run(negative, cwd=REPO_ROOT, env=env.env, capture_output=True, text=True)
+    assert refused.returncode == 2 and "--vacuum-every-hours and --vacuum-retention-hours must be 0 or more" in (
+        refused.stderr
+    )
 
 
 def test_an_error_test_failing_stops_the_tick_before_the_publish(watched) -> None:
