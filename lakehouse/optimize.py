@@ -285,7 +285,7 @@ class VacuumResult:
 
     def summary(self) -> str:
         kept = f", kept v{', v'.join(map(str, self.kept_versions))}" if self.kept_versions else ""
-        return f"{self.name} v{self.version} (vacuumed, {self.files_vacuumed} files deleted{kept})"
+        return f"{self.name} v{self.version} ({self.files_vacuumed} files deleted{kept})"
 
 
 def vacuum_tables(

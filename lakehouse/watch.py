@@ -85,9 +85,9 @@ of 2, 4, 8 ... s, at most `MAX_RETRY_SECONDS`); `--once` exits 1.
 
 A tick that did work prints one line: files new / changed / removed, landed lines ingested (the rows
 of `bronze.base_cmapss__landed_lines` stamped with the build's run_started_at), units scored, the Delta
-versions published, the latency (seconds from the newest landed file's modification time to gold
-published, and to gold published with its scores) and what each step took, steps 5 and 6 after `after
-the latency:`; then dbt's warnings (the warn tests' included), one line each.
+versions published (and compacted), the tables vacuumed, the latency (seconds from the newest landed
+file's modification time to gold published, and to gold published with its scores) and what each step
+took, steps 5-8 after `after the latency:`; then dbt's warnings (the warn tests' included), one line each.
 
 One watcher per data folder: `<data>/watch/watch.lock` is held with `fcntl.flock` (the kernel drops
 it when the process ends, SIGKILL included) and holds the PID; a second watcher (or `--once`) exits 1
@@ -744,6 +744,7 @@ class TickReport:
     lines_ingested: int | None = 0  # None: the warehouse could not be read to count them
     units_scored: int | None = None  # None: no champion models
     versions: list[str] = field(default_factory=list)
+    vacuumed: list[str] = field(default_factory=list)  # the lake's vacuum (step 8): tables, files deleted
     latency_gold_s: float | None = None
     latency_scored_s: float | None = None
     steps: dict[str, float] = field(default_factory=dict)
@@ -758,7 +759,8 @@ class TickReport:
         now = datetime.now().strftime("%H:%M:%S")
         if self.deferred_only:
             versions = f"; {', '.join(self.versions)}" if self.versions else ""
-            return f"{now} {self.reason}: {_timed(self.after)}{versions}"
+            vacuumed = f"; vacuumed {', '.join(self.vacuumed)}" if self.vacuumed else ""
+            return f"{now} {self.reason}: {_timed(self.after)}{versions}{vacuumed}"
         parts = [self.difference.describe() if self.difference else self.reason]
         parts.append("? lines ingested" if self.lines_ingested is None else f"{self.lines_ingested:,} lines ingested")
         parts.append("no champion: not scored" if self.units_scored is None else f"{self.units_scored:,} units scored")
@@ -766,6 +768,8 @@ class TickReport:
             parts.append(f"{len(self.versions)} Delta versions ({', '.join(self.versions)})")
         else:
             parts.append("0 Delta versions")
+        if self.vacuumed:
+            parts.append(f"vacuumed {', '.join(self.vacuumed)}")
         if self.latency_gold_s is not None:
             latency = f"latency {self.latency_gold_s:.1f} s to gold"
             if self.latency_scored_s is not None:
@@ -1170,7 +1174,7 @@ class Watcher:
     def vacuum_lake(self, state: State, report: TickReport) -> None:
         """Step 8: once `vacuum_every_s` has passed since the state's `lake_vacuumed_at` (or there is none),
         vacuum the published tables (`lakehouse.optimize.vacuum_tables`); each one vacuumed is added to the
-        report's versions, the step's seconds to its `after` when any was. A registry that can't be read is a
+        report's `vacuumed`, the step's seconds to its `after` when any was. A registry that can't be read is a
         warning of the report (nothing vacuumed, `lake_vacuumed_at` kept: the next quiet moment tries again)."""
         if self.vacuum_every_s <= 0 or not (self.paths.lake / GOLD_SCHEMA).is_dir():
             return
@@ -1195,7 +1199,7 @@ class Watcher:
         state.lake_vacuumed_at = _now()
         if vacuumed:
             report.after["lake vacuum"] = time.monotonic() - started
-            report.versions += [result.summary() for result in vacuumed]
+            report.vacuumed += [result.summary() for result in vacuumed]
 
     def refresh_stale_analysts(self) -> str:
         """After a failed tick: refresh the analysts' database if it does not pin the lake's latest

@@ -176,8 +176,8 @@ def test_the_watchers_vacuum_deletes_what_the_retention_lets_go_and_keeps_regist
     vacuumed = vacuum_tables(lake_dir, mlflow_dir, retention_hours=0)
     assert not orphan.exists()
     assert [r.summary() for r in vacuumed] == [
-        "t v4 (vacuumed, 2 files deleted, kept v0)",  # v1's file and the orphan; +2 versions: VACUUM START, END
-        "u v3 (vacuumed, 1 files deleted)",
+        "t v4 (2 files deleted, kept v0)",  # v1's file and the orphan; +2 versions: VACUUM START, END
+        "u v3 (1 files deleted)",
     ]
     assert read(t, 0) == v0 and read(t) == latest
     with pytest.raises(duckdb.IOException):
@@ -213,29 +213,29 @@ def test_the_watcher_vacuums_at_most_once_an_interval_and_warns_when_the_registr
         return report
 
     first = vacuum()
-    assert first.versions == ["t v4 (vacuumed, 2 files deleted)", "u v3 (vacuumed, 1 files deleted)"]
+    assert first.vacuumed == ["t v4 (2 files deleted)", "u v3 (1 files deleted)"]
     assert "lake vacuum" in first.after and first.warnings == []
     vacuumed_at = state.lake_vacuumed_at
     assert vacuumed_at is not None and State.load(watcher.state_path).step == "lake vacuum"
     orphan = lake.mart_path(lake_dir, "t") / "part-00000-left-by-a-killed-write-c000.parquet"
     orphan.write_bytes(b"PAR1")
-    assert vacuum().versions == [] and orphan.exists() and state.lake_vacuumed_at == vacuumed_at
+    assert vacuum().vacuumed == [] and orphan.exists() and state.lake_vacuumed_at == vacuumed_at
 
     state.lake_vacuumed_at = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    assert vacuum().versions == ["t v6 (vacuumed, 1 files deleted)"] and not orphan.exists()
+    assert vacuum().vacuumed == ["t v6 (1 files deleted)"] and not orphan.exists()
 
     orphan.write_bytes(b"PAR1")
     mlflow_dir.mkdir(parents=True, exist_ok=True)
     (mlflow_dir / "mlflow.db").write_bytes(b"not a database")
     state.lake_vacuumed_at = None
     broken = vacuum()
-    assert broken.versions == [] and orphan.exists() and state.lake_vacuumed_at is None
+    assert broken.vacuumed == [] and orphan.exists() and state.lake_vacuumed_at is None
     [warning] = broken.warnings
     assert warning.startswith("the lake's vacuum was skipped: can't read the model registry"), warning
 
     watcher.vacuum_every_s = 0
     (mlflow_dir / "mlflow.db").unlink()
-    assert vacuum().versions == [] and orphan.exists()
+    assert vacuum().vacuumed == [] and orphan.exists()
 
 
 def test_an_unknown_table_or_a_broken_registry_stops_before_vacuuming(lakehouse, capsys):
