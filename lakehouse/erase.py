@@ -32,9 +32,9 @@
    units and hold no data, aside: LOG_TABLES).
 6. `lakehouse.publish` (the normal one) publishes what the build changed.
 7. Old versions: without `--purge` the command names, per table, the versions that still hold the
-   unit (until `make optimize` or `make watch` vacuums them); with `--purge` it vacuums every published table with
-   retention 0 (registered models' versions included). Either way it names the registered models
-   trained on a Delta version that held the unit (MLflow tags `delta_path` / `delta_version`).
+   unit (until `make optimize` or `make watch` vacuums them); with `--purge` it vacuums every published
+   table with retention 0 (registered models' versions included). Either way it names the registered
+   models trained on a Delta version that held the unit (MLflow tags `delta_path` / `delta_version`).
 8. The audit record: one row appended to the Delta table `<lake>/audit/erasures` (unit, reason, when,
    rows removed per table, landing lines erased, score rows removed, Delta versions written, old
    versions still holding it, models trained on it, status). `make optimize` works on `<lake>/gold/`
