@@ -378,8 +378,16 @@ class State:
         os.replace(partial, path)
 
 
+STATE_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # the state file's times, UTC
+
+
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime(STATE_TIME)
+
+
+def _seconds_since(stamp: str) -> float:
+    """Seconds from a time `_now()` wrote until now; ValueError when `stamp` is not one."""
+    return (datetime.now(UTC) - datetime.strptime(stamp, STATE_TIME).replace(tzinfo=UTC)).total_seconds()
 
 
 def pending_reason(state: State, paths: Paths, signature: Signature, predictions: Signature) -> str | None:
@@ -1179,10 +1187,10 @@ class Watcher:
         if self.vacuum_every_s <= 0 or not (self.paths.lake / GOLD_SCHEMA).is_dir():
             return
         try:
-            last = datetime.strptime(state.lake_vacuumed_at or "", "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-        except ValueError:  # never vacuumed (or a state file edited by hand): now
-            last = None
-        if last is not None and (datetime.now(UTC) - last).total_seconds() < self.vacuum_every_s:
+            due = not state.lake_vacuumed_at or _seconds_since(state.lake_vacuumed_at) >= self.vacuum_every_s
+        except ValueError:  # a state file edited by hand: now
+            due = True
+        if not due:
             return
         from lakehouse import optimize  # imports deltalake: only once there is a lake
 
@@ -1315,8 +1323,7 @@ def _deferred_too_long(deferred: dict[str, Any] | None) -> bool:
     run without waiting for a quiet moment (a steady stream of files does not put them off for ever)."""
     if not deferred:
         return False
-    deferred_at = datetime.strptime(deferred["deferred_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-    return (datetime.now(UTC) - deferred_at).total_seconds() >= MAX_WARN_TESTS_DEFERRAL_S
+    return _seconds_since(deferred["deferred_at"]) >= MAX_WARN_TESTS_DEFERRAL_S
 
 
 def target_path() -> Path:

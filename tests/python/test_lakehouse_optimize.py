@@ -17,7 +17,7 @@ from lakehouse import analysts, lake, optimize
 from lakehouse import publish as publishing
 from lakehouse.optimize import OptimizeError, compact_small_files, main, retention_vars, small_files, vacuum_tables
 from lakehouse.publish import META_FINGERPRINT, publish
-from lakehouse.watch import Difference, State, TickReport, Watcher
+from lakehouse.watch import STATE_TIME, Difference, State, TickReport, Watcher
 from ml.config import Paths
 
 
@@ -221,7 +221,7 @@ def test_the_watcher_vacuums_at_most_once_an_interval_and_warns_when_the_registr
     orphan.write_bytes(b"PAR1")
     assert vacuum().vacuumed == [] and orphan.exists() and state.lake_vacuumed_at == vacuumed_at
 
-    state.lake_vacuumed_at = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    state.lake_vacuumed_at = (datetime.now(UTC) - timedelta(hours=2)).strftime(STATE_TIME)
     assert vacuum().vacuumed == ["t v6 (1 files deleted)"] and not orphan.exists()
 
     orphan.write_bytes(b"PAR1")
