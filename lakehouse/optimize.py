@@ -241,12 +241,13 @@ def compact_small_files(
     return results
 
 
-def vacuum_table(path: Path, retention_hours: int, keep: set[int]) -> tuple[DeltaTable, int, tuple[int, ...]]:
-    """Delete the table's files removed more than `retention_hours` ago (and files no commit mentions), keeping
-    the files of the versions in `keep`; the vacuum's commits carry the latest commit's `pdm.*` metadata. No
-    commit when nothing would be deleted. Returns the table as it is then, how many files were deleted and
-    the kept versions that exist."""
-    table = DeltaTable(str(path))
+def vacuum_table(
+    table: DeltaTable, path: Path, retention_hours: int, keep: set[int]
+) -> tuple[DeltaTable, int, tuple[int, ...]]:
+    """Delete the files of `table` (at `path`) removed more than `retention_hours` ago (and files no commit
+    mentions), keeping the files of the versions in `keep`; the vacuum's commits carry the latest commit's
+    `pdm.*` metadata. No commit when nothing would be deleted. Returns the table as it is then, how many
+    files were deleted and the kept versions that exist."""
     kept = tuple(sorted(v for v in keep if 0 <= v <= table.version()))
     options = {
         "retention_hours": retention_hours,
@@ -303,7 +304,8 @@ def vacuum_tables(
         pinned = registered_versions(mlflow_dir)
         for name in published_tables(lake):
             path = lakelib.mart_path(Path(lake), name, LAYER)
-            table, deleted, kept = vacuum_table(path, retention_hours, pinned.get(path.resolve(), set()))
+            keep = pinned.get(path.resolve(), set())
+            table, deleted, kept = vacuum_table(DeltaTable(str(path)), path, retention_hours, keep)
             if deleted:
                 results.append(VacuumResult(name, table.version(), deleted, kept))
         if results:
@@ -314,8 +316,7 @@ def vacuum_tables(
 def optimize_table(path: Path, retention_hours: int, keep: set[int]) -> OptimizeResult:
     """Compact then vacuum one table, keeping the files of the versions in `keep`."""
     files_before = len(DeltaTable(str(path)).file_uris())
-    compact_table(path)
-    table, vacuumed, kept = vacuum_table(path, retention_hours, keep)
+    table, vacuumed, kept = vacuum_table(compact_table(path), path, retention_hours, keep)
     return OptimizeResult(path.name, table.version(), files_before, len(table.file_uris()), vacuumed, kept)
 
 
