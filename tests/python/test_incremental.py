@@ -216,7 +216,8 @@ def test_units_written_in_small_batches_give_the_same_gold(env: Environment) -> 
     batches of one or two units leaves gold as a full refresh in such batches writes it, bit for bit,
     and the units it did not touch as the earlier builds wrote them in one batch."""
     log = env.paths.data_dir / "dbt_logs" / "dbt.log"
-    small_batches = ("--vars", "{unit_batch_readings: 300}")  # a unit has ~100-300 readings
+    # a unit has ~100-300 readings; dbt.log at debug level holds each batch's statements
+    small_batches = ("--vars", "{unit_batch_readings: 300}", "--log-level-file", "debug")
     # late cycles of two units far apart in id order: two batches
     test_file = read_cmapss(env.paths.landing / "test_FD101.txt")
     late = []

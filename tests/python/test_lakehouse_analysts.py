@@ -32,10 +32,10 @@ pytestmark = pytest.mark.dbt
 
 FLEET = FleetSpec(dataset="FD101", train_units=3, test_units=3, conditions=1, fault_modes=1, seed=41)
 LATER = FleetSpec(dataset="FD103", train_units=2, test_units=2, conditions=1, fault_modes=1, seed=42)
-# every build here: no settle wait, and no dbt unit tests (make ci-build runs them)
-SETTLED = ("--vars", "{landing_settle_seconds: 0}", "--exclude", "test_type:unit")
+# every build here: no settle wait (and, as in every build of the suite, no dbt unit tests: conftest.py)
+SETTLED = ("--vars", "{landing_settle_seconds: 0}")
 # the first build only sets the scene: no data tests either
-FIRST_BUILD = ("--vars", "{landing_settle_seconds: 0}", "--exclude", "test_type:unit", "test_type:data")
+FIRST_BUILD = ("--vars", "{landing_settle_seconds: 0}", "--exclude", "test_type:data")
 # What the readers check: a per-unit mart, a dimension, a per-file mart.
 CHECKED = ("mart_fleet_health", "dim_units", "mart_data_quality")
 READERS = 3

@@ -30,8 +30,8 @@ pytestmark = pytest.mark.dbt
 FLEET = FleetSpec(dataset="FD101", train_units=3, test_units=3, conditions=1, fault_modes=1, seed=31)
 ERASED = (erasing.Unit("FD101", "train", 2), erasing.Unit("FD101", "test", 2))
 KEPT_TEST_UNITS = ("FD101-test-001", "FD101-test-003")
-# every build here: no settle wait, and no dbt unit tests (make ci-build runs them; they cost seconds a build)
-SETTLED = ("--vars", "{landing_settle_seconds: 0}", "--exclude", "test_type:unit")
+# every build here: no settle wait (and, as in every build of the suite, no dbt unit tests: conftest.py)
+SETTLED = ("--vars", "{landing_settle_seconds: 0}")
 
 
 def write_scores(env: Environment) -> Path:

@@ -26,7 +26,7 @@ import pytest
 
 from ml.config import REPO_ROOT, Paths
 from ml.simulate import FleetSpec, land_fleet
-from tests.python.conftest import DBT
+from tests.python.conftest import DBT, SUITE_DBT_SETTINGS
 
 pytestmark = pytest.mark.dbt
 
@@ -81,6 +81,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> DataDir:
         DBT_LOG_PATH=str(root.parent / "dbt_logs"),
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
         DBT_USE_COLORS="false",
+        **SUITE_DBT_SETTINGS,
     )
     return DataDir(paths=Paths.from_env({"PDM_DATA_DIR": str(root)}), env=env)
 
