@@ -157,7 +157,8 @@ def watching(log: Path) -> None:
 
 @pytest.fixture(scope="module")
 def watched(module_environment: Environment) -> tuple[Environment, subprocess.CompletedProcess[str]]:
-    """A tiny fleet landed and taken through by one `--once` (the first tick: full parse, unit tests, seeds)."""
+    """A tiny fleet landed and taken through by one `--once` (the first tick: a full parse and the seeds;
+    the suite's environments leave the dbt unit tests out)."""
     module_environment.land(FLEET)
     for path in module_environment.paths.landing.rglob("*.*"):
         settled(path)
