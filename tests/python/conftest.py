@@ -1,11 +1,10 @@
 """Shared fixtures: a throw-away environment (landing folder, warehouse, lake, MLflow store)
-and a runner for the real `dbt` command against it."""
+and a runner for the real dbt CLI against it."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +14,7 @@ import pytest
 
 from ml.config import REPO_ROOT, Paths, data_environment
 from ml.simulate import FleetSpec, land_fleet
-
-DBT = str(Path(sys.executable).with_name("dbt"))
+from tests.python.forked_dbt import run_dbt
 
 
 @dataclass
@@ -27,8 +25,8 @@ class Environment:
     env: dict[str, str]
 
     def dbt(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run the real dbt CLI on the project, against this environment."""
-        result = subprocess.run([DBT, *args], cwd=REPO_ROOT, env=self.env, capture_output=True, text=True, check=False)
+        """Run the real dbt CLI on the project, against this environment (in a process of its own)."""
+        result = run_dbt(list(args), self.env, REPO_ROOT)
         if check and result.returncode != 0:
             raise AssertionError(f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}")
         return result

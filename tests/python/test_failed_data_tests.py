@@ -25,7 +25,8 @@ import pytest
 
 from ml.config import REPO_ROOT
 from ml.simulate import FleetSpec
-from tests.python.conftest import DBT, Environment
+from tests.python.conftest import Environment
+from tests.python.forked_dbt import run_dbt
 
 pytestmark = pytest.mark.dbt
 
@@ -83,13 +84,10 @@ def land_settled(env: Environment, spec: FleetSpec, keep: str | None = None) -> 
 
 
 def build(project: Path, env: Environment, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [DBT, "build", "--target", "ci", "--project-dir", str(project), *args],
-        cwd=project,
-        env={**env.env, "DBT_PROFILES_DIR": str(project)},
-        capture_output=True,
-        text=True,
-        check=False,
+    return run_dbt(
+        ["build", "--target", "ci", "--project-dir", str(project), *args],
+        {**env.env, "DBT_PROFILES_DIR": str(project)},
+        project,
         timeout=300,
     )
 

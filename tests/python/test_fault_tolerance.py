@@ -17,7 +17,8 @@ import pytest
 
 from ml.config import REPO_ROOT
 from ml.simulate import FleetSpec
-from tests.python.conftest import DBT, Environment
+from tests.python.conftest import Environment
+from tests.python.forked_dbt import DBT
 
 pytestmark = pytest.mark.dbt
 

@@ -26,7 +26,8 @@ import pytest
 
 from ml.config import REPO_ROOT, Paths
 from ml.simulate import FleetSpec, land_fleet
-from tests.python.conftest import DBT, SUITE_DBT_SETTINGS
+from tests.python.conftest import SUITE_DBT_SETTINGS
+from tests.python.forked_dbt import DBT, run_dbt
 
 pytestmark = pytest.mark.dbt
 
@@ -55,9 +56,7 @@ class DataDir:
 
     def build(self) -> tuple[int, str, float]:
         """Run `dbt build`: (exit code, output, seconds from dbt's first line to its last)."""
-        result = subprocess.run(
-            [DBT, "build"], cwd=REPO_ROOT, env=self.env, capture_output=True, text=True, check=False
-        )
+        result = run_dbt(["build"], self.env, REPO_ROOT)
         return result.returncode, result.stdout + result.stderr, dbt_seconds(result.stdout)
 
 
@@ -132,9 +131,7 @@ def test_the_profile_attaches_the_warehouse_with_small_row_groups_and_its_spill_
     assert data_dir.paths.warehouse.exists(), "needs the first build's warehouse"
 
     def dbt(*args: str) -> str:
-        result = subprocess.run(
-            [DBT, *args], cwd=REPO_ROOT, env=data_dir.env, capture_output=True, text=True, check=False
-        )
+        result = run_dbt(list(args), data_dir.env, REPO_ROOT)
         assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
         return result.stdout
 

@@ -1,0 +1,176 @@
+"""Runs the real dbt CLI for the suite, each run in a fresh process forked from a server that has
+imported dbt once.
+
+A `dbt` process spends ~3.5 s importing dbt, its DuckDB adapter and their libraries before it reads
+the project, and the suite starts a few hundred of them. The server (this file run as a script)
+imports those third-party modules once; for each run it forks a child that takes the run's
+environment variables and working directory, writes its stdout and stderr to files, runs the same
+entry point as the `dbt` script (`dbt.cli.main:cli`) and exits through the interpreter's normal
+shutdown, so dbt's and the adapter's exit handlers close the warehouse as they do in a `dbt`
+process. The project's own Python (its dbt plugins) is not imported by the server: each run imports
+it fresh.
+
+What differs from starting `dbt` itself: the children of one server share Python's hash seed, and
+their stdin is /dev/null. Tests that kill dbt part-way or start two at once start the `dbt` script
+themselves (`conftest.DBT`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+DBT = str(Path(sys.executable).with_name("dbt"))
+
+# What a `dbt build` imports (measured with sys.modules before and after a build): dbt's tasks and
+# compiler and the libraries they load. Not DuckDB, nor the adapter that imports it: a child of a
+# server that had imported duckdb aborts at exit ("terminate called without an active exception").
+PRELOAD = (
+    "dbt.cli.main",
+    "dbt.compilation",
+    "dbt.parser.sql",
+    "dbt.runners",
+    "dbt.task.build",
+    "dbt.task.compile",
+    "dbt.task.run",
+    "dbt.task.seed",
+    "dbt.task.snapshot",
+    "dbt.task.test",
+    "dbt_common.clients.agate_helper",
+    "agate",
+    "babel.dates",
+    "daff",
+    "numpy",
+    "pandas",
+    "pyarrow.compute",
+    "sqlparse",
+)
+
+
+class ForkedDbt:
+    """The client: one server per test process, started at the first run; runs are one at a time."""
+
+    def __init__(self) -> None:
+        self._server: subprocess.Popen[str] | None = None
+        self._lock = threading.Lock()
+
+    def run(
+        self, args: list[str], env: dict[str, str], cwd: Path, timeout: float | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """`dbt *args` in `cwd` with exactly the environment `env`, as subprocess.run would report it:
+        past `timeout` seconds the run is killed and subprocess.TimeoutExpired raised."""
+        command = [DBT, *args]
+        with self._lock, tempfile.TemporaryDirectory(prefix="forked-dbt-") as folder:
+            stdout, stderr = Path(folder, "stdout"), Path(folder, "stderr")
+            request = {"args": args, "env": env, "cwd": str(cwd), "stdout": str(stdout), "stderr": str(stderr)}
+            reply = self._ask(json.dumps({**request, "timeout": timeout}))
+            out, err = stdout.read_text(errors="replace"), stderr.read_text(errors="replace")
+        if reply["timed_out"]:
+            raise subprocess.TimeoutExpired(command, timeout or 0, output=out, stderr=err)
+        return subprocess.CompletedProcess(command, reply["returncode"], out, err)
+
+    def _ask(self, request: str) -> dict:
+        server = self._running_server()
+        assert server.stdin is not None and server.stdout is not None
+        server.stdin.write(request + "\n")
+        server.stdin.flush()
+        reply = server.stdout.readline()
+        if not reply:
+            self._server = None
+            raise RuntimeError(f"the dbt fork server ({__file__}) exited with {server.wait()}; its stderr is above")
+        return json.loads(reply)
+
+    def _running_server(self) -> subprocess.Popen[str]:
+        if self._server is None or self._server.poll() is not None:
+            self._server = subprocess.Popen(
+                [sys.executable, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            )
+            atexit.register(self._stop, self._server)
+        return self._server
+
+    @staticmethod
+    def _stop(server: subprocess.Popen[str]) -> None:
+        if server.stdin is not None:
+            server.stdin.close()
+        server.wait(timeout=30)
+
+
+# One client per test process, however many names conftest is imported under.
+_CLIENT = ForkedDbt()
+
+
+def run_dbt(
+    args: list[str], env: dict[str, str], cwd: Path, timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`dbt *args` in `cwd` with exactly the environment `env`, in a process forked for this run."""
+    return _CLIENT.run(args, env, cwd, timeout)
+
+
+def _serve() -> dict:
+    """Fork a child per request line on stdin and answer each with the child's exit status on stdout.
+
+    Returns (in the child only) the request the child is to run."""
+    import importlib
+
+    for name in PRELOAD:
+        importlib.import_module(name)
+    if "duckdb" in sys.modules:
+        raise SystemExit(f"{__file__}: a module of PRELOAD imported duckdb; its children would abort at exit")
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    for line in sys.stdin:
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            replies.close()
+            return request
+        timed_out = not _exits_within(pid, request["timeout"])
+        if timed_out:
+            os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        reply = {"pid": pid, "returncode": os.waitstatus_to_exitcode(status), "timed_out": timed_out}
+        replies.write(json.dumps(reply) + "\n")
+        replies.flush()
+    sys.exit(0)
+
+
+def _exits_within(pid: int, timeout: float | None) -> bool:
+    """Whether the child `pid` has exited within `timeout` seconds (None: wait for it)."""
+    if timeout is None:
+        return True
+    pidfd = os.pidfd_open(pid)
+    try:
+        readable, _, _ = select.select([pidfd], [], [], timeout)
+    finally:
+        os.close(pidfd)
+    return bool(readable)
+
+
+def _become_dbt(request: dict) -> None:
+    """In the forked child: take the run's environment, folder and output files, then run dbt's CLI."""
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.chdir(request["cwd"])
+    for fd, path, flags in (
+        (0, os.devnull, os.O_RDONLY),
+        (1, request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
+        (2, request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC),
+    ):
+        opened = os.open(path, flags, 0o644)
+        os.dup2(opened, fd)
+        os.close(opened)
+    sys.argv = [DBT, *request["args"]]
+    from dbt.cli.main import cli
+
+    sys.exit(cli())
+
+
+if __name__ == "__main__":
+    _become_dbt(_serve())
