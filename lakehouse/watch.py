@@ -72,7 +72,10 @@ after a delivery:
    are deleted, keeping every version a registered model was trained on (`lakehouse.optimize.vacuum_tables`;
    the analysts' database rebuilt when a table got a version). Each per-unit publish rewrites the files
    holding the units it replaces, and each compaction the files it merged: without it the lake's folder only
-   grows. A registry that can't be read vacuums nothing, said as a warning; the next quiet moment tries again.
+   grows. A watcher with nothing landing vacuums too, when due, at a look that finds the landing folder quiet
+   (with step 7), so the files the last ticks replaced go once their retention has passed. A registry that
+   can't be read vacuums nothing, said as a warning; the vacuum is tried again at a quiet moment
+   VACUUM_RETRY_S (5 min) later at the earliest, or `--vacuum-every-hours` if that is shorter.
 
 Steps 2-4's commands run as their modules' `main(args)` in this process (imported once: scoring
 otherwise pays ~4 s of imports per tick), output captured; `--isolated-steps` runs them as child
@@ -193,6 +196,7 @@ DEFAULT_COMPACT_LAKE_FILES = 32
 # var delta_version_retention_hours ago (`--vacuum-retention-hours`)
 VACUUM_EVERY_ENV = "PDM_WATCH_VACUUM_EVERY_HOURS"
 DEFAULT_VACUUM_EVERY_HOURS = 1.0
+VACUUM_RETRY_S = 300.0  # after a vacuum that could not run (unreadable registry), the next try at the earliest
 # What a tick runs in process (steps 2-4), imported by the warm-up before the first look
 WARM_MODULES = ("lakehouse.publish", "ml.predict")
 # The dbt sources each part of the landing folder feeds (None: its top-level entries, which bronze
@@ -766,9 +770,10 @@ class TickReport:
     def line(self) -> str:
         now = datetime.now().strftime("%H:%M:%S")
         if self.deferred_only:
+            timed = f": {_timed(self.after)}" if self.after else ""
             versions = f"; {', '.join(self.versions)}" if self.versions else ""
             vacuumed = f"; vacuumed {', '.join(self.vacuumed)}" if self.vacuumed else ""
-            return f"{now} {self.reason}: {_timed(self.after)}{versions}{vacuumed}"
+            return f"{now} {self.reason}{timed}{versions}{vacuumed}"
         parts = [self.difference.describe() if self.difference else self.reason]
         parts.append("? lines ingested" if self.lines_ingested is None else f"{self.lines_ingested:,} lines ingested")
         parts.append("no champion: not scored" if self.units_scored is None else f"{self.units_scored:,} units scored")
@@ -824,6 +829,7 @@ class Watcher:
         self.compact_lake_files = DEFAULT_COMPACT_LAKE_FILES  # step 7's threshold; 0: never
         self.vacuum_every_s = DEFAULT_VACUUM_EVERY_HOURS * 3600  # step 8's interval; 0: never
         self.vacuum_retention_hours: int | None = None  # step 8's; None: the var delta_version_retention_hours
+        self.vacuum_failed_at: float | None = None  # time.monotonic() of step 8's last failure, if it failed
 
     def continues(self, state: State, project: str) -> bool:
         """Whether the last successful tick ran on the same project files, folders and warehouse (what a
@@ -887,7 +893,7 @@ class Watcher:
         signature = landing_signature(self.paths.landing)
         predictions = folder_signature(self.paths.predictions)
         reason = pending_reason(state, self.paths, signature, predictions)
-        if reason is None and not state.warn_tests and not state.compaction_pending:
+        if reason is None and not state.warn_tests and not state.compaction_pending and not self.vacuum_due(state):
             return None
         if self.failures and signature == self.failed_signature:
             backoff = min(MAX_RETRY_SECONDS, 2.0 ** min(self.failures, 12))
@@ -1126,7 +1132,8 @@ class Watcher:
 
     def deferred_work(self, state: State, signature: Signature) -> TickReport:
         """A look that found nothing new (in continuous mode, the landing folder quiet) runs what earlier
-        ticks deferred: their warn tests, then the compaction their builds skipped."""
+        ticks deferred: their warn tests, then the compaction their builds skipped; and steps 7-8, so an idle
+        watcher still vacuums the lake when due."""
         deferred = state.warn_tests
         project = project_signature()
         report = TickReport(difference=Difference((), (), ()), reason="", deferred_only=True)
@@ -1149,7 +1156,10 @@ class Watcher:
         since = f" of the builds since {deferred['scope']['files_since']}" if deferred else ""
         ran = list(report.after)
         done = f"{', '.join(ran[:-1])} and {ran[-1]}" if len(ran) > 1 else "".join(ran)
-        report.reason = f"{done}{since} (deferred to a quiet moment)"
+        if ran:
+            report.reason = f"{done}{since} (deferred to a quiet moment)"
+        else:  # only the lake's vacuum was due, and it deleted nothing or could not run (a warning says why)
+            report.reason = "lake vacuum at a quiet moment: " + ("not run" if report.warnings else "nothing to delete")
         state.in_progress = False
         state.step = ""
         state.save(self.state_path)
@@ -1184,13 +1194,7 @@ class Watcher:
         vacuum the published tables (`lakehouse.optimize.vacuum_tables`); each one vacuumed is added to the
         report's `vacuumed`, the step's seconds to its `after` when any was. A registry that can't be read is a
         warning of the report (nothing vacuumed, `lake_vacuumed_at` kept: the next quiet moment tries again)."""
-        if self.vacuum_every_s <= 0 or not (self.paths.lake / GOLD_SCHEMA).is_dir():
-            return
-        try:
-            due = not state.lake_vacuumed_at or _seconds_since(state.lake_vacuumed_at) >= self.vacuum_every_s
-        except ValueError:  # a state file edited by hand: now
-            due = True
-        if not due:
+        if not self.vacuum_due(state):
             return
         from lakehouse import optimize  # imports deltalake: only once there is a lake
 
@@ -1202,12 +1206,28 @@ class Watcher:
         try:
             vacuumed = optimize.vacuum_tables(self.paths.lake, self.paths.mlflow, retention)
         except optimize.OptimizeError as error:
+            self.vacuum_failed_at = time.monotonic()
             report.warnings.append(f"the lake's vacuum was skipped: {error}")
             return
+        self.vacuum_failed_at = None
         state.lake_vacuumed_at = _now()
         if vacuumed:
             report.after["lake vacuum"] = time.monotonic() - started
             report.vacuumed += [result.summary() for result in vacuumed]
+
+    def vacuum_due(self, state: State) -> bool:
+        """Whether step 8 is due: on, a lake published, `vacuum_every_s` passed since the state's
+        `lake_vacuumed_at` (or none), and, after a failure, VACUUM_RETRY_S or `vacuum_every_s` (the shorter)
+        since it."""
+        if self.vacuum_every_s <= 0 or not (self.paths.lake / GOLD_SCHEMA).is_dir():
+            return False
+        retry_s = min(VACUUM_RETRY_S, self.vacuum_every_s)
+        if self.vacuum_failed_at is not None and time.monotonic() - self.vacuum_failed_at < retry_s:
+            return False
+        try:
+            return not state.lake_vacuumed_at or _seconds_since(state.lake_vacuumed_at) >= self.vacuum_every_s
+        except ValueError:  # a state file edited by hand: now
+            return True
 
     def refresh_stale_analysts(self) -> str:
         """After a failed tick: refresh the analysts' database if it does not pin the lake's latest
