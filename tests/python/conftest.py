@@ -14,7 +14,7 @@ import pytest
 
 from ml.config import REPO_ROOT, Paths, data_environment
 from ml.simulate import FleetSpec, land_fleet
-from tests.python.forked_dbt import run_dbt
+from tests.python.forked_runs import run_dbt
 
 
 @dataclass

@@ -26,7 +26,7 @@ import pytest
 from ml.config import REPO_ROOT
 from ml.simulate import FleetSpec
 from tests.python.conftest import Environment
-from tests.python.forked_dbt import run_dbt
+from tests.python.forked_runs import run_dbt
 
 pytestmark = pytest.mark.dbt
 

@@ -18,7 +18,7 @@ import pytest
 from ml.config import REPO_ROOT
 from ml.simulate import FleetSpec
 from tests.python.conftest import Environment
-from tests.python.forked_dbt import DBT
+from tests.python.forked_runs import DBT
 
 pytestmark = pytest.mark.dbt
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from lakehouse.restore import main as restore_main
 from ml.config import REPO_ROOT
 from ml.simulate import FleetSpec
 from tests.python.conftest import Environment
+from tests.python.forked_runs import run_module
 
 pytestmark = pytest.mark.dbt
 
@@ -83,9 +83,7 @@ def read_loop(argv: list[str], stop: threading.Event, reader: Reader) -> None:
 
 
 def publish_cli(env: Environment) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "lakehouse.publish"], cwd=REPO_ROOT, env=env.env, capture_output=True, text=True
-    )
+    result = run_module("lakehouse.publish", [], env.env, REPO_ROOT)
     assert result.returncode == 0, result.stderr
     return result.stdout
 

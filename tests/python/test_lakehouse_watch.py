@@ -35,6 +35,7 @@ from lakehouse.publish import history, publish, published_tables
 from lakehouse.watch import LOCK_FILE, MLFLOW_STORE, SCORE_FED_MARTS, STATE_FILE, STATE_SUBDIR
 from ml.config import REPO_ROOT
 from ml.simulate import FleetSpec, encode_cmapss, simulate_fleet
+from tests.python.forked_runs import run_module
 
 pytestmark = pytest.mark.dbt
 
@@ -49,10 +50,11 @@ def watch_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "lakehouse.watch", "--target", "ci", *args]
 
 
-def once(env: Environment) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        watch_command("--once"), cwd=REPO_ROOT, env=env.env, capture_output=True, text=True, timeout=TICK_TIMEOUT_S
-    )
+def once(env: Environment, variables: dict[str, str] | None = None, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m lakehouse.watch --once` (in a forked process, tests/python/forked_runs.py); `variables` set on
+    top of the environment's."""
+    command = watch_command("--once", *args)
+    return run_module(command[2], command[3:], {**env.env, **(variables or {})}, REPO_ROOT, timeout=TICK_TIMEOUT_S)
 
 
 def start(
@@ -446,10 +448,8 @@ def test_a_tick_compacts_the_tables_its_publishes_left_with_enough_small_files(w
     analysts' database pins it; a look with nothing new compacts nothing more."""
     env, _ = watched
     deliver(env, 10)
-    compacting = {**env.env, "PDM_WATCH_COMPACT_LAKE_FILES": "2"}
-    ticked = subprocess.run(
-        watch_command("--once"), cwd=REPO_ROOT, env=compacting, capture_output=True, text=True, timeout=TICK_TIMEOUT_S
-    )
+    compacting = {"PDM_WATCH_COMPACT_LAKE_FILES": "2"}
+    ticked = once(env, compacting)
     assert ticked.returncode == 0, ticked.stdout + ticked.stderr
     [tick] = [line for line in ticked.stdout.splitlines() if TICK_LINE.match(line)]
     assert re.search(r"after the latency: warn tests [0-9.]+ s, lake compaction [0-9.]+ s", tick), tick
@@ -470,9 +470,7 @@ def test_a_tick_compacts_the_tables_its_publishes_left_with_enough_small_files(w
     assert analysts.is_current(env.paths.lake, analysts.default_database(env.paths.lake))
     assert not state(env)["in_progress"]
 
-    again = subprocess.run(
-        watch_command("--once"), cwd=REPO_ROOT, env=compacting, capture_output=True, text=True, timeout=TICK_TIMEOUT_S
-    )
+    again = once(env, compacting)
     assert again.returncode == 0 and again.stdout.startswith("once: nothing new in "), again.stdout + again.stderr
     assert [history(env.paths.lake, table)[-1].version for table, *_ in compacted] == [
         int(version) for _, version, *_ in compacted

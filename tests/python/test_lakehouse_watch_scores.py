@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -25,6 +23,7 @@ from lakehouse.publish import history, published_tables
 from lakehouse.watch import SCORE_FED_MARTS
 from ml.config import REPO_ROOT
 from tests.python.conftest import Environment
+from tests.python.forked_runs import run_module
 from tests.python.test_lakehouse_watch import (
     FLEET,
     TICK_LINE,
@@ -36,7 +35,6 @@ from tests.python.test_lakehouse_watch import (
     settled,
     state,
     unit_ids,
-    watch_command,
 )
 
 pytestmark = pytest.mark.dbt
@@ -55,14 +53,7 @@ def scored(environment_factory) -> Environment:
         settled(path)
     first = once(env)
     assert first.returncode == 0, first.stdout + first.stderr
-    trained = subprocess.run(
-        [sys.executable, "-m", "ml.train", "--fast"],
-        cwd=REPO_ROOT,
-        env=env.env,
-        capture_output=True,
-        text=True,
-        timeout=TICK_TIMEOUT_S,
-    )
+    trained = run_module("ml.train", ["--fast"], env.env, REPO_ROOT, timeout=TICK_TIMEOUT_S)
     assert trained.returncode == 0, trained.stdout + trained.stderr
     return env
 
@@ -127,10 +118,7 @@ def test_what_is_written_to_the_predictions_folder_outside_a_tick_reaches_gold_a
     reads the predictions folder (not the landing's models) and publishes it; the look after it finds
     nothing pending."""
     env = scored
-    monitored = subprocess.run(
-        [sys.executable, "-m", "ml.monitor"], cwd=REPO_ROOT, env=env.env, capture_output=True, text=True,
-        timeout=TICK_TIMEOUT_S,
-    )  # fmt: skip
+    monitored = run_module("ml.monitor", [], env.env, REPO_ROOT, timeout=TICK_TIMEOUT_S)
     assert monitored.returncode == 0, monitored.stdout + monitored.stderr
     [written] = (env.paths.predictions / "model_monitoring").glob("monitoring_*.parquet")
     with connect() as con:
@@ -158,11 +146,9 @@ def test_a_ticks_vacuum_deletes_the_files_its_rewrites_replaced_but_not_a_regist
     2, replaced them), so the vacuum kept them for the registry alone: that version still reads."""
     env = scored
     deliver(env, 11)
-    ticked = subprocess.run(
-        watch_command("--once", "--vacuum-every-hours", "0.0001", "--vacuum-retention-hours", "0"),
-        cwd=REPO_ROOT, env={**env.env, "PDM_WATCH_COMPACT_LAKE_FILES": "2"}, capture_output=True, text=True,
-        timeout=TICK_TIMEOUT_S,
-    )  # fmt: skip
+    ticked = once(
+        env, {"PDM_WATCH_COMPACT_LAKE_FILES": "2"}, "--vacuum-every-hours", "0.0001", "--vacuum-retention-hours", "0"
+    )
     assert ticked.returncode == 0, ticked.stdout + ticked.stderr
     [tick] = [line for line in ticked.stdout.splitlines() if TICK_LINE.match(line)]
     assert re.search(r"after the latency: .*lake vacuum [0-9.]+ s", tick), tick

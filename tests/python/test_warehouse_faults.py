@@ -27,7 +27,7 @@ import pytest
 from ml.config import REPO_ROOT, Paths
 from ml.simulate import FleetSpec, land_fleet
 from tests.python.conftest import SUITE_DBT_SETTINGS
-from tests.python.forked_dbt import DBT, run_dbt
+from tests.python.forked_runs import DBT, run_dbt
 
 pytestmark = pytest.mark.dbt
 

@@ -1,18 +1,19 @@
-"""Runs the real dbt CLI for the suite, each run in a fresh process forked from a server that has
-imported dbt once.
+"""Runs the suite's dbt and `python -m` commands, each in a fresh process forked from a server that
+has imported their libraries once.
 
 A `dbt` process spends ~3.5 s importing dbt, its DuckDB adapter and their libraries before it reads
-the project, and the suite starts a few hundred of them. The server (this file run as a script)
-imports those third-party modules once; for each run it forks a child that takes the run's
-environment variables and working directory, writes its stdout and stderr to files, runs the same
-entry point as the `dbt` script (`dbt.cli.main:cli`) and exits through the interpreter's normal
-shutdown, so dbt's and the adapter's exit handlers close the warehouse as they do in a `dbt`
-process. The project's own Python (its dbt plugins) is not imported by the server: each run imports
-it fresh.
+the project, and the suite starts a few hundred of them; the watcher, publish and ML steps import
+dbt, MLflow, scikit-learn and deltalake (~4.5 s). The server (this file run as a script) imports
+those third-party modules once; for each run it forks a child that takes the run's environment
+variables and working directory, writes its stdout and stderr to files, runs what the command would
+(`dbt.cli.main:cli`, as the `dbt` script does, or the module as `__main__`, as `python -m` does) and
+exits through the interpreter's normal shutdown, so exit handlers (the DuckDB adapter's closes the
+warehouse) run as they do at the end of that command's own process. The project's own Python (its
+dbt plugins, ml/, lakehouse/) is never imported by the server: each run imports it fresh.
 
-What differs from starting `dbt` itself: the children of one server share Python's hash seed, and
-their stdin is /dev/null. Tests that kill dbt part-way or start two at once start the `dbt` script
-themselves (`conftest.DBT`).
+What differs from starting the command itself: the children of one server share Python's hash
+seed, and their stdin is /dev/null. Tests that kill a process part-way, signal it or start two at
+once start the command themselves (`DBT`, `sys.executable`).
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ from pathlib import Path
 DBT = str(Path(sys.executable).with_name("dbt"))
 
 # What a `dbt build` imports (measured with sys.modules before and after a build): dbt's tasks and
-# compiler and the libraries they load. Not DuckDB, nor the adapter that imports it: a child of a
-# server that had imported duckdb aborts at exit ("terminate called without an active exception").
+# compiler and the libraries they load; and the ML and Delta libraries of the project's steps. Not
+# DuckDB, nor the adapter that imports it: a child of a server that had imported duckdb aborts at
+# exit ("terminate called without an active exception").
 PRELOAD = (
     "dbt.cli.main",
     "dbt.compilation",
@@ -52,10 +54,13 @@ PRELOAD = (
     "pandas",
     "pyarrow.compute",
     "sqlparse",
+    "deltalake",
+    "mlflow",
+    "sklearn.ensemble",
 )
 
 
-class ForkedDbt:
+class ForkedRuns:
     """The client: one server per test process, started at the first run; runs are one at a time."""
 
     def __init__(self) -> None:
@@ -63,14 +68,16 @@ class ForkedDbt:
         self._lock = threading.Lock()
 
     def run(
-        self, args: list[str], env: dict[str, str], cwd: Path, timeout: float | None = None
+        self, command: list[str], env: dict[str, str], cwd: Path, timeout: float | None = None
     ) -> subprocess.CompletedProcess[str]:
-        """`dbt *args` in `cwd` with exactly the environment `env`, as subprocess.run would report it:
-        past `timeout` seconds the run is killed and subprocess.TimeoutExpired raised."""
-        command = [DBT, *args]
-        with self._lock, tempfile.TemporaryDirectory(prefix="forked-dbt-") as folder:
+        """`command` (`[DBT, ...]` or `[sys.executable, "-m", module, ...]`) in `cwd` with exactly the
+        environment `env`, as subprocess.run would report it: past `timeout` seconds the run is killed and
+        subprocess.TimeoutExpired raised."""
+        if command[:1] != [DBT] and command[:2] != [sys.executable, "-m"]:
+            raise ValueError(f"runs `{DBT} ...` or `{sys.executable} -m MODULE ...`, not {command}")
+        with self._lock, tempfile.TemporaryDirectory(prefix="forked-run-") as folder:
             stdout, stderr = Path(folder, "stdout"), Path(folder, "stderr")
-            request = {"args": args, "env": env, "cwd": str(cwd), "stdout": str(stdout), "stderr": str(stderr)}
+            request = {"command": command, "env": env, "cwd": str(cwd), "stdout": str(stdout), "stderr": str(stderr)}
             reply = self._ask(json.dumps({**request, "timeout": timeout}))
             out, err = stdout.read_text(errors="replace"), stderr.read_text(errors="replace")
         if reply["timed_out"]:
@@ -85,7 +92,7 @@ class ForkedDbt:
         reply = server.stdout.readline()
         if not reply:
             self._server = None
-            raise RuntimeError(f"the dbt fork server ({__file__}) exited with {server.wait()}; its stderr is above")
+            raise RuntimeError(f"the fork server ({__file__}) exited with {server.wait()}; its stderr is above")
         return json.loads(reply)
 
     def _running_server(self) -> subprocess.Popen[str]:
@@ -104,14 +111,21 @@ class ForkedDbt:
 
 
 # One client per test process, however many names conftest is imported under.
-_CLIENT = ForkedDbt()
+_CLIENT = ForkedRuns()
 
 
 def run_dbt(
     args: list[str], env: dict[str, str], cwd: Path, timeout: float | None = None
 ) -> subprocess.CompletedProcess[str]:
     """`dbt *args` in `cwd` with exactly the environment `env`, in a process forked for this run."""
-    return _CLIENT.run(args, env, cwd, timeout)
+    return _CLIENT.run([DBT, *args], env, cwd, timeout)
+
+
+def run_module(
+    module: str, args: list[str], env: dict[str, str], cwd: Path, timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m module *args` in `cwd` with exactly the environment `env`, in a process forked for this run."""
+    return _CLIENT.run([sys.executable, "-m", module, *args], env, cwd, timeout)
 
 
 def _serve() -> dict:
@@ -153,8 +167,8 @@ def _exits_within(pid: int, timeout: float | None) -> bool:
     return bool(readable)
 
 
-def _become_dbt(request: dict) -> None:
-    """In the forked child: take the run's environment, folder and output files, then run dbt's CLI."""
+def _become_command(request: dict) -> None:
+    """In the forked child: take the run's environment, folder and output files, then run the command."""
     os.environ.clear()
     os.environ.update(request["env"])
     os.chdir(request["cwd"])
@@ -166,11 +180,20 @@ def _become_dbt(request: dict) -> None:
         opened = os.open(path, flags, 0o644)
         os.dup2(opened, fd)
         os.close(opened)
-    sys.argv = [DBT, *request["args"]]
-    from dbt.cli.main import cli
+    command = request["command"]
+    if command[0] == DBT:
+        sys.argv = command
+        sys.path[0] = str(Path(DBT).parent)  # the script's folder, as for the `dbt` script (not this file's)
+        from dbt.cli.main import cli
 
-    sys.exit(cli())
+        sys.exit(cli())
+    import runpy
+
+    sys.argv = [command[2], *command[3:]]  # runpy puts the module's file first, as `python -m` does
+    sys.path[0] = request["cwd"]  # `python -m` looks in the working folder first
+    runpy.run_module(command[2], run_name="__main__", alter_sys=True)
+    sys.exit(0)
 
 
 if __name__ == "__main__":
-    _become_dbt(_serve())
+    _become_command(_serve())

@@ -1,9 +1,11 @@
-"""The suite's dbt runner (tests/python/forked_dbt.py) reports what the `dbt` script reports, gives
-each run exactly its own environment, and leaves the warehouse closed as a `dbt` process does."""
+"""The suite's runner of commands in forked processes (tests/python/forked_runs.py) reports what the
+`dbt` script and `python -m` report, gives each run exactly its own environment, and leaves the
+warehouse closed as a `dbt` process does."""
 
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 
 from ml.config import REPO_ROOT
 from tests.python.conftest import Environment
-from tests.python.forked_dbt import DBT, run_dbt
+from tests.python.forked_runs import DBT, run_dbt, run_module
 
 
 def script(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -29,6 +31,33 @@ def test_a_forked_run_reports_what_the_dbt_script_reports(environment: Environme
         real.stderr,
     )
     assert forked.returncode == (0 if args == ["--version"] else 2)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "said"),
+    [
+        (["--help"], 0, "usage: python -m lakehouse.watch [-h]"),
+        (["--once", "--vacuum-every-hours", "-1"], 2, "watch: --vacuum-every-hours and --vacuum-retention-hours"),
+    ],
+    ids=["help", "refused"],
+)
+def test_a_forked_module_reports_what_python_m_reports(
+    environment: Environment, args: list[str], code: int, said: str
+) -> None:
+    """The module runs as `__main__` with `python -m`'s argv, and its exit code is the process's."""
+    forked = run_module("lakehouse.watch", args, environment.env, REPO_ROOT)
+    real = subprocess.run(
+        [sys.executable, "-m", "lakehouse.watch", *args],
+        cwd=REPO_ROOT, env=environment.env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+    assert (forked.args, forked.returncode, forked.stdout, forked.stderr) == (
+        real.args,
+        real.returncode,
+        real.stdout,
+        real.stderr,
+    )
+    assert forked.returncode == code and said in forked.stdout + forked.stderr
 
 
 def test_each_run_has_exactly_its_own_environment(environment: Environment, tmp_path: Path) -> None:
