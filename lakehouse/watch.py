@@ -1193,7 +1193,8 @@ class Watcher:
         """Step 8: once `vacuum_every_s` has passed since the state's `lake_vacuumed_at` (or there is none),
         vacuum the published tables (`lakehouse.optimize.vacuum_tables`); each one vacuumed is added to the
         report's `vacuumed`, the step's seconds to its `after` when any was. A registry that can't be read is a
-        warning of the report (nothing vacuumed, `lake_vacuumed_at` kept: the next quiet moment tries again)."""
+        warning of the report (nothing vacuumed, `lake_vacuumed_at` kept: `vacuum_due` allows the next try
+        VACUUM_RETRY_S later at the earliest)."""
         if not self.vacuum_due(state):
             return
         from lakehouse import optimize  # imports deltalake: only once there is a lake
