@@ -114,18 +114,25 @@ class ForkedRuns:
 _CLIENT = ForkedRuns()
 
 
+def run_command(
+    command: list[str], env: dict[str, str], cwd: Path, timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`command` (`[DBT, ...]` or `[sys.executable, "-m", module, ...]`), in a process forked for this run."""
+    return _CLIENT.run(command, env, cwd, timeout)
+
+
 def run_dbt(
     args: list[str], env: dict[str, str], cwd: Path, timeout: float | None = None
 ) -> subprocess.CompletedProcess[str]:
     """`dbt *args` in `cwd` with exactly the environment `env`, in a process forked for this run."""
-    return _CLIENT.run([DBT, *args], env, cwd, timeout)
+    return run_command([DBT, *args], env, cwd, timeout)
 
 
 def run_module(
     module: str, args: list[str], env: dict[str, str], cwd: Path, timeout: float | None = None
 ) -> subprocess.CompletedProcess[str]:
     """`python -m module *args` in `cwd` with exactly the environment `env`, in a process forked for this run."""
-    return _CLIENT.run([sys.executable, "-m", module, *args], env, cwd, timeout)
+    return run_command([sys.executable, "-m", module, *args], env, cwd, timeout)
 
 
 def _serve() -> dict:

@@ -16,20 +16,23 @@ from tests.python.conftest import Environment
 from tests.python.forked_runs import DBT, run_dbt, run_module
 
 
-def script(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([DBT, *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False)
-
-
-@pytest.mark.parametrize("args", [["--version"], ["no-such-command"], ["build", "--no-such-option"]])
-def test_a_forked_run_reports_what_the_dbt_script_reports(environment: Environment, args: list[str]) -> None:
-    forked, real = run_dbt(args, environment.env, REPO_ROOT), script(args, environment.env)
-
+def assert_same_as_the_command(forked: subprocess.CompletedProcess[str], env: dict[str, str]) -> None:
+    """`forked` reports what the same command, started as a process of its own, reports."""
+    real = subprocess.run(forked.args, cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False)
     assert (forked.args, forked.returncode, forked.stdout, forked.stderr) == (
         real.args,
         real.returncode,
         real.stdout,
         real.stderr,
     )
+
+
+@pytest.mark.parametrize("args", [["--version"], ["no-such-command"], ["build", "--no-such-option"]])
+def test_a_forked_run_reports_what_the_dbt_script_reports(environment: Environment, args: list[str]) -> None:
+    forked = run_dbt(args, environment.env, REPO_ROOT)
+
+    assert forked.args == [DBT, *args]
+    assert_same_as_the_command(forked, environment.env)
     assert forked.returncode == (0 if args == ["--version"] else 2)
 
 
@@ -46,17 +49,9 @@ def test_a_forked_module_reports_what_python_m_reports(
 ) -> None:
     """The module runs as `__main__` with `python -m`'s argv, and its exit code is the process's."""
     forked = run_module("lakehouse.watch", args, environment.env, REPO_ROOT)
-    real = subprocess.run(
-        [sys.executable, "-m", "lakehouse.watch", *args],
-        cwd=REPO_ROOT, env=environment.env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
 
-    assert (forked.args, forked.returncode, forked.stdout, forked.stderr) == (
-        real.args,
-        real.returncode,
-        real.stdout,
-        real.stderr,
-    )
+    assert forked.args == [sys.executable, "-m", "lakehouse.watch", *args]
+    assert_same_as_the_command(forked, environment.env)
     assert forked.returncode == code and said in forked.stdout + forked.stderr
 
 

@@ -35,7 +35,7 @@ from lakehouse.publish import history, publish, published_tables
 from lakehouse.watch import LOCK_FILE, MLFLOW_STORE, SCORE_FED_MARTS, STATE_FILE, STATE_SUBDIR
 from ml.config import REPO_ROOT
 from ml.simulate import FleetSpec, encode_cmapss, simulate_fleet
-from tests.python.forked_runs import run_module
+from tests.python.forked_runs import run_command
 
 pytestmark = pytest.mark.dbt
 
@@ -53,8 +53,8 @@ def watch_command(*args: str) -> list[str]:
 def once(env: Environment, variables: dict[str, str] | None = None, *args: str) -> subprocess.CompletedProcess[str]:
     """`python -m lakehouse.watch --once` (in a forked process, tests/python/forked_runs.py); `variables` set on
     top of the environment's."""
-    command = watch_command("--once", *args)
-    return run_module(command[2], command[3:], {**env.env, **(variables or {})}, REPO_ROOT, timeout=TICK_TIMEOUT_S)
+    environment = {**env.env, **(variables or {})}
+    return run_command(watch_command("--once", *args), environment, REPO_ROOT, timeout=TICK_TIMEOUT_S)
 
 
 def start(
