@@ -36,8 +36,10 @@ Each table lands in `<lake>/gold/<table>/` (`Paths.lake`, env `PDM_LAKE_PATH`). 
   out and the new rows' put in, which gives the same digest as a full fingerprint. When the log
   names more than `MAX_UNITS_PER_COMMIT` units, every unit is compared (one pass over the published
   version and one over the warehouse table). With no change log, no `pdm.changes_through` yet, a
-  full-rebuild marker newer than it, a new column, or more than `MAX_UNITS_PER_COMMIT` units that
-  differ, the table is rewritten whole instead. Other tables are small (per file, per equipment
+  full-rebuild marker newer than it, a whole rebuild of the table's model newer than it
+  (`silver.unit_model_rebuilds`: a full refresh of that model alone, after its SQL or a var changed,
+  names no unit in the log), a new column, or more than `MAX_UNITS_PER_COMMIT` units that differ, the
+  table is compared, and written, whole instead. Other tables are small (per file, per equipment
   model) and are always compared and written whole.
 - Data is streamed from DuckDB in record batches (`BATCH_ROWS`) ordered by the table's key (all
   columns when it has none), so the files are deterministic and memory stays flat as tables grow
@@ -123,6 +125,11 @@ CHANGE_LOG_TABLE = "int_unit_change_log"
 # the build's start), written by its delete pre-hook (macros/incremental/unit_changes.sql). The change
 # log names a unit for any cause; a table's own rewrites leave out the causes its model does not take.
 REWRITES_TABLE = "unit_rewrites"
+# The builds that rebuilt a per-unit model whole (model_name, rebuilt_at = the build's start): its first
+# build, or a full refresh, of the whole project or of that model alone (written by the same pre-hook).
+# The change log says nothing of a model full-refreshed alone (after its SQL or a var changed): any of its
+# units may differ, so the publish compares that table whole.
+REBUILDS_TABLE = "unit_model_rebuilds"
 UNIT_KEY = "unit_id"
 # Gold tables whose grain is not a DuckDB primary key, and the key it would be. DuckDB keeps a primary
 # key in an ART index that every checkpoint writes out whole: on the feature table (2 M rows) that is
@@ -509,8 +516,8 @@ def _unit_keyed_reader(con: duckdb.DuckDBPyConnection, table: str, where: str = 
 class ChangeLog:
     """What `silver.int_unit_change_log` says happened after `since` (None: the log exists, nothing applied yet)."""
 
-    through: datetime | None  # newest changed_at in the log
-    full_rebuild_since: bool  # a full-rebuild marker is newer than `since`
+    through: datetime | None  # newest changed_at in the log (or the table's whole rebuild, when newer)
+    full_rebuild_since: bool  # a full-rebuild marker, or the table's whole rebuild, is newer than `since`
     units: tuple[str, ...]  # units named after `since` (for one table: those it rewrote, when it records them)
 
 
@@ -527,15 +534,30 @@ def has_change_log(con: duckdb.DuckDBPyConnection) -> bool:
     return _silver_table_exists(con, CHANGE_LOG_TABLE)
 
 
+def _rebuilt_at(con: duckdb.DuckDBPyConnection, table: str | None) -> datetime | None:
+    """When `table`'s model was last rebuilt whole (REBUILDS_TABLE); None when it has no record there."""
+    if table is None or not _silver_table_exists(con, REBUILDS_TABLE):
+        return None
+    rebuilds = f"{_ident(CHANGE_LOG_SCHEMA)}.{_ident(REBUILDS_TABLE)}"
+    (rebuilt_at,) = con.execute(f"select max(rebuilt_at) from {rebuilds} where model_name = ?", [table]).fetchone()
+    return rebuilt_at
+
+
 def read_change_log(con: duckdb.DuckDBPyConnection, since: datetime | None, table: str | None = None) -> ChangeLog:
     """The change log after `since`. With `table`: its units are those `table`'s own incremental builds
     rewrote after `since` (REWRITES_TABLE), when its model records them (it has any row there); otherwise
-    every unit the log names."""
+    every unit the log names. A whole rebuild of `table`'s model after `since` counts as a full-rebuild
+    marker, and `through` is never older than that rebuild: the version written after it records it as
+    applied (a rebuild that changed no row writes no version, and is compared again next time)."""
     log = f"{_ident(CHANGE_LOG_SCHEMA)}.{_ident(CHANGE_LOG_TABLE)}"
     (through,) = con.execute(f"select max(changed_at) from {log}").fetchone()
+    rebuilt_at = _rebuilt_at(con, table)
+    if rebuilt_at is not None and (through is None or rebuilt_at > through):
+        through = rebuilt_at
     if since is None:
         return ChangeLog(through, True, ())
-    (full,) = con.execute(f"select count(*) from {log} where is_full_rebuild and changed_at > ?", [since]).fetchone()
+    (markers,) = con.execute(f"select count(*) from {log} where is_full_rebuild and changed_at > ?", [since]).fetchone()
+    full = markers > 0 or (rebuilt_at is not None and rebuilt_at > since)
     sql, params = f"select distinct unit_id from {log} where changed_at > ? and unit_id is not null order by 1", [since]
     if table is not None and _silver_table_exists(con, REWRITES_TABLE):
         rewrites = f"{_ident(CHANGE_LOG_SCHEMA)}.{_ident(REWRITES_TABLE)}"
@@ -543,7 +565,7 @@ def read_change_log(con: duckdb.DuckDBPyConnection, since: datetime | None, tabl
             sql = f"select distinct unit_id from {rewrites} where model_name = ? and rewritten_at > ? order by 1"
             params = [table, since]
     units = con.execute(sql, params).fetchall()
-    return ChangeLog(through, bool(full), tuple(u for (u,) in units))
+    return ChangeLog(through, full, tuple(u for (u,) in units))
 
 
 # ------------------------------------------------------------------------------ the Delta side
@@ -625,7 +647,7 @@ def _plan(
     path = lakelib.mart_path(lake, table, LAYER)
     unit_keyed = log_present and primary_key(con, table)[:1] == [UNIT_KEY]
     if not lakelib.is_published(path):
-        through = read_change_log(con, None).through if unit_keyed else None
+        through = read_change_log(con, None, table).through if unit_keyed else None
         return _Plan(table, path, fingerprint(con, table), None, True, [], changes_through=through), []
     published = DeltaTable(str(path))
     version = published.version()
@@ -651,7 +673,7 @@ def _plan(
             if len(units) <= MAX_UNITS_PER_COMMIT:
                 return _Plan(table, path, fp, version, bool(units), [], "units", units, log.through), []
     fp = fingerprint(con, table)
-    through = read_change_log(con, None).through if unit_keyed else None
+    through = read_change_log(con, None, table).through if unit_keyed else None
     changed = fp.digest != commit.get(META_FINGERPRINT)
     return _Plan(table, path, fp, version, changed, added, changes_through=through), violations
 

@@ -13,7 +13,11 @@
     The delete pre-hook also records the units it deletes, per model, in silver.unit_rewrites (at
     the build's start, in the model's transaction): the units each table's incremental builds
     rewrote, which the Delta publish compares (lakehouse/publish.py), where the change log names
-    units for causes the model does not take (a new risk score for the feature table).
+    units for causes the model does not take (a new risk score for the feature table). When the
+    model is built whole instead (its first build, or a full refresh, of the whole project or of
+    that model alone), the same pre-hook records that build in silver.unit_model_rebuilds: the
+    publish then compares the table whole, since any unit may have changed (a model whose SQL or
+    vars changed, full-refreshed alone, leaves no trace in the change log).
 -#}
 
 {% macro create_unit_change_watermarks() %}
@@ -30,7 +34,8 @@
     {%- endif -%}
 {% endmacro %}
 
-{#- ... and silver.unit_rewrites (DuckDB only: on Spark nothing publishes from it). -#}
+{#- ... and silver.unit_rewrites and silver.unit_model_rebuilds (DuckDB only: on Spark nothing
+    publishes from them). -#}
 {% macro default__create_unit_change_watermarks() %}
     create schema if not exists silver;
     create table if not exists silver.unit_change_watermarks (
@@ -43,6 +48,10 @@
         model_name varchar not null,
         unit_id varchar not null,
         rewritten_at timestamp not null
+    );
+    create table if not exists silver.unit_model_rebuilds (
+        model_name varchar not null,
+        rebuilt_at timestamp not null
     )
 {% endmacro %}
 
@@ -90,7 +99,8 @@
 {%- endmacro %}
 
 {#- Pre-hook: remove the rows of the changed units; the model's insert then brings back those still
-    there. The units are recorded first in silver.unit_rewrites, under this model's name. -#}
+    there. The units are recorded first in silver.unit_rewrites, under this model's name. A build
+    that rebuilds the model whole records that instead (record_whole_rebuild). -#}
 {% macro delete_changed_units(change_log, where='true') -%}
     {%- if is_incremental() -%}
     insert into silver.unit_rewrites (model_name, unit_id, rewritten_at)
@@ -98,7 +108,24 @@
     from ({{ units_changed_since_watermark(change_log, where) }}) as changed;
     delete from {{ this }}
     where unit_id in ({{ units_changed_since_watermark(change_log, where) }})
+    {%- else -%}
+    {{ record_whole_rebuild() }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- This build rebuilds the model whole: recorded in silver.unit_model_rebuilds under its name, at the
+    build's start (in the model's transaction: a build that fails leaves no record). -#}
+{% macro record_whole_rebuild() %}
+    {{ return(adapter.dispatch('record_whole_rebuild', 'pdm_lakehouse')()) }}
+{% endmacro %}
+
+{#- Spark: every build rebuilds the per-unit models whole, and nothing publishes from it; renders no
+    statement. -#}
+{% macro spark__record_whole_rebuild() %}{% endmacro %}
+
+{% macro default__record_whole_rebuild() -%}
+    insert into silver.unit_model_rebuilds (model_name, rebuilt_at)
+    values ('{{ this.identifier }}', {{ ingestion_timestamp() }})
 {%- endmacro %}
 
 {#- The changed units as a Jinja list, fetched when the model runs. Models that read views use it as

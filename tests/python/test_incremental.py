@@ -16,12 +16,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from deltalake import DeltaTable
 
-from lakehouse.publish import read_change_log
+from lakehouse import lake
+from lakehouse.publish import META_FINGERPRINT, META_MODE, fingerprint, read_change_log
 from ml.config import REPO_ROOT
 from ml.predict import SCORE_SCHEMA
 from ml.simulate import FleetSpec, format_cmapss_lines, read_cmapss
 from tests.python.conftest import Environment
+from tests.python.forked_runs import run_module
 from tests.python.test_fault_tolerance import gold_fingerprints
 
 pytestmark = pytest.mark.dbt
@@ -344,3 +347,42 @@ def test_a_corrected_rul_file_and_new_scores_are_digested_for_their_units_only(e
     env.build()
     digests = digested_inputs(env)
     assert (digests["registry_versions"], digests["rul_truth"]) == ("false", "false"), digests
+
+
+def test_a_model_full_refreshed_alone_is_published_whole_once(env: Environment) -> None:
+    """A changed definition applied the dbt way, `dbt build --full-refresh --select <its models>`, logs no
+    unit in the change log; the model's pre-hook records the whole rebuild, and the publish compares and
+    writes that table whole, once (last in the module: it leaves the labels as it found them)."""
+    features = "fct_unit_cycle_features"
+    table_path = lake.mart_path(env.paths.lake, features)
+
+    def publish() -> dict[str, str]:
+        result = run_module("lakehouse.publish", [], env.env, REPO_ROOT)
+        assert result.returncode == 0, result.stdout + result.stderr
+        lines = [line.removeprefix("gold.") for line in result.stdout.splitlines() if line.startswith("gold.")]
+        return dict(line.split(": ", 1) for line in lines)
+
+    first = publish()
+    assert first[features].startswith("v0 ")
+    changes = logged_changes(env)
+    relabelled = ("--full-refresh", "--select", "int_unit_cycle_labels", features)
+    for cap, version in ((100, 1), (125, 2)):  # a new RUL cap, and back
+        env.build(*relabelled, "--vars", f"{{rul_cap_cycles: {cap}}}")
+        assert logged_changes(env) == changes  # the change log names nothing
+        assert env.query(f"select max(rebuilt_at) from silver.unit_model_rebuilds where model_name = '{features}'") == (
+            env.query(f"select processed_through from silver.unit_change_watermarks where model_name = '{features}'")
+        )
+
+        published = publish()
+        assert published[features].startswith(f"v{version} "), published
+        assert {t: said for t, said in published.items() if t != features} == {
+            t: f"unchanged at {said}" for t, said in first.items() if t != features
+        }
+        with lake.connect() as con:
+            assert con.execute(f"select max(rul_capped) from {lake.delta_scan_sql(table_path)}").fetchall() == [(cap,)]
+        with duckdb.connect(str(env.paths.warehouse), read_only=True) as con:
+            digest = fingerprint(con, features).digest
+        commit = DeltaTable(str(table_path)).history(1)[0]
+        assert (commit[META_MODE], commit[META_FINGERPRINT]) == ("full", digest)
+        # once: the next publish finds nothing to compare
+        assert publish()[features] == f"unchanged at {published[features]}"

@@ -155,6 +155,36 @@ def test_a_full_rebuild_marker_or_a_missing_log_rewrites_the_table_whole(warehou
     assert rows(delta(lake_dir, "fct_features")) == warehouse_rows(warehouse, "fct_features")
 
 
+def test_a_model_rebuilt_whole_alone_is_compared_whole_once(warehouse, tmp_path):
+    """`dbt build --full-refresh -s <model>` after its SQL or a var changed: the change log names no unit,
+    but the model's pre-hook records the whole rebuild in silver.unit_model_rebuilds."""
+    lake_dir = tmp_path / "lake"
+    warehouse.sql(
+        "create table silver.unit_model_rebuilds (model_name varchar not null, rebuilt_at timestamp not null)"
+    )
+    publish(warehouse.path, lake_dir)
+    warehouse.sql(
+        "update gold.fct_features set x = x + 1",  # every unit, as a changed formula would
+        "insert into silver.unit_model_rebuilds values ('fct_features', timestamp '2026-01-04 00:00:00'), "
+        "('other_model', timestamp '2026-01-05 00:00:00')",
+    )
+
+    result = publish(warehouse.path, lake_dir)[1]
+    assert (result.version, result.changed, result.mode) == (1, True, "full")
+    assert rows(delta(lake_dir, "fct_features")) == warehouse_rows(warehouse, "fct_features")
+    commit = DeltaTable(str(lake.mart_path(lake_dir, "fct_features"))).history(1)[0]
+    assert commit[META_CHANGES_THROUGH] == "2026-01-04T00:00:00"  # the rebuild, newer than the log's last change
+
+    # done once: the next publish takes the rebuild as applied, and goes back to the log (nothing named,
+    # nothing read: a change the log does not name stays unpublished, as in the test above)
+    warehouse.sql("update gold.fct_features set x = 0 where unit_id = 'u05'")
+    assert publish(warehouse.path, lake_dir)[1].changed is False
+    warehouse.log("2026-01-06 00:00:00", "u05")
+    result = publish(warehouse.path, lake_dir)[1]
+    assert (result.version, result.mode, result.units) == (2, "units", 1)
+    assert rows(delta(lake_dir, "fct_features")) == warehouse_rows(warehouse, "fct_features")
+
+
 # ------------------------------------------------------------------ incremental == full fingerprint
 
 TYPES = (
