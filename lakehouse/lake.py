@@ -14,8 +14,10 @@ then (the newest whose commit time is at or before it; a time without a zone is 
 
 from __future__ import annotations
 
+import json
 import os
 import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -183,6 +185,50 @@ def version_as_of(table_path: Path, timestamp: str | datetime) -> int:
 def latest_version(table_path: Path) -> int:
     """The newest committed version of a Delta table (`TableNotPublishedError` if there is none)."""
     return require_version(table_path)
+
+
+@dataclass(frozen=True)
+class CommitFiles:
+    """The data files one Delta commit added and removed, and their bytes (what it cost to write)."""
+
+    added: int
+    added_bytes: int
+    removed: int
+    removed_bytes: int
+
+    def describe(self) -> str:
+        """`2 files written (64.1 MiB), 1 removed (32.0 MiB)`: what a publish line says of its commit."""
+        written = f"{self.added} file{'s' * (self.added != 1)} written ({size_text(self.added_bytes)})"
+        return written + (f", {self.removed} removed ({size_text(self.removed_bytes)})" if self.removed else "")
+
+
+def size_text(size: int) -> str:
+    """Bytes as people read them: `812 B`, `4.1 KiB`, `32.0 MiB`, `1.24 GiB`."""
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024**2:
+        return f"{size / 1024:.1f} KiB"
+    if size < 1024**3:
+        return f"{size / 1024**2:.1f} MiB"
+    return f"{size / 1024**3:.2f} GiB"
+
+
+def commit_files(table_path: Path, version: int) -> CommitFiles | None:
+    """The data files commit `version` of the table at `table_path` added and removed, read from its log
+    file (`_delta_log/<version>.json`); None when that file can't be read (cleaned up after a checkpoint)."""
+    try:
+        lines = (table_path / "_delta_log" / f"{version:020d}.json").read_text().splitlines()
+        actions = [json.loads(line) for line in lines if line.strip()]
+    except (OSError, ValueError):
+        return None
+    added = [action["add"] for action in actions if "add" in action]
+    removed = [action["remove"] for action in actions if "remove" in action]
+    return CommitFiles(
+        added=len(added),
+        added_bytes=sum(int(a.get("size") or 0) for a in added),
+        removed=len(removed),
+        removed_bytes=sum(int(r.get("size") or 0) for r in removed),
+    )
 
 
 def mart_path(lake: Path, mart: str, layer: str = "gold") -> Path:

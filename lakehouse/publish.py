@@ -228,13 +228,16 @@ class PublishResult:
     path: Path | None = None
     mode: str = field(default="", compare=False)  # "full" or "units" when written
     units: int = field(default=0, compare=False)  # units replaced by a "units" commit
+    files: lakelib.CommitFiles | None = field(default=None, compare=False)  # what the commit wrote and removed
 
     def summary(self) -> str:
         if not self.changed:
             return f"{LAYER}.{self.name}: unchanged at v{self.version} ({self.rows} rows)"
-        if self.mode == "units":
-            return f"{LAYER}.{self.name}: v{self.version} ({self.rows} rows; {self.units} units replaced)"
-        return f"{LAYER}.{self.name}: v{self.version} ({self.rows} rows)"
+        replaced = f"; {self.units} unit{'s' * (self.units != 1)} replaced" if self.mode == "units" else ""
+        line = f"{LAYER}.{self.name}: v{self.version} ({self.rows} rows{replaced})"
+        if self.files is not None and (self.files.added or self.files.removed):
+            line += f": {self.files.describe()}"
+        return line
 
 
 @dataclass(frozen=True)
@@ -815,6 +818,7 @@ def publish(
                     plan.path,
                     plan.mode if plan.changed else "",
                     len(plan.units) if plan.changed else 0,
+                    lakelib.commit_files(plan.path, version) if plan.changed else None,
                 )
             )
         if refresh_analysts:

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 from hypothesis import HealthCheck, given, settings
@@ -54,6 +55,13 @@ def rows(source: str) -> list[tuple]:
 def warehouse_rows(warehouse: Warehouse, table: str) -> list[tuple]:
     with duckdb.connect(str(warehouse.path), read_only=True) as con:
         return con.execute(f"select * from gold.{table} order by all").fetchall()
+
+
+def file_sizes(lake_dir: Path, table: str, version: int) -> dict[str, int]:
+    """The data files of `version` of `table`, with their bytes."""
+    actions = DeltaTable(str(lake.mart_path(lake_dir, table)), version=version).get_add_actions(flatten=True)
+    files = pa.table(actions).select(["path", "size_bytes"]).to_pydict()
+    return dict(zip(files["path"], files["size_bytes"], strict=True))
 
 
 def delta(lake_dir: Path, table: str, version: int | None = None) -> str:
@@ -117,6 +125,17 @@ def test_changed_units_are_replaced_in_one_commit_touching_only_their_files(ware
     removed = files_v0 - files_v1
     assert 1 <= len(removed) <= 6  # the files holding the 3 changed old units, at most one more each
     assert len(files_v0 & files_v1) >= len(files_v0) - 6  # every other file is kept as it was
+    # the publish says what the commit wrote and removed: files and bytes, as the Delta log has them
+    sizes = {version: file_sizes(lake_dir, "fct_features", version) for version in (0, 1)}
+    added, dropped = sizes[1].keys() - sizes[0].keys(), sizes[0].keys() - sizes[1].keys()
+    assert (len(dropped), len(added)) == (len(removed), len(files_v1 - files_v0))
+    written, gone = sum(sizes[1][f] for f in added), sum(sizes[0][f] for f in dropped)
+    assert fct.files == lake.CommitFiles(len(added), written, len(dropped), gone)
+    assert fct.summary() == (
+        f"gold.fct_features: v1 ({fct.rows} rows; 4 units replaced): {len(added)} files written "
+        f"({lake.size_text(written)}), {len(dropped)} removed ({lake.size_text(gone)})"
+    )
+    assert second["dim_equipment_models"].files is None and first["dim_equipment_models"].files.removed == 0
     # the lake holds exactly the warehouse rows, the old version is untouched, and the incrementally
     # updated fingerprint is the one a full read computes
     assert rows(delta(lake_dir, "fct_features")) == warehouse_rows(warehouse, "fct_features")
