@@ -16,11 +16,18 @@ no-op build             ``dbt build --target ci`` with nothing new landed
                         name of an existing dataset (``test_FD000_delivery-001.txt``):
                         ``dbt build`` then ``publish`` (each timed, and their sum)
 + corrected file        ``test_FD000.txt`` rewritten with a few values changed: build, publish
++ later cycles          the next cycles of 10 test units spread evenly over the fleet (by
+                        unit_id, the order the lake's files hold them), one file per dataset
+                        touched (``test_FD000_cycles-001.txt``): build, publish
 train                   ``python -m ml.train``
 ======================  =====================================================================
 
-The no-op build, + one file and + corrected file are repeated (``--repeats``; each repeat lands
-another delivery / another correction) and reported as median and spread (min-max); the others
+Each publish's Delta commits are read back from the lake's logs (``benchmarks.lake_writes``): per
+table, the files and bytes written and removed, and the share of the table rewritten (a per-unit
+publish replaces whole files, so a few changed units spread over the fleet rewrite many files).
+
+The no-op build, + one file, + corrected file and + later cycles are repeated (``--repeats``; each
+repeat lands another delivery / correction / later cycles) and reported as median and spread (min-max); the others
 run once (``--baseline-repeats`` repeats the two baselines). Then the ratios: each step at the
 largest size over the smallest, and the first build and pandas over bare DuckDB per size. The
 machine's load average is recorded at each step (a busy machine makes the wall clocks noisy,
@@ -49,9 +56,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
+
+from benchmarks import lake_writes
 from benchmarks.reporting import fmt_ratio, git_state, line_count, log, noisy_machine_warning, ratio
+from lakehouse.lake import size_text
 from ml.config import REPO_ROOT, data_environment
-from ml.simulate import FleetSpec, encode_cmapss, land_fleet, simulate_fleet
+from ml.simulate import FleetSpec, encode_cmapss, land_fleet, read_cmapss, simulate_fleet
 
 BIN = Path(sys.executable).parent
 PYTHON = str(BIN / "python")
@@ -70,6 +81,8 @@ DELIVERY_UNITS = round(DELIVERY_READINGS / 130)  # a test series has ~130 cycles
 # files hold up to four.
 MAX_UNIT_NUMBER = 9999
 CORRECTED_LINES = 5  # values changed per correction
+LATER_CYCLE_UNITS = 10  # test units given later cycles per repeat, spread evenly over the fleet's test units
+LATER_CYCLES = 3  # cycles added to each (a test series stops at least 7 cycles before failure)
 # Landed files are dated this far back, so dbt's landing listing finds them settled at once.
 SETTLED_AGE_SECONDS = 60
 
@@ -90,8 +103,13 @@ STEPS = (  # (key, label) in table order
     ("corrected_build", "+ corrected file: build"),
     ("corrected_publish", "+ corrected file: publish"),
     ("corrected_total", "+ corrected file: build + publish"),
+    ("cycles_build", f"+ later cycles, {LATER_CYCLE_UNITS} units: build"),
+    ("cycles_publish", f"+ later cycles, {LATER_CYCLE_UNITS} units: publish"),
+    ("cycles_total", f"+ later cycles, {LATER_CYCLE_UNITS} units: build + publish"),
     ("train", "train"),
 )
+FEATURE_TABLE = "fct_unit_cycle_features"  # the largest table, unit-keyed: where write amplification shows
+PUBLISH_STEPS = ("first_publish", "new_file_publish", "corrected_publish", "cycles_publish")  # writes read back
 GOALS = (  # (step, largest/smallest wall-clock ratio allowed), issue 7 item 6
     ("noop_build", 1.3),
     ("new_file_total", 1.5),
@@ -181,6 +199,7 @@ class Workspace:
         # a reused folder (--reuse) goes on from the deliveries an earlier run landed in it
         self.deliveries = len(list(self.landing.glob("test_FD000_delivery-*.txt")))
         self.corrections = 0
+        self.later_cycles = len(list(self.landing.glob("test_*_cycles-*.txt")))
 
     # ------------------------------------------------------------------ landing
 
@@ -226,6 +245,29 @@ class Workspace:
             tokens[-1] = b"%.4f" % (float(tokens[-1]) + 0.01 * self.corrections)
             lines[index] = b" ".join(tokens) + b"  "
         return self._place(name, b"\n".join(lines))
+
+    def land_later_cycles(self, specs: list[FleetSpec]) -> list[Path]:
+        """LATER_CYCLES more cycles of LATER_CYCLE_UNITS test units spread evenly over the fleet's test units
+        in unit_id order (their last lines again, cycles numbered on), one file per dataset touched."""
+        self.later_cycles += 1
+        test_units = [(spec.dataset, number) for spec in specs for number in range(1, spec.test_units + 1)]
+        step = len(test_units) / LATER_CYCLE_UNITS
+        chosen = sorted({test_units[int(i * step)] for i in range(LATER_CYCLE_UNITS)})
+        placed = []
+        for dataset in sorted({dataset for dataset, _ in chosen}):
+            numbers = [number for d, number in chosen if d == dataset]
+            landed = [
+                read_cmapss(path)
+                for path in [self.landing / f"test_{dataset}.txt", *self.landing.glob(f"test_{dataset}_cycles-*.txt")]
+            ]
+            series = pd.concat(landed)
+            series = series[series["unit_number"].isin(numbers)].sort_values(["unit_number", "cycle"])
+            last = series.groupby("unit_number")["cycle"].max()
+            later = series.groupby("unit_number").tail(LATER_CYCLES).copy()
+            later["cycle"] = later["unit_number"].map(last) + later.groupby("unit_number").cumcount() + 1
+            name = f"test_{dataset}_cycles-{self.later_cycles:03d}.txt"
+            placed.append(self._place(name, encode_cmapss(later)))
+        return placed
 
     def _place(self, name: str, content: bytes) -> Path:
         """Written aside, dated as settled, then moved into the landing folder whole."""
@@ -318,6 +360,7 @@ def measure(root: Path, readings: int, repeats: int, baseline_repeats: int, trai
     done = "reused" if reuse else f"landed in {landing_seconds:.0f}s"
     log(f"[{label}] {len(specs)} datasets, {len(files)} files, {landed_lines:,} lines: {done}")
     runs: dict[str, list[Run]] = {key: [] for key, _ in STEPS}
+    writes: dict[str, list[dict]] = {key: [] for key in PUBLISH_STEPS}
     row = {
         "size": label,
         "target_readings": readings,
@@ -329,14 +372,18 @@ def measure(root: Path, readings: int, repeats: int, baseline_repeats: int, trai
         "landing_seconds": None if reuse else landing_seconds,
         "reused": reuse,
         "failed": None,
+        "lake_writes": writes,  # per publish step, per run: what its commits wrote, per table
     }
     try:
-        row.update(timed_steps(workspace, label, runs, specs, repeats, 0 if reuse else baseline_repeats, train, reuse))
+        row.update(
+            timed_steps(workspace, label, runs, writes, specs, repeats, 0 if reuse else baseline_repeats, train, reuse)
+        )
     except SystemExit as failure:
         row["failed"] = str(failure)
         log(f"[{label}] stopped: {failure}")
     runs["new_file_total"] = added(runs["new_file_build"], runs["new_file_publish"])
     runs["corrected_total"] = added(runs["corrected_build"], runs["corrected_publish"])
+    runs["cycles_total"] = added(runs["cycles_build"], runs["cycles_publish"])
     row["steps"] = {key: summarise(measured) for key, measured in runs.items() if measured}
     return row
 
@@ -345,19 +392,24 @@ def timed_steps(
     workspace: Workspace,
     label: str,
     runs: dict[str, list[Run]],
+    writes: dict[str, list[dict]],
     specs: list[FleetSpec],
     repeats: int,
     baseline_repeats: int,
     train: bool,
     reuse: bool = False,
 ) -> dict:
-    """Run every step in order, appending to `runs`; returns what the steps landed and built. `reuse`:
-    the folder holds a fleet built and published by an earlier run, so the first build and publish
-    are left out."""
+    """Run every step in order, appending to `runs` (and each publish's Delta writes to `writes`); returns
+    what the steps landed and built. `reuse`: the folder holds a fleet built and published by an earlier
+    run, so the first build and publish are left out."""
+    lake = workspace.root / "lake"
 
     def step(key: str, command: tuple[str, ...] | list[str], repeat: int = 0) -> Run:
+        before = lake_writes.versions(lake) if key in writes else {}
         run = workspace.run(f"{key}_{repeat + 1}", command)
         runs[key].append(run)
+        if key in writes:
+            writes[key].append(lake_writes.writes_since(lake, before))
         log(
             f"[{label}] {key} {repeat + 1}: {run.wall_seconds:.1f}s, peak RSS {run.peak_rss_bytes / 2**30:.2f} GiB"
             + (
@@ -397,6 +449,10 @@ def timed_steps(
         corrected_lines.append(line_count(workspace.correct_file()))
         step("corrected_build", DBT_BUILD, repeat)
         step("corrected_publish", PUBLISH, repeat)
+    for repeat in range(repeats):
+        workspace.land_later_cycles(specs)
+        step("cycles_build", DBT_BUILD, repeat)
+        step("cycles_publish", PUBLISH, repeat)
     if train:
         step("train", TRAIN)
     return {
@@ -529,6 +585,10 @@ def render(result: dict) -> str:
             for size, r in summary["over_bare_duckdb"].items()
         ),
         "",
+        "Delta writes of each publish (median over its runs; the table's files after it; `rewritten`: the bytes",
+        "it removed over the table's):",
+        *write_lines(rows),
+        "",
         "goals (issue 7):",
     ]
     if len(rows) > 1:
@@ -552,6 +612,23 @@ def render(result: dict) -> str:
         result["environment"]["cpus"],
     )
     return "\n".join(lines)
+
+
+def write_lines(rows: list[dict]) -> list[str]:
+    """Per size and publish step: the feature table's writes, and every table's bytes written together."""
+    lines = []
+    for row in rows:
+        for key, runs in row.get("lake_writes", {}).items():
+            if not runs:
+                continue
+            features = lake_writes.median_writes(runs, FEATURE_TABLE)
+            total = statistics.median(sum(w["bytes_written"] for w in run.values()) for run in runs)
+            lines.append(
+                f"  {row['size']} {dict(STEPS)[key]}: {FEATURE_TABLE} "
+                + (lake_writes.describe(features) if features else "not written")
+                + f"; all tables: {size_text(int(total))} written"
+            )
+    return lines
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -598,6 +675,7 @@ def write_result(
             "units_per_dataset": UNITS_PER_DATASET,
             "delivery_readings": DELIVERY_READINGS,
             "corrected_values": CORRECTED_LINES,
+            "later_cycles": {"units": LATER_CYCLE_UNITS, "cycles_each": LATER_CYCLES},
             "commands": {
                 "build": " ".join(DBT_BUILD[1:]),
                 "publish": "python -m lakehouse.publish",

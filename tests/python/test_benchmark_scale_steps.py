@@ -1,0 +1,85 @@
+"""The scale benchmark's later-cycles delivery and its read-back of what a publish wrote
+(benchmarks/scale.py, benchmarks/lake_writes.py): real simulated files, a real DuckDB warehouse
+published as real Delta tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from benchmarks import lake_writes
+from benchmarks.scale import LATER_CYCLE_UNITS, LATER_CYCLES, Workspace
+from lakehouse import lake
+from lakehouse.publish import publish
+from ml.simulate import FleetSpec, read_cmapss
+
+SPECS = [
+    FleetSpec(dataset="FD000", train_units=2, test_units=8, seed=1),
+    FleetSpec(dataset="FD001", train_units=2, test_units=12, seed=2),
+]
+
+
+def test_later_cycles_continue_units_spread_over_the_fleet(tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path)
+    workspace.land(SPECS)
+    first = workspace.land_later_cycles(SPECS)
+    second = workspace.land_later_cycles(SPECS)
+    assert [p.name for p in first] == ["test_FD000_cycles-001.txt", "test_FD001_cycles-001.txt"]
+    assert [p.name for p in second] == ["test_FD000_cycles-002.txt", "test_FD001_cycles-002.txt"]
+
+    # 10 of the 20 test units, every second one in unit_id order: 4 of FD000's, 6 of FD001's
+    chosen = {p.name[5:10]: sorted(set(read_cmapss(p)["unit_number"])) for p in first}
+    assert chosen == {"FD000": [1, 3, 5, 7], "FD001": [1, 3, 5, 7, 9, 11]}
+    assert sum(len(units) for units in chosen.values()) == LATER_CYCLE_UNITS
+    for dataset in chosen:
+        landed = read_cmapss(tmp_path / "landing" / f"test_{dataset}.txt")
+        last = landed.groupby("unit_number")["cycle"].max()
+        for number, delivery in enumerate((first, second)):
+            later = read_cmapss(next(p for p in delivery if dataset in p.name))
+            for unit, cycles in later.groupby("unit_number")["cycle"]:
+                start = last[unit] + number * LATER_CYCLES
+                assert list(cycles) == list(range(start + 1, start + LATER_CYCLES + 1))
+    # the readings are the unit's last ones again, under the next cycle numbers
+    unit_1 = read_cmapss(tmp_path / "landing" / "test_FD000.txt").query("unit_number == 1")
+    again = read_cmapss(first[0]).query("unit_number == 1")
+    sensors = [c for c in unit_1.columns if c not in ("unit_number", "cycle")]
+    pd.testing.assert_frame_equal(
+        again[sensors].reset_index(drop=True), unit_1.tail(LATER_CYCLES)[sensors].reset_index(drop=True)
+    )
+
+
+def test_writes_since_reads_each_commit_from_the_delta_log(tmp_path: Path) -> None:
+    warehouse, lake_dir = tmp_path / "warehouse.duckdb", tmp_path / "lake"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema gold")
+        con.execute("create table gold.a as select range as id, range * 2 as x from range(1000)")
+        con.execute("create table gold.b as select 1 as id")
+    assert lake_writes.versions(lake_dir) == {}
+
+    publish(warehouse, lake_dir)
+    first = lake_writes.writes_since(lake_dir, {})
+    assert set(first) == {"a", "b"}
+    assert first["a"]["commits"] == 1 and first["a"]["files_removed"] == 0
+    assert first["a"]["files_written"] == first["a"]["table_files"] >= 1
+    assert first["a"]["bytes_written"] == first["a"]["table_bytes"] > 0
+
+    before = lake_writes.versions(lake_dir)
+    assert before == {"a": 0, "b": 0}
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("update gold.a set x = -x where id < 10")
+    (result,) = [r for r in publish(warehouse, lake_dir) if r.name == "a"]
+    second = lake_writes.writes_since(lake_dir, before)
+    assert set(second) == {"a"}  # b did not change: no commit, left out
+    files = lake.commit_files(lake.mart_path(lake_dir, "a"), 1)
+    assert files == result.files
+    assert (second["a"]["files_written"], second["a"]["bytes_written"]) == (files.added, files.added_bytes)
+    assert (second["a"]["files_removed"], second["a"]["bytes_removed"]) == (files.removed, files.removed_bytes)
+    assert second["a"]["bytes_removed"] == first["a"]["table_bytes"]  # the one file, rewritten whole
+    said = lake_writes.describe(second["a"])
+    assert said.startswith(f"files written {files.added} (") and f"removed {files.removed} (" in said, said
+    share = 100 * files.removed_bytes / second["a"]["table_bytes"]
+    assert said.endswith(f"{share:.0f} % of the table rewritten") and 50 < share < 200, said
+    assert lake_writes.median_writes([first, second], "a")["runs"] == 2
+    assert lake_writes.median_writes([second], "b") is None
