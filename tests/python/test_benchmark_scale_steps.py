@@ -1,17 +1,19 @@
-"""The scale benchmark's later-cycles delivery and its read-back of what a publish wrote
-(benchmarks/scale.py, benchmarks/lake_writes.py): real simulated files, a real DuckDB warehouse
-published as real Delta tables."""
+"""The scale benchmark's later-cycles delivery, its read-back of what a publish wrote, and the file-size
+benchmark (benchmarks/scale.py, lake_writes.py, lake_file_size.py): real simulated files, a real DuckDB
+warehouse published as real Delta tables."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from benchmarks import lake_writes
+from benchmarks import lake_file_size, lake_writes
 from benchmarks.scale import LATER_CYCLE_UNITS, LATER_CYCLES, Workspace
 from lakehouse import lake
+from lakehouse import publish as publishing
 from lakehouse.publish import publish
 from ml.simulate import FleetSpec, read_cmapss
 
@@ -83,3 +85,29 @@ def test_writes_since_reads_each_commit_from_the_delta_log(tmp_path: Path) -> No
     assert said.endswith(f"{share:.0f} % of the table rewritten") and 50 < share < 200, said
     assert lake_writes.median_writes([first, second], "a")["runs"] == 2
     assert lake_writes.median_writes([second], "b") is None
+
+
+def test_the_file_size_benchmark_runs_the_publish_writer_at_each_size(tmp_path: Path) -> None:
+    """benchmarks/lake_file_size.py writes through the publish's own writer (its private plan and write):
+    this runs it end to end on a small feature table, so a change there can't break it unseen."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema gold")
+        con.execute(
+            "create table gold.fct_unit_cycle_features as select printf('FD000-test-%03d', u) as unit_id, "
+            "c::integer as cycle, 'test' as split, (200 - c)::integer as rul, random() as x "
+            "from range(1, 41) units(u), range(1, 201) cycles(c)"
+        )
+    output = tmp_path / "result.json"
+    kept = publishing.TARGET_FILE_SIZE
+    argv = ["--warehouse", str(warehouse), "--file-sizes-mib", "1,2", "--units", "4", "--repeats", "2"]
+    assert lake_file_size.main([*argv, "--read-repeats", "2", "--output", str(output)]) == 0
+    assert kept == publishing.TARGET_FILE_SIZE  # put back for the rest of the process
+
+    rows = json.loads(output.read_text())["rows"]
+    assert [row["file_size_mib"] for row in rows] == [1, 2]
+    for row in rows:
+        assert row["files"] >= 1 and row["bytes"] > 0
+        assert len(row["rewrites"]) == 2 and all(r["added"] >= 1 and r["removed"] >= 1 for r in row["rewrites"])
+        assert set(row["reads"]) == {"scan two columns", "one unit", "50 units", "latest cycle per unit"}
+    assert lake_file_size.spread_units([f"u{i}" for i in range(10)], 3, shift=1) == ("u1", "u4", "u7")
