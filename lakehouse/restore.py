@@ -9,7 +9,8 @@ table's content that of the chosen version again in one new commit: history show
 every earlier version stays readable. The RESTORE commit carries the restored version's `pdm.*` commit
 metadata (its fingerprint, row-hash sums and `pdm.changes_through`), so the next `lakehouse.publish`
 compares the warehouse with what the table now holds: it re-applies exactly the units the change log
-named after the restored version (or rewrites a table without a change log whole), and the stored
+named after the restored version (or compares and rewrites the table whole when it has no change log, or
+its model was rebuilt whole since: `silver.unit_model_rebuilds`), and the stored
 fingerprint stays that of the content. `restored_from_version` (and `restored_as_of`) record the target
 in the commit. A restore is undone by publishing again (the warehouse is unchanged) or by another restore.
 Then the analysts' database (`lakehouse.analysts`) is rebuilt, under the same lock hold.
