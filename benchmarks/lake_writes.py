@@ -16,18 +16,12 @@ import pyarrow as pa
 from deltalake import DeltaTable
 
 from lakehouse import lake as lakelib
-
-LAYER = "gold"
+from lakehouse.publish import LAYER, published_tables
 
 
 def versions(lake: Path) -> dict[str, int]:
     """The latest committed version of every table in `<lake>/gold` (tables never committed left out)."""
-    found = {}
-    for table in sorted((lake / LAYER).glob("*/_delta_log")):
-        numbers = [int(log.stem) for log in table.glob("*.json") if log.stem.isdigit()]
-        if numbers:
-            found[table.parent.name] = max(numbers)
-    return found
+    return {table: lakelib.latest_version(lakelib.mart_path(lake, table)) for table in published_tables(lake)}
 
 
 def table_files(table_path: Path) -> tuple[int, int]:

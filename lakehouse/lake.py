@@ -213,13 +213,22 @@ def size_text(size: int) -> str:
     return f"{size / 1024**3:.2f} GiB"
 
 
-def commit_files(table_path: Path, version: int) -> CommitFiles | None:
-    """The data files commit `version` of the table at `table_path` added and removed, read from its log
-    file (`_delta_log/<version>.json`); None when that file can't be read (cleaned up after a checkpoint)."""
+def commit_actions(table_path: Path, version: int) -> list[dict] | None:
+    """The actions of commit `version` of the table at `table_path` (`add`, `remove`, `metaData`, ...), read
+    from its log file (`_delta_log/<version>.json`); None when that file can't be read (cleaned up after a
+    checkpoint, or not written)."""
     try:
         lines = (table_path / "_delta_log" / f"{version:020d}.json").read_text().splitlines()
-        actions = [json.loads(line) for line in lines if line.strip()]
+        return [json.loads(line) for line in lines if line.strip()]
     except (OSError, ValueError):
+        return None
+
+
+def commit_files(table_path: Path, version: int) -> CommitFiles | None:
+    """The data files commit `version` of the table at `table_path` added and removed (`commit_actions`);
+    None when its log file can't be read."""
+    actions = commit_actions(table_path, version)
+    if actions is None:
         return None
     added = [action["add"] for action in actions if "add" in action]
     removed = [action["remove"] for action in actions if "remove" in action]

@@ -29,7 +29,6 @@ the table holds one dataset. Exit code 2 for an unknown unit.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -249,9 +248,8 @@ def units_in_commits(table_path: Path, since: int, version: int) -> list[str] | 
     commit-based answer is safe."""
     added: list[str] = []
     for number in range(since + 1, version + 1):
-        try:
-            actions = [json.loads(line) for line in (table_path / "_delta_log" / f"{number:020d}.json").open()]
-        except (OSError, ValueError):
+        actions = lake.commit_actions(table_path, number)
+        if actions is None:
             return None
         if any("metaData" in action for action in actions):
             return None
