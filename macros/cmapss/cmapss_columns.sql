@@ -44,3 +44,15 @@
 {% macro cmapss_file_name_regex() -%}
     ^(train|test|RUL)_(FD[0-9]{3})([_ -][^/\\]*)?\.txt$
 {%- endmacro %}
+
+{#- What the name of the file at `path` (a SQL expression) says its lines are: 'train|FD001',
+    'test|FD001', 'RUL|FD001'; for a name that is none of those, the path itself. Two files with
+    the same bytes hold the same data only when this is the same (an unrecognised file: only
+    itself, touched). -#}
+{% macro landed_file_class(path) -%}
+    coalesce(nullif(concat_ws(
+        '|',
+        regexp_extract(regexp_extract({{ path }}, '[^/\\]+$', 0), '{{ cmapss_file_name_regex() }}', 1),
+        regexp_extract(regexp_extract({{ path }}, '[^/\\]+$', 0), '{{ cmapss_file_name_regex() }}', 2)
+    ), '|'), {{ path }})
+{%- endmacro %}

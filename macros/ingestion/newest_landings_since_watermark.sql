@@ -39,8 +39,9 @@
 {#-
     Pre-hook of the staging increments: a file landed again with new content replaces all its
     earlier rows, even when its new version has no row for this model (all of it quarantined,
-    say); a rejected version (above) replaces nothing. Rows of files re-landed since the
-    watermark are removed before the increment lands.
+    say), or none at all (its new content is a copy of another file's, which holds those rows);
+    a rejected version (above), or the file's own content touched, replaces nothing. Rows of
+    files re-landed since the watermark are removed before the increment lands.
 -#}
 {% macro delete_rows_of_relanded_files() -%}
     {%- if is_incremental() -%}
@@ -49,7 +50,7 @@
         select landed.source_file
         from {{ ref('base_cmapss__landed_lines') }} as landed
         where landed.ingested_at > {{ incremental_watermark() }}
-            and landed.duplicate_of_source_file is null
+            and coalesce(landed.duplicate_of_source_file <> landed.source_file, true)
             and landed.file_version_id not in ({{ rejected_file_versions() }})
     )
     {%- endif -%}

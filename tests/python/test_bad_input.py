@@ -282,3 +282,80 @@ def test_late_arriving_cycles_extend_their_unit_and_relabel_it(environment: Envi
     assert environment.query(
         "select cycle, rul from gold.fct_unit_cycle_features where unit_id = 'FD401-train-001' order by cycle"
     ) == [(c, 8 - c) for c in range(1, 9)]
+
+
+def test_copies_restored_versions_and_renamed_files_keep_every_landed_line(
+    environment: Environment, environment_factory
+) -> None:
+    """Content landed twice is read once, and never lost: a copy takes over the content it copied when
+    that file changes; a file whose new content copies another file's gives up its old rows; an earlier
+    version put back with its old size and time is read again; the same bytes under another dataset's
+    name, or first under a name no rule recognises, are data of their own. The warehouse then holds
+    what a first build of the same landing folder holds."""
+    landing = environment.paths.landing
+    units_1_2 = "".join(line(u, c) for u in (1, 2) for c in range(1, 11))
+    write(landing / "train_FD401_x.txt", units_1_2)
+    shutil.copy(landing / "train_FD401_x.txt", landing / "train_FD401_y.txt")  # a copy
+    write(landing / "train_FD401_d.txt", "".join(line(4, c) for c in range(1, 9)))
+    write(landing / "train_FD401_e.txt", "".join(line(6, c) for c in range(1, 9)))
+    write(landing / "train_FD402.txt", units_1_2)  # the same bytes, another dataset
+    write(landing / "train-FD403.txt", "".join(line(7, c) for c in range(1, 9)))  # a name no rule knows
+    ten_cycles = "".join(line(5, c) for c in range(1, 11))
+    write(landing / "train_FD401_z.txt", ten_cycles)
+    an_hour_ago = time.time() - 3600
+    os.utime(landing / "train_FD401_z.txt", (an_hour_ago, an_hour_ago))
+    environment.build(*LENIENT)
+
+    def units(dataset: str) -> list[tuple]:
+        return environment.query(
+            "select unit_number, count(*) from bronze.stg_cmapss__sensor_readings "
+            f"where dataset = '{dataset}' group by 1 order by 1"
+        )
+
+    def status(name: str) -> tuple:
+        return environment.query(
+            "select ingestion_status, bool_or(is_current_version) over () from bronze.stg_cmapss__landed_files "
+            f"where file_name = '{name}' order by ingested_at desc limit 1"
+        )[0]
+
+    assert units("FD401") == [(1, 10), (2, 10), (4, 8), (5, 10), (6, 8)]
+    assert units("FD402") == [(1, 10), (2, 10)]
+    assert status("train_FD401_y.txt")[0].startswith("same content as ")
+
+    # x corrected to unit 1 alone: its copy y still holds units 1 and 2, and now holds them itself;
+    # d overwritten with e's bytes: d's unit 4 leaves; z rewritten shorter; the unrecognised file
+    # renamed right
+    write(landing / "train_FD401_x.txt", "".join(line(1, c) for c in range(1, 11)))
+    shutil.copy(landing / "train_FD401_e.txt", landing / "train_FD401_d.txt")
+    write(landing / "train_FD401_z.txt", "".join(line(5, c) for c in range(1, 6)))
+    half_an_hour_ago = time.time() - 1800
+    os.utime(landing / "train_FD401_z.txt", (half_an_hour_ago, half_an_hour_ago))
+    shutil.move(landing / "train-FD403.txt", landing / "train_FD403.txt")
+    environment.build(*LENIENT)
+    assert units("FD401") == [(1, 20), (2, 10), (5, 5), (6, 8)]  # unit 1 from x and from y: silver keeps one
+    assert units("FD403") == [(7, 8)]
+    assert status("train_FD401_y.txt") == ("ingested", True)
+    assert status("train_FD401_d.txt")[0].endswith("train_FD401_e.txt: not read again")
+    assert status("train_FD401_d.txt")[1] is False  # no current version: e holds the rows
+    assert (
+        environment.scalar(
+            "select count(*) from silver.int_sensor_readings_deduplicated where unit_id = 'FD401-train-004'"
+        )
+        == 0
+    )
+
+    # z's first version put back as a backup restores it: its old bytes, size and time
+    write(landing / "train_FD401_z.txt", ten_cycles)
+    os.utime(landing / "train_FD401_z.txt", (an_hour_ago, an_hour_ago))
+    environment.build(*LENIENT)
+    assert units("FD401") == [(1, 20), (2, 10), (5, 10), (6, 8)]
+
+    # a first build of the same folder holds the same readings, silver and gold the same rows
+    fresh = environment_factory("fresh")
+    shutil.rmtree(fresh.paths.landing)
+    shutil.copytree(landing, fresh.paths.landing)  # copy2: the same times
+    fresh.build(*LENIENT)
+    readings = "select dataset, split, unit_number, cycle, t24_lpc_outlet_temp from bronze.stg_cmapss__sensor_readings"
+    features = "select unit_id, cycle, rul, rul_capped from gold.fct_unit_cycle_features"
+    for sql in (readings, features, "select unit_id, cycle from silver.int_sensor_readings_deduplicated"):
+        assert sorted(environment.query(sql)) == sorted(fresh.query(sql)), sql

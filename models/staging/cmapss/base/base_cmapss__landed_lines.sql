@@ -1,9 +1,14 @@
 {#-
     Bronze, raw: every line of every file version landed, as text, with where it came from.
-    This is the ingestion checkpoint: each build lists the landing folder, reads only the file
-    versions (path, size, modification time) not yet here, and appends their lines. Nothing is
-    ever updated or deleted, so a corrected file's earlier version stays here for audit;
-    the staging models above it take the newest version of each file.
+    This is the ingestion checkpoint: each build lists the landing folder, reads only the files
+    whose version (path, size, modification time) is not the newest here of their path
+    (files_not_yet_ingested), and appends their lines. Nothing is ever updated or deleted, so a
+    corrected file's earlier version stays here for audit; the staging models above it take the
+    newest version of each file. Bytes already held are not read twice: a landing whose content
+    is a file's current content (the file itself touched, or a copy under another name of the
+    same kind, dataset and split) gets one row, `duplicate_of_source_file` naming that file. A
+    copy is read again with its original when that is re-landed, and holds the content from
+    then on if the original changed.
     Only stable files are read: a file whose size or modification time changes during the settle
     interval (var landing_settle_seconds) is still being written, and is held back until a later
     build; a file the var landing_settled_files names as whole (the watcher saw it closed or moved
@@ -63,54 +68,75 @@ landed_files as (
     {{ read_landed_files(new_files) }}
 ),
 
+batch_files as (
+    select
+        *,
+        {{ landed_file_class('source_file') }} as file_class
+    from landed_files
+),
+
 current_contents as (
-    -- each file's current content, from the table of versions (never a pass over the lines); only
-    -- when there is a file to compare with it
+    -- the content each file's rows in the clean tables hold, from the table of versions (never a pass
+    -- over the lines): its newest readable landing, unless that landing was a copy of another file (the
+    -- file's rows then left: the other file holds them) or this batch brings the file with other
+    -- content; only when there is a file to compare with it
     {%- if is_incremental() and new_files | length > 0 %}
     select
-        source_file,
-        file_content_md5
+        newest.source_file,
+        newest.file_content_md5,
+        {{ landed_file_class('newest.source_file') }} as file_class
     from (
         select
             source_file,
             file_content_md5,
+            duplicate_of_source_file,
             row_number() over (partition by source_file order by ingested_at desc) as recency
         from ({{ ingested_file_versions(this) }}) as versions
-        where duplicate_of_source_file is null
-    ) as content_versions
-    where recency = 1
+        where file_error is null
+    ) as newest
+    left join batch_files
+        on newest.source_file = batch_files.source_file
+        and batch_files.file_error is null
+    where newest.recency = 1
+        and coalesce(newest.duplicate_of_source_file = newest.source_file, true)
+        and coalesce(batch_files.file_content_md5 = newest.file_content_md5, true)
     {%- else %}
-    {{ empty_relation({'source_file': 'varchar', 'file_content_md5': 'varchar'}) }}
+    {{ empty_relation({'source_file': 'varchar', 'file_content_md5': 'varchar', 'file_class': 'varchar'}) }}
     {%- endif %}
 ),
 
 batch_originals as (
     select
         file_content_md5,
+        file_class,
         min(source_file) as first_source_file
-    from landed_files
+    from batch_files
     where file_error is null
-    group by file_content_md5
+    group by file_content_md5, file_class
 ),
 
 file_duplicates as (
-    -- the same file's own current content first, then another file's, then an earlier file of this batch
+    -- the same file's own current content first, then another file's, then an earlier file of this
+    -- batch; only under the same kind of file for the same dataset and split (a file's name says what
+    -- its lines are: the same bytes as a train file, named as a test file, are other data)
     select
-        landed_files.source_file,
+        batch_files.source_file,
         coalesce(
             max(
-                case when current_contents.source_file = landed_files.source_file then current_contents.source_file end
+                case when current_contents.source_file = batch_files.source_file then current_contents.source_file end
             ),
             min(current_contents.source_file),
-            nullif(min(batch_originals.first_source_file), landed_files.source_file)
+            nullif(min(batch_originals.first_source_file), batch_files.source_file)
         ) as duplicate_of_source_file
-    from landed_files
+    from batch_files
     left join current_contents
-        on landed_files.file_content_md5 = current_contents.file_content_md5
+        on batch_files.file_content_md5 = current_contents.file_content_md5
+        and batch_files.file_class = current_contents.file_class
     left join batch_originals
-        on landed_files.file_content_md5 = batch_originals.file_content_md5
-    where landed_files.file_error is null
-    group by landed_files.source_file
+        on batch_files.file_content_md5 = batch_originals.file_content_md5
+        and batch_files.file_class = batch_originals.file_class
+    where batch_files.file_error is null
+    group by batch_files.source_file
 ),
 
 deduplicated_lines as (
@@ -201,8 +227,12 @@ erasures_applied as (
 
 final as (
     select
-        md5(concat_ws('|', source_file, cast(file_size_bytes as string), cast(file_modified_at as string)))
-            as file_version_id,
+        -- a landing, not just a (path, size, time): the same bytes can be read again (a copy that takes
+        -- over the content it duplicated; an earlier version put back)
+        md5(concat_ws(
+            '|', source_file, cast(file_size_bytes as string), cast(file_modified_at as string),
+            cast({{ ingestion_timestamp() }} as string)
+        )) as file_version_id,
         source_file,
         file_name,
         case file_name_prefix
