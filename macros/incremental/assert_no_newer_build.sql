@@ -1,11 +1,13 @@
 {#-
-    Pre-hook of base_cmapss__landed_lines, the root of every increment (an on-run-start hook would
-    not do: dbt runs the nodes even when one fails): stop the build if a build that started later
-    has already written to the warehouse. Every increment is stamped with its build's start (run_started_at) and read by
-    "newer than my watermark"; a build that started first but got the warehouse second (it waited
-    for the other's lock) would stamp its rows older than the watermarks the other one left, and
-    they would be skipped for ever. Stopping keeps the last good state; running it again (a new
-    start time) ingests everything it would have.
+    Pre-hook of every model (dbt_project.yml; an on-run-start hook would not do: dbt runs the nodes
+    even when one fails): stop the build if a build that started later has already written to the
+    warehouse. Every increment is stamped with its build's start (run_started_at) and read by "newer
+    than my watermark"; a build that started first but got the warehouse second (it waited for the
+    other's lock) would stamp its rows older than the watermarks the other one left, and they would be
+    skipped for ever. On every model, not only the landing's root (base_cmapss__landed_lines): a build
+    of part of the project (the scores fed back, `--select source:predictions+`; a registry change)
+    has other roots. Stopping keeps the last good state; running it again (a new start time) takes in
+    everything it would have.
 -#}
 {% macro assert_no_newer_build_has_written() %}
     {%- set message -%}

@@ -20,6 +20,7 @@ from deltalake import DeltaTable
 
 from lakehouse import lake
 from lakehouse.publish import META_FINGERPRINT, META_MODE, fingerprint, read_change_log
+from lakehouse.watch import PREDICTIONS_SOURCES
 from ml.config import REPO_ROOT
 from ml.predict import SCORE_SCHEMA
 from ml.simulate import FleetSpec, format_cmapss_lines, read_cmapss
@@ -254,6 +255,13 @@ def test_a_build_that_started_before_one_that_already_wrote_stops_before_any_inc
         assert result.returncode != 0
         assert "has already written to the warehouse: run the build again" in result.stdout
         assert "SKIP relation gold.fct_unit_cycle_features" in result.stdout
+        assert gold_fingerprints(env) == gold
+        # a build of the scores fed back alone (`make run`'s and the watcher's selection) has other roots:
+        # stopped too, before its silver and gold models
+        result = env.build("--select", *PREDICTIONS_SOURCES, check=False)
+        assert result.returncode != 0
+        assert "has already written to the warehouse: run the build again" in result.stdout
+        assert "SKIP relation gold.mart_fleet_health" in result.stdout
         assert gold_fingerprints(env) == gold
     finally:
         with duckdb.connect(str(env.paths.warehouse)) as con:

@@ -19,16 +19,15 @@
     file for test unit i) is kept as a row, so the file's line count and the checkpoint hold, but
     with no text (raw_line and column_count null) and `erased_at` set; nothing parses it. Lines
     already here when a unit is erased are blanked the same way in place by lakehouse/erase.py.
-    The root of every increment: its pre-hook stops a build that started before another build that
-    has already written (macros/incremental/assert_no_newer_build.sql), and everything downstream
-    is skipped.
+    The root of the landing's increments: its pre-hook (every model's) stops a build that started
+    before another build that has already written (macros/incremental/assert_no_newer_build.sql),
+    and everything downstream is skipped.
 -#}
 {{
     config(
         materialized=incremental_materialization(),
         incremental_strategy='append',
         on_schema_change='append_new_columns',
-        pre_hook="{{ assert_no_newer_build_has_written() }}",
     )
 }}
 
