@@ -443,48 +443,59 @@ def published_with_units(lake: Path) -> list[str]:
 
 def delete_from_lake(con: duckdb.DuckDBPyConnection, lake: Path, unit: Unit, record: Erasure) -> None:
     """One DELETE commit per published table holding the unit, its fingerprint updated (lake lock held)."""
-    predicate = f"{publishing.UNIT_KEY} = {publishing._literal(unit.unit_id)}"
     for name in published_with_units(lake):
-        path = lakelib.mart_path(lake, name, publishing.LAYER)
-        table = DeltaTable(str(path))
-        version = table.version()
-        (rows,) = con.execute(
-            f"select count(*) from {lakelib.delta_scan_sql(path, version)} where {predicate}"
-        ).fetchone()
-        if not rows:
-            continue
-        commit = publishing.latest_commit(table)
-        metadata = publishing.pdm_metadata(commit)
-        stored = publishing._stored_fingerprint(commit)
-        columns = publishing.table_columns(con, name)
-        if stored is not None and columns and stored.schema == publishing._schema_digest(columns):
-            alias = publishing._row_alias(columns)
-            casts = ", ".join(f"cast({_ident(c)} as {dtype}) as {_ident(c)}" for c, dtype in columns)
-            gone, gone_sum, gone_xor = publishing._hash_aggregates(
-                con, f"(select {casts} from {lakelib.delta_scan_sql(path, version)} where {predicate})", alias
-            )
-            left = publishing._fingerprint_from(
-                columns, stored.rows - gone, stored.hash_sum - gone_sum, stored.hash_xor ^ gone_xor
-            )
-            metadata.update(
-                {
-                    publishing.META_FINGERPRINT: left.digest,
-                    publishing.META_ROWS: str(left.rows),
-                    publishing.META_HASH_SUM: str(left.hash_sum),
-                    publishing.META_HASH_XOR: str(left.hash_xor),
-                }
-            )
-        else:  # no usable fingerprint to update: the next publish compares the table whole
-            for key in (publishing.META_FINGERPRINT, publishing.META_HASH_SUM, publishing.META_HASH_XOR):
-                metadata.pop(key, None)
-        metadata[publishing.META_MODE] = "erase"
-        table.delete(
-            predicate,
-            commit_properties=CommitProperties(custom_metadata=metadata),
-            post_commithook_properties=publishing.POST_COMMIT,
+        deleted = delete_units_from_table(con, lake, name, [unit.unit_id], "erase")
+        if deleted is not None:
+            rows, version = deleted
+            record.delta_versions[f"lake/{publishing.LAYER}/{name}"] = version
+            record.removed_rows[f"lake/{publishing.LAYER}/{name}"] = rows
+
+
+def delete_units_from_table(
+    con: duckdb.DuckDBPyConnection, lake: Path, name: str, unit_ids: Sequence[str], mode: str
+) -> tuple[int, int] | None:
+    """Delete the rows of `unit_ids` from the latest version of published table `name` in one DELETE commit
+    (lake lock held), carrying the previous commit's `pdm.*` metadata with the fingerprint updated (the
+    rows' hash aggregates taken out) and `pdm.mode` `mode`; returns (rows deleted, the new version), or None
+    when the table holds none of them (no commit)."""
+    predicate = f"{publishing.UNIT_KEY} in ({', '.join(publishing._literal(u) for u in unit_ids)})"
+    path = lakelib.mart_path(lake, name, publishing.LAYER)
+    table = DeltaTable(str(path))
+    version = table.version()
+    (rows,) = con.execute(f"select count(*) from {lakelib.delta_scan_sql(path, version)} where {predicate}").fetchone()
+    if not rows:
+        return None
+    commit = publishing.latest_commit(table)
+    metadata = publishing.pdm_metadata(commit)
+    stored = publishing._stored_fingerprint(commit)
+    columns = publishing.table_columns(con, name)
+    if stored is not None and columns and stored.schema == publishing._schema_digest(columns):
+        alias = publishing._row_alias(columns)
+        casts = ", ".join(f"cast({_ident(c)} as {dtype}) as {_ident(c)}" for c, dtype in columns)
+        gone, gone_sum, gone_xor = publishing._hash_aggregates(
+            con, f"(select {casts} from {lakelib.delta_scan_sql(path, version)} where {predicate})", alias
         )
-        record.delta_versions[f"lake/{publishing.LAYER}/{name}"] = DeltaTable(str(path)).version()
-        record.removed_rows[f"lake/{publishing.LAYER}/{name}"] = int(rows)
+        left = publishing._fingerprint_from(
+            columns, stored.rows - gone, stored.hash_sum - gone_sum, stored.hash_xor ^ gone_xor
+        )
+        metadata.update(
+            {
+                publishing.META_FINGERPRINT: left.digest,
+                publishing.META_ROWS: str(left.rows),
+                publishing.META_HASH_SUM: str(left.hash_sum),
+                publishing.META_HASH_XOR: str(left.hash_xor),
+            }
+        )
+    else:  # no usable fingerprint to update: the next publish compares the table whole
+        for key in (publishing.META_FINGERPRINT, publishing.META_HASH_SUM, publishing.META_HASH_XOR):
+            metadata.pop(key, None)
+    metadata[publishing.META_MODE] = mode
+    table.delete(
+        predicate,
+        commit_properties=CommitProperties(custom_metadata=metadata),
+        post_commithook_properties=publishing.POST_COMMIT,
+    )
+    return int(rows), DeltaTable(str(path)).version()
 
 
 def versions_holding(con: duckdb.DuckDBPyConnection, lake: Path, unit: Unit) -> dict[str, list[int]]:

@@ -17,6 +17,12 @@ Then the analysts' database (`lakehouse.analysts`) is rebuilt, under the same lo
 
 A version whose data files were vacuumed can't be restored: the command stops, naming the table and
 version, and the table is left as it was.
+
+A unit erased with `make erase` after the restored version was written stays erased: its rows, back with
+that version's content, are deleted again in a second commit under the same lock hold, before the
+analysts' database is rebuilt (`lakehouse.erase.delete_units_from_table`; the units are read from the
+erasure tombstone in the landing folder). The RESTORE commit itself, like every version before the
+erasure, still holds them until old versions are vacuumed (`make erase ... PURGE=1`, `make optimize`).
 """
 
 from __future__ import annotations
@@ -32,8 +38,9 @@ from deltalake import CommitProperties, DeltaTable
 
 from lakehouse import analysts
 from lakehouse import lake as lakelib
+from lakehouse.erase import delete_units_from_table, read_tombstone
 from lakehouse.lock import DEFAULT_TIMEOUT_S, lake_lock
-from lakehouse.publish import LAYER, POST_COMMIT, pdm_metadata
+from lakehouse.publish import LAYER, POST_COMMIT, UNIT_KEY, pdm_metadata
 from ml.config import Paths
 
 META_RESTORED_FROM = "restored_from_version"  # not pdm.*: optimize must not carry it to its own commits
@@ -50,10 +57,20 @@ class RestoreResult:
     restored_version: int  # the version whose content the table has again
     new_version: int  # the RESTORE commit
     as_of: str | None = None
+    erased_units: tuple[str, ...] = ()  # erased units the restored content held, deleted again
+    erased_rows: int = 0
+    latest_version: int | None = None  # the DELETE commit that removed them
 
     def summary(self) -> str:
         when = f" (the version current at {self.as_of})" if self.as_of else ""
-        return f"{LAYER}.{self.table}: restored v{self.restored_version}{when} as v{self.new_version}"
+        said = f"{LAYER}.{self.table}: restored v{self.restored_version}{when} as v{self.new_version}"
+        if self.erased_units:
+            units = ", ".join(self.erased_units)
+            said += (
+                f"; the {self.erased_rows} rows of {len(self.erased_units)} erased unit(s) it held ({units}) "
+                f"deleted again as v{self.latest_version}"
+            )
+        return said
 
 
 def commit_of(table: DeltaTable, version: int) -> dict:
@@ -64,17 +81,34 @@ def commit_of(table: DeltaTable, version: int) -> dict:
     raise RestoreError(f"{table.table_uri}: no commit info for v{version} (its log file is gone)")
 
 
+def erased_units_held(path: Path, landing: Path | None) -> tuple[str, ...]:
+    """The units of the erasure tombstone in `landing` that the latest version of the table at `path` holds."""
+    erased = sorted({row["unit_id"] for row in read_tombstone(landing)}) if landing is not None else []
+    if not erased or UNIT_KEY not in {f.name for f in DeltaTable(str(path)).schema().fields}:
+        return ()
+    with lakelib.connect() as con:
+        held = con.execute(
+            f"select distinct {UNIT_KEY} from {lakelib.delta_scan_sql(path)} where {UNIT_KEY} in "
+            f"(select unnest(?::varchar[])) order by 1",
+            [erased],
+        ).fetchall()
+    return tuple(unit for (unit,) in held)
+
+
 def restore(
     lake: Path,
     table: str,
     version: int | None = None,
     as_of: str | None = None,
     lock_timeout: float = DEFAULT_TIMEOUT_S,
+    landing: Path | None = None,
 ) -> RestoreResult:
     """Restore gold.<table> to `version`, or to the version current at `as_of`, as a new Delta version.
 
-    Then rebuilds the lake's analysts' database (`lakehouse.analysts`) under the same lock hold, so
-    analysts read the restored version; `AnalystsError` if it can't be (the restore stands).
+    The rows of units erased since (the tombstone in `landing`; None: no tombstone to honour) are then
+    deleted again, in a second commit. Then rebuilds the lake's analysts' database (`lakehouse.analysts`)
+    under the same lock hold, so analysts read the restored version; `AnalystsError` if it can't be (the
+    restore stands).
     """
     if (version is None) == (as_of is None):
         raise RestoreError("give exactly one of VERSION (a Delta version) or AS_OF (a time)")
@@ -99,11 +133,26 @@ def restore(
                 f"the table is left at v{published.version()} (were that version's files vacuumed?)"
             ) from exc
         new_version = lakelib.latest_version(path)
+        erased = erased_units_held(path, landing)
+        erased_rows, latest = 0, None
+        if erased:
+            # an in-memory connection: no warehouse table to type the fingerprint by, so the DELETE commit
+            # drops it and the next publish compares the table whole
+            try:
+                with lakelib.connect() as con:
+                    deleted = delete_units_from_table(con, Path(lake), name, erased, "restore")
+            except Exception as exc:  # deltalake's and duckdb's own types: one message naming what is left
+                raise RestoreError(
+                    f"{LAYER}.{name}: restored v{target} as v{new_version}, but the erased units it holds "
+                    f"({', '.join(erased)}) could not be deleted again ({type(exc).__name__}: {exc}): "
+                    "run `make publish` now (the warehouse no longer holds them)"
+                ) from exc
+            erased_rows, latest = deleted or (0, None)
         try:
             analysts.refresh_under_lock(Path(lake), analysts.default_database(Path(lake)))
         except analysts.AnalystsError as exc:
             raise analysts.AnalystsError(f"{LAYER}.{name}: restored v{target} as v{new_version}, but {exc}") from exc
-    return RestoreResult(name, target, new_version, metadata.get(META_RESTORED_AS_OF))
+    return RestoreResult(name, target, new_version, metadata.get(META_RESTORED_AS_OF), erased, erased_rows, latest)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -124,7 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        result = restore(Paths.from_env().lake, args.table, args.version, args.as_of, args.lock_timeout)
+        paths = Paths.from_env()
+        result = restore(paths.lake, args.table, args.version, args.as_of, args.lock_timeout, paths.landing)
     except lakelib.LakeError as exc:
         print(f"restore: {exc}", file=sys.stderr)
         return 1

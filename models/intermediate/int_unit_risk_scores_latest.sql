@@ -2,7 +2,9 @@
     One row per unit: its most recent score (the newest scoring run that included it), with the
     champion classifier's decision (decision_threshold, is_predicted_to_fail) of that run.
     Incremental: a build reads only the scores newer than the newest it holds and replaces those
-    units' rows, so the scoring runs already taken in are not read again.
+    units' rows, so the scoring runs already taken in are not read again. A unit erased with `make
+    erase` (stg_erasures__erased_units) never enters, whatever scores file still names it (one a
+    scoring run wrote while the unit was briefly back, say: a restore of an older Delta version).
 -#}
 {{
     config(
@@ -13,10 +15,18 @@
     )
 }}
 
-with scores as (
-    select * from {{ ref('stg_predictions__unit_risk_scores') }}
+with erased_units as (
+    select * from {{ ref('stg_erasures__erased_units') }}
+),
+
+scores as (
+    select new_scores.*
+    from {{ ref('stg_predictions__unit_risk_scores') }} as new_scores
+    left join erased_units
+        on new_scores.unit_id = erased_units.unit_id
+    where erased_units.unit_id is null
     {%- if is_incremental() %}
-    where scored_at > (select coalesce(max(scored_at), cast('-infinity' as timestamp)) from {{ this }})
+        and new_scores.scored_at > (select coalesce(max(scored_at), cast('-infinity' as timestamp)) from {{ this }})
     {%- endif %}
 ),
 

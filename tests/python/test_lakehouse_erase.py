@@ -20,6 +20,7 @@ from deltalake import DeltaTable
 from lakehouse import erase as erasing
 from lakehouse import lake
 from lakehouse import publish as publishing
+from lakehouse.restore import restore
 from ml.predict import SCORE_SCHEMA
 from ml.simulate import FleetSpec, format_cmapss_lines, read_cmapss
 from tests.python.conftest import Environment
@@ -198,6 +199,62 @@ def test_an_unknown_unit_is_refused_before_anything_is_written(erased):
     assert (env.paths.landing / "erasures" / "erased_units.csv").read_text() == tombstone
     with pytest.raises(erasing.EraseError, match="is not a unit id"):
         erasing.Unit.parse("FD101-16")
+
+
+def test_a_restore_from_before_the_erasure_and_a_later_scores_file_bring_nothing_back(erased):
+    """`make restore` of a version written before the erasure deletes the erased units again (a second commit
+    under the same lock hold), and a scores file still naming them (what a scoring run reading the restored
+    version would write) never reaches the warehouse; the next publish leaves the lake equal to it."""
+    env, _, _ = erased
+    name = "fct_unit_cycle_features"
+    path = lake.mart_path(env.paths.lake, name)
+    erased_ids = tuple(sorted(unit.unit_id for unit in ERASED))
+    result = restore(env.paths.lake, name, version=0, landing=env.paths.landing)
+    assert result.erased_units == erased_ids
+    assert result.latest_version == result.new_version + 1 == DeltaTable(str(path)).version()
+    with lake.connect() as con:
+        count = f"select count(*) from {{}} where unit_id in {erased_ids}"
+        assert con.execute(count.format(lake.delta_scan_sql(path, result.new_version))).fetchone() == (
+            result.erased_rows,
+        )
+        assert result.erased_rows > 0
+        assert con.execute(count.format(lake.delta_scan_sql(path))).fetchone() == (0,)
+    assert f"deleted again as v{result.latest_version}" in result.summary()
+    # a table without units: the restore alone
+    assert restore(env.paths.lake, "mart_pipeline_freshness", version=0, landing=env.paths.landing).erased_units == ()
+
+    late = env.paths.predictions / "unit_risk_scores" / "scores_20260102T000000000000Z.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "unit_id": list(erased_ids),
+                "dataset": ["FD101"] * 2,
+                "split": ["test", "train"],
+                "unit_number": [2, 2],
+                "cycle": [10, 10],
+                "failure_probability": [0.9, 0.9],
+                "predicted_rul": [5.0, 5.0],
+                "classifier_version": ["1"] * 2,
+                "regressor_version": ["1"] * 2,
+                "features_delta_version": [0] * 2,
+                "scored_at": [datetime(2026, 1, 2)] * 2,
+                "decision_threshold": [0.5] * 2,
+                "is_predicted_to_fail": [True] * 2,
+            },
+            schema=SCORE_SCHEMA,
+        ),
+        late,
+    )
+    try:
+        env.build(*SETTLED)
+        for table in ("silver.int_unit_risk_scores_latest", "gold.mart_fleet_health"):
+            assert env.scalar(f"select count(*) from {table} where unit_id in {erased_ids}") == 0, table
+    finally:
+        late.unlink()
+    publishing.publish(env.paths.warehouse, env.paths.lake)
+    with duckdb.connect(str(env.paths.warehouse), read_only=True) as con:
+        commit = publishing.latest_commit(DeltaTable(str(path)))
+        assert publishing.fingerprint(con, name).digest == commit[publishing.META_FINGERPRINT]
 
 
 def test_a_file_landed_again_and_a_second_erase_bring_nothing_back_and_equal_a_full_refresh(erased):
