@@ -1,6 +1,8 @@
 {#-
     One row per physical line of each given file, with its 1-based line number and the raw
-    text (a trailing CR stripped, a leading UTF-8 BOM dropped). Files are decoded as UTF-8 line
+    text (a leading UTF-8 BOM dropped). A line ends at LF, CRLF or a lone CR (an old Mac file): CRs
+    just before an LF are part of that one line break (as a line's trailing CRs always were), a CR
+    anywhere else is a line break of its own, and line numbers count every break. Files are decoded as UTF-8 line
     by line: a line that is not UTF-8 keeps its bytes in raw_line as text, each byte outside
     printable ASCII written `\xNN`, and `line_error` says so; the file's other lines read as usual.
     A file with no readable line (empty; binary, that is holding a NUL byte; or with no line that
@@ -41,23 +43,31 @@
             file_modified_at,
             file_content_md5,
             file_text is null as is_escaped,
-            -- the text after a final newline is not a line
+            -- a line break is LF, CRs then LF (CRLF), or a lone CR; a file with no CR is split on LF alone
             case
                 when file_text = '' then []
-                when file_text is not null and suffix(file_text, chr(10))
-                    then string_split(left(file_text, length(file_text) - 1), chr(10))
+                when file_text is not null and contains(file_text, chr(13))
+                    then regexp_split_to_array(file_text, '\r*\n|\r')
                 when file_text is not null then string_split(file_text, chr(10))
                 when contains(escaped_text, '\x00') then []  -- binary
-                when suffix(escaped_text, '\x0A')
-                    then string_split(left(escaped_text, length(escaped_text) - 4), '\x0A')
+                when contains(escaped_text, '\x0D')
+                    then regexp_split_to_array(escaped_text, '(\\x0D)*\\x0A|\\x0D')
                 else string_split(escaped_text, '\x0A')
-            end as lines,
+            end as split_text,
             case
                 when file_text = '' then 'file is empty'
                 when file_text is null and contains(escaped_text, '\x00')
                     then 'file is not UTF-8 text (binary: it holds NUL bytes)'
             end as empty_or_binary
         from files
+    ),
+
+    split_at_breaks as (
+        select
+            * exclude (split_text),
+            -- the text after a final line break is not a line
+            case when split_text[-1] = '' then split_text[:-2] else split_text end as lines
+        from split_into_lines
     ),
 
     judged as (
@@ -70,7 +80,7 @@
                 when is_escaped and len(list_filter(lines, l -> trim(coalesce(try(decode(cast(l as blob))), '')) != '')) = 0
                     then 'file is not UTF-8 text (binary or another encoding)'
             end as file_error
-        from split_into_lines
+        from split_at_breaks
     )
 {% endmacro %}
 
@@ -153,8 +163,8 @@
         case
             when file_error is not null then null
             when decoded_text is null then line_text
-            when line_number = 1 then ltrim(rtrim(decoded_text, chr(13)), chr(65279))
-            else rtrim(decoded_text, chr(13))
+            when line_number = 1 then ltrim(decoded_text, chr(65279))
+            else decoded_text
         end as raw_line,
         file_error,
         case
@@ -167,7 +177,7 @@
 
 {#- Spark: Spark's binaryFile source gives each file's path, modification time, size and content
     in one scan (spark_files_table: a table over the landing folder). A file that is UTF-8 as a
-    whole is split into lines as text; one that is not is split on its newline bytes (each byte
+    whole is split into lines as text; one that is not is split on its LF and CR bytes (each byte
     written `<HH>` so a line break is found on a byte boundary), and each line decoded on its own,
     kept as `\xNN` escapes (DuckDB's blob-as-text form: bytes outside printable ASCII, a
     backslash and quotes) when it is not UTF-8. Modification times are whole seconds, as
@@ -200,22 +210,30 @@
             file_modified_at,
             file_content_md5,
             file_text is null as is_escaped,
-            -- the text after a final newline is not a line
+            -- a line break is LF, CRs then LF (CRLF), or a lone CR
             case
                 when file_text = '' then array()
-                when file_text is not null and endswith(file_text, chr(10))
-                    then split(left(file_text, length(file_text) - 1), '\n', -1)
-                when file_text is not null then split(file_text, '\n', -1)
+                when file_text is not null then split(file_text, '\r*\n|\r', -1)
                 when instr(byte_text, '<00>') > 0 then array()  -- binary
-                when endswith(byte_text, '<0A>') then split(left(byte_text, length(byte_text) - 4), '<0A>', -1)
-                else split(byte_text, '<0A>', -1)
-            end as lines,
+                else split(byte_text, '(<0D>)*<0A>|<0D>', -1)
+            end as split_text,
             case
                 when file_text = '' then 'file is empty'
                 when file_text is null and instr(byte_text, '<00>') > 0
                     then 'file is not UTF-8 text (binary: it holds NUL bytes)'
             end as empty_or_binary
         from files
+    ),
+
+    split_at_breaks as (
+        select
+            *,
+            -- the text after a final line break is not a line
+            case
+                when try_element_at(split_text, -1) = '' then slice(split_text, 1, size(split_text) - 1)
+                else split_text
+            end as lines
+        from split_into_lines
     ),
 
     judged as (
@@ -228,7 +246,7 @@
                 when is_escaped and size(filter(lines, l -> trim(coalesce({{ spark__decoded_line('l') }}, '')) != '')) = 0
                     then 'file is not UTF-8 text (binary or another encoding)'
             end as file_error
-        from split_into_lines
+        from split_at_breaks
     )
 {% endmacro %}
 
@@ -294,9 +312,8 @@
         case
             when file_error is not null then null
             when decoded_text is null then {{ spark__escaped_line('line_text') }}
-            when line_number = 1
-                then trim(leading decode(unhex('EFBBBF'), 'UTF-8') from trim(trailing chr(13) from decoded_text))
-            else trim(trailing chr(13) from decoded_text)
+            when line_number = 1 then trim(leading decode(unhex('EFBBBF'), 'UTF-8') from decoded_text)
+            else decoded_text
         end as raw_line,
         file_error,
         case

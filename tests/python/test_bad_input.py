@@ -76,6 +76,8 @@ def land_bad_inputs(env: Environment) -> None:
     write(landing / "train_FD205.txt", b"")  # empty
     write(landing / "train_FD206.txt", b"\x89PNG\r\n\x1a\n\x00\xff\xfe binary")  # not text
     write(landing / "train_FD207_it's; a name.txt", line(1, 1) + line(1, 2))  # quote, semicolon, space
+    # Old Mac line endings: every line ends in a lone CR.
+    write(landing / "train_FD208.txt", "".join(line(1, c).replace("\n", "\r") for c in (1, 2, 3, 4)))
     shutil.copy(landing / "train_FD101.txt", landing / "train_FD101_copy.txt")  # same content, new name
     write(landing / "readme.txt", "not data\nat all\n")
 
@@ -141,6 +143,7 @@ def test_every_landed_file_reconciles_in_the_data_quality_mart(bad_inputs: Envir
         "train_FD205.txt": {"unreadable_file": 1},
         "train_FD206.txt": {"unreadable_file": 1},
         "train_FD207_it's; a name.txt": {"accepted": 2},
+        "train_FD208.txt": {"accepted": 4},
         "readme.txt": {"unrecognised_file_name": 2},
     }
     for name, outcomes in expected.items():
@@ -158,6 +161,21 @@ def test_bom_crlf_and_an_extra_sensor_column_load_cleanly(bad_inputs: Environmen
     ) == [(1, [7.5]), (2, [7.5]), (3, [7.5])]
     # and the drifted file flows through to gold under the existing contract
     assert bad_inputs.scalar("select count(*) from gold.fct_unit_cycle_features where dataset = 'FD203'") == 3
+
+
+def test_a_file_with_cr_line_endings_is_read_line_by_line(bad_inputs: Environment) -> None:
+    # a lone CR ends a line as LF and CRLF do: four readings on lines 1-4, not one line of 104 values
+    assert bad_inputs.query(
+        "select line_number, cycle, w32_lpt_coolant_bleed, extra_values from bronze.stg_cmapss__sensor_readings "
+        "where dataset = 'FD208' order by line_number"
+    ) == [(c, c, 23.419, []) for c in (1, 2, 3, 4)]
+    assert bad_inputs.query(
+        "select line_number, raw_line from bronze.base_cmapss__landed_lines where file_name = 'train_FD208.txt' "
+        "order by line_number"
+    ) == [(c, line(1, c).removesuffix("\n")) for c in (1, 2, 3, 4)]
+    assert bad_inputs.query(
+        "select cycle, rul from gold.fct_unit_cycle_features where dataset = 'FD208' order by cycle"
+    ) == [(c, 4 - c) for c in (1, 2, 3, 4)]
 
 
 def test_a_copy_under_another_name_adds_nothing_and_the_manifest_says_so(bad_inputs: Environment) -> None:
