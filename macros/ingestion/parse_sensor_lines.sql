@@ -8,13 +8,16 @@
 
     Schema drift: a file whose lines carry more than the 26 published columns (a new sensor)
     is accepted; the values past the 26th are kept in order in extra_values. What must hold is
-    that a line has at least 26 columns and as many as most lines of its file: a line that
-    differs from its file's usual column count is truncated or garbled, and quarantined.
+    that a line has at least 26 columns, at most var max_extra_columns more (a new sensor or
+    two; a line holding two readings, 52 values, is not one), and as many as most lines of its
+    file: a line that differs from its file's usual column count is truncated or garbled, and
+    quarantined.
 -#}
 {% macro parse_sensor_lines(condition) -%}
 {%- set settings = cmapss_setting_columns() %}
 {%- set sensors = cmapss_sensor_columns() %}
 {%- set expected_columns = cmapss_column_count() %}
+{%- set max_columns = expected_columns + var('max_extra_columns') %}
 with landed_lines as (
     select * from {{ ref('base_cmapss__landed_lines') }}
     where file_kind = 'sensor_readings' and duplicate_of_source_file is null and erased_at is null
@@ -36,6 +39,7 @@ checked as (
             when line_error is not null then 'not_utf8_text'
             when column_count = 0 then 'blank_line'
             when column_count < {{ expected_columns }} then 'too_few_columns'
+            when column_count > {{ max_columns }} then 'too_many_columns'
             when column_count != file_column_count then 'column_count_differs_from_file'
             when {{ first_non_numeric_token('tokens') }} is not null then 'non_numeric_value'
             when {{ has_non_finite_token('tokens') }} then 'non_finite_value'
@@ -60,6 +64,9 @@ explained as (
             when 'blank_line' then 'blank line'
             when 'too_few_columns'
                 then 'too few columns: ' || column_count || ' of {{ expected_columns }}'
+            when 'too_many_columns'
+                then 'too many columns: ' || column_count || ', more than {{ max_columns }} ({{ expected_columns }} and '
+                || '{{ var("max_extra_columns") }} extra: var max_extra_columns)'
             when 'column_count_differs_from_file'
                 then column_count || ' columns where the rest of the file has ' || file_column_count
             when 'non_numeric_value'

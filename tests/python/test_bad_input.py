@@ -52,6 +52,7 @@ MIXED_FILE = [
     (line(1, 6), None),  # a gap: cycles 4 and 5 missing
     (line(1, 4), None),  # out of order
     (line(2, 1), None),
+    (line(1, 7).rstrip() + " " + line(1, 8), "too_many_columns"),  # two readings on one line: 52 values
 ]
 
 
@@ -78,6 +79,8 @@ def land_bad_inputs(env: Environment) -> None:
     write(landing / "train_FD207_it's; a name.txt", line(1, 1) + line(1, 2))  # quote, semicolon, space
     # Old Mac line endings: every line ends in a lone CR.
     write(landing / "train_FD208.txt", "".join(line(1, c).replace("\n", "\r") for c in (1, 2, 3, 4)))
+    # Every line holds two readings run together (52 values): not a new sensor.
+    write(landing / "train_FD209.txt", "".join(line(1, c).rstrip() + " " + line(1, c + 1) for c in (1, 3, 5)))
     shutil.copy(landing / "train_FD101.txt", landing / "train_FD101_copy.txt")  # same content, new name
     write(landing / "readme.txt", "not data\nat all\n")
 
@@ -131,6 +134,7 @@ def test_quarantine_messages_name_the_problem_and_keep_the_raw_line(bad_inputs: 
     assert rows[4].startswith("non-numeric value: '12,3'")
     assert rows[7].startswith("cycle is not a positive integer: 0")
     assert rows[11].startswith("27 columns where the rest of the file has 26")
+    assert rows[17].startswith("too many columns: 52, more than 30 (26 and 4 extra: var max_extra_columns)")
 
 
 def test_every_landed_file_reconciles_in_the_data_quality_mart(bad_inputs: Environment) -> None:
@@ -144,6 +148,7 @@ def test_every_landed_file_reconciles_in_the_data_quality_mart(bad_inputs: Envir
         "train_FD206.txt": {"unreadable_file": 1},
         "train_FD207_it's; a name.txt": {"accepted": 2},
         "train_FD208.txt": {"accepted": 4},
+        "train_FD209.txt": {"too_many_columns": 3},
         "readme.txt": {"unrecognised_file_name": 2},
     }
     for name, outcomes in expected.items():
@@ -176,6 +181,16 @@ def test_a_file_with_cr_line_endings_is_read_line_by_line(bad_inputs: Environmen
     assert bad_inputs.query(
         "select cycle, rul from gold.fct_unit_cycle_features where dataset = 'FD208' order by cycle"
     ) == [(c, 4 - c) for c in (1, 2, 3, 4)]
+
+
+def test_a_file_whose_lines_each_hold_two_readings_is_quarantined_not_taken_as_schema_drift(
+    bad_inputs: Environment,
+) -> None:
+    assert bad_inputs.query(
+        "select line_number, rejection_reason from bronze.stg_cmapss__quarantined_lines "
+        "where file_name = 'train_FD209.txt' order by line_number"
+    ) == [(n, "too many columns: 52, more than 30 (26 and 4 extra: var max_extra_columns)") for n in (1, 2, 3)]
+    assert bad_inputs.scalar("select count(*) from gold.fct_unit_cycle_features where dataset = 'FD209'") == 0
 
 
 def test_a_copy_under_another_name_adds_nothing_and_the_manifest_says_so(bad_inputs: Environment) -> None:
@@ -243,6 +258,24 @@ def test_quarantine_share_past_the_error_limit_stops_the_build_before_silver(env
         environment.scalar("select max(cycle) from gold.fct_unit_cycle_features where unit_id = 'FD201-train-001'")
         == 12
     )
+
+
+def test_a_file_of_joined_readings_fails_the_build_naming_the_file(environment: Environment) -> None:
+    environment.land(GOOD)
+    write(
+        environment.paths.landing / "train_FD209.txt",
+        "".join(line(1, c).rstrip() + " " + line(1, c + 1) for c in range(1, 20, 2)),
+    )
+    result = environment.build(check=False)
+    assert result.returncode != 0
+    assert "files_quarantined_share_below_error_limit" in result.stdout
+    assert "SKIP relation gold.fct_unit_cycle_features" in result.stdout
+    assert [
+        (source_file.rsplit("/", 1)[-1], share)
+        for source_file, share in environment.query(
+            "select source_file, quarantined_share from dbt_test__audit.files_quarantined_share_below_error_limit"
+        )
+    ] == [("train_FD209.txt", 1.0)]
 
 
 def test_a_corrected_file_replaces_its_rows_and_a_touched_file_adds_nothing(environment: Environment) -> None:
