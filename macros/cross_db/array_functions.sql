@@ -17,21 +17,22 @@
 {% macro duckdb__array_element(arr, i) %}{{ arr }}[{{ i }}]{% endmacro %}
 {% macro spark__array_element(arr, i) %}{{ default__array_element(arr, i) }}{% endmacro %}
 
-{#- The first token that is not a number (null when all are numbers). -#}
+{#- The first token that is not a number (null when all are numbers). A token with an underscore
+    is not one: DuckDB casts '6_42.11' to 642.11 (digit separators), which no C-MAPSS writer emits. -#}
 {% macro first_non_numeric_token(arr) %}
     {{ return(adapter.dispatch('first_non_numeric_token', 'pdm_lakehouse')(arr)) }}
 {% endmacro %}
 {% macro default__first_non_numeric_token(arr) -%}
-    try_element_at(filter({{ arr }}, t -> try_cast(t as double) is null), 1)
+    try_element_at(filter({{ arr }}, t -> try_cast(t as double) is null or contains(t, '_')), 1)
 {%- endmacro %}
 {% macro duckdb__first_non_numeric_token(arr) -%}
-    list_filter({{ arr }}, lambda t: try_cast(t as double) is null)[1]
+    list_filter({{ arr }}, lambda t: try_cast(t as double) is null or contains(t, '_'))[1]
 {%- endmacro %}
 
 {#- Spark casts a token with a Java type suffix ('1d', '2f') to a number: such a token is not one
     here, as in DuckDB. -#}
 {% macro spark__first_non_numeric_token(arr) -%}
-    try_element_at(filter({{ arr }}, t -> try_cast(t as double) is null or t rlike '[dDfF]$'), 1)
+    try_element_at(filter({{ arr }}, t -> try_cast(t as double) is null or t rlike '[dDfF]$' or contains(t, '_')), 1)
 {%- endmacro %}
 
 {#- True when some token parses as a number that is not finite (nan, inf). -#}

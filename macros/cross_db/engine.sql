@@ -49,19 +49,6 @@
     timestamp'9999-12-31 23:59:59'
 {%- endmacro %}
 
-{#- True when a double is neither NaN nor infinite (null for null). -#}
-{% macro is_finite(value) %}
-    {{ return(adapter.dispatch('is_finite', 'pdm_lakehouse')(value)) }}
-{% endmacro %}
-
-{% macro duckdb__is_finite(value) -%}
-    isfinite({{ value }})
-{%- endmacro %}
-
-{% macro spark__is_finite(value) -%}
-    (not isnan({{ value }}) and abs({{ value }}) != double('inf'))
-{%- endmacro %}
-
 {#- The values of a group joined by `separator` in `order_by` order. -#}
 {% macro string_agg_ordered(value, separator, order_by) %}
     {{ return(adapter.dispatch('string_agg_ordered', 'pdm_lakehouse')(value, separator, order_by)) }}

@@ -11,7 +11,9 @@
     that a line has at least 26 columns, at most var max_extra_columns more (a new sensor or
     two; a line holding two readings, 52 values, is not one), and as many as most lines of its
     file: a line that differs from its file's usual column count is truncated or garbled, and
-    quarantined.
+    quarantined. Unit and cycle are written as whole numbers (is_whole_number_token: `12` or
+    `12.0`, not `1.2e1`) from 1 to the largest integer; other values are any finite number a cast
+    reads, an exponent included, but not one with an underscore (first_non_numeric_token).
 -#}
 {% macro parse_sensor_lines(condition) -%}
 {%- set settings = cmapss_setting_columns() %}
@@ -43,13 +45,11 @@ checked as (
             when column_count != file_column_count then 'column_count_differs_from_file'
             when {{ first_non_numeric_token('tokens') }} is not null then 'non_numeric_value'
             when {{ has_non_finite_token('tokens') }} then 'non_finite_value'
-            when try_cast({{ array_element('tokens', 1) }} as double)
-                != floor(try_cast({{ array_element('tokens', 1) }} as double))
-                or try_cast({{ array_element('tokens', 1) }} as double) <= 0
+            when not {{ is_whole_number_token(array_element('tokens', 1)) }}
+                or coalesce({{ token_as_integer(array_element('tokens', 1)) }}, 0) <= 0
                 then 'unit_not_positive_integer'
-            when try_cast({{ array_element('tokens', 2) }} as double)
-                != floor(try_cast({{ array_element('tokens', 2) }} as double))
-                or try_cast({{ array_element('tokens', 2) }} as double) <= 0
+            when not {{ is_whole_number_token(array_element('tokens', 2)) }}
+                or coalesce({{ token_as_integer(array_element('tokens', 2)) }}, 0) <= 0
                 then 'cycle_not_positive_integer'
         end as rejection_rule
     from tokenised
@@ -91,8 +91,8 @@ typed as (
         raw_line,
         rejection_rule,
         rejection_reason,
-        cast(try_cast({{ array_element('tokens', 1) }} as double) as integer) as unit_number,
-        cast(try_cast({{ array_element('tokens', 2) }} as double) as integer) as cycle,
+        {{ token_as_integer(array_element('tokens', 1)) }} as unit_number,
+        {{ token_as_integer(array_element('tokens', 2)) }} as cycle,
         {%- for column in settings + sensors %}
         try_cast({{ array_element('tokens', loop.index + 2) }} as double) as {{ column }},
         {%- endfor %}

@@ -52,6 +52,9 @@ MIXED_FILE = [
     (line(1, 6), None),  # a gap: cycles 4 and 5 missing
     (line(1, 4), None),  # out of order
     (line(2, 1), None),
+    (line(1, 7, replace={6: "6_42.11"}), "non_numeric_value"),  # DuckDB's cast would read 642.11
+    (line("1.2e1", 7), "unit_not_positive_integer"),  # the cast would read unit 12
+    (line(1, "7e0"), "cycle_not_positive_integer"),  # ... and cycle 7
     (line(1, 7).rstrip() + " " + line(1, 8), "too_many_columns"),  # two readings on one line: 52 values
 ]
 
@@ -134,7 +137,10 @@ def test_quarantine_messages_name_the_problem_and_keep_the_raw_line(bad_inputs: 
     assert rows[4].startswith("non-numeric value: '12,3'")
     assert rows[7].startswith("cycle is not a positive integer: 0")
     assert rows[11].startswith("27 columns where the rest of the file has 26")
-    assert rows[17].startswith("too many columns: 52, more than 30 (26 and 4 extra: var max_extra_columns)")
+    assert rows[17].startswith("non-numeric value: '6_42.11' | 1 7 -0.0007")
+    assert rows[18].startswith("unit number is not a positive integer: 1.2e1")
+    assert rows[19].startswith("cycle is not a positive integer: 7e0")
+    assert rows[20].startswith("too many columns: 52, more than 30 (26 and 4 extra: var max_extra_columns)")
 
 
 def test_every_landed_file_reconciles_in_the_data_quality_mart(bad_inputs: Environment) -> None:

@@ -1,6 +1,9 @@
 {#-
     Every landed line of a RUL truth file, typed, with the reason it is rejected (null when
     good). Line i of RUL_FDnnn.txt is the true remaining life of test unit i of test_FDnnn.txt.
+    A remaining life is a count: a whole number written plainly (is_whole_number_token: `60`,
+    `+60` or `60.0`; not `-1`, `6e1`, `nan`); a token a cast cannot read, or with an underscore
+    (`6_0`), is non_numeric_value (first_non_numeric_token, as for sensor lines).
     The line of an erased test unit is not parsed (base_cmapss__landed_lines.erased_at).
 -#}
 with landed_lines as (
@@ -18,17 +21,14 @@ tokenised as (
 checked as (
     select
         *,
-        try_cast({{ array_element('tokens', 1) }} as double) as rul_value,
         case
             when file_error is not null then 'unreadable_file'
             when line_error is not null then 'not_utf8_text'
             when {{ array_length('tokens') }} = 0 then 'blank_line'
             when {{ array_length('tokens') }} != 1 then 'rul_not_one_value'
-            when try_cast({{ array_element('tokens', 1) }} as double) is null then 'non_numeric_value'
-            when not {{ is_finite("try_cast(" ~ array_element('tokens', 1) ~ " as double)") }}
-                or try_cast({{ array_element('tokens', 1) }} as double)
-                != floor(try_cast({{ array_element('tokens', 1) }} as double))
-                or try_cast({{ array_element('tokens', 1) }} as double) < 0
+            when {{ first_non_numeric_token('tokens') }} is not null then 'non_numeric_value'
+            when not {{ is_whole_number_token(array_element('tokens', 1)) }}
+                or {{ token_as_integer(array_element('tokens', 1)) }} is null
                 then 'rul_not_non_negative_integer'
         end as rejection_rule
     from tokenised
@@ -62,7 +62,7 @@ final as (
         rejection_rule,
         rejection_reason,
         line_number as unit_number,
-        cast(rul_value as integer) as rul_cycles,
+        {{ token_as_integer(array_element('tokens', 1)) }} as rul_cycles,
         ingested_at
     from explained
 )
