@@ -19,15 +19,18 @@
     file for test unit i) is kept as a row, so the file's line count and the checkpoint hold, but
     with no text (raw_line and column_count null) and `erased_at` set; nothing parses it. Lines
     already here when a unit is erased are blanked the same way in place by lakehouse/erase.py.
-    The root of the landing's increments: its pre-hook (every model's) stops a build that started
-    before another build that has already written (macros/incremental/assert_no_newer_build.sql),
-    and everything downstream is skipped.
+    The root of the landing's increments: its pre-hooks (every model's first) stop a build that
+    started before another build that has already written (macros/incremental/assert_no_newer_build.sql),
+    and a full refresh that would drop the rows of files no longer in the landing folder (rows an
+    incremental build keeps; macros/ingestion/assert_full_refresh_keeps_landed_rows.sql, the var
+    full_refresh_drops_deleted_files accepts the loss); everything downstream is then skipped.
 -#}
 {{
     config(
         materialized=incremental_materialization(),
         incremental_strategy='append',
         on_schema_change='append_new_columns',
+        pre_hook="{{ assert_full_refresh_keeps_landed_rows() }}",
     )
 }}
 

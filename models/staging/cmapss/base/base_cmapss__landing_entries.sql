@@ -3,7 +3,7 @@
     seen by the builds. Each build lists the folder (after base_cmapss__landed_lines has read it)
     and appends a row for every path whose state differs from the last one recorded: a new file,
     a file gone (`missing`: for an ingested file, deleted from the landing folder after
-    ingestion; its rows are kept), a directory, a broken symbolic link or another non-file (never
+    ingestion; its rows are kept, and a full refresh stops rather than drop them), a directory, a broken symbolic link or another non-file (never
     read). The manifest (stg_cmapss__landed_files) shows the latest state of each path. The build
     warns, naming every ingested file that is missing from the folder.
 -#}
