@@ -1,0 +1,128 @@
+"""A full refresh rebuilds bronze from the landing folder alone: it must not drop, silently, the rows of
+a file deleted from the folder after ingestion (which every incremental build keeps). It stops before
+replacing anything, naming the file and its lines, every layer keeping its rows; with the var
+full_refresh_drops_deleted_files it drops them, deliberately; with the file back, or its content in
+the folder under another name, it passes and keeps them. Real files, the real `dbt build`, real DuckDB.
+The tests run in order on one landing folder."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ml.simulate import FleetSpec
+from tests.python.conftest import Environment
+
+pytestmark = pytest.mark.dbt
+
+FLEET = FleetSpec(dataset="FD401", train_units=3, test_units=3, conditions=1, fault_modes=1, seed=41)
+DELETED_FLEET = FleetSpec(dataset="FD402", train_units=2, test_units=2, conditions=1, fault_modes=1, seed=42)
+DELETED = "train_FD402.txt"
+COPY = "train_FD402_resent.txt"
+SETTLED = "landing_settle_seconds: 0"
+ACCEPT_LOSS = "full_refresh_drops_deleted_files: true"
+
+
+def settled(*more_vars: str) -> tuple[str, str]:
+    return ("--vars", "{" + ", ".join((SETTLED, *more_vars)) + "}")
+
+
+def deleted_units_rows(env: Environment) -> dict[str, int]:
+    """The rows of the deleted file's units (FD402's train units) in each layer."""
+    return {
+        "bronze lines": env.scalar(
+            f"select count(*) from bronze.base_cmapss__landed_lines where file_name in ('{DELETED}', '{COPY}') "
+            "and line_number > 0"
+        ),
+        "bronze readings": env.scalar(
+            "select count(*) from bronze.stg_cmapss__sensor_readings where dataset = 'FD402' and split = 'train'"
+        ),
+        "silver": env.scalar(
+            "select count(*) from silver.int_sensor_readings_deduplicated where unit_id like 'FD402-train-%'"
+        ),
+        "gold": env.scalar("select count(*) from gold.fct_unit_cycle_features where unit_id like 'FD402-train-%'"),
+        "gold observed cycles": env.scalar(
+            "select coalesce(sum(observed_cycles), 0) from gold.dim_units where unit_id like 'FD402-train-%'"
+        ),
+    }
+
+
+@pytest.fixture(scope="module")
+def env(module_environment: Environment) -> Environment:
+    module_environment.land(FLEET)
+    module_environment.land(DELETED_FLEET)
+    module_environment.build(*settled())
+    return module_environment
+
+
+@pytest.fixture(scope="module")
+def aside(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the deleted file is moved to (outside the landing folder)."""
+    return tmp_path_factory.mktemp("aside")
+
+
+def test_a_full_refresh_stops_naming_the_deleted_file_and_every_layer_keeps_its_rows(
+    env: Environment, aside: Path
+) -> None:
+    path = env.paths.landing / DELETED
+    lines = path.read_bytes().count(b"\n")
+    shutil.move(path, aside / DELETED)
+    kept = env.build(*settled())  # incremental: keeps the rows and warns
+    assert f"'{path}' was deleted from the landing folder" in kept.stdout
+    before = deleted_units_rows(env)
+    assert before["bronze lines"] == lines and all(rows > 0 for rows in before.values()), before
+
+    refresh = env.build("--full-refresh", *settled(), check=False)
+    assert refresh.returncode != 0
+    assert f"'{path}' ({lines} lines): deleted from the landing folder" in refresh.stdout, refresh.stdout[-3000:]
+    assert "full_refresh_drops_deleted_files: true" in refresh.stdout
+    assert "SKIP relation gold.fct_unit_cycle_features" in refresh.stdout
+    assert deleted_units_rows(env) == before
+    assert env.scalar(
+        f"select is_deleted_from_landing from bronze.stg_cmapss__landed_files where file_name = '{DELETED}'"
+    )
+
+    # a full refresh of models downstream of bronze only rebuilds nothing from the landing folder
+    env.build("--full-refresh", "--select", "dim_units", *settled())
+    assert deleted_units_rows(env) == before
+
+
+def test_with_the_file_put_back_the_full_refresh_keeps_its_rows(env: Environment, aside: Path) -> None:
+    before = deleted_units_rows(env)
+    shutil.move(aside / DELETED, env.paths.landing / DELETED)
+    env.build("--full-refresh", *settled())
+    assert deleted_units_rows(env) == before
+    assert not env.scalar(
+        f"select is_deleted_from_landing from bronze.stg_cmapss__landed_files where file_name = '{DELETED}'"
+    )
+
+
+def test_with_its_content_in_the_folder_under_another_name_the_full_refresh_passes(env: Environment) -> None:
+    """A copy landed as "same content as ..." holds no line of its own in bronze, but the full refresh
+    reads its content again: nothing is lost."""
+    landing = env.paths.landing
+    shutil.copy(landing / DELETED, landing / COPY)
+    env.build(*settled())
+    assert (
+        env.scalar(f"select ingestion_status from bronze.stg_cmapss__landed_files where file_name = '{COPY}'")
+        == f"same content as {landing / DELETED}: not read again"
+    )
+    before = deleted_units_rows(env)
+    (landing / DELETED).unlink()
+    env.build(*settled())
+
+    env.build("--full-refresh", *settled())
+    assert deleted_units_rows(env) == before
+
+
+def test_with_the_var_the_full_refresh_drops_the_rows_deliberately(env: Environment) -> None:
+    copy = env.paths.landing / COPY
+    lines = copy.read_bytes().count(b"\n")
+    copy.unlink()
+    refresh = env.build("--full-refresh", *settled(ACCEPT_LOSS))
+    assert f"this full refresh drops {lines} ingested lines" in refresh.stdout
+    assert f"'{copy}' ({lines} lines): deleted from the landing folder" in refresh.stdout
+    assert set(deleted_units_rows(env).values()) == {0}
+    assert env.scalar("select count(*) from gold.dim_units where unit_id like 'FD401-%'") == 6
