@@ -40,25 +40,19 @@
     {%- if not execute or not should_full_refresh() or load_relation(this) is none -%}
         {{ return('') }}
     {%- endif -%}
-    {%- set in_landing = list_landed_files(var('landing_path'))
-        | selectattr('entry_kind', 'in', ['file', 'settling']) | list -%}
+    {%- set in_landing = [] -%}
+    {%- for f in list_landed_files(var('landing_path')) if f.entry_kind in ('file', 'settling') -%}
+        {%- do in_landing.append([
+            sql_string(f.source_file),
+            f.file_size_bytes if f.file_size_bytes is not none else 'null',
+            sql_string(f.file_modified_at) if f.file_modified_at is not none else 'null',
+        ]) -%}
+    {%- endfor -%}
     {%- set lost_query -%}
         with listed as (
-            {%- if in_landing | length == 0 %}
-            {{ empty_relation({'source_file': 'varchar', 'file_size_bytes': 'bigint', 'file_modified_at': 'varchar'}) }}
-            {%- else %}
-            select
-                source_file,
-                file_size_bytes,
-                file_modified_at
-            from (
-                values
-                {%- for f in in_landing %}
-                ({{ sql_string(f.source_file) }}, {{ f.file_size_bytes }}, {{ sql_string(f.file_modified_at) }})
-                {{- "," if not loop.last }}
-                {%- endfor %}
-            ) as listed_files (source_file, file_size_bytes, file_modified_at)
-            {%- endif %}
+            {{ literal_relation(
+                {'source_file': 'varchar', 'file_size_bytes': 'bigint', 'file_modified_at': 'varchar'}, in_landing
+            ) }}
         ),
 
         versions as (

@@ -9,6 +9,26 @@
     where false
 {%- endmacro %}
 
+{#- A relation with these columns ({name: type}) and these rows (each a list of SQL literals, in
+    the columns' order): literal values a macro listed (files, states), as a relation, each cast to
+    its type; no rows: empty_relation. -#}
+{% macro literal_relation(columns, rows) -%}
+    {%- if rows | length == 0 -%}
+    {{ empty_relation(columns) }}
+    {%- else -%}
+    select
+        {%- for name, type in columns.items() %}
+        cast({{ name }} as {{ 'string' if type == 'varchar' else type }}) as {{ name }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from (
+        values
+        {%- for row in rows %}
+        ({{ row | join(', ') }}){{ "," if not loop.last }}
+        {%- endfor %}
+    ) as literal_rows ({{ columns.keys() | join(', ') }})
+    {%- endif -%}
+{%- endmacro %}
+
 {#- True when some file matches the glob pattern (always false at parse time). -#}
 {% macro files_exist(pattern) %}
     {{ return(adapter.dispatch('files_exist', 'pdm_lakehouse')(pattern)) }}

@@ -59,7 +59,9 @@
         {%- do known.update({row[0]: {'state': row[1], 'noticed_at': row[2], 'was_ingested': row[3]}}) %}
         {%- set now = listed.get(row[0], {'state': 'missing', 'detail': 'not in the landing folder'}) %}
         {%- if now.state != row[1] %}
-            {%- do changes.append({'source_file': row[0], 'state': now.state, 'detail': now.detail}) %}
+            {%- do changes.append([
+                sql_string(row[0]), sql_string(now.state), sql_string(now.detail) if now.detail else 'null'
+            ]) %}
         {%- endif %}
         {%- if now.state == 'missing' and row[3] %}
             {%- do exceptions.warn("WARNING: landed file '" ~ row[0] ~ "' was deleted from the landing folder (noticed "
@@ -68,25 +70,14 @@
         {%- endif %}
     {%- endfor %}
     {%- for source_file, now in listed.items() if source_file not in known %}
-        {%- do changes.append({'source_file': source_file, 'state': now.state, 'detail': now.detail}) %}
+        {%- do changes.append([
+            sql_string(source_file), sql_string(now.state), sql_string(now.detail) if now.detail else 'null'
+        ]) %}
     {%- endfor %}
 {%- endif %}
 
 with changes as (
-    {%- if changes | length == 0 %}
-    {{ empty_relation({'source_file': 'varchar', 'entry_state': 'varchar', 'state_detail': 'varchar'}) }}
-    {%- else %}
-    select
-        source_file,
-        entry_state,
-        state_detail
-    from (
-        values
-        {%- for change in changes %}
-        ({{ sql_string(change.source_file) }}, {{ sql_string(change.state) }}, {{ sql_string(change.detail) if change.detail else 'null' }}){{ "," if not loop.last }}
-        {%- endfor %}
-    ) as listed_changes (source_file, entry_state, state_detail)
-    {%- endif %}
+    {{ literal_relation({'source_file': 'varchar', 'entry_state': 'varchar', 'state_detail': 'varchar'}, changes) }}
 ),
 
 final as (
