@@ -141,6 +141,24 @@ file_duplicates as (
     group by batch_files.source_file
 ),
 
+earlier_landings as (
+    -- how many times bronze read each batch file's version (path, size, time) before: none, but for the
+    -- same bytes read again (a copy taking over the content it copied; an earlier version put back)
+    {%- if is_incremental() and new_files | length > 0 %}
+    select
+        source_file,
+        file_size_bytes,
+        file_modified_at,
+        count(distinct ingested_at) as landings
+    from ({{ ingested_file_versions(this) }}) as versions
+    where source_file in (select batch_files.source_file from batch_files)
+    group by source_file, file_size_bytes, file_modified_at
+    {%- else %}
+    {{ empty_relation({'source_file': 'varchar', 'file_size_bytes': 'bigint', 'file_modified_at': 'timestamp',
+        'landings': 'bigint'}) }}
+    {%- endif %}
+),
+
 deduplicated_lines as (
     select
         landed_lines.*,
@@ -227,14 +245,25 @@ erasures_applied as (
         and attributed.line_unit_number = erased_units.unit_number
 ),
 
+keyed as (
+    -- a landing's key: its version's (path, size, time), and how many times bronze read that version
+    -- before when it did (the same bytes read again), so every landing has its own
+    select
+        erasures_applied.*,
+        md5(concat_ws(
+            '|', erasures_applied.source_file, cast(erasures_applied.file_size_bytes as string),
+            cast(erasures_applied.file_modified_at as string), cast(earlier_landings.landings as string)
+        )) as file_version_id
+    from erasures_applied
+    left join earlier_landings
+        on erasures_applied.source_file = earlier_landings.source_file
+        and erasures_applied.file_size_bytes = earlier_landings.file_size_bytes
+        and erasures_applied.file_modified_at = earlier_landings.file_modified_at
+),
+
 final as (
     select
-        -- a landing, not just a (path, size, time): the same bytes can be read again (a copy that takes
-        -- over the content it duplicated; an earlier version put back)
-        md5(concat_ws(
-            '|', source_file, cast(file_size_bytes as string), cast(file_modified_at as string),
-            cast({{ ingestion_timestamp() }} as string)
-        )) as file_version_id,
+        file_version_id,
         source_file,
         file_name,
         case file_name_prefix
@@ -257,7 +286,7 @@ final as (
         {{ ingestion_timestamp() }} as ingested_at,
         line_error,
         erased_at
-    from erasures_applied
+    from keyed
 )
 
 select * from final
