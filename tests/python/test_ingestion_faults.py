@@ -232,3 +232,16 @@ def test_nothing_was_lost_the_lines_reconcile(faults: Faults) -> None:
     assert (
         faults.env.scalar("select count(*) from dbt_test__audit.assert_every_landed_line_is_kept_or_quarantined") == 0
     )
+
+
+def test_a_deleted_scores_file_keeps_its_scores_and_a_warning_names_the_units(faults: Faults) -> None:
+    """The scores the builds took in stay (the last good state), as a deleted landing file's rows do, and
+    every build says which units' latest score no file in the predictions folder holds any more."""
+    env = faults.env
+    (env.paths.predictions / "unit_risk_scores" / "scores_20260101T000000000000Z.parquet").unlink()
+    after = env.build()
+    assert "warn_latest_scores_still_in_predictions_folder" in "\n".join(warnings(after))
+    assert env.query(
+        "select unit_id from dbt_test__audit.warn_latest_scores_still_in_predictions_folder order by 1"
+    ) == [("FD301-test-001",), ("FD301-test-002",)]
+    assert env.scalar("select count(*) from gold.mart_fleet_health where failure_probability is not null") == 2
