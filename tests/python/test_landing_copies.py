@@ -1,0 +1,93 @@
+"""Content landed twice is read once and never lost (macros/ingestion/files_not_yet_ingested.sql,
+base_cmapss__landed_lines): copies, files overwritten with another file's bytes, earlier versions put
+back, the same bytes under another name. Real files, the real `dbt build`, real DuckDB."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import pytest
+
+from tests.python.conftest import Environment
+from tests.python.test_bad_input import LENIENT, line, write
+
+pytestmark = pytest.mark.dbt
+
+
+def test_copies_restored_versions_and_renamed_files_keep_every_landed_line(environment: Environment) -> None:
+    """Content landed twice is read once, and never lost: a copy takes over the content it copied when
+    that file changes; a file whose new content copies another file's gives up its old rows; an earlier
+    version put back with its old size and time is read again; the same bytes under another dataset's
+    name, or first under a name no rule recognises, are data of their own. The warehouse then holds
+    what a full refresh (bronze read again from the folder, silver and gold rebuilt whole) makes of the
+    same folder, and the full refresh finds every row it holds there (nothing to stop for)."""
+    landing = environment.paths.landing
+    units_1_2 = "".join(line(u, c) for u in (1, 2) for c in range(1, 11))
+    write(landing / "train_FD401_x.txt", units_1_2)
+    shutil.copy(landing / "train_FD401_x.txt", landing / "train_FD401_y.txt")  # a copy
+    write(landing / "train_FD401_d.txt", "".join(line(4, c) for c in range(1, 9)))
+    write(landing / "train_FD401_e.txt", "".join(line(6, c) for c in range(1, 9)))
+    write(landing / "train_FD402.txt", units_1_2)  # the same bytes, another dataset
+    write(landing / "train-FD403.txt", "".join(line(7, c) for c in range(1, 9)))  # a name no rule knows
+    ten_cycles = "".join(line(5, c) for c in range(1, 11))
+    write(landing / "train_FD401_z.txt", ten_cycles)
+    an_hour_ago = time.time() - 3600
+    os.utime(landing / "train_FD401_z.txt", (an_hour_ago, an_hour_ago))
+    environment.build(*LENIENT)
+
+    def units(dataset: str) -> list[tuple]:
+        return environment.query(
+            "select unit_number, count(*) from bronze.stg_cmapss__sensor_readings "
+            f"where dataset = '{dataset}' group by 1 order by 1"
+        )
+
+    def status(name: str) -> tuple:
+        return environment.query(
+            "select ingestion_status, bool_or(is_current_version) over () from bronze.stg_cmapss__landed_files "
+            f"where file_name = '{name}' order by ingested_at desc limit 1"
+        )[0]
+
+    assert units("FD401") == [(1, 10), (2, 10), (4, 8), (5, 10), (6, 8)]
+    assert units("FD402") == [(1, 10), (2, 10)]
+    assert status("train_FD401_y.txt")[0].startswith("same content as ")
+
+    # x corrected to unit 1 alone: its copy y still holds units 1 and 2, and now holds them itself;
+    # d overwritten with e's bytes: d's unit 4 leaves; z rewritten shorter; the unrecognised file
+    # renamed right
+    write(landing / "train_FD401_x.txt", "".join(line(1, c) for c in range(1, 11)))
+    shutil.copy(landing / "train_FD401_e.txt", landing / "train_FD401_d.txt")
+    write(landing / "train_FD401_z.txt", "".join(line(5, c) for c in range(1, 6)))
+    half_an_hour_ago = time.time() - 1800
+    os.utime(landing / "train_FD401_z.txt", (half_an_hour_ago, half_an_hour_ago))
+    shutil.move(landing / "train-FD403.txt", landing / "train_FD403.txt")
+    environment.build(*LENIENT)
+    assert units("FD401") == [(1, 20), (2, 10), (5, 5), (6, 8)]  # unit 1 from x and from y: silver keeps one
+    assert units("FD403") == [(7, 8)]
+    assert status("train_FD401_y.txt") == ("ingested", True)
+    assert status("train_FD401_d.txt")[0].endswith("train_FD401_e.txt: not read again")
+    assert status("train_FD401_d.txt")[1] is False  # no current version: e holds the rows
+    assert (
+        environment.scalar(
+            "select count(*) from silver.int_sensor_readings_deduplicated where unit_id = 'FD401-train-004'"
+        )
+        == 0
+    )
+
+    # z's first version put back as a backup restores it: its old bytes, size and time
+    write(landing / "train_FD401_z.txt", ten_cycles)
+    os.utime(landing / "train_FD401_z.txt", (an_hour_ago, an_hour_ago))
+    environment.build(*LENIENT)
+    assert units("FD401") == [(1, 20), (2, 10), (5, 10), (6, 8)]
+
+    # a full refresh of the same folder (a first build's work: bronze read again, silver and gold rebuilt
+    # whole) finds every row bronze holds in the folder, so it does not stop, and changes nothing
+    compared = (
+        "select dataset, split, unit_number, cycle, t24_lpc_outlet_temp from bronze.stg_cmapss__sensor_readings",
+        "select unit_id, cycle from silver.int_sensor_readings_deduplicated",
+        "select unit_id, cycle, rul, rul_capped from gold.fct_unit_cycle_features",
+    )
+    incremental = [sorted(environment.query(sql)) for sql in compared]
+    environment.build("--full-refresh", *LENIENT)
+    assert [sorted(environment.query(sql)) for sql in compared] == incremental
