@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -35,26 +36,31 @@ KEPT_TEST_UNITS = ("FD101-test-001", "FD101-test-003")
 SETTLED = ("--vars", "{landing_settle_seconds: 0}")
 
 
-def write_scores(env: Environment) -> Path:
-    """A scoring run's file scoring every unit (what ml.predict writes), without training a model."""
-    units = [(split, n) for split in ("train", "test") for n in (1, 2, 3)]
+def write_scores(
+    env: Environment,
+    units: Sequence[tuple[str, int]] = tuple((split, n) for split in ("train", "test") for n in (1, 2, 3)),
+    scored_at: datetime = datetime(2026, 1, 1),
+) -> Path:
+    """A scoring run's file (what ml.predict writes) scoring FD101's `units` (split, number; every unit by
+    default), without training a model."""
     folder = env.paths.predictions / "unit_risk_scores"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "scores_20260101T000000000000Z.parquet"
+    path = folder / f"scores_{scored_at:%Y%m%dT%H%M%S}000000Z.parquet"
+    count = len(units)
     columns = {
         "unit_id": [f"FD101-{s}-{n:03d}" for s, n in units],
-        "dataset": ["FD101"] * 6,
+        "dataset": ["FD101"] * count,
         "split": [s for s, _ in units],
         "unit_number": [n for _, n in units],
-        "cycle": [10] * 6,
+        "cycle": [10] * count,
         "failure_probability": [0.1 * n for _, n in units],
         "predicted_rul": [50.0 + n for _, n in units],
-        "classifier_version": ["1"] * 6,
-        "regressor_version": ["1"] * 6,
-        "features_delta_version": [0] * 6,
-        "scored_at": [datetime(2026, 1, 1)] * 6,
-        "decision_threshold": [0.5] * 6,
-        "is_predicted_to_fail": [False] * 6,
+        "classifier_version": ["1"] * count,
+        "regressor_version": ["1"] * count,
+        "features_delta_version": [0] * count,
+        "scored_at": [scored_at] * count,
+        "decision_threshold": [0.5] * count,
+        "is_predicted_to_fail": [False] * count,
     }
     pq.write_table(pa.table(columns, schema=SCORE_SCHEMA), path)
     return path
@@ -223,28 +229,7 @@ def test_a_restore_from_before_the_erasure_and_a_later_scores_file_bring_nothing
     # a table without units: the restore alone
     assert restore(env.paths.lake, "mart_pipeline_freshness", version=0, landing=env.paths.landing).erased_units == ()
 
-    late = env.paths.predictions / "unit_risk_scores" / "scores_20260102T000000000000Z.parquet"
-    pq.write_table(
-        pa.table(
-            {
-                "unit_id": list(erased_ids),
-                "dataset": ["FD101"] * 2,
-                "split": ["test", "train"],
-                "unit_number": [2, 2],
-                "cycle": [10, 10],
-                "failure_probability": [0.9, 0.9],
-                "predicted_rul": [5.0, 5.0],
-                "classifier_version": ["1"] * 2,
-                "regressor_version": ["1"] * 2,
-                "features_delta_version": [0] * 2,
-                "scored_at": [datetime(2026, 1, 2)] * 2,
-                "decision_threshold": [0.5] * 2,
-                "is_predicted_to_fail": [True] * 2,
-            },
-            schema=SCORE_SCHEMA,
-        ),
-        late,
-    )
+    late = write_scores(env, [(unit.split, unit.number) for unit in ERASED], datetime(2026, 1, 2))
     try:
         env.build(*SETTLED)
         for table in ("silver.int_unit_risk_scores_latest", "gold.mart_fleet_health"):
