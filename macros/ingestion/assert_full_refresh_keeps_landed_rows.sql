@@ -10,10 +10,10 @@
     (true: the full refresh proceeds and the build log names what it drops).
 
     A file's rows are those of its current version (the one the clean tables and the quarantine
-    hold, as stg_cmapss__landed_files.is_current_version: its newest landing that is neither
-    unreadable as a whole nor its own content touched, unless that landing is a copy of another
-    file's content, which leaves it no rows), counted as its lines with text: lines of an erased
-    unit (`make erase`, raw_line null) are blank on purpose and lose nothing. They are kept when:
+    hold: is_current_file_version, the rule of stg_cmapss__landed_files.is_current_version; a file
+    whose newest content is a copy of another file's has none), counted as its lines with text:
+    lines of an erased unit (`make erase`, raw_line null) are blank on purpose and lose nothing.
+    They are kept when:
     - their content is in the folder, under the file's own name or another one (a version bronze
       recorded, by path, size and modification time, with the same md5; a copy landed as "same
       content as ..." counts): the full refresh reads it again;
@@ -72,17 +72,14 @@
         ),
 
         current_versions as (
-            -- the newest landing that set what the file holds (readable, not its own content touched),
-            -- when it is not a copy of another file's content (the file then holds no rows)
             select *
             from (
                 select
                     *,
-                    row_number() over (partition by source_file order by ingested_at desc) as recency
+                    {{ is_current_file_version('file_error is null') }} as is_current_version
                 from versions
-                where file_error is null and coalesce(duplicate_of_source_file <> source_file, true)
-            ) as content_versions
-            where recency = 1 and duplicate_of_source_file is null
+            ) as judged_versions
+            where is_current_version
         ),
 
         listed_versions as (

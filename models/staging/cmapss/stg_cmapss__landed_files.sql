@@ -51,16 +51,7 @@ statuses as (
             when file_error is not null then 'quarantined: ' || file_error
             else 'ingested'
         end as ingestion_status,
-        -- the newest landing that set what the file holds (neither rejected nor its own content
-        -- touched), when it is not a copy of another file's content (that file then holds its rows)
-        duplicate_of_source_file is null
-        and not is_rejected_version
-        and row_number() over (
-            partition by
-                source_file,
-                not is_rejected_version and coalesce(duplicate_of_source_file <> source_file, true)
-            order by ingested_at desc
-        ) = 1 as is_current_version,
+        {{ is_current_file_version('not is_rejected_version') }} as is_current_version,
         ingested_at = max(ingested_at) over (partition by source_file) as is_latest_landing,
         min(ingested_at) over (partition by source_file) as first_ingested_at,
         max(ingested_at) over (partition by source_file) as last_ingested_at

@@ -79,29 +79,26 @@ batch_files as (
 
 current_contents as (
     -- the content each file's rows in the clean tables hold, from the table of versions (never a pass
-    -- over the lines): its newest readable landing, unless that landing was a copy of another file (the
-    -- file's rows then left: the other file holds them) or this batch brings the file with other
+    -- over the lines): its current version's (is_current_file_version: none when its newest content was
+    -- a copy of another file, which holds the rows), unless this batch brings the file with other
     -- content; only when there is a file to compare with it
     {%- if is_incremental() and new_files | length > 0 %}
     select
-        newest.source_file,
-        newest.file_content_md5,
-        {{ landed_file_class('newest.source_file') }} as file_class
+        current_versions.source_file,
+        current_versions.file_content_md5,
+        {{ landed_file_class('current_versions.source_file') }} as file_class
     from (
         select
             source_file,
             file_content_md5,
-            duplicate_of_source_file,
-            row_number() over (partition by source_file order by ingested_at desc) as recency
+            {{ is_current_file_version('file_error is null') }} as is_current_version
         from ({{ ingested_file_versions(this) }}) as versions
-        where file_error is null
-    ) as newest
+    ) as current_versions
     left join batch_files
-        on newest.source_file = batch_files.source_file
+        on current_versions.source_file = batch_files.source_file
         and batch_files.file_error is null
-    where newest.recency = 1
-        and coalesce(newest.duplicate_of_source_file = newest.source_file, true)
-        and coalesce(batch_files.file_content_md5 = newest.file_content_md5, true)
+    where current_versions.is_current_version
+        and coalesce(batch_files.file_content_md5 = current_versions.file_content_md5, true)
     {%- else %}
     {{ empty_relation({'source_file': 'varchar', 'file_content_md5': 'varchar', 'file_class': 'varchar'}) }}
     {%- endif %}
