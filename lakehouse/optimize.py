@@ -29,7 +29,8 @@ Retention policy, dbt vars in dbt_project.yml (the defaults here; the flags over
 - `delta_version_retention_hours` (168): how long a Delta version's files are kept once a later version
   replaced them (`--retention-hours`).
 - `superseded_line_retention_days` (30): how long bronze keeps the raw lines of a file version that a
-  newer version of the same file replaced (`--superseded-line-retention-days`). Older ones are deleted
+  newer version of the same file replaced (`--superseded-line-retention-days`): a version of its own, or
+  a copy of another file's content, which that file holds. Older ones are deleted
   from `bronze.base_cmapss__landed_lines`, except each version's first line (line 0 or 1): that row keeps
   the version in the manifest and the ingestion checkpoint, so it is never read again. The current
   version of every file, and everything the clean tables hold, is never touched. Needs the warehouse
@@ -139,8 +140,11 @@ def retention_vars(project_file: Path = REPO_ROOT / "dbt_project.yml") -> tuple[
 def prune_superseded_lines(warehouse: Path, retention_days: int, now: datetime | None = None) -> int:
     """Delete bronze raw lines of file versions superseded more than `retention_days` ago; returns how many.
 
-    A version is superseded when a newer version of its file is the current one (the manifest's
-    `is_current_version`), at that version's `ingested_at`. Each version keeps its first line.
+    A version is superseded at the `ingested_at` of the newer landing of its file that replaced what the
+    file holds: its current version (the manifest's `is_current_version`), or a landing of another file's
+    content ("same content as ...": the file then has no current version, the other file holds the rows;
+    should that file change, the copy is read again from the landing folder, not from these lines). Each
+    version keeps its first line.
     """
     if retention_days < 0:
         raise OptimizeError(f"--superseded-line-retention-days must be 0 or more, not {retention_days}")
@@ -159,15 +163,18 @@ def prune_superseded_lines(warehouse: Path, retention_days: int, now: datetime |
                 f"""
                 delete from {LANDED_LINES} as lines
                 using (
-                    select superseded.file_version_id
+                    select distinct superseded.file_version_id
                     from {MANIFEST} as superseded
-                    inner join {MANIFEST} as current_version
-                        on superseded.source_file = current_version.source_file
-                        and current_version.is_current_version
+                    inner join {MANIFEST} as replacing
+                        on superseded.source_file = replacing.source_file
+                        and (
+                            replacing.is_current_version
+                            or replacing.duplicate_of_source_file <> replacing.source_file
+                        )
                     where not superseded.is_current_version
                         and superseded.file_version_id is not null
-                        and superseded.ingested_at < current_version.ingested_at
-                        and current_version.ingested_at < ?
+                        and superseded.ingested_at < replacing.ingested_at
+                        and replacing.ingested_at < ?
                 ) as versions
                 where lines.file_version_id = versions.file_version_id and lines.line_number > 1
                 """,

@@ -1,15 +1,18 @@
 """Content landed twice is read once and never lost (macros/ingestion/files_not_yet_ingested.sql,
 base_cmapss__landed_lines): copies, files overwritten with another file's bytes, earlier versions put
-back, the same bytes under another name. Real files, the real `dbt build`, real DuckDB."""
+back, the same bytes under another name; and `make optimize`'s pruning of the raw lines of versions
+replaced loses none of it. Real files, the real `dbt build`, real DuckDB."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from lakehouse.optimize import prune_superseded_lines
 from tests.python.conftest import Environment
 from tests.python.test_bad_input import LENIENT, line, write
 
@@ -80,6 +83,14 @@ def test_copies_restored_versions_and_renamed_files_keep_every_landed_line(envir
     os.utime(landing / "train_FD401_z.txt", (an_hour_ago, an_hour_ago))
     environment.build(*LENIENT)
     assert units("FD401") == [(1, 20), (2, 10), (5, 10), (6, 8)]
+
+    # `make optimize` prunes the raw lines of the versions replaced (past the retention), each keeping its
+    # first line: x's first, z's first two, and d's, replaced by a copy of e's content
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    assert prune_superseded_lines(environment.paths.warehouse, 0, now) == (20 - 1) + (10 - 1) + (5 - 1) + (8 - 1)
+    assert environment.query(
+        "select line_number from bronze.base_cmapss__landed_lines where file_name = 'train_FD401_d.txt' order by 1"
+    ) == [(0,), (1,)]  # the copy's file-level row, and the first line of the version it replaced
 
     # a full refresh of the same folder (a first build's work: bronze read again, silver and gold rebuilt
     # whole) finds every row bronze holds in the folder, so it does not stop, and changes nothing
