@@ -13,14 +13,17 @@
     hold: is_current_file_version, the rule of stg_cmapss__landed_files.is_current_version; a file
     whose newest content is a copy of another file's has none), counted as its lines with text:
     lines of an erased unit (`make erase`, raw_line null) are blank on purpose and lose nothing.
-    They are kept when:
-    - their content is in the folder, under the file's own name or another one (a version bronze
-      recorded, by path, size and modification time, with the same md5; a copy landed as "same
-      content as ..." counts): the full refresh reads it again;
-    - the folder holds a version of that same file bronze has not read yet: it replaces the file's
-      rows, as an incremental build would.
-    So a file deleted after ingestion blocks, and so does one whose only version in the folder is a
-    rejected one (unreadable as a whole: the earlier rows an incremental build keeps).
+    The files an incremental build would read now (files_not_yet_ingested: a version bronze has not
+    read, or an earlier one put back) are read here for their md5 and whether they are readable; the
+    other files' md5 is that of the version bronze recorded with their path, size and modification
+    time. A file's rows are kept when:
+    - their content is in the folder, under the file's own name or another one, read or not yet (a
+      copy landed as "same content as ..." counts): the full refresh reads it again;
+    - the folder holds a readable version of that same file that an incremental build would read:
+      it replaces the file's rows there too.
+    So a file deleted after ingestion blocks, and so does one whose only version in the folder is
+    unreadable as a whole (rejected, or not read yet): an incremental build keeps the earlier rows
+    then, and the full refresh would quarantine the file and drop them.
     Nothing to check on a first build (no table yet), nor in a build that does not rebuild bronze
     (an incremental one, or a full refresh of models downstream only: this hook does not run).
     The listing is taken without the settle wait: a file still being written is in the folder.
@@ -40,8 +43,10 @@
     {%- if not execute or not should_full_refresh() or load_relation(this) is none -%}
         {{ return('') }}
     {%- endif -%}
+    {%- set in_folder = list_landed_files(var('landing_path'))
+        | selectattr('entry_kind', 'in', ['file', 'settling']) | list -%}
     {%- set in_landing = [] -%}
-    {%- for f in list_landed_files(var('landing_path')) if f.entry_kind in ('file', 'settling') -%}
+    {%- for f in in_folder -%}
         {%- do in_landing.append([
             sql_string(f.source_file),
             f.file_size_bytes if f.file_size_bytes is not none else 'null',
@@ -53,6 +58,12 @@
             {{ literal_relation(
                 {'source_file': 'varchar', 'file_size_bytes': 'bigint', 'file_modified_at': 'varchar'}, in_landing
             ) }}
+        ),
+
+        to_be_read as (
+            -- what an incremental build would read now, as it would read it: md5, and file_error
+            -- for a version unreadable as a whole (which replaces no row)
+            {{ read_landed_files(files_not_yet_ingested(in_folder, this)) }}
         ),
 
         versions as (
@@ -82,12 +93,12 @@
             where is_current_version
         ),
 
-        listed_versions as (
-            select
-                listed.source_file,
-                versions.file_content_md5,
-                versions.file_version_id is null as is_unread_version
+        listed_contents as (
+            -- the md5 of each file in the folder: as read now, else the version bronze recorded
+            select coalesce(to_be_read.file_content_md5, versions.file_content_md5) as file_content_md5
             from listed
+            left join to_be_read
+                on listed.source_file = to_be_read.source_file
             left join versions
                 on listed.source_file = versions.source_file
                 and listed.file_size_bytes = versions.file_size_bytes
@@ -100,28 +111,33 @@
                 current_versions.source_file,
                 exists (
                     select 1 from listed where listed.source_file = current_versions.source_file
-                ) as is_in_landing
+                ) as is_in_landing,
+                (
+                    select max(to_be_read.file_error) from to_be_read
+                    where to_be_read.source_file = current_versions.source_file
+                ) as unreadable_version_error
             from current_versions
             where not exists (
-                select 1 from listed_versions
-                where listed_versions.file_content_md5 = current_versions.file_content_md5
+                select 1 from listed_contents
+                where listed_contents.file_content_md5 = current_versions.file_content_md5
             )
             and not exists (
-                select 1 from listed_versions
-                where listed_versions.is_unread_version
-                    and listed_versions.source_file = current_versions.source_file
+                select 1 from to_be_read
+                where to_be_read.source_file = current_versions.source_file
+                    and to_be_read.file_error is null
             )
         )
 
         select
             not_in_landing.source_file,
             not_in_landing.is_in_landing,
-            count(*) as line_count
+            count(*) as line_count,
+            not_in_landing.unreadable_version_error
         from not_in_landing
         inner join {{ this }} as landed_lines
             on not_in_landing.file_version_id = landed_lines.file_version_id
         where landed_lines.line_number > 0 and landed_lines.raw_line is not null
-        group by not_in_landing.source_file, not_in_landing.is_in_landing
+        group by not_in_landing.source_file, not_in_landing.is_in_landing, not_in_landing.unreadable_version_error
         order by not_in_landing.source_file
     {%- endset -%}
     {%- set lost = run_query(lost_query).rows -%}
@@ -131,8 +147,10 @@
     {%- set files = [] -%}
     {%- for row in lost -%}
         {%- do files.append("  '" ~ row[0] ~ "' (" ~ row[2] ~ " lines): " ~ (
-            'in the landing folder, but not with the content of the version bronze holds'
-            if row[1] else 'deleted from the landing folder after ingestion')) -%}
+            'deleted from the landing folder after ingestion' if not row[1]
+            else 'in the landing folder, but its new version is unreadable (' ~ row[3] ~ '): an incremental '
+                ~ "build keeps the earlier version's rows" if row[3] is not none
+            else 'in the landing folder, but not with the content of the version bronze holds')) -%}
     {%- endfor -%}
     {%- set total = lost | map(attribute=2) | sum -%}
     {%- if var('full_refresh_drops_deleted_files') -%}

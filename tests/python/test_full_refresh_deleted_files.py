@@ -2,8 +2,9 @@
 a file deleted from the folder after ingestion (which every incremental build keeps). It stops before
 replacing anything, naming the file and its lines, every layer keeping its rows; with the var
 full_refresh_drops_deleted_files it drops them, deliberately; with the file back, or its content in
-the folder under another name, it passes and keeps them. Real files, the real `dbt build`, real DuckDB.
-The tests run in order on one landing folder."""
+the folder under another name (read by bronze or not yet), it passes and keeps them. A new version of a
+file that is unreadable as a whole stops it too: an incremental build keeps the earlier rows then.
+Real files, the real `dbt build`, real DuckDB. The tests run in order on one landing folder."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ FLEET = FleetSpec(dataset="FD401", train_units=3, test_units=3, conditions=1, fa
 DELETED_FLEET = FleetSpec(dataset="FD402", train_units=2, test_units=2, conditions=1, fault_modes=1, seed=42)
 DELETED = "train_FD402.txt"
 COPY = "train_FD402_resent.txt"
+KEPT = "train_FD401.txt"
+KEPT_RESENT = "train_FD401_resent.txt"
 SETTLED = "landing_settle_seconds: 0"
 ACCEPT_LOSS = "full_refresh_drops_deleted_files: true"
 
@@ -117,12 +120,38 @@ def test_with_its_content_in_the_folder_under_another_name_the_full_refresh_pass
     assert deleted_units_rows(env) == before
 
 
+def test_a_new_version_unreadable_as_a_whole_stops_the_full_refresh_before_it_is_read(env: Environment) -> None:
+    """An incremental build rejects a new version of a file that is unreadable as a whole and keeps the
+    earlier version's rows; a full refresh would read only the new one, quarantine it and drop them. The
+    check reads what bronze has not read yet to tell, so it stops before any build has seen the file."""
+    path = env.paths.landing / KEPT
+    original = path.read_bytes()
+    lines = original.count(b"\n")
+    before = env.scalar("select count(*) from gold.fct_unit_cycle_features where unit_id like 'FD401-train-%'")
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")  # an image landed under its name
+
+    refresh = env.build("--full-refresh", *settled(), check=False)
+    assert refresh.returncode != 0
+    assert (
+        f"'{path}' ({lines} lines): in the landing folder, but its new version is unreadable "
+        "(file is not UTF-8 text (binary: it holds NUL bytes)): an incremental build keeps the earlier "
+        "version's rows" in refresh.stdout
+    ), refresh.stdout[-3000:]
+    assert env.scalar("select count(*) from gold.fct_unit_cycle_features where unit_id like 'FD401-train-%'") == before
+
+    # the content back under a name bronze has not read yet, the unreadable version gone: read by the
+    # next test's full refresh from there, so it drops only what it names
+    path.unlink()
+    (env.paths.landing / KEPT_RESENT).write_bytes(original)
+
+
 def test_with_the_var_the_full_refresh_drops_the_rows_deliberately(env: Environment) -> None:
     copy = env.paths.landing / COPY
     lines = copy.read_bytes().count(b"\n")
     copy.unlink()
     refresh = env.build("--full-refresh", *settled(ACCEPT_LOSS))
     assert f"this full refresh drops {lines} ingested lines" in refresh.stdout
+    assert str(env.paths.landing / KEPT) not in refresh.stdout
     assert f"'{copy}' ({lines} lines): deleted from the landing folder" in refresh.stdout
     assert set(deleted_units_rows(env).values()) == {0}
     assert env.scalar("select count(*) from gold.dim_units where unit_id like 'FD401-%'") == 6
