@@ -17,8 +17,9 @@
     read, or an earlier one put back) are read here for their md5 and whether they are readable; the
     other files' md5 is that of the version bronze recorded with their path, size and modification
     time. A file's rows are kept when:
-    - their content is in the folder, under the file's own name or another one, read or not yet (a
-      copy landed as "same content as ..." counts): the full refresh reads it again;
+    - their content is in the folder, under the file's own name or another one of the same kind,
+      dataset and split, read or not yet (a copy landed as "same content as ..." counts): the full
+      refresh reads it again;
     - the folder holds a readable version of that same file that an incremental build would read:
       it replaces the file's rows there too.
     So a file deleted after ingestion blocks, and so does one whose only version in the folder is
@@ -94,8 +95,12 @@
         ),
 
         listed_contents as (
-            -- the md5 of each file in the folder: as read now, else the version bronze recorded
-            select coalesce(to_be_read.file_content_md5, versions.file_content_md5) as file_content_md5
+            -- the md5 of each file in the folder (as read now, else the version bronze recorded), and
+            -- what its name says its lines are: the same bytes under another kind, dataset or split are
+            -- other data, not the file's content
+            select
+                coalesce(to_be_read.file_content_md5, versions.file_content_md5) as file_content_md5,
+                {{ landed_file_class('listed.source_file') }} as file_class
             from listed
             left join to_be_read
                 on listed.source_file = to_be_read.source_file
@@ -120,6 +125,7 @@
             where not exists (
                 select 1 from listed_contents
                 where listed_contents.file_content_md5 = current_versions.file_content_md5
+                    and listed_contents.file_class = {{ landed_file_class('current_versions.source_file') }}
             )
             and not exists (
                 select 1 from to_be_read

@@ -139,10 +139,17 @@ def test_a_new_version_unreadable_as_a_whole_stops_the_full_refresh_before_it_is
     ), refresh.stdout[-3000:]
     assert env.scalar("select count(*) from gold.fct_unit_cycle_features where unit_id like 'FD401-train-%'") == before
 
-    # the content back under a name bronze has not read yet, the unreadable version gone: read by the
-    # next test's full refresh from there, so it drops only what it names
+    # the same bytes under another dataset's name are that dataset's data, not the file's content
     path.unlink()
-    (env.paths.landing / KEPT_RESENT).write_bytes(original)
+    other_dataset = env.paths.landing / "train_FD409.txt"
+    other_dataset.write_bytes(original)
+    refresh = env.build("--full-refresh", *settled(), check=False)
+    assert refresh.returncode != 0
+    assert f"'{path}' ({lines} lines): deleted from the landing folder after ingestion" in refresh.stdout
+
+    # the content back under a name of its kind that bronze has not read yet: read by the next test's
+    # full refresh from there, so it drops only what it names
+    other_dataset.rename(env.paths.landing / KEPT_RESENT)
 
 
 def test_with_the_var_the_full_refresh_drops_the_rows_deliberately(env: Environment) -> None:
