@@ -19,7 +19,8 @@
     time. A file's rows are kept when:
     - their content is in the folder, under the file's own name or another one of the same kind,
       dataset and split, read or not yet (a copy landed as "same content as ..." counts): the full
-      refresh reads it again;
+      refresh reads it again. A file whose name no rule recognises holds quarantine rows only: its
+      content under any name keeps every line;
     - the folder holds a readable version of that same file that an incremental build would read:
       it replaces the file's rows there too.
     So a file deleted after ingestion blocks, and so does one whose only version in the folder is
@@ -76,11 +77,13 @@
                 cast(file_modified_at as string) as file_modified_at,
                 file_content_md5,
                 ingested_at,
+                file_kind,
                 max(file_error) as file_error,
                 max(duplicate_of_source_file) as duplicate_of_source_file
             from {{ this }}
             where line_number <= 1
-            group by file_version_id, source_file, file_size_bytes, file_modified_at, file_content_md5, ingested_at
+            group by
+                file_version_id, source_file, file_size_bytes, file_modified_at, file_content_md5, ingested_at, file_kind
         ),
 
         current_versions as (
@@ -125,7 +128,10 @@
             where not exists (
                 select 1 from listed_contents
                 where listed_contents.file_content_md5 = current_versions.file_content_md5
-                    and listed_contents.file_class = {{ landed_file_class('current_versions.source_file') }}
+                    and (
+                        listed_contents.file_class = {{ landed_file_class('current_versions.source_file') }}
+                        or current_versions.file_kind = 'unrecognised'
+                    )
             )
             and not exists (
                 select 1 from to_be_read

@@ -139,17 +139,20 @@ def test_a_new_version_unreadable_as_a_whole_stops_the_full_refresh_before_it_is
     ), refresh.stdout[-3000:]
     assert env.scalar("select count(*) from gold.fct_unit_cycle_features where unit_id like 'FD401-train-%'") == before
 
-    # the same bytes under another dataset's name are that dataset's data, not the file's content
+    # the same bytes under another dataset's name are that dataset's data, and under a name no rule
+    # recognises they are quarantined whole: neither is the file's content
     path.unlink()
-    other_dataset = env.paths.landing / "train_FD409.txt"
-    other_dataset.write_bytes(original)
-    refresh = env.build("--full-refresh", *settled(), check=False)
-    assert refresh.returncode != 0
-    assert f"'{path}' ({lines} lines): deleted from the landing folder after ingestion" in refresh.stdout
+    elsewhere = env.paths.landing / "train_FD409.txt"
+    elsewhere.write_bytes(original)
+    for name in ("train_FD409.txt", "train_FD401.txt.bak"):
+        elsewhere = elsewhere.rename(env.paths.landing / name)
+        refresh = env.build("--full-refresh", *settled(), check=False)
+        assert refresh.returncode != 0
+        assert f"'{path}' ({lines} lines): deleted from the landing folder after ingestion" in refresh.stdout
 
     # the content back under a name of its kind that bronze has not read yet: read by the next test's
     # full refresh from there, so it drops only what it names
-    other_dataset.rename(env.paths.landing / KEPT_RESENT)
+    elsewhere.rename(env.paths.landing / KEPT_RESENT)
 
 
 def test_with_the_var_the_full_refresh_drops_the_rows_deliberately(env: Environment) -> None:
