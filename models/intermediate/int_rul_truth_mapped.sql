@@ -4,8 +4,9 @@
     mapping can be trusted.
 
     Which file: the newest landed RUL file of the dataset with at least one usable line (newest
-    ingested_at, then the name that sorts last), read whole: lines of two RUL files of one
-    dataset (a file landed under two names) are never mixed. A corrected file (same name, new
+    ingested_at; among files read in one build, the one modified last, then the name that sorts
+    last), read whole: lines of two RUL files of one dataset (a file landed under two names) are
+    never mixed. A corrected file (same name, new
     content) has already replaced its earlier version in stg_cmapss__rul_truth.
 
     When the mapping is trusted: the file has exactly one line per test unit, i.e. its line count
@@ -57,6 +58,13 @@ erased_truth_lines as (
     group by file_version_id
 ),
 
+file_versions as (
+    select
+        file_version_id,
+        file_modified_at
+    from {{ ref('base_cmapss__landed_file_versions') }}
+),
+
 truth_files as (
     select
         dataset,
@@ -70,12 +78,17 @@ truth_files as (
 
 ranked_files as (
     select
-        *,
+        truth_files.*,
         row_number() over (
-            partition by dataset
-            order by ingested_at desc, source_file desc
+            partition by truth_files.dataset
+            order by
+                truth_files.ingested_at desc,
+                file_versions.file_modified_at desc nulls last,
+                truth_files.source_file desc
         ) as file_rank
     from truth_files
+    left join file_versions
+        on truth_files.file_version_id = file_versions.file_version_id
 ),
 
 chosen_files as (

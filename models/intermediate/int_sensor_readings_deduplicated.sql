@@ -1,7 +1,10 @@
 {#-
     One row per dataset, split, unit and cycle. When a cycle was landed more than once (the same
     reading in a later delivery, or a file landed under a second name), the latest landed wins:
-    newest ingested_at, then the file name that sorts last, then the last line in that file.
+    newest ingested_at; among files read in one build (a first build, a full refresh, a copy read
+    again with the file it copied), the one modified last; then the file name that sorts last,
+    then the last line in that file. So a full refresh keeps the later of two deliveries, as the
+    incremental builds that read them one after the other did.
 
     Incremental per unit: a build rewrites only the units int_unit_reading_changes names since
     this model's watermark (all their rows, from the unit's whole clean history), and no row of
@@ -32,15 +35,30 @@ with readings as (
     {%- endif %}
 ),
 
+file_versions as (
+    select
+        file_version_id,
+        file_modified_at
+    from {{ ref('base_cmapss__landed_file_versions') }}
+),
+
 ranked as (
     select
-        *,
+        readings.*,
         row_number() over (
-            partition by dataset, split, unit_number, cycle
-            order by ingested_at desc, source_file desc, line_number desc
+            partition by readings.dataset, readings.split, readings.unit_number, readings.cycle
+            order by
+                readings.ingested_at desc,
+                file_versions.file_modified_at desc nulls last,
+                readings.source_file desc,
+                readings.line_number desc
         ) as landing_rank,
-        count(*) over (partition by dataset, split, unit_number, cycle) as times_landed
+        count(*) over (
+            partition by readings.dataset, readings.split, readings.unit_number, readings.cycle
+        ) as times_landed
     from readings
+    left join file_versions
+        on readings.file_version_id = file_versions.file_version_id
 ),
 
 final as (

@@ -18,12 +18,15 @@ from tests.python.test_bad_input import LENIENT, line, write
 
 pytestmark = pytest.mark.dbt
 
+CORRECTED_T24 = "642.50"  # a reading's t24 in a later delivery (the template's is 641.82)
+
 
 def test_copies_restored_versions_and_renamed_files_keep_every_landed_line(environment: Environment) -> None:
     """Content landed twice is read once, and never lost: a copy takes over the content it copied when
     that file changes; a file whose new content copies another file's gives up its old rows; an earlier
     version put back with its old size and time is read again; the same bytes under another dataset's
-    name, or first under a name no rule recognises, are data of their own. The warehouse then holds
+    name, or first under a name no rule recognises, are data of their own; of two deliveries of a reading,
+    the later is kept, by build, then by modification time. The warehouse then holds
     what a full refresh (bronze read again from the folder, silver and gold rebuilt whole) makes of the
     same folder, and the full refresh finds every row it holds there (nothing to stop for)."""
     landing = environment.paths.landing
@@ -56,17 +59,31 @@ def test_copies_restored_versions_and_renamed_files_keep_every_landed_line(envir
     assert units("FD402") == [(1, 10), (2, 10)]
     assert status("train_FD401_y.txt")[0].startswith("same content as ")
 
-    # x corrected to unit 1 alone: its copy y still holds units 1 and 2, and now holds them itself;
-    # d overwritten with e's bytes: d's unit 4 leaves; z rewritten shorter; the unrecognised file
-    # renamed right
-    write(landing / "train_FD401_x.txt", "".join(line(1, c) for c in range(1, 11)))
+    # x corrected to unit 1 alone, with another t24: its copy y still holds units 1 and 2, and now holds
+    # them itself, read in the same build; d overwritten with e's bytes: d's unit 4 leaves; unit 6
+    # delivered again in a (a name sorting before e's), with another t24; z rewritten shorter; the
+    # unrecognised file renamed right
+    write(landing / "train_FD401_x.txt", "".join(line(1, c, replace={6: CORRECTED_T24}) for c in range(1, 11)))
     shutil.copy(landing / "train_FD401_e.txt", landing / "train_FD401_d.txt")
+    ten_minutes_ago = time.time() - 600  # before a's time: times are read to the second
+    os.utime(landing / "train_FD401_d.txt", (ten_minutes_ago, ten_minutes_ago))
+    write(landing / "train_FD401_a.txt", "".join(line(6, c, replace={6: CORRECTED_T24}) for c in range(1, 9)))
     write(landing / "train_FD401_z.txt", "".join(line(5, c) for c in range(1, 6)))
     half_an_hour_ago = time.time() - 1800
     os.utime(landing / "train_FD401_z.txt", (half_an_hour_ago, half_an_hour_ago))
     shutil.move(landing / "train-FD403.txt", landing / "train_FD403.txt")
     environment.build(*LENIENT)
-    assert units("FD401") == [(1, 20), (2, 10), (5, 5), (6, 8)]  # unit 1 from x and from y: silver keeps one
+    assert units("FD401") == [(1, 20), (2, 10), (5, 5), (6, 16)]  # units 1 and 6 twice: silver keeps one
+    # of two deliveries, the later wins: x, corrected after y was copied from it (both read in this
+    # build: the file modified last), and a, read a build after e (whatever the names' order)
+    assert environment.query(
+        "select unit_id, source_file, count(*), min(t24_lpc_outlet_temp), max(t24_lpc_outlet_temp) "
+        "from silver.int_sensor_readings_deduplicated where unit_id in ('FD401-train-001', 'FD401-train-006') "
+        "group by all order by 1"
+    ) == [
+        ("FD401-train-001", str(landing / "train_FD401_x.txt"), 10, float(CORRECTED_T24), float(CORRECTED_T24)),
+        ("FD401-train-006", str(landing / "train_FD401_a.txt"), 8, float(CORRECTED_T24), float(CORRECTED_T24)),
+    ]
     assert units("FD403") == [(7, 8)]
     assert status("train_FD401_y.txt") == ("ingested", True)
     assert status("train_FD401_d.txt")[0].endswith("train_FD401_e.txt: not read again")
@@ -82,7 +99,7 @@ def test_copies_restored_versions_and_renamed_files_keep_every_landed_line(envir
     write(landing / "train_FD401_z.txt", ten_cycles)
     os.utime(landing / "train_FD401_z.txt", (an_hour_ago, an_hour_ago))
     environment.build(*LENIENT)
-    assert units("FD401") == [(1, 20), (2, 10), (5, 10), (6, 8)]
+    assert units("FD401") == [(1, 20), (2, 10), (5, 10), (6, 16)]
 
     # `make optimize` prunes the raw lines of the versions replaced (past the retention), each keeping its
     # first line: x's first, z's first two, and d's, replaced by a copy of e's content
@@ -96,7 +113,9 @@ def test_copies_restored_versions_and_renamed_files_keep_every_landed_line(envir
     # whole) finds every row bronze holds in the folder, so it does not stop, and changes nothing
     compared = (
         "select dataset, split, unit_number, cycle, t24_lpc_outlet_temp from bronze.stg_cmapss__sensor_readings",
-        "select unit_id, cycle from silver.int_sensor_readings_deduplicated",
+        # which delivery each reading is taken from: a full refresh reads every file in one build, and
+        # keeps the later of two as the incremental builds did
+        "select unit_id, cycle, t24_lpc_outlet_temp, source_file from silver.int_sensor_readings_deduplicated",
         "select unit_id, cycle, rul, rul_capped from gold.fct_unit_cycle_features",
     )
     incremental = [sorted(environment.query(sql)) for sql in compared]
