@@ -6,8 +6,8 @@
     Which file: the newest landed RUL file of the dataset with at least one usable line (newest
     ingested_at; among files read in one build, the one modified last, then the name that sorts
     last), read whole: lines of two RUL files of one dataset (a file landed under two names) are
-    never mixed. A corrected file (same name, new
-    content) has already replaced its earlier version in stg_cmapss__rul_truth.
+    never mixed. A corrected file (same name, new content) has already replaced its earlier
+    version in stg_cmapss__rul_truth.
 
     When the mapping is trusted: the file has exactly one line per test unit, i.e. its line count
     (up to its last non-blank line, quarantined lines included: they keep their place) equals
