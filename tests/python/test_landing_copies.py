@@ -25,10 +25,10 @@ def test_copies_restored_versions_and_renamed_files_keep_every_landed_line(envir
     """Content landed twice is read once, and never lost: a copy takes over the content it copied when
     that file changes; a file whose new content copies another file's gives up its old rows; an earlier
     version put back with its old size and time is read again; the same bytes under another dataset's
-    name, or first under a name no rule recognises, are data of their own; of two deliveries of a reading,
-    the later is kept, by build, then by modification time. The warehouse then holds
-    what a full refresh (bronze read again from the folder, silver and gold rebuilt whole) makes of the
-    same folder, and the full refresh finds every row it holds there (nothing to stop for)."""
+    name, or first under a name no rule recognises, are data of their own; of two deliveries of a
+    reading, the later is kept (by build, then by modification time). The warehouse then holds what a
+    full refresh (bronze read again from the folder, silver and gold rebuilt whole) makes of the same
+    folder, and the full refresh finds every row it holds there (nothing to stop for)."""
     landing = environment.paths.landing
     units_1_2 = "".join(line(u, c) for u in (1, 2) for c in range(1, 11))
     write(landing / "train_FD401_x.txt", units_1_2)
