@@ -4,7 +4,9 @@
     newest ingested_at; among files read in one build (a first build, a full refresh, a copy read
     again with the file it copied), the one modified last; then the file name that sorts last,
     then the last line in that file. So a full refresh keeps the later of two deliveries, as the
-    incremental builds that read them one after the other did.
+    incremental builds that read them one after the other did, when the later is also the newer
+    file: a later delivery carrying an older time (`cp -p`) loses to the earlier there (a known
+    limit; the README's table of bad input).
 
     Incremental per unit: a build rewrites only the units int_unit_reading_changes names since
     this model's watermark (all their rows, from the unit's whole clean history), and no row of
