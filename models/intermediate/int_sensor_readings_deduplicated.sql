@@ -1,12 +1,11 @@
 {#-
     One row per dataset, split, unit and cycle. When a cycle was landed more than once (the same
     reading in a later delivery, or a file landed under a second name), the latest landed wins:
-    newest ingested_at; among files read in one build (a first build, a full refresh, a copy read
-    again with the file it copied), the one modified last; then the file name that sorts last,
-    then the last line in that file. So a full refresh keeps the later of two deliveries, as the
-    incremental builds that read them one after the other did, when the later is also the newer
-    file: a later delivery carrying an older time (`cp -p`) loses to the earlier there (a known
-    limit; the README's table of bad input).
+    the newest content_ingested_at (the build that first took in the file's content; a full
+    refresh keeps it from the bronze it replaces, so it ranks the deliveries as the incremental
+    builds that read them one after the other did); among files read in one build (a first
+    build, a copy read again with the file it copied, files new to a full refresh), the one
+    modified last; then the file name that sorts last, then the last line in that file.
 
     Incremental per unit: a build rewrites only the units int_unit_reading_changes names since
     this model's watermark (all their rows, from the unit's whole clean history), and no row of
@@ -40,6 +39,7 @@ with readings as (
 file_versions as (
     select
         file_version_id,
+        content_ingested_at,
         file_modified_at
     from {{ ref('base_cmapss__landed_file_versions') }}
 ),
@@ -50,7 +50,8 @@ ranked as (
         row_number() over (
             partition by readings.dataset, readings.split, readings.unit_number, readings.cycle
             order by
-                readings.ingested_at desc,
+                -- a version landed before the column existed has none: its ingested_at is that time
+                coalesce(file_versions.content_ingested_at, readings.ingested_at) desc,
                 file_versions.file_modified_at desc nulls last,
                 readings.source_file desc,
                 readings.line_number desc

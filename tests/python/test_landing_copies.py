@@ -95,11 +95,20 @@ def test_copies_restored_versions_and_renamed_files_keep_every_landed_line(envir
         == 0
     )
 
-    # z's first version put back as a backup restores it: its old bytes, size and time
+    # z's first version put back as a backup restores it: its old bytes, size and time; unit 2 delivered
+    # again in b with another t24, copied with its time kept (`cp -p`): older than y, which holds unit 2
     write(landing / "train_FD401_z.txt", ten_cycles)
     os.utime(landing / "train_FD401_z.txt", (an_hour_ago, an_hour_ago))
+    write(landing / "train_FD401_b.txt", "".join(line(2, c, replace={6: CORRECTED_T24}) for c in range(1, 11)))
+    a_day_ago = time.time() - 86400
+    os.utime(landing / "train_FD401_b.txt", (a_day_ago, a_day_ago))
     environment.build(*LENIENT)
-    assert units("FD401") == [(1, 20), (2, 10), (5, 10), (6, 16)]
+    assert units("FD401") == [(1, 20), (2, 20), (5, 10), (6, 16)]
+    # the later delivery wins, read a build after y took unit 2 over, though its file is older
+    assert environment.query(
+        "select source_file, count(*), min(t24_lpc_outlet_temp), max(t24_lpc_outlet_temp) "
+        "from silver.int_sensor_readings_deduplicated where unit_id = 'FD401-train-002' group by all"
+    ) == [(str(landing / "train_FD401_b.txt"), 10, float(CORRECTED_T24), float(CORRECTED_T24))]
 
     # `make optimize` prunes the raw lines of the versions replaced (past the retention), each keeping its
     # first line: x's first, z's first two, and d's, replaced by a copy of e's content
@@ -110,14 +119,41 @@ def test_copies_restored_versions_and_renamed_files_keep_every_landed_line(envir
     ) == [(0,), (1,)]  # the copy's file-level row, and the first line of the version it replaced
 
     # a full refresh of the same folder (a first build's work: bronze read again, silver and gold rebuilt
-    # whole) finds every row bronze holds in the folder, so it does not stop, and changes nothing
+    # whole) finds every row bronze holds in the folder, so it does not stop, and changes nothing; nor
+    # does a second one, which reads the landing times the first kept
     compared = (
-        "select dataset, split, unit_number, cycle, t24_lpc_outlet_temp from bronze.stg_cmapss__sensor_readings",
+        # the readings, and which file holds them: of files with one content, the one that held it before
+        # (e holds the content d was given, though d's name sorts first)
+        "select dataset, split, unit_number, cycle, t24_lpc_outlet_temp, source_file "
+        "from bronze.stg_cmapss__sensor_readings",
         # which delivery each reading is taken from: a full refresh reads every file in one build, and
-        # keeps the later of two as the incremental builds did
+        # keeps the later of two as the incremental builds did (by when bronze first took in each
+        # file's content, not by file time: b is older than y)
         "select unit_id, cycle, t24_lpc_outlet_temp, source_file from silver.int_sensor_readings_deduplicated",
         "select unit_id, cycle, rul, rul_capped from gold.fct_unit_cycle_features",
     )
     incremental = [sorted(environment.query(sql)) for sql in compared]
+    for _ in range(2):
+        environment.build("--full-refresh", *LENIENT)
+        assert [sorted(environment.query(sql)) for sql in compared] == incremental
+
+    # p's unit 8, and its copy q; a later delivery r of unit 8 (an older file) wins; then p is rewritten
+    # and, before any incremental build reads it, a full refresh runs: an incremental build would read q
+    # again with p, and q would hold unit 8 from then on, newer than r. So does the full refresh.
+    write(landing / "train_FD401_p.txt", "".join(line(8, c) for c in range(1, 6)))
+    shutil.copy(landing / "train_FD401_p.txt", landing / "train_FD401_q.txt")
+    environment.build(*LENIENT)
+    write(landing / "train_FD401_r.txt", "".join(line(8, c, replace={6: CORRECTED_T24}) for c in range(1, 6)))
+    os.utime(landing / "train_FD401_r.txt", (a_day_ago, a_day_ago))
+    environment.build(*LENIENT)
+
+    def unit_8() -> list[tuple]:
+        return environment.query(
+            "select source_file, count(*), max(t24_lpc_outlet_temp) from silver.int_sensor_readings_deduplicated "
+            "where unit_id = 'FD401-train-008' group by all"
+        )
+
+    assert unit_8() == [(str(landing / "train_FD401_r.txt"), 5, float(CORRECTED_T24))]
+    write(landing / "train_FD401_p.txt", "".join(line(9, c) for c in range(1, 6)))
     environment.build("--full-refresh", *LENIENT)
-    assert [sorted(environment.query(sql)) for sql in compared] == incremental
+    assert unit_8() == [(str(landing / "train_FD401_q.txt"), 5, 641.82)]

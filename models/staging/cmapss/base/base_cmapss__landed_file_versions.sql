@@ -35,7 +35,8 @@ file_versions as (
         count(*) filter (where line_number > 0) as line_count,
         count(*) filter (where line_error is not null) as unreadable_line_count,
         max(file_error) as file_error,
-        max(duplicate_of_source_file) as duplicate_of_source_file
+        max(duplicate_of_source_file) as duplicate_of_source_file,
+        content_ingested_at
     from landed_lines
     group by all
 )

@@ -9,6 +9,10 @@
     same kind, dataset and split) gets one row, `duplicate_of_source_file` naming that file. A
     copy is read again with its original when that is re-landed, and holds the content from
     then on if the original changed.
+    Every line carries when bronze first took in its content (content_ingested_at): this build's
+    start, but in a full refresh the time the table it replaces holds for that content, so the
+    refresh ranks duplicated readings as the incremental builds did (silver's latest delivery wins);
+    of files with one content, it reads the one that held it as the original, the others as copies.
     Only stable files are read: a file whose size or modification time changes during the settle
     interval (var landing_settle_seconds) is still being written, and is held back until a later
     build; a file the var landing_settled_files names as whole (the watcher saw it closed or moved
@@ -41,6 +45,10 @@
 {%- set entries = list_landed_files(var('landing_path'), var('landing_settle_seconds'), var('landing_settled_files')) %}
 {%- set listed = entries | selectattr('entry_kind', 'equalto', 'file') | list %}
 {%- set new_files = files_not_yet_ingested(listed, this if is_incremental() else none) %}
+{#- a full refresh replacing a bronze table it can read (not a first build; not Spark, where this is a
+    table rebuilt whole at every build): the lines keep when bronze first took in their content -#}
+{%- set earlier_bronze = load_relation(this)
+    if execute and not is_incremental() and not rebuilds_incrementals_whole() else none %}
 {%- if execute %}
     {{ log('Landing folder: ' ~ listed | length ~ ' files, ' ~ new_files | length ~ ' new or changed', info=true) }}
     {%- for f in new_files %}
@@ -77,6 +85,46 @@ batch_files as (
     from landed_files
 ),
 
+{%- if earlier_bronze is not none %}
+content_ingestions as (
+    -- a full refresh only: when bronze first took in each batch file's content, where the table it
+    -- replaces held that content (same kind, dataset and split, same md5) as some file's current
+    -- version, and still would after an incremental build of this folder (that file is gone, or here
+    -- with the same content): that version's content_ingested_at (its ingested_at in a table built
+    -- before the column). Other content gets this build's start (keyed, below), as an incremental
+    -- build would give it. (current_contents, below, asks the same of an incremental build's batch.)
+    -- Silver's latest-delivery rule ranks by it, so a full refresh ranks the deliveries as the
+    -- incremental builds did, and the file that held a content keeps it from its copies
+    {%- set earlier_columns = adapter.get_columns_in_relation(earlier_bronze) | map(attribute='name') | list %}
+    select
+        batch_files.source_file,
+        max(held_contents.content_ingested_at) as content_ingested_at,
+        -- the file itself held it: of batch files with one content, it is read as the original
+        bool_or(held_contents.source_file = batch_files.source_file) as held_it_before
+    from batch_files
+    inner join (
+        select
+            {{ landed_file_class('source_file') }} as file_class,
+            source_file,
+            file_content_md5,
+            {{ 'coalesce(content_ingested_at, ingested_at)' if 'content_ingested_at' in earlier_columns
+                else 'ingested_at' }} as content_ingested_at,
+            {{ is_current_file_version('file_error is null') }} as is_current_version
+        from {{ earlier_bronze }}
+        where line_number <= 1
+    ) as held_contents
+        on batch_files.file_content_md5 = held_contents.file_content_md5
+        and batch_files.file_class = held_contents.file_class
+    left join batch_files as holder_now
+        on held_contents.source_file = holder_now.source_file
+        and holder_now.file_error is null
+    where batch_files.file_error is null
+        and held_contents.is_current_version
+        and coalesce(holder_now.file_content_md5 = held_contents.file_content_md5, true)
+    group by batch_files.source_file
+),
+{%- endif %}
+
 current_contents as (
     -- the content each file's rows in the clean tables hold, from the table of versions (never a pass
     -- over the lines): its current version's (is_current_file_version: none when its newest content was
@@ -105,13 +153,25 @@ current_contents as (
 ),
 
 batch_originals as (
+    -- of batch files with one content, the one read as the original (the others land as its copies):
+    -- the name that sorts first; in a full refresh, the file that held the content before, if here
     select
-        file_content_md5,
-        file_class,
-        min(source_file) as first_source_file
+        batch_files.file_content_md5,
+        batch_files.file_class,
+        {%- if earlier_bronze is not none %}
+        coalesce(
+            min(case when content_ingestions.held_it_before then batch_files.source_file end),
+            min(batch_files.source_file)
+        ) as first_source_file
     from batch_files
-    where file_error is null
-    group by file_content_md5, file_class
+    left join content_ingestions
+        on batch_files.source_file = content_ingestions.source_file
+        {%- else %}
+        min(batch_files.source_file) as first_source_file
+    from batch_files
+        {%- endif %}
+    where batch_files.file_error is null
+    group by batch_files.file_content_md5, batch_files.file_class
 ),
 
 file_duplicates as (
@@ -250,12 +310,21 @@ keyed as (
         md5(concat_ws(
             '|', erasures_applied.source_file, cast(erasures_applied.file_size_bytes as string),
             cast(erasures_applied.file_modified_at as string), cast(earlier_landings.landings as string)
-        )) as file_version_id
+        )) as file_version_id,
+        {%- if earlier_bronze is not none %}
+        coalesce(content_ingestions.content_ingested_at, {{ ingestion_timestamp() }}) as content_ingested_at
+        {%- else %}
+        {{ ingestion_timestamp() }} as content_ingested_at
+        {%- endif %}
     from erasures_applied
     left join earlier_landings
         on erasures_applied.source_file = earlier_landings.source_file
         and erasures_applied.file_size_bytes = earlier_landings.file_size_bytes
         and erasures_applied.file_modified_at = earlier_landings.file_modified_at
+    {%- if earlier_bronze is not none %}
+    left join content_ingestions
+        on erasures_applied.source_file = content_ingestions.source_file
+    {%- endif %}
 ),
 
 final as (
@@ -282,7 +351,8 @@ final as (
         mode(column_count) over (partition by source_file) as file_column_count,
         {{ ingestion_timestamp() }} as ingested_at,
         line_error,
-        erased_at
+        erased_at,
+        content_ingested_at
     from keyed
 )
 
