@@ -245,3 +245,18 @@ def test_a_deleted_scores_file_keeps_its_scores_and_a_warning_names_the_units(fa
         "select unit_id from dbt_test__audit.warn_latest_scores_still_in_predictions_folder order by 1"
     ) == [("FD301-test-001",), ("FD301-test-002",)]
     assert env.scalar("select count(*) from gold.mart_fleet_health where failure_probability is not null") == 2
+
+    # a full refresh, which reads the scores from the folder alone, stops rather than lose them, naming the
+    # units; the var accepts the fallback (no score is left for these two)
+    held = env.query("select * from silver.int_unit_risk_scores_latest order by unit_id")
+    refresh = ("--full-refresh", "--select", "int_unit_risk_scores_latest+")
+    stopped = env.build(*refresh, check=False)
+    assert stopped.returncode != 0
+    assert "A full refresh would take 2 units back to an older score, or none" in stopped.stdout
+    assert "FD301-test-001: scored at 2026-01-01 00:00:00 (cycle " in stopped.stdout
+    assert "no score left" in stopped.stdout
+    assert env.query("select * from silver.int_unit_risk_scores_latest order by unit_id") == held
+    assert env.scalar("select count(*) from gold.mart_fleet_health where failure_probability is not null") == 2
+    accepted = env.build(*refresh, "--vars", "{full_refresh_drops_deleted_files: true}")
+    assert "this full refresh takes 2 units back to an older score, or none" in accepted.stdout
+    assert env.scalar("select count(*) from silver.int_unit_risk_scores_latest") == 0

@@ -1,0 +1,72 @@
+{#-
+    Pre-hook of int_unit_risk_scores_latest: a full refresh rebuilds each unit's latest score from the
+    scores files in the predictions folder alone, so a unit whose latest score came from a file deleted
+    since (kept, with the warn test warn_latest_scores_still_in_predictions_folder, by every incremental
+    build) would fall back to an older score, or to none, in silver and gold, without a word. Before the
+    table is replaced, this compares the scores it holds with the folder's and stops the build, naming
+    the units (the first 20, and how many in all), each held score's time and cycle, and the newest score
+    the folder still has for it; the table is not replaced and the marts on it are skipped, so they keep
+    their scores. Put the scores files back and run the full refresh again, or accept the fallback with
+    the var full_refresh_drops_deleted_files (true: the full refresh proceeds and the log names the units).
+    A unit erased with `make erase` has left the table: nothing to keep. Nothing to check on a first build
+    (no table yet), nor in an incremental build (it only takes newer scores in).
+-#}
+{% macro assert_full_refresh_keeps_latest_scores() %}
+    {{ return(adapter.dispatch('assert_full_refresh_keeps_latest_scores', 'pdm_lakehouse')()) }}
+{% endmacro %}
+
+{#- Spark: a no-op. There the table is rebuilt whole at every build (incremental_materialization() is
+    `table`), so a deleted scores file's scores go at every build, not only in a full refresh (a known
+    gap, with the landing folder's, in the README's Spark section). -#}
+{% macro spark__assert_full_refresh_keeps_latest_scores() %}{% endmacro %}
+
+{% macro default__assert_full_refresh_keeps_latest_scores() %}
+    {%- if not execute or not should_full_refresh() or load_relation(this) is none -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set lost_query -%}
+        with in_folder as (
+            select unit_id, scored_at
+            from {{ ref('stg_predictions__unit_risk_scores') }}
+        )
+
+        select
+            held.unit_id,
+            cast(held.scored_at as varchar) as scored_at,
+            held.scored_cycle,
+            cast(max(in_folder.scored_at) as varchar) as newest_score_left_at
+        from {{ this }} as held
+        left join in_folder
+            on held.unit_id = in_folder.unit_id
+        group by held.unit_id, held.scored_at, held.scored_cycle
+        having not coalesce(bool_or(in_folder.scored_at = held.scored_at), false)
+        order by held.unit_id
+    {%- endset -%}
+    {%- set lost = run_query(lost_query).rows -%}
+    {%- if lost | length == 0 -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set units = [] -%}
+    {%- for row in lost[:20] -%}
+        {%- do units.append("  " ~ row[0] ~ ": scored at " ~ row[1] ~ " (cycle " ~ row[2] ~ "); "
+            ~ ("the newest score left is from " ~ row[3] if row[3] is not none else "no score left")) -%}
+    {%- endfor -%}
+    {%- if lost | length > 20 -%}
+        {%- do units.append("  ... and " ~ (lost | length - 20) ~ " more units") -%}
+    {%- endif -%}
+    {%- set folder = var('predictions_path') -%}
+    {%- if var('full_refresh_drops_deleted_files') -%}
+        {%- do exceptions.warn('WARNING: full_refresh_drops_deleted_files: this full refresh takes ' ~ lost | length
+            ~ ' units back to an older score, or none: the scoring runs of their latest scores are no longer in '
+            ~ folder ~ ':\n' ~ units | join('\n')) -%}
+        {{ return('') }}
+    {%- endif -%}
+    {{ exceptions.raise_compiler_error(
+        'A full refresh would take ' ~ lost | length ~ ' units back to an older score, or none: '
+        ~ 'int_unit_risk_scores_latest is rebuilt from the scores files in ' ~ folder ~ ' alone, and the '
+        ~ 'files their latest scores came from are no longer there (deleted, or unreadable now):\n' ~ units | join('\n') ~ '\n'
+        ~ 'Nothing was replaced: silver and gold keep these scores. Put the scores files back and run the '
+        ~ "full refresh again, or accept the fallback: dbt build --full-refresh --vars "
+        ~ "'{full_refresh_drops_deleted_files: true}'."
+    ) }}
+{% endmacro %}
