@@ -5,10 +5,10 @@
 
     Which file: the newest landed RUL file of the dataset with at least one usable line (newest
     content_ingested_at, the build that first took in its content, kept through a full refresh;
-    among files read in one build, the one modified last, then the name that sorts last), read
-    whole: lines of two RUL files of one dataset (a file landed under two names) are never
-    mixed. A corrected file (same name, new content) has already replaced its earlier version
-    in stg_cmapss__rul_truth.
+    among files read in one build, the one modified last, then the name that sorts last:
+    macros/ingestion/latest_landing_first.sql), read whole: lines of two RUL files of one
+    dataset (a file landed under two names) are never mixed. A corrected file (same name, new
+    content) has already replaced its earlier version in stg_cmapss__rul_truth.
 
     When the mapping is trusted: the file has exactly one line per test unit, i.e. its line count
     (up to its last non-blank line, quarantined lines included: they keep their place) equals
@@ -83,11 +83,7 @@ ranked_files as (
         truth_files.*,
         row_number() over (
             partition by truth_files.dataset
-            order by
-                -- a version landed before the column existed has none: its ingested_at is that time
-                coalesce(file_versions.content_ingested_at, truth_files.ingested_at) desc,
-                file_versions.file_modified_at desc nulls last,
-                truth_files.source_file desc
+            order by {{ latest_landing_first('truth_files', 'file_versions') }}
         ) as file_rank
     from truth_files
     left join file_versions

@@ -5,7 +5,8 @@
     refresh keeps it from the bronze it replaces, so it ranks the deliveries as the incremental
     builds that read them one after the other did); among files read in one build (a first
     build, a copy read again with the file it copied, files new to a full refresh), the one
-    modified last; then the file name that sorts last, then the last line in that file.
+    modified last; then the file name that sorts last (macros/ingestion/latest_landing_first.sql,
+    shared with int_rul_truth_mapped), then the last line in that file.
 
     Incremental per unit: a build rewrites only the units int_unit_reading_changes names since
     this model's watermark (all their rows, from the unit's whole clean history), and no row of
@@ -49,12 +50,7 @@ ranked as (
         readings.*,
         row_number() over (
             partition by readings.dataset, readings.split, readings.unit_number, readings.cycle
-            order by
-                -- a version landed before the column existed has none: its ingested_at is that time
-                coalesce(file_versions.content_ingested_at, readings.ingested_at) desc,
-                file_versions.file_modified_at desc nulls last,
-                readings.source_file desc,
-                readings.line_number desc
+            order by {{ latest_landing_first('readings', 'file_versions') }}, readings.line_number desc
         ) as landing_rank,
         count(*) over (
             partition by readings.dataset, readings.split, readings.unit_number, readings.cycle
