@@ -17,21 +17,17 @@ are tests/python). The make target checks for Java first.
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from ml.config import REPO_ROOT
 from ml.simulate import FleetSpec, land_fleet
+from tests.spark.spark_builds import build_environment, dbt_build
 
 pytestmark = [pytest.mark.dbt]
 
-DBT = str(Path(sys.executable).with_name("dbt"))
 # The fleet of the Makefile's ci-build.
 CI_FLEET = (
     FleetSpec(dataset="FD101", train_units=20, test_units=20, conditions=1, fault_modes=1, seed=1),
@@ -42,14 +38,6 @@ BUILD_TIME_COLUMNS = {"ingested_at", "updated_at", "ingestion_lag_seconds"}
 RELATIVE_TOLERANCE = 1e-9
 
 
-def _build(target: str, env: dict[str, str], log: Path) -> subprocess.CompletedProcess[str]:
-    # landing_settle_seconds 0: the fleet is landed whole before either build starts
-    args = [DBT, "build", "--target", target, "--vars", "{landing_settle_seconds: 0}"]
-    result = subprocess.run(args, cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False)
-    log.write_text(result.stdout + result.stderr)
-    return result
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The CI fleet landed once, built on DuckDB and on Spark at the same time (2 cores: the Spark
@@ -58,26 +46,17 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     landing = root / "landing"
     for spec in CI_FLEET:
         land_fleet(spec, landing)
-    base = {
-        **os.environ,
-        "DBT_PROFILES_DIR": str(REPO_ROOT),
-        "PDM_DATA_DIR": str(root),
-        "PDM_LANDING_PATH": str(landing),
-    }
-    warehouse = root / "duckdb" / "pdm.duckdb"
-    duck_env = {**base, "PDM_WAREHOUSE_PATH": str(warehouse), "DBT_TARGET_PATH": str(root / "target_duckdb")}
-    spark_env = {**base, "PDM_SPARK_DIR": str(root / "spark"), "DBT_TARGET_PATH": str(root / "target_spark")}
-    for env, name in ((duck_env, "duckdb"), (spark_env, "spark")):
-        env["DBT_LOG_PATH"] = str(root / f"logs_{name}")
+    duck_env = build_environment(root, landing, "duckdb")
+    spark_env = build_environment(root, landing, "spark")
     with ThreadPoolExecutor(max_workers=2) as pool:
-        duck = pool.submit(_build, "ci", duck_env, root / "duckdb_build.log")
-        spark = pool.submit(_build, "spark", spark_env, root / "spark_build.log")
+        duck = pool.submit(dbt_build, "ci", duck_env, root / "duckdb_build.log")
+        spark = pool.submit(dbt_build, "spark", spark_env, root / "spark_build.log")
         for name, future in (("duckdb", duck), ("spark", spark)):
             result = future.result()
             assert result.returncode == 0, (
                 f"dbt build on {name} failed:\n{result.stdout[-6000:]}\n{result.stderr[-3000:]}"
             )
-    return warehouse, root / "spark" / "warehouse"
+    return Path(duck_env["PDM_WAREHOUSE_PATH"]), Path(spark_env["PDM_SPARK_DIR"]) / "warehouse"
 
 
 def _gold_tables(warehouse: Path) -> list[str]:
