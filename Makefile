@@ -215,7 +215,7 @@ build-spark: install-spark ## dbt build on Spark (local[2], parquet under data/s
 	@[ -n "$(HAVE_JAVA)" ] || { echo "make build-spark: $(SPARK_JAVA_MISSING)" >&2; exit 1; }
 	$(DBT) build --target spark
 
-test-spark: install ## the CI fleet built on DuckDB and on Spark, every gold table compared row for row (needs Java)
+test-spark: install ## the CI fleet on DuckDB and on Spark, every gold table compared; deleted files and late deliveries over Spark builds (needs Java)
 	@if [ -z "$(HAVE_JAVA)" ]; then echo "make test-spark: skipped: $(SPARK_JAVA_MISSING)"; else \
 		$(MAKE) --no-print-directory install-spark && $(BIN)/pytest -p no:cacheprovider --durations=5 tests/spark; fi
 

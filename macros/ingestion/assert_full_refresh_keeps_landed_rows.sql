@@ -26,23 +26,16 @@
     So a file deleted after ingestion blocks, and so does one whose only version in the folder is
     unreadable as a whole (rejected, or not read yet): an incremental build keeps the earlier rows
     then, and the full refresh would quarantine the file and drop them.
+    Where the increments are rebuilt whole (Spark: parquet tables cannot append in place, so bronze
+    is a table rebuilt from the folder at every build, rebuilds_incrementals_whole), every build
+    replaces bronze, and this runs at every build: a file deleted from the folder stops it, as a
+    full refresh stops on DuckDB (an incremental build there keeps the rows and warns instead).
     Nothing to check on a first build (no table yet), nor in a build that does not rebuild bronze
-    (an incremental one, or a full refresh of models downstream only: this hook does not run).
-    The listing is taken without the settle wait: a file still being written is in the folder.
+    (an incremental one on DuckDB, or a full refresh of models downstream only: this hook does not
+    run). The listing is taken without the settle wait: a file still being written is in the folder.
 -#}
 {% macro assert_full_refresh_keeps_landed_rows() %}
-    {{ return(adapter.dispatch('assert_full_refresh_keeps_landed_rows', 'pdm_lakehouse')()) }}
-{% endmacro %}
-
-{#- Spark: a no-op. There bronze is a table rebuilt whole at every build (parquet cannot append in
-    place: incremental_materialization() is `table`), so a deleted file's rows go at every build,
-    not only in a full refresh, and base_cmapss__landing_entries cannot notice the deletion either.
-    The check would have to run on every Spark build; it is not written for Spark (a known gap, in
-    the README's Spark section). -#}
-{% macro spark__assert_full_refresh_keeps_landed_rows() %}{% endmacro %}
-
-{% macro default__assert_full_refresh_keeps_landed_rows() %}
-    {%- if not execute or not should_full_refresh() or load_relation(this) is none -%}
+    {%- if not execute or not replaces_from_folder_alone() or load_relation(this) is none -%}
         {{ return('') }}
     {%- endif -%}
     {%- set in_folder = list_landed_files(var('landing_path'))
@@ -160,23 +153,24 @@
     {%- for row in lost -%}
         {%- do files.append("  '" ~ row[0] ~ "' (" ~ row[2] ~ " lines): " ~ (
             'deleted from the landing folder after ingestion' if not row[1]
-            else 'in the landing folder, but its new version is unreadable (' ~ row[3] ~ '): an incremental '
-                ~ "build keeps the earlier version's rows" if row[3] is not none
+            else 'in the landing folder, but its new version is unreadable (' ~ row[3] ~ ')' ~ (
+                ": an incremental build keeps the earlier version's rows" if not rebuilds_incrementals_whole() else ''
+            ) if row[3] is not none
             else 'in the landing folder, but not with the content of the version bronze holds')) -%}
     {%- endfor -%}
     {%- set total = lost | map(attribute=2) | sum -%}
     {%- if var('full_refresh_drops_deleted_files') -%}
-        {%- do exceptions.warn('WARNING: full_refresh_drops_deleted_files: this full refresh drops ' ~ total
-            ~ ' ingested lines, of files whose content is no longer in the landing folder ' ~ var('landing_path')
-            ~ ':\n' ~ files | join('\n')) -%}
+        {%- do exceptions.warn('WARNING: full_refresh_drops_deleted_files: ' ~ folder_rebuild_name('this') ~ ' drops '
+            ~ total ~ ' ingested lines, of files whose content is no longer in the landing folder '
+            ~ var('landing_path') ~ ':\n' ~ files | join('\n')) -%}
         {{ return('') }}
     {%- endif -%}
     {{ exceptions.raise_compiler_error(
-        'A full refresh would drop ' ~ total ~ ' ingested lines: bronze is rebuilt from the landing folder '
-        ~ var('landing_path') ~ ' alone, and the content of these files is no longer there:\n'
-        ~ files | join('\n') ~ '\n'
+        folder_rebuild_name(capital=true) ~ ' would drop ' ~ total ~ ' ingested lines: bronze is rebuilt from '
+        ~ 'the landing folder ' ~ var('landing_path') ~ ' alone' ~ folder_rebuild_reason() ~ ', and the content of '
+        ~ 'these files is no longer there:\n' ~ files | join('\n') ~ '\n'
         ~ 'Nothing was replaced: bronze, silver and gold keep their rows. Put the files back in the landing '
-        ~ 'folder (same content, any name) and run the full refresh again, or accept the loss: '
-        ~ "dbt build --full-refresh --vars '{full_refresh_drops_deleted_files: true}'."
+        ~ 'folder (same content, any name) and run the build again, or accept the loss: '
+        ~ folder_rebuild_command() ~ " --vars '{full_refresh_drops_deleted_files: true}'."
     ) }}
 {% endmacro %}

@@ -8,20 +8,13 @@
     the folder still has for it; the table is not replaced and the marts on it are skipped, so they keep
     their scores. Put the scores files back and run the full refresh again, or accept the fallback with
     the var full_refresh_drops_deleted_files (true: the full refresh proceeds and the log names the units).
-    A unit erased with `make erase` has left the table: nothing to keep. Nothing to check on a first build
-    (no table yet), nor in an incremental build (it only takes newer scores in).
+    A unit erased with `make erase` has left the table: nothing to keep. Where the increments are rebuilt
+    whole (Spark: the table is rebuilt from the folder at every build, replaces_from_folder_alone), this
+    runs at every build, and a deleted scores file stops it. Nothing to check on a first build (no table
+    yet), nor in an incremental build on DuckDB (it only takes newer scores in).
 -#}
 {% macro assert_full_refresh_keeps_latest_scores() %}
-    {{ return(adapter.dispatch('assert_full_refresh_keeps_latest_scores', 'pdm_lakehouse')()) }}
-{% endmacro %}
-
-{#- Spark: a no-op. There the table is rebuilt whole at every build (incremental_materialization() is
-    `table`), so a deleted scores file's scores go at every build, not only in a full refresh (a known
-    gap, with the landing folder's, in the README's Spark section). -#}
-{% macro spark__assert_full_refresh_keeps_latest_scores() %}{% endmacro %}
-
-{% macro default__assert_full_refresh_keeps_latest_scores() %}
-    {%- if not execute or not should_full_refresh() or load_relation(this) is none -%}
+    {%- if not execute or not replaces_from_folder_alone() or load_relation(this) is none -%}
         {{ return('') }}
     {%- endif -%}
     {%- set lost_query -%}
@@ -32,9 +25,9 @@
 
         select
             held.unit_id,
-            cast(held.scored_at as varchar) as scored_at,
+            cast(held.scored_at as string) as scored_at,
             held.scored_cycle,
-            cast(max(in_folder.scored_at) as varchar) as newest_score_left_at
+            cast(max(in_folder.scored_at) as string) as newest_score_left_at
         from {{ this }} as held
         left join in_folder
             on held.unit_id = in_folder.unit_id
@@ -56,17 +49,19 @@
     {%- endif -%}
     {%- set folder = var('predictions_path') -%}
     {%- if var('full_refresh_drops_deleted_files') -%}
-        {%- do exceptions.warn('WARNING: full_refresh_drops_deleted_files: this full refresh takes ' ~ lost | length
+        {%- do exceptions.warn('WARNING: full_refresh_drops_deleted_files: ' ~ folder_rebuild_name('this')
+            ~ ' takes ' ~ lost | length
             ~ ' units back to an older score, or none: the scoring runs of their latest scores are no longer in '
             ~ folder ~ ':\n' ~ units | join('\n')) -%}
         {{ return('') }}
     {%- endif -%}
     {{ exceptions.raise_compiler_error(
-        'A full refresh would take ' ~ lost | length ~ ' units back to an older score, or none: '
-        ~ 'int_unit_risk_scores_latest is rebuilt from the scores files in ' ~ folder ~ ' alone, and the '
+        folder_rebuild_name(capital=true) ~ ' would take ' ~ lost | length ~ ' units back to an older score, or '
+        ~ 'none: int_unit_risk_scores_latest is rebuilt from the scores files in ' ~ folder ~ ' alone'
+        ~ folder_rebuild_reason() ~ ', and the '
         ~ 'files their latest scores came from are no longer there (deleted, or unreadable now):\n' ~ units | join('\n') ~ '\n'
         ~ 'Nothing was replaced: silver and gold keep these scores. Put the scores files back and run the '
-        ~ "full refresh again, or accept the fallback: dbt build --full-refresh --vars "
-        ~ "'{full_refresh_drops_deleted_files: true}'."
+        ~ 'build again, or accept the fallback: ' ~ folder_rebuild_command()
+        ~ " --vars '{full_refresh_drops_deleted_files: true}'."
     ) }}
 {% endmacro %}

@@ -10,9 +10,10 @@
     copy is read again with its original when that is re-landed, and holds the content from
     then on if the original changed.
     Every line carries when bronze first took in its content (content_ingested_at): this build's
-    start, but in a full refresh the time the table it replaces holds for that content, so the
-    refresh ranks duplicated readings as the incremental builds did (silver's latest delivery wins);
-    of files with one content, it reads the one that held it as the original, the others as copies.
+    start, but in a rebuild (a full refresh; every build on Spark, where bronze is a table rebuilt
+    whole) the time the table it replaces holds for that content, so the rebuild ranks duplicated
+    readings as the incremental builds did (silver's latest delivery wins); of files with one
+    content, it reads the one that held it as the original, the others as copies.
     Only stable files are read: a file whose size or modification time changes during the settle
     interval (var landing_settle_seconds) is still being written, and is held back until a later
     build; a file the var landing_settled_files names as whole (the watcher saw it closed or moved
@@ -25,16 +26,22 @@
     already here when a unit is erased are blanked the same way in place by lakehouse/erase.py.
     The root of the landing's increments: its pre-hooks (every model's first) stop a build that
     started before another build that has already written (macros/incremental/assert_no_newer_build.sql),
-    and a full refresh that would drop the rows of files no longer in the landing folder (rows an
-    incremental build keeps; macros/ingestion/assert_full_refresh_keeps_landed_rows.sql, the var
-    full_refresh_drops_deleted_files accepts the loss); everything downstream is then skipped.
+    and a full refresh (any build on Spark) that would drop the rows of files no longer in the
+    landing folder (rows an incremental build keeps; macros/ingestion/assert_full_refresh_keeps_landed_rows.sql,
+    the var full_refresh_drops_deleted_files accepts the loss); everything downstream is then
+    skipped. On Spark a second pre-hook copies when the table it replaces took in each content,
+    before dbt-spark drops it (macros/ingestion/replaced_bronze_contents.sql).
 -#}
 {{
     config(
         materialized=incremental_materialization(),
         incremental_strategy='append',
         on_schema_change='append_new_columns',
-        pre_hook="{{ assert_full_refresh_keeps_landed_rows() }}",
+        pre_hook=[
+            "{{ assert_full_refresh_keeps_landed_rows() }}",
+            "{{ keep_replaced_bronze_contents() }}",
+        ],
+        post_hook="{{ drop_replaced_bronze_contents() }}",
     )
 }}
 
@@ -45,10 +52,8 @@
 {%- set entries = list_landed_files(var('landing_path'), var('landing_settle_seconds'), var('landing_settled_files')) %}
 {%- set listed = entries | selectattr('entry_kind', 'equalto', 'file') | list %}
 {%- set new_files = files_not_yet_ingested(listed, this if is_incremental() else none) %}
-{#- a full refresh replacing a bronze table it can read (not a first build; not Spark, where this is a
-    table rebuilt whole at every build): the lines keep when bronze first took in their content -#}
-{%- set earlier_bronze = load_relation(this)
-    if execute and not is_incremental() and not rebuilds_incrementals_whole() else none %}
+{#- when the table this build replaces (a full refresh; every build on Spark) first took in each content -#}
+{%- set replaced_contents = replaced_bronze_contents() %}
 {%- if execute %}
     {{ log('Landing folder: ' ~ listed | length ~ ' files, ' ~ new_files | length ~ ' new or changed', info=true) }}
     {%- for f in new_files %}
@@ -85,17 +90,16 @@ batch_files as (
     from landed_files
 ),
 
-{%- if earlier_bronze is not none %}
+{%- if replaced_contents is not none %}
 content_ingestions as (
-    -- a full refresh only: when bronze first took in each batch file's content, where the table it
-    -- replaces held that content (same kind, dataset and split, same md5) as some file's current
-    -- version, and still would after an incremental build of this folder (that file is gone, or here
-    -- with the same content): that version's content_ingested_at (its ingested_at in a table built
-    -- before the column). Other content gets this build's start (keyed, below), as an incremental
-    -- build would give it. (current_contents, below, asks the same of an incremental build's batch.)
-    -- Silver's latest-delivery rule ranks by it, so a full refresh ranks the deliveries as the
-    -- incremental builds did, and the file that held a content keeps it from its copies
-    {%- set earlier_columns = adapter.get_columns_in_relation(earlier_bronze) | map(attribute='name') | list %}
+    -- a rebuild only (a full refresh; every build on Spark): when bronze first took in each batch
+    -- file's content, where the table it replaces held that content (same kind, dataset and split,
+    -- same md5) as some file's current version, and still would after an incremental build of this
+    -- folder (that file is gone, or here with the same content): that version's content_ingested_at
+    -- (replaced_bronze_contents). Other content gets this build's start (keyed, below), as an
+    -- incremental build would give it. (current_contents, below, asks the same of an incremental
+    -- build's batch.) Silver's latest-delivery rule ranks by it, so a rebuild ranks the deliveries
+    -- as the incremental builds did, and the file that held a content keeps it from its copies
     select
         batch_files.source_file,
         max(held_contents.content_ingested_at) as content_ingested_at,
@@ -103,15 +107,7 @@ content_ingestions as (
         bool_or(held_contents.source_file = batch_files.source_file) as held_it_before
     from batch_files
     inner join (
-        select
-            {{ landed_file_class('source_file') }} as file_class,
-            source_file,
-            file_content_md5,
-            {{ 'coalesce(content_ingested_at, ingested_at)' if 'content_ingested_at' in earlier_columns
-                else 'ingested_at' }} as content_ingested_at,
-            {{ is_current_file_version('file_error is null') }} as is_current_version
-        from {{ earlier_bronze }}
-        where line_number <= 1
+        {{ replaced_contents }}
     ) as held_contents
         on batch_files.file_content_md5 = held_contents.file_content_md5
         and batch_files.file_class = held_contents.file_class
@@ -158,7 +154,7 @@ batch_originals as (
     select
         batch_files.file_content_md5,
         batch_files.file_class,
-        {%- if earlier_bronze is not none %}
+        {%- if replaced_contents is not none %}
         coalesce(
             min(case when content_ingestions.held_it_before then batch_files.source_file end),
             min(batch_files.source_file)
@@ -311,7 +307,7 @@ keyed as (
             '|', erasures_applied.source_file, cast(erasures_applied.file_size_bytes as string),
             cast(erasures_applied.file_modified_at as string), cast(earlier_landings.landings as string)
         )) as file_version_id,
-        {%- if earlier_bronze is not none %}
+        {%- if replaced_contents is not none %}
         coalesce(content_ingestions.content_ingested_at, {{ ingestion_timestamp() }}) as content_ingested_at
         {%- else %}
         {{ ingestion_timestamp() }} as content_ingested_at
@@ -321,7 +317,7 @@ keyed as (
         on erasures_applied.source_file = earlier_landings.source_file
         and erasures_applied.file_size_bytes = earlier_landings.file_size_bytes
         and erasures_applied.file_modified_at = earlier_landings.file_modified_at
-    {%- if earlier_bronze is not none %}
+    {%- if replaced_contents is not none %}
     left join content_ingestions
         on erasures_applied.source_file = content_ingestions.source_file
     {%- endif %}
