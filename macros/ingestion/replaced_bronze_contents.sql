@@ -49,7 +49,8 @@
 {% endmacro %}
 
 {#- Pre-hook of bronze: on Spark, the copy above, of the table about to be dropped (none on a first
-    build; one left by a build that stopped is replaced); nothing on DuckDB. -#}
+    build; one left by a build that stopped is replaced), in the project's table format (the var
+    file_format); nothing on DuckDB. -#}
 {% macro keep_replaced_bronze_contents() %}
     {{ return(adapter.dispatch('keep_replaced_bronze_contents', 'pdm_lakehouse')()) }}
 {% endmacro %}
@@ -62,7 +63,8 @@
         {%- do run_query('drop table if exists ' ~ copy) -%}
         {%- set replaced = load_relation(this) -%}
         {%- if replaced is not none -%}
-            {%- do run_query('create table ' ~ copy ~ ' using parquet as ' ~ bronze_contents_query(replaced)) -%}
+            {%- do run_query('create table ' ~ copy ~ ' using ' ~ var('file_format', 'parquet') ~ ' as '
+                ~ bronze_contents_query(replaced)) -%}
         {%- endif -%}
     {%- endif -%}
     {{ return('') }}
