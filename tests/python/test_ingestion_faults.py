@@ -8,7 +8,6 @@ then the in-flight file completed."""
 from __future__ import annotations
 
 import subprocess
-import threading
 from pathlib import Path
 
 import duckdb
@@ -16,6 +15,7 @@ import pytest
 
 from ml.simulate import FleetSpec
 from tests.python.conftest import Environment
+from tests.python.slow_copy import SlowCopy
 from tests.python.test_bad_input import line
 
 pytestmark = pytest.mark.dbt
@@ -26,29 +26,6 @@ SECOND_FLEET = FleetSpec(dataset="FD302", train_units=2, test_units=2, condition
 NON_UTF8_LINES = 10
 # The file being copied while the build runs: 150 lines, the last value of each 23.0346.
 IN_FLIGHT = "".join(line(1, cycle, replace={25: "23.0346"}) for cycle in range(1, 151)).encode()
-CHUNK_BYTES, CHUNK_SECONDS = 40, 0.2
-
-
-class SlowCopy:
-    """Writes IN_FLIGHT into `path` a few bytes at a time (often ending mid-line) until stopped."""
-
-    def __init__(self, path: Path) -> None:
-        self.path, self.written, self.stop = path, 0, threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-
-    def run(self) -> None:
-        with self.path.open("wb") as out:
-            while not self.stop.is_set() and self.written < len(IN_FLIGHT):
-                out.write(IN_FLIGHT[self.written : self.written + CHUNK_BYTES])
-                out.flush()
-                self.written += CHUNK_BYTES
-                self.stop.wait(CHUNK_SECONDS)
-
-    def finish(self) -> None:
-        self.stop.set()
-        self.thread.join()
-        with self.path.open("ab") as out:
-            out.write(IN_FLIGHT[self.written :])
 
 
 def write_scores(path: Path, unit_numbers: list[int]) -> None:
@@ -106,7 +83,7 @@ def faults(module_environment: Environment) -> Faults:
     whole = (scores / "scores_20260101T000000000000Z.parquet").read_bytes()
     (scores / "scores_20260102T000000000000Z.parquet").write_bytes(whole[: len(whole) // 2])
     # 5: a file still being copied while the build lists the folder.
-    copy = SlowCopy(landing / "train_FD303.txt")
+    copy = SlowCopy(landing / "train_FD303.txt", IN_FLIGHT)
     copy.thread.start()
     try:
         fault_build = env.build()
