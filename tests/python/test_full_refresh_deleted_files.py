@@ -3,8 +3,10 @@ a file deleted from the folder after ingestion (which every incremental build ke
 replacing anything, naming the file and its lines, every layer keeping its rows; with the var
 full_refresh_drops_deleted_files it drops them, deliberately; with the file back, or its content in
 the folder under another name (read by bronze or not yet), it passes and keeps them. A new version of a
-file that is unreadable as a whole stops it too: an incremental build keeps the earlier rows then.
-Real files, the real `dbt build`, real DuckDB. The tests run in order on one landing folder."""
+file that is unreadable as a whole stops it too: an incremental build keeps the earlier rows then; and
+so does a file being rewritten in place while the full refresh lists the folder (held back, it would
+leave every layer until a later build reads it). Real files, the real `dbt build`, real DuckDB. The
+tests run in order on one landing folder."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import pytest
 
 from ml.simulate import FleetSpec
 from tests.python.conftest import Environment
+from tests.python.slow_copy import SlowCopy
 
 pytestmark = pytest.mark.dbt
 
@@ -24,6 +27,7 @@ DELETED = "train_FD402.txt"
 COPY = "train_FD402_resent.txt"
 KEPT = "train_FD401.txt"
 KEPT_RESENT = "train_FD401_resent.txt"
+REWRITTEN = "test_FD401.txt"
 SETTLED = "landing_settle_seconds: 0"
 ACCEPT_LOSS = "full_refresh_drops_deleted_files: true"
 
@@ -100,6 +104,38 @@ def test_with_the_file_put_back_the_full_refresh_keeps_its_rows(env: Environment
     assert not env.scalar(
         f"select is_deleted_from_landing from bronze.stg_cmapss__landed_files where file_name = '{DELETED}'"
     )
+
+
+def test_a_file_being_rewritten_in_place_stops_the_full_refresh_until_it_is_whole(env: Environment) -> None:
+    """The full refresh's listing holds back a file that changes during the settle interval; bronze holds
+    the rows of its earlier version, which an incremental build keeps (it reads nothing of the file), and
+    the full refresh, which does not read it, would drop from every layer until a later build does."""
+    path = env.paths.landing / REWRITTEN
+    content = path.read_bytes()
+    lines = content.count(b"\n")
+    rows = "select count(*) from gold.fct_unit_cycle_features where unit_id like 'FD401-test-%'"
+    before = env.scalar(rows)
+    assert before > 0
+    rewrite = SlowCopy(path, content)  # the same bytes, written again a few at a time
+    rewrite.thread.start()
+    try:
+        waiting = ("--vars", "{landing_settle_seconds: 1}")
+        incremental = env.build(*waiting)
+        assert f"landing file '{path}' held back" in incremental.stdout
+        assert env.scalar(rows) == before
+
+        refresh = env.build("--full-refresh", *waiting, check=False)
+        assert refresh.returncode != 0
+        assert f"A full refresh would drop {lines} ingested lines until a later build reads their files" in (
+            refresh.stdout
+        ), refresh.stdout[-3000:]
+        assert f"'{path}' ({lines} lines): changed during the 1 s settle interval" in refresh.stdout
+        assert "SKIP relation gold.fct_unit_cycle_features" in refresh.stdout
+        assert env.scalar(rows) == before
+    finally:
+        rewrite.finish()
+    env.build("--full-refresh", *settled())
+    assert env.scalar(rows) == before
 
 
 def test_with_its_content_in_the_folder_under_another_name_the_full_refresh_passes(env: Environment) -> None:

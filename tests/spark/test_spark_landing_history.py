@@ -8,7 +8,10 @@ spark, local[2]) of bronze and the silver tables on it:
    file): it is the latest delivery, so silver takes it, though its file is modified before the first's;
 3. that delivery and the scores file deleted: the build stops, naming the file and the units, and no
    table changes;
-4. the same build with the var full_refresh_drops_deleted_files: the loss is taken, and named.
+4. the same build with the var full_refresh_drops_deleted_files: the loss is taken, and named;
+5. a new file being copied in: held back, not read half-written, by a build that waits for files to
+   settle; then a file bronze holds being rewritten in place as well: the build stops, naming it, since
+   holding it back would drop its rows until a later build reads it; both whole, a build reads them.
 
 Run by `make test-spark` (part of `make test`), which checks for Java first.
 """
@@ -25,6 +28,7 @@ import duckdb
 import pytest
 
 from ml.simulate import FleetSpec, land_fleet
+from tests.python.slow_copy import SlowCopy
 from tests.spark.spark_builds import build_environment, dbt_build
 
 pytestmark = [pytest.mark.dbt]
@@ -43,6 +47,8 @@ SELECTION = (
     "unit_test",
 )
 ACCEPT_LOSS = "{landing_settle_seconds: 0, full_refresh_drops_deleted_files: true}"
+# A build that waits for files to settle: a file that changes within a second is held back.
+SETTLING = "{landing_settle_seconds: 1}"
 # p2 (the fifth sensor, field 10) of unit 1 in the second delivery: the first's plus this.
 P2_SHIFT = Decimal(100)
 
@@ -184,3 +190,38 @@ def test_a_deleted_file_stops_every_spark_build_until_the_loss_is_accepted(spark
     assert source.endswith("/train_FD111.txt")
     assert "train_FD111_resent.txt" not in spark.content_times()
     assert spark.query(f"select count(*) from {spark.table('silver', 'int_unit_risk_scores_latest')}") == [(0,)]
+
+
+def test_a_file_being_written_is_held_back_and_one_bronze_holds_stops_the_build(spark: SparkLanding) -> None:
+    arriving = spark.landing / "train_FD112.txt"  # new: its lines are another dataset's, FD111's train units
+    rewritten = spark.landing / "test_FD111.txt"  # ingested: written again, the same bytes
+    bronze = spark.table("bronze", "base_cmapss__landed_lines")
+    lines_of = f"select count(*) from {bronze} where file_name = ? and line_number > 0"
+    test_lines = len(rewritten.read_text().splitlines())
+    copies = [SlowCopy(arriving, (spark.landing / "train_FD111.txt").read_bytes())]
+    try:
+        copies[0].thread.start()
+        held = succeeded(spark.build("--vars", SETTLING))
+        assert f"landing file '{arriving}' held back: changed during the 1.0 s settle interval" in held.stdout
+        with duckdb.connect() as con:
+            assert con.execute(lines_of, ["train_FD112.txt"]).fetchone() == (0,)
+
+        before = spark.snapshot()
+        copies.append(SlowCopy(rewritten, rewritten.read_bytes()))
+        copies[1].thread.start()
+        stopped = spark.build("--vars", SETTLING)
+        assert stopped.returncode != 0
+        assert f"This build would drop {test_lines} ingested lines until a later build reads their files" in (
+            stopped.stdout
+        ), stopped.stdout[-3000:]
+        assert f"'{rewritten}' ({test_lines} lines): changed during the 1.0 s settle interval" in stopped.stdout
+        assert str(arriving) not in stopped.stdout.split("would drop")[1]
+        assert spark.snapshot() == before
+    finally:
+        for copy in copies:
+            copy.finish()
+
+    succeeded(spark.build())
+    with duckdb.connect() as con:
+        assert con.execute(lines_of, ["train_FD112.txt"]).fetchone()[0] == len(arriving.read_text().splitlines())
+        assert con.execute(lines_of, ["test_FD111.txt"]).fetchone() == (test_lines,)

@@ -28,7 +28,9 @@
     started before another build that has already written (macros/incremental/assert_no_newer_build.sql),
     and a full refresh (any build on Spark) that would drop the rows of files no longer in the
     landing folder (rows an incremental build keeps; macros/ingestion/assert_full_refresh_keeps_landed_rows.sql,
-    the var full_refresh_drops_deleted_files accepts the loss); everything downstream is then
+    the var full_refresh_drops_deleted_files accepts the loss), or that would drop, until a later
+    build, the rows of files being rewritten in place (held back: checked as the model compiles,
+    macros/ingestion/assert_rebuild_holds_back_no_ingested_file.sql); everything downstream is then
     skipped. On Spark a second pre-hook copies when the table it replaces took in each content,
     before dbt-spark drops it (macros/ingestion/replaced_bronze_contents.sql).
 -#}
@@ -71,6 +73,9 @@
         {%- do exceptions.warn("WARNING: landing entry '" ~ f.source_file ~ "' skipped: " ~ f.detail
             ~ " (listed in bronze.stg_cmapss__landed_files)") %}
     {%- endfor %}
+    {%- if replaced_contents is not none %}
+    {{- assert_rebuild_holds_back_no_ingested_file(entries, this) }}
+    {%- endif %}
 {%- endif %}
 
 with landed_lines as (
