@@ -80,14 +80,7 @@
         ),
 
         current_versions as (
-            select *
-            from (
-                select
-                    *,
-                    {{ is_current_file_version('file_error is null') }} as is_current_version
-                from versions
-            ) as judged_versions
-            where is_current_version
+            {{ current_file_versions('versions') }}
         ),
 
         listed_contents as (

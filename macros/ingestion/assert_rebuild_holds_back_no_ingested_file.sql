@@ -34,14 +34,7 @@
         ),
 
         current_versions as (
-            select file_version_id, source_file
-            from (
-                select
-                    *,
-                    {{ is_current_file_version('file_error is null') }} as is_current_version
-                from versions
-            ) as judged_versions
-            where is_current_version
+            {{ current_file_versions('versions') }}
         )
 
         select current_versions.source_file, count(*) as line_count

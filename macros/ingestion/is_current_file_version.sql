@@ -8,8 +8,9 @@
     A window expression over a relation with one row per landing of a file (source_file, ingested_at,
     duplicate_of_source_file and the columns `readable` reads). Used by the ingestion manifest
     (stg_cmapss__landed_files.is_current_version), by bronze to find the content each file's rows hold
-    when a batch is compared with it (base_cmapss__landed_lines), and by the full refresh's check that
-    no landed row is dropped (assert_full_refresh_keeps_landed_rows).
+    when a batch is compared with it (base_cmapss__landed_lines) and in the table a rebuild replaces
+    (replaced_bronze_contents), and by the checks that a rebuild drops no landed row
+    (current_file_versions, below).
 
     `readable`: a boolean SQL expression saying a landing can set what the file holds. The manifest
     passes `not is_rejected_version` (a first landing unreadable as a whole is current: its quarantine
@@ -26,4 +27,19 @@
             order by ingested_at desc
         ) = 1
     )
+{%- endmacro %}
+
+{#- The rows of `versions` (a relation or CTE with one row per landing of a file, the columns above)
+    that are their file's current version, judged as bronze judges them (`file_error is null`): used by
+    the two checks that count what a rebuild of bronze would drop (assert_full_refresh_keeps_landed_rows,
+    assert_rebuild_holds_back_no_ingested_file). -#}
+{% macro current_file_versions(versions) -%}
+    select *
+    from (
+        select
+            *,
+            {{ is_current_file_version('file_error is null') }} as is_current_version
+        from {{ versions }}
+    ) as judged_versions
+    where is_current_version
 {%- endmacro %}
