@@ -65,7 +65,6 @@
 {% macro spark__list_landed_files(landing_path, settle_seconds=0, settled_files={}) %}
     {%- if not execute -%}{{ return([]) }}{%- endif -%}
     {%- set folder = landing_path.rstrip('/') -%}
-    {%- set files_table = spark_files_table('landing_listing', folder) -%}
     {%- set listing -%}
         select
             {{ spark_file_name('path', folder) }} as source_file,
@@ -74,7 +73,7 @@
             cast(timestamp_seconds(floor(unix_millis(modificationtime) / 1000)) as string) as file_modified_at,
             unix_millis(modificationtime) as modified_millis,
             (unix_millis(current_timestamp()) - unix_millis(modificationtime)) / 1000.0 as age_seconds
-        from {{ files_table }}
+        from {{ spark_files_table('landing_listing', folder) }}
         order by source_file
     {%- endset -%}
     {%- set first_look = run_query(listing).rows -%}
@@ -94,8 +93,6 @@
     {%- if fresh | length > 0 -%}
         {%- set wait_millis = ([settle - (fresh | min), 0] | max) * 1000 -%}
         {%- do run_query("select reflect('java.lang.Thread', 'sleep', cast(" ~ wait_millis | int ~ " as bigint))") -%}
-        {#- the table again: Spark keeps a table's file listing, so the same table would show the first look -#}
-        {%- do spark_files_table('landing_listing', folder) -%}
         {%- for row in run_query(listing).rows -%}
             {%- do second_look.update({row[0]: row}) -%}
         {%- endfor -%}
