@@ -152,18 +152,13 @@
             else 'in the landing folder, but not with the content of the version bronze holds')) -%}
     {%- endfor -%}
     {%- set total = lost | map(attribute=2) | sum -%}
-    {%- if var('full_refresh_drops_deleted_files') -%}
-        {%- do exceptions.warn('WARNING: full_refresh_drops_deleted_files: ' ~ folder_rebuild_name('this') ~ ' drops '
-            ~ total ~ ' ingested lines, of files whose content is no longer in the landing folder '
-            ~ var('landing_path') ~ ':\n' ~ files | join('\n')) -%}
-        {{ return('') }}
-    {%- endif -%}
-    {{ exceptions.raise_compiler_error(
+    {{ return(stop_rebuild_or_accept_loss(
+        folder_rebuild_name('this') ~ ' drops ' ~ total ~ ' ingested lines, of files whose content is no longer '
+            ~ 'in the landing folder ' ~ var('landing_path') ~ ':\n' ~ files | join('\n'),
         folder_rebuild_name(capital=true) ~ ' would drop ' ~ total ~ ' ingested lines: bronze is rebuilt from '
-        ~ 'the landing folder ' ~ var('landing_path') ~ ' alone' ~ folder_rebuild_reason() ~ ', and the content of '
-        ~ 'these files is no longer there:\n' ~ files | join('\n') ~ '\n'
-        ~ 'Nothing was replaced: bronze, silver and gold keep their rows. Put the files back in the landing '
-        ~ 'folder (same content, any name) and run the build again, or accept the loss: '
-        ~ folder_rebuild_command() ~ " --vars '{full_refresh_drops_deleted_files: true}'."
-    ) }}
+            ~ 'the landing folder ' ~ var('landing_path') ~ ' alone' ~ folder_rebuild_reason() ~ ', and the content '
+            ~ 'of these files is no longer there:\n' ~ files | join('\n') ~ '\n'
+            ~ 'Nothing was replaced: bronze, silver and gold keep their rows. Put the files back in the landing '
+            ~ 'folder (same content, any name) and run the build again, or accept the loss: '
+    )) }}
 {% endmacro %}

@@ -48,20 +48,14 @@
         {%- do units.append("  ... and " ~ (lost | length - 20) ~ " more units") -%}
     {%- endif -%}
     {%- set folder = var('predictions_path') -%}
-    {%- if var('full_refresh_drops_deleted_files') -%}
-        {%- do exceptions.warn('WARNING: full_refresh_drops_deleted_files: ' ~ folder_rebuild_name('this')
-            ~ ' takes ' ~ lost | length
-            ~ ' units back to an older score, or none: the scoring runs of their latest scores are no longer in '
-            ~ folder ~ ':\n' ~ units | join('\n')) -%}
-        {{ return('') }}
-    {%- endif -%}
-    {{ exceptions.raise_compiler_error(
+    {{ return(stop_rebuild_or_accept_loss(
+        folder_rebuild_name('this') ~ ' takes ' ~ lost | length ~ ' units back to an older score, or none: the '
+            ~ 'scoring runs of their latest scores are no longer in ' ~ folder ~ ':\n' ~ units | join('\n'),
         folder_rebuild_name(capital=true) ~ ' would take ' ~ lost | length ~ ' units back to an older score, or '
-        ~ 'none: int_unit_risk_scores_latest is rebuilt from the scores files in ' ~ folder ~ ' alone'
-        ~ folder_rebuild_reason() ~ ', and the '
-        ~ 'files their latest scores came from are no longer there (deleted, or unreadable now):\n' ~ units | join('\n') ~ '\n'
-        ~ 'Nothing was replaced: silver and gold keep these scores. Put the scores files back and run the '
-        ~ 'build again, or accept the fallback: ' ~ folder_rebuild_command()
-        ~ " --vars '{full_refresh_drops_deleted_files: true}'."
-    ) }}
+            ~ 'none: int_unit_risk_scores_latest is rebuilt from the scores files in ' ~ folder ~ ' alone'
+            ~ folder_rebuild_reason() ~ ', and the files their latest scores came from are no longer there '
+            ~ '(deleted, or unreadable now):\n' ~ units | join('\n') ~ '\n'
+            ~ 'Nothing was replaced: silver and gold keep these scores. Put the scores files back and run the '
+            ~ 'build again, or accept the fallback: '
+    )) }}
 {% endmacro %}

@@ -58,19 +58,14 @@
         {%- do files.append("  '" ~ row[0] ~ "' (" ~ row[1] ~ " lines): " ~ details[row[0]]) -%}
     {%- endfor -%}
     {%- set total = held | map(attribute=1) | sum -%}
-    {%- if var('full_refresh_drops_deleted_files') -%}
-        {%- do exceptions.warn('WARNING: full_refresh_drops_deleted_files: ' ~ folder_rebuild_name('this')
-            ~ ' drops ' ~ total ~ ' ingested lines until a later build reads their files, which are still being '
-            ~ 'written:\n' ~ files | join('\n')) -%}
-        {{ return('') }}
-    {%- endif -%}
-    {{ exceptions.raise_compiler_error(
+    {{ return(stop_rebuild_or_accept_loss(
+        folder_rebuild_name('this') ~ ' drops ' ~ total ~ ' ingested lines until a later build reads their files, '
+            ~ 'which are still being written:\n' ~ files | join('\n'),
         folder_rebuild_name(capital=true) ~ ' would drop ' ~ total ~ ' ingested lines until a later build reads '
-        ~ 'their files: bronze is rebuilt from the landing folder ' ~ var('landing_path') ~ ' alone'
-        ~ folder_rebuild_reason() ~ ', and these files are being written, so this build holds them back:\n'
-        ~ files | join('\n') ~ '\n'
-        ~ 'Nothing was replaced: bronze, silver and gold keep their rows. Run the build again once the files '
-        ~ 'are whole, or let it through (their rows come back with the build that reads them): '
-        ~ folder_rebuild_command() ~ " --vars '{full_refresh_drops_deleted_files: true}'."
-    ) }}
+            ~ 'their files: bronze is rebuilt from the landing folder ' ~ var('landing_path') ~ ' alone'
+            ~ folder_rebuild_reason() ~ ', and these files are being written, so this build holds them back:\n'
+            ~ files | join('\n') ~ '\n'
+            ~ 'Nothing was replaced: bronze, silver and gold keep their rows. Run the build again once the files '
+            ~ 'are whole, or let it through (their rows come back with the build that reads them): '
+    )) }}
 {% endmacro %}

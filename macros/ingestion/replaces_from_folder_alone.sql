@@ -27,3 +27,17 @@
 {% macro folder_rebuild_command() %}
     {{ return('dbt build --full-refresh' if should_full_refresh() else 'dbt build --target ' ~ target.name) }}
 {% endmacro %}
+
+{#- The end of each check that such a build would lose rows: with the var full_refresh_drops_deleted_files
+    the build goes on and its log says what it drops (`accepted`, after the var's name); without it the
+    build stops before anything is replaced (`refused`, which ends by saying how to accept the loss: the
+    command that runs this build again with the var follows it). -#}
+{% macro stop_rebuild_or_accept_loss(accepted, refused) %}
+    {%- if var('full_refresh_drops_deleted_files') -%}
+        {%- do exceptions.warn('WARNING: full_refresh_drops_deleted_files: ' ~ accepted) -%}
+        {{ return('') }}
+    {%- endif -%}
+    {{ exceptions.raise_compiler_error(
+        refused ~ folder_rebuild_command() ~ " --vars '{full_refresh_drops_deleted_files: true}'."
+    ) }}
+{% endmacro %}
