@@ -5,7 +5,8 @@
     units' rows, so the scoring runs already taken in are not read again. A unit erased with `make
     erase` (stg_erasures__erased_units) never enters, whatever scores file still names it (one a
     scoring run wrote while the unit was briefly back, say: a restore of an older Delta version).
-    A full refresh reads the predictions folder alone: its pre-hook stops it rather than take a unit
+    A full refresh (every build on Spark, where this is a table rebuilt whole) reads the predictions
+    folder alone: its pre-hook stops it rather than take a unit
     back to an older score when the file of its latest one was deleted
     (macros/ingestion/assert_full_refresh_keeps_latest_scores.sql).
 -#}
