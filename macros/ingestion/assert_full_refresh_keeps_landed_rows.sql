@@ -30,12 +30,15 @@
     is a table rebuilt from the folder at every build, rebuilds_incrementals_whole), every build
     replaces bronze, and this runs at every build: a file deleted from the folder stops it, as a
     full refresh stops on DuckDB (an incremental build there keeps the rows and warns instead).
+    The table compared is the one being replaced (table_being_replaced: on Spark, where a build that
+    stopped while writing bronze again kept it aside, that one; macros/ingestion/replaced_table.sql).
     Nothing to check on a first build (no table yet), nor in a build that does not rebuild bronze
     (an incremental one on DuckDB, or a full refresh of models downstream only: this hook does not
     run). The listing is taken without the settle wait: a file still being written is in the folder.
 -#}
 {% macro assert_full_refresh_keeps_landed_rows() %}
-    {%- if not execute or not replaces_from_folder_alone() or load_relation(this) is none -%}
+    {%- set replaced = table_being_replaced() if execute and replaces_from_folder_alone() else none -%}
+    {%- if replaced is none -%}
         {{ return('') }}
     {%- endif -%}
     {%- set in_folder = list_landed_files(var('landing_path'))
@@ -58,7 +61,7 @@
         to_be_read as (
             -- what an incremental build would read now, as it would read it: md5, and file_error
             -- for a version unreadable as a whole (which replaces no row)
-            {{ read_landed_files(files_not_yet_ingested(in_folder, this)) }}
+            {{ read_landed_files(files_not_yet_ingested(in_folder, replaced)) }}
         ),
 
         versions as (
@@ -73,7 +76,7 @@
                 file_kind,
                 max(file_error) as file_error,
                 max(duplicate_of_source_file) as duplicate_of_source_file
-            from {{ this }}
+            from {{ replaced }}
             where line_number <= 1
             group by
                 file_version_id, source_file, file_size_bytes, file_modified_at, file_content_md5, ingested_at, file_kind
@@ -132,7 +135,7 @@
             count(*) as line_count,
             not_in_landing.unreadable_version_error
         from not_in_landing
-        inner join {{ this }} as landed_lines
+        inner join {{ replaced }} as landed_lines
             on not_in_landing.file_version_id = landed_lines.file_version_id
         where landed_lines.line_number > 0 and landed_lines.raw_line is not null
         group by not_in_landing.source_file, not_in_landing.is_in_landing, not_in_landing.unreadable_version_error
@@ -158,7 +161,8 @@
         folder_rebuild_name(capital=true) ~ ' would drop ' ~ total ~ ' ingested lines: bronze is rebuilt from '
             ~ 'the landing folder ' ~ var('landing_path') ~ ' alone' ~ folder_rebuild_reason() ~ ', and the content '
             ~ 'of these files is no longer there:\n' ~ files | join('\n') ~ '\n'
-            ~ 'Nothing was replaced: bronze, silver and gold keep their rows. Put the files back in the landing '
+            ~ 'Nothing was replaced: bronze, silver and gold keep their rows. ' ~ replaced_table_kept_aside(replaced)
+            ~ 'Put the files back in the landing '
             ~ 'folder (same content, any name) and run the build again, or accept the loss: '
     )) }}
 {% endmacro %}

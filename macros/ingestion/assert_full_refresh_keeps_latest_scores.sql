@@ -10,11 +10,14 @@
     the var full_refresh_drops_deleted_files (true: the full refresh proceeds and the log names the units).
     A unit erased with `make erase` has left the table: nothing to keep. Where the increments are rebuilt
     whole (Spark: the table is rebuilt from the folder at every build, replaces_from_folder_alone), this
-    runs at every build, and a deleted scores file stops it. Nothing to check on a first build (no table
-    yet), nor in an incremental build on DuckDB (it only takes newer scores in).
+    runs at every build, and a deleted scores file stops it. The table compared is the one being
+    replaced (table_being_replaced: on Spark, where a build that stopped while writing it again kept it
+    aside, that one). Nothing to check on a first build (no table yet), nor in an incremental build on
+    DuckDB (it only takes newer scores in).
 -#}
 {% macro assert_full_refresh_keeps_latest_scores() %}
-    {%- if not execute or not replaces_from_folder_alone() or load_relation(this) is none -%}
+    {%- set replaced = table_being_replaced() if execute and replaces_from_folder_alone() else none -%}
+    {%- if replaced is none -%}
         {{ return('') }}
     {%- endif -%}
     {%- set lost_query -%}
@@ -28,7 +31,7 @@
             cast(held.scored_at as string) as scored_at,
             held.scored_cycle,
             cast(max(in_folder.scored_at) as string) as newest_score_left_at
-        from {{ this }} as held
+        from {{ replaced }} as held
         left join in_folder
             on held.unit_id = in_folder.unit_id
         group by held.unit_id, held.scored_at, held.scored_cycle
@@ -55,7 +58,8 @@
             ~ 'none: int_unit_risk_scores_latest is rebuilt from the scores files in ' ~ folder ~ ' alone'
             ~ folder_rebuild_reason() ~ ', and the files their latest scores came from are no longer there '
             ~ '(deleted, or unreadable now):\n' ~ units | join('\n') ~ '\n'
-            ~ 'Nothing was replaced: silver and gold keep these scores. Put the scores files back and run the '
+            ~ 'Nothing was replaced: silver and gold keep these scores. ' ~ replaced_table_kept_aside(replaced)
+            ~ 'Put the scores files back and run the '
             ~ 'build again, or accept the fallback: '
     )) }}
 {% endmacro %}

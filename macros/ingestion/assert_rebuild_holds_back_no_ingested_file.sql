@@ -1,7 +1,8 @@
 {#-
     Called by base_cmapss__landed_lines when it compiles a rebuild of bronze from the landing folder (a
     full refresh; every build on Spark) over a table that holds rows (`landed_lines`, the table the
-    rebuild replaces). A file the listing holds back (`entries`, list_landed_files: entry_kind `settling`,
+    rebuild replaces: table_being_replaced, on Spark possibly where a build that stopped kept it
+    aside). A file the listing holds back (`entries`, list_landed_files: entry_kind `settling`,
     changed during the settle interval, so still being written) is not read by the rebuild, so the rows
     of the version bronze holds for it (the file is being rewritten in place) would leave bronze, silver
     and gold until a later build reads it, with a warning only. An incremental build keeps them: it reads
@@ -65,7 +66,9 @@
             ~ 'their files: bronze is rebuilt from the landing folder ' ~ var('landing_path') ~ ' alone'
             ~ folder_rebuild_reason() ~ ', and these files are being written, so this build holds them back:\n'
             ~ files | join('\n') ~ '\n'
-            ~ 'Nothing was replaced: bronze, silver and gold keep their rows. Run the build again once the files '
-            ~ 'are whole, or let it through (their rows come back with the build that reads them): '
+            ~ 'Nothing was replaced: bronze, silver and gold keep their rows. '
+            ~ replaced_table_kept_aside(landed_lines)
+            ~ 'Run the build again once the files are whole, or let it through (their rows come back with the '
+            ~ 'build that reads them): '
     )) }}
 {% endmacro %}

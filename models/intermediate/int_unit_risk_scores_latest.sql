@@ -8,7 +8,9 @@
     A full refresh (every build on Spark, where this is a table rebuilt whole) reads the predictions
     folder alone: its pre-hook stops it rather than take a unit
     back to an older score when the file of its latest one was deleted
-    (macros/ingestion/assert_full_refresh_keeps_latest_scores.sql).
+    (macros/ingestion/assert_full_refresh_keeps_latest_scores.sql). On Spark, where dbt-spark drops the
+    table before it writes the new one, a second pre-hook moves it aside until the new one is written,
+    so a build that stops in between leaves it for the next build's check (macros/ingestion/replaced_table.sql).
 -#}
 {{
     config(
@@ -16,7 +18,11 @@
         incremental_strategy='delete+insert',
         unique_key='unit_id',
         on_schema_change='fail',
-        pre_hook="{{ assert_full_refresh_keeps_latest_scores() }}",
+        pre_hook=[
+            "{{ assert_full_refresh_keeps_latest_scores() }}",
+            "{{ move_replaced_table_aside() }}",
+        ],
+        post_hook="{{ drop_replaced_table() }}",
     )
 }}
 

@@ -5,8 +5,10 @@ the environment's spark folder), its output kept in a log file beside the data."
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from ml.config import REPO_ROOT
@@ -29,11 +31,57 @@ def build_environment(root: Path, landing: Path, name: str) -> dict[str, str]:
     }
 
 
-def dbt_build(target: str, env: dict[str, str], log: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def dbt_build_command(target: str, *args: str) -> list[str]:
     """`dbt build --target <target> <args>`, with landing_settle_seconds 0 (the tests land whole files
-    before they build) unless `args` give --vars; stdout and stderr also go to `log`."""
+    before they build) unless `args` give --vars."""
     variables = () if "--vars" in args else ("--vars", "{landing_settle_seconds: 0}")
-    command = [DBT, "build", "--target", target, *variables, *args]
+    return [DBT, "build", "--target", target, *variables, *args]
+
+
+def dbt_build(target: str, env: dict[str, str], log: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """That build, run to its end; stdout and stderr also go to `log`."""
+    command = dbt_build_command(target, *args)
     result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False)
     log.write_text(result.stdout + result.stderr)
     return result
+
+
+def dbt_build_killed(target: str, env: dict[str, str], log: Path, statement: str, *args: str) -> None:
+    """That build, killed (SIGKILL to dbt and its Spark JVM, as a crash or the OOM killer would) as soon as
+    dbt's log (DBT_LOG_PATH/dbt.log) shows it running `statement` (one line of SQL, as dbt logs it before it
+    runs it); it fails if the build ends first, or has not got there after 5 minutes. Its output goes to
+    `log`."""
+    dbt_log = Path(env["DBT_LOG_PATH"]) / "dbt.log"
+    offset, partial_line, found = dbt_log.stat().st_size if dbt_log.exists() else 0, b"", False
+
+    def reached() -> bool:
+        """Whether the lines the build has logged so far (read from where the last look stopped) hold it."""
+        nonlocal offset, partial_line, found
+        if not found and dbt_log.exists():
+            with dbt_log.open("rb") as logged:
+                logged.seek(offset)
+                new = logged.read()
+            offset += len(new)
+            *lines, partial_line = (partial_line + new).split(b"\n")
+            found = any(line.strip() == statement.encode() for line in lines)
+        return found
+
+    with log.open("w") as out:
+        build = subprocess.Popen(
+            dbt_build_command(target, *args),
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 300
+            while not reached() and build.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert build.poll() is None, f"the build ended (exit code {build.returncode}) before it ran {statement}"
+            assert reached(), f"the build did not run {statement} in 5 minutes: {log}"
+        finally:
+            if build.poll() is None:
+                os.killpg(build.pid, signal.SIGKILL)
+            build.wait()

@@ -6,8 +6,9 @@ spark, local[2]) of bronze and the silver tables on it:
 1. a fleet, with scores for two test units;
 2. a second delivery of unit 1's readings, with other values, in a file one day old (`cp -p` of an old
    file): it is the latest delivery, so silver takes it, though its file is modified before the first's;
-3. that delivery and the scores file deleted: the build stops, naming the file and the units, and no
-   table changes;
+3. a build killed as it writes bronze again (after the table it replaces left its place: dbt-spark drops a
+   parquet table before it writes the new one), then that delivery and the scores file deleted: the table
+   being replaced was kept aside, so the build stops, naming the file and the units, and no table changes;
 4. the same build with the var full_refresh_drops_deleted_files: the loss is taken, and named;
 5. a new file being copied in and a file bronze holds being rewritten in place, under a build that waits
    for files to settle: both are held back (the new one is not read half-written); the build stops,
@@ -20,6 +21,7 @@ Run by `make test-spark` (part of `make test`), which checks for Java first.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import time
 from decimal import Decimal
@@ -30,7 +32,7 @@ import pytest
 
 from ml.simulate import FleetSpec, land_fleet
 from tests.python.slow_copy import SlowCopy
-from tests.spark.spark_builds import build_environment, dbt_build
+from tests.spark.spark_builds import build_environment, dbt_build, dbt_build_killed
 
 pytestmark = [pytest.mark.dbt]
 
@@ -68,8 +70,20 @@ class SparkLanding:
         self.builds += 1
         return dbt_build("spark", self.env, self.root / f"build_{self.builds}.log", *SELECTION, *args)
 
+    def build_killed(self, statement: str, *args: str) -> None:
+        """A build killed as soon as it runs `statement`."""
+        self.builds += 1
+        dbt_build_killed("spark", self.env, self.root / f"build_{self.builds}.log", statement, *args)
+
+    def folder(self, schema: str, name: str) -> Path:
+        return self.warehouse / f"{schema}.db" / name
+
     def table(self, schema: str, name: str) -> str:
-        return f"read_parquet('{self.warehouse / f'{schema}.db' / name}/*.parquet')"
+        return f"read_parquet('{self.folder(schema, name)}/*.parquet')"
+
+    def replaced_table(self, schema: str, name: str) -> str:
+        """The table, or where a build that stopped while writing it again kept it (`<name>__replaced`)."""
+        return self.table(schema, name if self.folder(schema, name).exists() else f"{name}__replaced")
 
     def query(self, sql: str) -> list[tuple]:
         with duckdb.connect() as con:
@@ -93,9 +107,9 @@ class SparkLanding:
     def snapshot(self) -> dict[str, list[tuple]]:
         """Every row of the tables the failed build must leave alone."""
         tables = {
-            "bronze": self.table("bronze", "base_cmapss__landed_lines"),
+            "bronze": self.replaced_table("bronze", "base_cmapss__landed_lines"),
             "readings": self.table("silver", "int_sensor_readings_deduplicated"),
-            "scores": self.table("silver", "int_unit_risk_scores_latest"),
+            "scores": self.replaced_table("silver", "int_unit_risk_scores_latest"),
         }
         return {name: sorted(self.query(f"select * from {table}"), key=repr) for name, table in tables.items()}
 
@@ -162,14 +176,24 @@ def test_a_later_delivery_wins_on_spark_though_its_file_is_older(spark: SparkLan
     assert times["train_FD111.txt"][0] > times_before["train_FD111.txt"][0]
     assert times["train_FD111.txt"][1] == times_before["train_FD111.txt"][1]
     assert times["train_FD111_resent.txt"][1] == times["train_FD111_resent.txt"][0]
-    # the copy of the replaced table's contents is dropped once bronze is rebuilt
-    assert not (spark.warehouse / "bronze.db" / "base_cmapss__landed_lines__replaced_contents").exists()
+    # the table replaced, kept aside while bronze was written again, is dropped once it is written
+    assert not spark.folder("bronze", "base_cmapss__landed_lines__replaced").exists()
 
 
 def test_a_deleted_file_stops_every_spark_build_until_the_loss_is_accepted(spark: SparkLanding) -> None:
     resent = spark.landing / "train_FD111_resent.txt"
     assert resent.exists(), "runs after test_a_later_delivery_wins_on_spark_though_its_file_is_older"
-    before = spark.snapshot()
+    before, times_before = spark.snapshot(), spark.content_times()
+    # a crash as bronze is written again: the table it replaces has left its place (dbt-spark drops a parquet
+    # table first), and none is written yet. Bronze's build only: the scores table is not touched.
+    spark.build_killed("create table bronze.base_cmapss__landed_lines", "--select", "base_cmapss__landed_lines")
+    bronze_folder = spark.folder("bronze", "base_cmapss__landed_lines")
+    if bronze_folder.exists():
+        # the kill came once the write had begun: Spark refuses to create the table over a partly written
+        # folder ("[LOCATION_ALREADY_EXISTS] ... remove the existing location first"), as an operator would
+        assert not list(bronze_folder.glob("*.parquet")), "a table written whole, though the build was killed"
+        shutil.rmtree(bronze_folder)
+    assert spark.snapshot() == before
     lines = len(resent.read_text().splitlines())
     resent.unlink()
     (spark.scores / "scores_20260101T000000000000Z.parquet").unlink()
@@ -178,6 +202,10 @@ def test_a_deleted_file_stops_every_spark_build_until_the_loss_is_accepted(spark
     assert stopped.returncode != 0
     assert f"This build would drop {lines} ingested lines" in stopped.stdout
     assert "at every build on Spark" in stopped.stdout
+    assert (
+        "The table bronze.base_cmapss__landed_lines is kept as bronze.base_cmapss__landed_lines__replaced, where a "
+        "build that stopped while writing it again left it" in stopped.stdout
+    )
     assert f"'{resent}' ({lines} lines): deleted from the landing folder after ingestion" in stopped.stdout
     assert "This build would take 2 units back to an older score, or none" in stopped.stdout
     for unit in SCORED_UNITS:
@@ -190,6 +218,9 @@ def test_a_deleted_file_stops_every_spark_build_until_the_loss_is_accepted(spark
     source, _, _ = spark.unit_1()
     assert source.endswith("/train_FD111.txt")
     assert "train_FD111_resent.txt" not in spark.content_times()
+    assert spark.content_times()["train_FD111.txt"][1] == times_before["train_FD111.txt"][1]
+    for schema, name in (("bronze", "base_cmapss__landed_lines"), ("silver", "int_unit_risk_scores_latest")):
+        assert not spark.folder(schema, f"{name}__replaced").exists()
     assert spark.query(f"select count(*) from {spark.table('silver', 'int_unit_risk_scores_latest')}") == [(0,)]
 
 

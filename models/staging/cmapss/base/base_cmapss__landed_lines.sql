@@ -31,8 +31,10 @@
     the var full_refresh_drops_deleted_files accepts the loss), or that would drop, until a later
     build, the rows of files being rewritten in place (held back: checked as the model compiles,
     macros/ingestion/assert_rebuild_holds_back_no_ingested_file.sql); everything downstream is then
-    skipped. On Spark a second pre-hook copies when the table it replaces took in each content,
-    before dbt-spark drops it (macros/ingestion/replaced_bronze_contents.sql).
+    skipped. On Spark, where dbt-spark drops a table before it writes the new one, a second pre-hook
+    moves the table being replaced aside, and the post-hook drops it once the new one is written: a
+    build that stops in between leaves it for the next build's checks and content times
+    (macros/ingestion/replaced_table.sql).
 -#}
 {{
     config(
@@ -41,9 +43,9 @@
         on_schema_change='append_new_columns',
         pre_hook=[
             "{{ assert_full_refresh_keeps_landed_rows() }}",
-            "{{ keep_replaced_bronze_contents() }}",
+            "{{ move_replaced_table_aside() }}",
         ],
-        post_hook="{{ drop_replaced_bronze_contents() }}",
+        post_hook="{{ drop_replaced_table() }}",
     )
 }}
 
@@ -54,8 +56,9 @@
 {%- set entries = list_landed_files(var('landing_path'), var('landing_settle_seconds'), var('landing_settled_files')) %}
 {%- set listed = entries | selectattr('entry_kind', 'equalto', 'file') | list %}
 {%- set new_files = files_not_yet_ingested(listed, this if is_incremental() else none) %}
-{#- when the table this build replaces (a full refresh; every build on Spark) first took in each content -#}
-{%- set replaced_contents = replaced_bronze_contents() %}
+{#- the table this build replaces (a full refresh; every build on Spark), and when it first took in each content -#}
+{%- set replaced = table_being_replaced() if execute and replaces_from_folder_alone() else none %}
+{%- set replaced_contents = replaced_bronze_contents(replaced) if replaced is not none else none %}
 {%- if execute %}
     {{ log('Landing folder: ' ~ listed | length ~ ' files, ' ~ new_files | length ~ ' new or changed', info=true) }}
     {%- for f in new_files %}
@@ -74,7 +77,7 @@
             ~ " (listed in bronze.stg_cmapss__landed_files)") %}
     {%- endfor %}
     {%- if replaced_contents is not none %}
-    {{- assert_rebuild_holds_back_no_ingested_file(entries, this) }}
+    {{- assert_rebuild_holds_back_no_ingested_file(entries, replaced) }}
     {%- endif %}
 {%- endif %}
 
