@@ -6,14 +6,16 @@
     content from it (replaced_bronze_contents).
     - DuckDB replaces a table in one statement, in the build's transaction: the table stays in place,
       and a build that fails leaves it as it was.
-    - Spark: dbt-spark drops a parquet table before it writes the new one, so a build that failed or
-      was killed in between left no table, and the next build read the folder as a first build does:
-      no check, no content times kept, the rows of files deleted since silently gone. Here the
-      pre-hook move_replaced_table_aside (after the checks) renames the table to `<name>__replaced`
-      (the catalogue entry and the folder's name: no data copied), the rebuild reads it there, and the
-      post-hook drop_replaced_table drops it once the new table is written. A build stopped in between
-      leaves it; the next build's checks and rebuild read it as the table being replaced, and the
-      move keeps it rather than an older one.
+    - Spark: dbt-spark drops a parquet table before it writes the new one. A build that fails or is
+      killed in between would leave no table, and the next build would read the folder as a first
+      build does: no check, no content times kept, the rows of files deleted since silently gone. So
+      the pre-hook move_replaced_table_aside (after the checks) renames the table to `<name>__replaced`
+      (the catalogue entry and the folder's name: no data copied), bronze's rebuild reads its content
+      times there, and the post-hook drop_replaced_table drops it once the new table is written. A
+      build stopped in between leaves it, and the next build's checks and rebuild read it as the
+      table being replaced. A build killed once Spark has begun writing the new table's files leaves
+      them in its folder: the next build stops with Spark's LOCATION_ALREADY_EXISTS, naming the folder
+      (delete it; the rows are in `<name>__replaced`).
 -#}
 
 {#- The table being replaced, as the checks and the compile read it before the pre-hooks move anything:
