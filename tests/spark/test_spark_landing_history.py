@@ -6,9 +6,10 @@ spark, local[2]) of bronze and the silver tables on it:
 1. a fleet, with scores for two test units;
 2. a second delivery of unit 1's readings, with other values, in a file one day old (`cp -p` of an old
    file): it is the latest delivery, so silver takes it, though its file is modified before the first's;
-3. a build killed as it writes bronze again (after the table it replaces left its place: dbt-spark drops a
-   parquet table before it writes the new one), then that delivery and the scores file deleted: the table
-   being replaced was kept aside, so the build stops, naming the file and the units, and no table changes;
+3. a build killed as it writes bronze again, and one as it writes the latest scores again (after the table
+   each replaces left its place: dbt-spark drops a parquet table before it writes the new one), then that
+   delivery and the scores file deleted: the tables being replaced were kept aside, so the build stops,
+   naming the file and the units, and no table changes;
 4. the same build with the var full_refresh_drops_deleted_files: the loss is taken, and named;
 5. a new file being copied in and a file bronze holds being rewritten in place, under a build that waits
    for files to settle: both are held back (the new one is not read half-written); the build stops,
@@ -70,10 +71,18 @@ class SparkLanding:
         self.builds += 1
         return dbt_build("spark", self.env, self.root / f"build_{self.builds}.log", *SELECTION, *args)
 
-    def build_killed(self, statement: str, *args: str) -> None:
-        """A build killed as soon as it runs `statement`."""
+    def build_killed_while_rewriting(self, schema: str, name: str) -> None:
+        """A build of the model `name` alone, killed as soon as it starts writing its table again: the table
+        it replaces has left its place (dbt-spark drops a parquet table first), and none is written yet. If
+        the kill came once Spark had begun writing, the partly written folder is deleted, as Spark's
+        "[LOCATION_ALREADY_EXISTS] ... remove the existing location first" asks an operator to."""
         self.builds += 1
-        dbt_build_killed("spark", self.env, self.root / f"build_{self.builds}.log", statement, *args)
+        log = self.root / f"build_{self.builds}.log"
+        dbt_build_killed("spark", self.env, log, f"create table {schema}.{name}", "--select", name)
+        folder = self.folder(schema, name)
+        if folder.exists():
+            assert not list(folder.glob("*.parquet")), f"{name} written whole, though the build was killed: {log}"
+            shutil.rmtree(folder)
 
     def folder(self, schema: str, name: str) -> Path:
         return self.warehouse / f"{schema}.db" / name
@@ -184,15 +193,9 @@ def test_a_deleted_file_stops_every_spark_build_until_the_loss_is_accepted(spark
     resent = spark.landing / "train_FD111_resent.txt"
     assert resent.exists(), "runs after test_a_later_delivery_wins_on_spark_though_its_file_is_older"
     before, times_before = spark.snapshot(), spark.content_times()
-    # a crash as bronze is written again: the table it replaces has left its place (dbt-spark drops a parquet
-    # table first), and none is written yet. Bronze's build only: the scores table is not touched.
-    spark.build_killed("create table bronze.base_cmapss__landed_lines", "--select", "base_cmapss__landed_lines")
-    bronze_folder = spark.folder("bronze", "base_cmapss__landed_lines")
-    if bronze_folder.exists():
-        # the kill came once the write had begun: Spark refuses to create the table over a partly written
-        # folder ("[LOCATION_ALREADY_EXISTS] ... remove the existing location first"), as an operator would
-        assert not list(bronze_folder.glob("*.parquet")), "a table written whole, though the build was killed"
-        shutil.rmtree(bronze_folder)
+    # crashes as bronze, then the latest scores, are written again: each table left its place, none written
+    spark.build_killed_while_rewriting("bronze", "base_cmapss__landed_lines")
+    spark.build_killed_while_rewriting("silver", "int_unit_risk_scores_latest")
     assert spark.snapshot() == before
     lines = len(resent.read_text().splitlines())
     resent.unlink()
@@ -202,10 +205,11 @@ def test_a_deleted_file_stops_every_spark_build_until_the_loss_is_accepted(spark
     assert stopped.returncode != 0
     assert f"This build would drop {lines} ingested lines" in stopped.stdout
     assert "at every build on Spark" in stopped.stdout
-    assert (
-        "The table bronze.base_cmapss__landed_lines is kept as bronze.base_cmapss__landed_lines__replaced, where a "
-        "build that stopped while writing it again left it" in stopped.stdout
-    )
+    for table in ("bronze.base_cmapss__landed_lines", "silver.int_unit_risk_scores_latest"):
+        assert (
+            f"The table {table} is kept as {table}__replaced, where a build that stopped while writing it again "
+            "left it; the next build that passes writes it." in stopped.stdout
+        )
     assert f"'{resent}' ({lines} lines): deleted from the landing folder after ingestion" in stopped.stdout
     assert "This build would take 2 units back to an older score, or none" in stopped.stdout
     for unit in SCORED_UNITS:
