@@ -49,8 +49,8 @@ def dbt_build(target: str, env: dict[str, str], log: Path, *args: str) -> subpro
 def dbt_build_killed(target: str, env: dict[str, str], log: Path, statement: str, *args: str) -> None:
     """That build, killed (SIGKILL to dbt and its Spark JVM, as a crash or the OOM killer would) as soon as
     dbt's log (DBT_LOG_PATH/dbt.log) shows it running `statement` (one line of SQL, as dbt logs it before it
-    runs it); it fails if the build ends first, or has not got there after 5 minutes. Its output goes to
-    `log`."""
+    runs it); it fails if the build ends before it gets there or before the kill, or has not got there
+    after 5 minutes. Its output goes to `log`."""
     dbt_log = Path(env["DBT_LOG_PATH"]) / "dbt.log"
     offset, partial_line, found = dbt_log.stat().st_size if dbt_log.exists() else 0, b"", False
 
@@ -79,8 +79,8 @@ def dbt_build_killed(target: str, env: dict[str, str], log: Path, statement: str
             deadline = time.monotonic() + 300
             while not reached() and build.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.02)
-            assert build.poll() is None, f"the build ended (exit code {build.returncode}) before it ran {statement}"
-            assert reached(), f"the build did not run {statement} in 5 minutes: {log}"
+            assert reached(), f"the build did not run {statement} (exit code {build.poll()}, 5 minutes at most): {log}"
+            assert build.poll() is None, f"the build ended (exit code {build.returncode}) before it could be killed"
         finally:
             if build.poll() is None:
                 os.killpg(build.pid, signal.SIGKILL)
