@@ -76,7 +76,7 @@
         {%- do exceptions.warn("WARNING: landing entry '" ~ f.source_file ~ "' skipped: " ~ f.detail
             ~ " (listed in bronze.stg_cmapss__landed_files)") %}
     {%- endfor %}
-    {%- if replaced_contents is not none %}
+    {%- if replaced is not none %}
     {{- assert_rebuild_holds_back_no_ingested_file(entries, replaced) }}
     {%- endif %}
 {%- endif %}
