@@ -88,9 +88,10 @@ of 2, 4, 8 ... s, at most `MAX_RETRY_SECONDS`); `--once` exits 1.
 
 A tick that did work prints one line: files new / changed / removed, landed lines ingested (the rows
 of `bronze.base_cmapss__landed_lines` stamped with the build's run_started_at), units scored, the Delta
-versions published (and compacted), the tables vacuumed, the latency (seconds from the newest landed
-file's modification time to gold published, and to gold published with its scores) and what each step
-took, steps 5-8 after `after the latency:`; then dbt's warnings (the warn tests' included), one line each.
+versions published (and compacted), the tables vacuumed, the latency (seconds from the modification
+time of the newest file the tick took in to gold published, and to gold published with its scores;
+`newest_taken_in` says which files count) and what each step took, steps 5-8 after `after the
+latency:`; then dbt's warnings (the warn tests' included), one line each.
 
 One watcher per data folder: `<data>/watch/watch.lock` is held with `fcntl.flock` (the kernel drops
 it when the process ends, SIGKILL included) and holds the PID; a second watcher (or `--once`) exits 1
@@ -712,22 +713,61 @@ def run_command(step: str, argv: list[str]) -> tuple[str, float]:
     return done.stdout, seconds
 
 
-def ingested_line_count(warehouse: Path, build_started_at: str | None) -> int | None:
-    """The landed lines a build ingested: the rows of bronze's append-only landed-lines table it stamped
-    with its run_started_at (counted after the tick's publishes, off the latency path; None when the
-    warehouse can't be read now, e.g. another process is writing it)."""
+def ingested_lines_by_file(warehouse: Path, build_started_at: str | None) -> dict[str, int] | None:
+    """The landed lines a build ingested, per landed file's name: the rows of bronze's append-only
+    landed-lines table it stamped with its run_started_at (counted after the tick's publishes, off the
+    latency path; None when the warehouse can't be read now, e.g. another process is writing it). By
+    name, as the watcher's signature names the landing folder's top-level files, however the landing
+    path is spelled."""
     if build_started_at is None or not warehouse.exists():
         return None
     import duckdb
 
     try:
         with duckdb.connect(str(warehouse), read_only=True) as con:
-            sql = f"select count(*) from {LANDED_LINES} where ingested_at = cast(? as timestamp)"
-            return int(con.execute(sql, [build_started_at]).fetchone()[0])
+            sql = (
+                f"select source_file, count(*) from {LANDED_LINES} "
+                "where ingested_at = cast(? as timestamp) group by source_file"
+            )
+            rows = con.execute(sql, [build_started_at]).fetchall()
     except duckdb.CatalogException:
-        return 0
+        return {}
     except duckdb.Error:
         return None
+    lines: dict[str, int] = {}
+    for source_file, count in rows:
+        name = os.path.basename(source_file)
+        lines[name] = lines.get(name, 0) + int(count)
+    return lines
+
+
+def newest_taken_in(
+    signature: Signature,
+    touched: Sequence[str],
+    ingested: dict[str, int] | None,
+    watched_before: bool,
+    resuming: bool,
+) -> int | None:
+    """The newest modification time (ns) of the files a tick took in: what its latency is measured from.
+
+    Of the entries `touched` (new or changed since the last successful tick), a landed data file (the
+    landing folder's top level, which bronze lists) counts when the tick's build ingested lines of it
+    (`ingested`, by name), or, in a resumed or retried tick, when the watcher saw it land (its
+    interrupted attempt may have ingested it); a file in a subfolder (the registry extract, the erasure
+    tombstones), which bronze does not list, counts when the watcher saw it change. `watched_before`:
+    the watcher had a signature of the folder before this tick. So the first tick after `make run`,
+    which finds every file new to it but ingests none, claims no latency, nor does a tick whose files
+    a `make build` run meanwhile already took in, or one after a bare `touch`. None: no such file, or
+    `ingested` unknown."""
+    if ingested is None:
+        return None
+
+    def counts(entry: str) -> bool:
+        if os.sep in entry:
+            return watched_before
+        return entry in ingested or (resuming and watched_before)
+
+    return max((signature[p][1] for p in touched if counts(p)), default=None)
 
 
 def scores_files(predictions: Path) -> set[Path]:
@@ -908,7 +948,7 @@ class Watcher:
         difference = Difference.between(state.signature or {}, signature)
         report = TickReport(difference=difference, reason=reason)
         touched = [p for p in difference.new + difference.changed if signature[p][1] > 0]
-        newest_mtime = max((signature[p][1] for p in touched), default=None)
+        watched_before = state.signature is not None
         # the new files the kernel saw whole: bronze reads them without waiting the settle interval
         whole = self.events.settled(signature) if self.events else {}
         settled = {name: value for name, value in whole.items() if name in touched}
@@ -955,8 +995,7 @@ class Watcher:
             "publish", "lakehouse.publish", self.isolated, [*_tables(tables), *(["--no-analysts"] if scoring else [])]
         )
         report.versions += published_versions(output)
-        if newest_mtime is not None:
-            report.latency_gold_s = max(time.time() - newest_mtime / 1e9, 0.0)
+        gold_at, scored_at = time.time(), None  # the latency's ends; its start is known after the tick
 
         if scoring:
             self.mark(state, "predict")
@@ -994,8 +1033,8 @@ class Watcher:
                 ["--select", *held_back, "--exclude"],
                 vacuum=not without_vacuum,
             )
-        if newest_mtime is not None and report.units_scored:
-            report.latency_scored_s = max(time.time() - newest_mtime / 1e9, 0.0)
+        if report.units_scored:
+            scored_at = time.time()
 
         # off the latency path: the warn tests (reported as the build's were; an error running one fails
         # the tick as it would have failed the build), then the count of lines ingested
@@ -1029,7 +1068,13 @@ class Watcher:
                 report.after["compaction"] = self.compact(state, project)
             self.compact_lake(state, report)
             self.vacuum_lake(state, report)
-        report.lines_ingested = ingested_line_count(self.paths.warehouse, outcome.started_at)
+        ingested = ingested_lines_by_file(self.paths.warehouse, outcome.started_at)
+        report.lines_ingested = None if ingested is None else sum(ingested.values())
+        newest = newest_taken_in(signature, touched, ingested, watched_before, resuming=everything)
+        if newest is not None:
+            report.latency_gold_s = max(gold_at - newest / 1e9, 0.0)
+            if scored_at is not None:
+                report.latency_scored_s = max(scored_at - newest / 1e9, 0.0)
 
         state.signature = signature
         state.predictions = consumed

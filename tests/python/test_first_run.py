@@ -1,6 +1,7 @@
 """What a newcomer's first `make run` meets, on real dbt builds: the dirty sample fleet builds green and shows
 the quarantine; `dbt show` of the shipped analysis; the summary counts the tests of the build it summarises;
-`make docs` from a fresh clone, with the exposures (the ML loop, the publish, the dashboard) in the lineage.
+`make docs` from a fresh clone, with the exposures (the ML loop, the publish, the dashboard) in the lineage;
+the first watcher tick after that build.
 
 One tiny fleet with the dirty files (`ml.simulate.land_dirty_files`), built once for the module.
 """
@@ -19,6 +20,7 @@ from ml import summary
 from ml.config import REPO_ROOT
 from ml.simulate import DIRTY_LINE_RULES, FleetSpec, land_dirty_files
 from tests.python.conftest import Environment
+from tests.python.test_lakehouse_watch import TICK_LINE, once
 
 pytestmark = pytest.mark.dbt
 
@@ -154,3 +156,16 @@ def test_make_docs_from_a_fresh_clone_renders_the_lineage_with_its_exposures(tmp
         "source.pdm_lakehouse.predictions.unit_risk_scores"
         in manifest["parent_map"]["model.pdm_lakehouse.stg_predictions__unit_risk_scores"]
     )
+
+
+def test_the_first_watcher_tick_after_it_ingests_nothing_and_claims_no_latency(dirty) -> None:
+    """`make once` after `make run`'s build: every file is new to the watcher, which has no state yet, but
+    its build ingests none of them (they are in gold already), and the tick claims no landing-to-gold
+    latency for them. Last in this module: it publishes and builds in the module's environment."""
+    env, _ = dirty
+    ticked = once(env)
+    assert ticked.returncode == 0, ticked.stdout + ticked.stderr
+    [tick] = [line for line in ticked.stdout.splitlines() if TICK_LINE.match(line)]
+    files = sum(1 for path in env.paths.landing.rglob("*") if path.is_file())
+    assert f"files {files} new" in tick and "; 0 lines ingested;" in tick, tick
+    assert "latency" not in tick.partition(" [")[0], tick

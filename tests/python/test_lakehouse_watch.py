@@ -179,6 +179,8 @@ def test_once_ingests_what_landed_and_publishes_it(watched) -> None:
     assert f"{len(tables)} Delta versions" in ticks[0] and "fct_unit_cycle_features v0" in ticks[0]
     assert "no champion models" in first.stdout  # said once: scores wait for `make train`
     assert "; after the latency: warn tests " in ticks[0]
+    # a first tick on a folder nothing had built: its latency starts at the newest file its build took in
+    assert re.search(r"; latency [0-9.]+ s to gold \[", ticks[0]), ticks[0]
     assert "compaction" not in ticks[0] and not state(env)["compaction_pending"]  # its builds vacuumed
     built = {row[0] for row in env.query("select unit_id from gold.dim_units")}
     assert built and published_units(env) == built
@@ -231,7 +233,7 @@ def test_sigterm_during_a_tick_finishes_the_tick_then_exits_0(watched) -> None:
     assert watcher.returncode == 0, out + err
     ticks = [line for line in out.splitlines() if TICK_LINE.match(line)]
     assert len(ticks) == 1 and "files 1 new" in ticks[0], out
-    assert f"{lines_of(delivered):,} lines ingested" in ticks[0]
+    assert f"{lines_of(delivered):,} lines ingested" in ticks[0] and "; latency " in ticks[0]
     assert out.rstrip().endswith("SIGTERM received: stopped after the current tick")
     assert unit_ids(delivered) <= published_units(env)
     saved = state(env)

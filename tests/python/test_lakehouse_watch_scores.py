@@ -68,6 +68,7 @@ def test_a_scored_tick_publishes_the_marts_that_read_scores_once_with_the_scores
     assert ticked.returncode == 0, ticked.stdout + ticked.stderr
     [tick] = [line for line in ticked.stdout.splitlines() if TICK_LINE.match(line)]
     assert "scores build" in tick and "publish scores" in tick and "marts build" not in tick, tick
+    assert re.search(r"; latency [0-9.]+ s to gold, [0-9.]+ s with scores \[", tick), tick
     built, fed = run_results(env), run_results(env, "scores")
     assert "fct_unit_cycle_features" in built and not set(SCORE_FED_MARTS) & set(built)
     assert all(fed[mart] == "success" for mart in SCORE_FED_MARTS)

@@ -9,7 +9,8 @@ No dbt here: real DuckDB files and real Delta tables.
 - `ml.predict.units_in_commits`: `predict --changed-only` scores the units the feature table's Delta
   commits rewrote since the last scores (a compaction rewrote none), and falls back to every unit when the
   log can't say;
-- `ingested_line_count`: the lines a tick reports ingested are those its build stamped;
+- `ingested_lines_by_file`: the lines a tick reports ingested are those its build stamped;
+- `newest_taken_in`: a tick's latency starts at the newest file it took in, not at a file new only to the watcher;
 - `project_signature`: the project is signed by its dbt files' contents, not their times.
 """
 
@@ -33,7 +34,8 @@ from lakehouse.watch import (
     PREDICTIONS_SOURCES,
     State,
     Watcher,
-    ingested_line_count,
+    ingested_lines_by_file,
+    newest_taken_in,
     pending_reason,
     project_signature,
 )
@@ -279,17 +281,47 @@ def test_changed_only_scores_the_rewritten_units_as_a_full_scoring_would(tmp_pat
     assert not again.written and again.path == changed.path
 
 
-# ------------------------------------------------------------------------- lines ingested
+# ------------------------------------------------------------------------- lines ingested, latency
 
 
 def test_the_lines_ingested_are_those_the_build_stamped(tmp_path) -> None:
     warehouse = tmp_path / "pdm.duckdb"
     started = "2026-12-04 10:00:00.123456"
-    assert ingested_line_count(warehouse, started) is None  # no warehouse (a failed first build)
+    assert ingested_lines_by_file(warehouse, started) is None  # no warehouse (a failed first build)
     with duckdb.connect(str(warehouse)) as con:
         con.execute("create schema bronze")
-        con.execute(f"create table {LANDED_LINES} (ingested_at timestamp, line_number bigint)")
-        con.execute(f"insert into {LANDED_LINES} select timestamp '2026-12-01', range from range(100)")
-        con.execute(f"insert into {LANDED_LINES} select cast('{started}' as timestamp), range from range(7)")
-    assert ingested_line_count(warehouse, started) == 7
-    assert ingested_line_count(warehouse, "2026-12-04 10:00:00.123457") == 0
+        con.execute(f"create table {LANDED_LINES} (source_file varchar, ingested_at timestamp, line_number bigint)")
+        con.execute(f"insert into {LANDED_LINES} select '/l/a.txt', timestamp '2026-12-01', range from range(100)")
+        for path, lines in (("/l/a.txt", 7), ("/l/b.txt", 3), ("/elsewhere/b.txt", 2)):
+            con.execute(
+                f"insert into {LANDED_LINES} select '{path}', cast('{started}' as timestamp), range from range({lines})"
+            )
+    # by name, as the watcher's signature names the landing folder's files (a landing path moved: both)
+    assert ingested_lines_by_file(warehouse, started) == {"a.txt": 7, "b.txt": 5}
+    assert ingested_lines_by_file(warehouse, "2026-12-04 10:00:00.123457") == {}
+
+
+def test_the_latency_starts_at_the_newest_file_the_tick_took_in() -> None:
+    signature = {
+        "train_FD101.txt": [100, 5_000],
+        "test_FD101.txt": [80, 9_000],
+        "registry": [-1, -1],
+        "registry/equipment_registry.csv": [10, 7_000],
+    }
+    touched = ["registry/equipment_registry.csv", "test_FD101.txt", "train_FD101.txt"]
+    # the first tick after `make run`: every file new to the watcher, none ingested by its build
+    assert newest_taken_in(signature, touched, {}, watched_before=False, resuming=False) is None
+    # ... and on a folder nothing had built: the files its build ingested
+    ingested = {"train_FD101.txt": 100, "test_FD101.txt": 80}
+    assert newest_taken_in(signature, touched, ingested, watched_before=False, resuming=False) == 9_000
+    # a later tick: the data files its build ingested, and the registry extract the watcher saw change
+    assert newest_taken_in(signature, touched, {"train_FD101.txt": 100}, watched_before=True, resuming=False) == 7_000
+    # a test file touched (same content: no line ingested) and taken in by a `make build` meanwhile: not counted
+    assert newest_taken_in(signature, touched[1:], {"train_FD101.txt": 100}, True, resuming=False) == 5_000
+    assert newest_taken_in(signature, touched[1:], {}, watched_before=True, resuming=False) is None
+    # a resumed or retried tick: the files that landed since the last successful tick, which its
+    # interrupted attempt may have ingested
+    assert newest_taken_in(signature, touched[1:], {}, watched_before=True, resuming=True) == 9_000
+    assert newest_taken_in(signature, touched[1:], {}, watched_before=False, resuming=True) is None
+    # the warehouse could not be read: unknown
+    assert newest_taken_in(signature, touched, None, watched_before=True, resuming=False) is None
