@@ -756,9 +756,10 @@ def newest_taken_in(
     interrupted attempt may have ingested it); a file in a subfolder (the registry extract, the erasure
     tombstones), which bronze does not list, counts when the watcher saw it change. `watched_before`:
     the watcher had a signature of the folder before this tick. So the first tick after `make run`,
-    which finds every file new to it but ingests none, claims no latency, nor does a tick whose files
-    a `make build` run meanwhile already took in, or one after a bare `touch`. None: no such file, or
-    `ingested` unknown."""
+    which finds every file new to it but ingests none, claims no latency, nor does a tick whose data
+    files a `make build` run meanwhile already took in, or one after a bare `touch`. A registry extract
+    or tombstone that a build outside the watcher (`make build`, `make erase`) took in meanwhile still
+    counts: nothing records which build read them. None: no such file, or `ingested` unknown."""
     if ingested is None:
         return None
 
