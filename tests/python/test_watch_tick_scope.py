@@ -317,7 +317,8 @@ def test_the_latency_starts_at_the_newest_file_the_tick_took_in() -> None:
     # a later tick: the data files its build ingested, and the registry extract the watcher saw change
     assert newest_taken_in(signature, touched, {"train_FD101.txt": 100}, watched_before=True, resuming=False) == 7_000
     # a test file touched (same content: no line ingested) and taken in by a `make build` meanwhile: not counted
-    assert newest_taken_in(signature, touched[1:], {"train_FD101.txt": 100}, True, resuming=False) == 5_000
+    only_train = {"train_FD101.txt": 100}
+    assert newest_taken_in(signature, touched[1:], only_train, watched_before=True, resuming=False) == 5_000
     assert newest_taken_in(signature, touched[1:], {}, watched_before=True, resuming=False) is None
     # a resumed or retried tick: the files that landed since the last successful tick, which its
     # interrupted attempt may have ingested
