@@ -7,7 +7,8 @@ Every tick (one every `--every` seconds, at once after a tick that took longer, 
 kernel reports that a file landed: lakehouse/landing_events.py, Linux inotify) lists the landing
 folder (`PDM_LANDING_PATH`; the registry extract's and the erasure tombstone's subfolders included:
 relative path, size, mtime_ns of every entry, no file content) and compares that signature with the
-one saved after the last SUCCESSFUL tick in `<data>/watch/state.json` (written atomically), and the
+one saved after the last SUCCESSFUL tick in `<data>/watch/state.json` (written atomically; or by the
+last `make run`, which hands what it took in over to the watcher: lakehouse/watch_handover.py), and the
 predictions folder's listing with the one that tick's builds took in. Nothing changed: nothing else
 happens (no dbt, no output). Changed (in the predictions folder: scores or drift figures written
 outside a tick, by `make predict` or `make monitor`), no state yet, the warehouse or the lake gone, or
@@ -222,7 +223,11 @@ Signature = dict[str, list[int]]  # relative path -> [size, mtime_ns] (directori
 
 
 class WatcherBusyError(RuntimeError):
-    """Another watcher holds this data folder's lock."""
+    """Another watcher holds this data folder's lock; `who` names it ('PID 123 (since ...)')."""
+
+    def __init__(self, message: str, who: str) -> None:
+        super().__init__(message)
+        self.who = who
 
 
 # ------------------------------------------------------------------------------ signatures
@@ -313,7 +318,8 @@ class Difference:
 
 @dataclass
 class State:
-    """What `<data>/watch/state.json` holds: the last successful tick's signature and whether a tick is running."""
+    """What `<data>/watch/state.json` holds: the last successful tick's signature (or that of what `make run`
+    took in: lakehouse/watch_handover.py) and whether a tick is running."""
 
     signature: Signature | None = None  # landing signature at the start of the last successful tick
     project: str | None = None  # project signature the last successful tick ran unit tests and seeds for
@@ -323,6 +329,7 @@ class State:
     in_progress: bool = False
     step: str = ""
     succeeded_at: str | None = None
+    handed_over_by: str | None = None  # set when `make run` wrote this state (lakehouse/watch_handover.py)
     predictions: Signature | None = None  # the predictions folder at the end of the last successful tick
     # warn tests deferred to a quiet moment (`Watcher.defer_warn_tests`): `select` (the selectors of
     # the builds they were left out of), `scope` (those builds' test scope, `build_test_scope`),
@@ -350,6 +357,7 @@ class State:
             in_progress=bool(data.get("in_progress")),
             step=data.get("step", ""),
             succeeded_at=data.get("succeeded_at"),
+            handed_over_by=data.get("handed_over_by"),
             predictions=data.get("predictions"),
             warn_tests=data.get("warn_tests"),
             compaction_pending=bool(data.get("compaction_pending")),
@@ -357,7 +365,7 @@ class State:
         )
 
     def save(self, path: Path) -> None:
-        """Write atomically: a temp file in the same folder, fsynced, renamed over the old one."""
+        """Write atomically (`write_json`)."""
         data = {
             "version": STATE_VERSION,
             "signature": self.signature,
@@ -368,6 +376,7 @@ class State:
             "in_progress": self.in_progress,
             "step": self.step,
             "succeeded_at": self.succeeded_at,
+            "handed_over_by": self.handed_over_by,
             "predictions": self.predictions,
             "warn_tests": self.warn_tests,
             "compaction_pending": self.compaction_pending,
@@ -375,12 +384,17 @@ class State:
             "pid": os.getpid(),
             "updated_at": _now(),
         }
-        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-        with open(partial, "w") as handle:
-            json.dump(data, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(partial, path)
+        write_json(path, data)
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write `data` to `path` atomically: a temp file in the same folder, fsynced, renamed over the old one."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    with open(partial, "w") as handle:
+        json.dump(data, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
 
 
 STATE_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # the state file's times, UTC
@@ -439,7 +453,8 @@ def acquire_lock(paths: Paths) -> int:
         who = f"PID {holder['pid']} (since {holder.get('since', '?')})" if holder.get("pid") else "another process"
         raise WatcherBusyError(
             f"another watcher, {who}, is watching the data folder {paths.data_dir} (lock file {path}); "
-            "stop it first (one watcher per data folder)"
+            "stop it first (one watcher per data folder)",
+            who,
         ) from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, json.dumps({"pid": os.getpid(), "since": _now(), "argv": sys.argv}).encode(), 0)
@@ -1088,6 +1103,7 @@ class Watcher:
         state.in_progress = False
         state.step = ""
         state.succeeded_at = _now()
+        state.handed_over_by = None
         state.save(self.state_path)
         report.breaches = sla_breaches(self.paths.warehouse)
         self.last_work_at = time.monotonic()
@@ -1511,7 +1527,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ok = watcher.run_tick()
             if ok and watcher.idle:
                 state = State.load(watcher.state_path)
-                print(f"once: nothing new in {paths.landing} since the tick of {state.succeeded_at}", flush=True)
+                since = f"`{state.handed_over_by}`" if state.handed_over_by else "the tick"
+                print(f"once: nothing new in {paths.landing} since {since} of {state.succeeded_at}", flush=True)
             return 0 if ok else 1
         assert events is not None
         print(watcher.warm_up(), flush=True)

@@ -1,7 +1,7 @@
 """What a newcomer's first `make run` meets, on real dbt builds: the dirty sample fleet builds green and shows
 the quarantine; `dbt show` of the shipped analysis; the summary counts the tests of the build it summarises;
 `make docs` from a fresh clone, with the exposures (the ML loop, the publish, the dashboard) in the lineage;
-the first watcher tick after that build.
+the first watcher tick after a build it did not run; what `make run` hands over to the watcher.
 
 One tiny fleet with the dirty files (`ml.simulate.land_dirty_files`), built once for the module.
 """
@@ -16,11 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from lakehouse import watch_handover
+from lakehouse.publish import publish
+from lakehouse.watch import STATE_FILE, STATE_SUBDIR
 from ml import summary
 from ml.config import REPO_ROOT
 from ml.simulate import DIRTY_LINE_RULES, FleetSpec, land_dirty_files
 from tests.python.conftest import Environment
-from tests.python.test_lakehouse_watch import TICK_LINE, once
+from tests.python.test_lakehouse_watch import TICK_LINE, dbt_traces, deliver, lines_of, once
 
 pytestmark = pytest.mark.dbt
 
@@ -39,7 +42,9 @@ def dirty(module_environment: Environment):
     env = module_environment
     env.land(TINY)
     files = land_dirty_files(env.paths.landing, TINY.dataset)
-    # the build `make run` runs: no lenient vars, so an error-severity test failing fails it
+    # the build `make run` runs, after signing what it takes in for the watcher (`watch_handover begin`): no
+    # lenient vars, so an error-severity test failing fails it
+    watch_handover.begin(env.paths)
     env.landing_build = env.build()
     shutil.copy(env.paths.data_dir / "dbt_target" / "run_results.json", env.paths.data_dir / "build_results.json")
     return env, files
@@ -159,9 +164,10 @@ def test_make_docs_from_a_fresh_clone_renders_the_lineage_with_its_exposures(tmp
 
 
 def test_the_first_watcher_tick_after_it_ingests_nothing_and_claims_no_latency(dirty) -> None:
-    """`make once` after `make run`'s build: every file is new to the watcher, which has no state yet, but
-    its build ingests none of them (they are in gold already), and the tick claims no landing-to-gold
-    latency for them. Last in this module: it publishes and builds in the module's environment."""
+    """`make once` after a build the watcher did not run (`make build`, or a `make run` stopped before its
+    hand-over): every file is new to the watcher, which has no state yet, but its build ingests none of them
+    (they are in gold already), and the tick claims no landing-to-gold latency for them. Near the end of this
+    module: it publishes and builds in the module's environment."""
     env, _ = dirty
     ticked = once(env)
     assert ticked.returncode == 0, ticked.stdout + ticked.stderr
@@ -169,3 +175,39 @@ def test_the_first_watcher_tick_after_it_ingests_nothing_and_claims_no_latency(d
     files = sum(1 for path in env.paths.landing.rglob("*") if path.is_file())
     assert f"files {files} new" in tick and "; 0 lines ingested;" in tick, tick
     assert "latency" not in tick.partition(" [")[0], tick
+
+
+def test_make_run_hands_what_it_took_in_over_to_the_watcher(dirty) -> None:
+    """`make run`'s hand-over (`lakehouse.watch_handover`, around the module's build): `make once` after it
+    finds nothing new and runs no dbt; a file landing then is what the next tick takes in, with a build of
+    what it reaches and its latency. Last in this module (it builds and publishes in its environment)."""
+    env, _ = dirty
+    state = env.paths.data_dir / STATE_SUBDIR / STATE_FILE
+    state.unlink(missing_ok=True)  # the state an earlier test's tick left: the watcher starts after `make run`
+    publish(env.paths.warehouse, env.paths.lake)
+    watch_handover.scores(env.paths)
+    said = watch_handover.commit(env.paths)
+    assert said.startswith(f"watch: what this run took in is handed over to the watcher ({state})"), said
+    assert not watch_handover.handover_path(env.paths).exists()
+    assert json.loads(state.read_text())["handed_over_by"] == "make run"
+
+    traces = dbt_traces(env)
+    # the one thing due: the lake's vacuum, which no watcher ran in this data folder yet (no dbt)
+    vacuumed = once(env)
+    assert vacuumed.returncode == 0, vacuumed.stdout + vacuumed.stderr
+    assert re.fullmatch(r"\d\d:\d\d:\d\d lake vacuum at a quiet moment: nothing to delete\n", vacuumed.stdout)
+    quiet = once(env)
+    assert quiet.returncode == 0, quiet.stdout + quiet.stderr
+    assert quiet.stdout.startswith(f"once: nothing new in {env.paths.landing} since `make run` of "), quiet.stdout
+    assert dbt_traces(env) == traces, "the watcher ran dbt for what `make run` had taken in"
+
+    delivered = deliver(env, 1)
+    ticked = once(env)
+    assert ticked.returncode == 0, ticked.stdout + ticked.stderr
+    [tick] = [line for line in ticked.stdout.splitlines() if TICK_LINE.match(line)]
+    assert "files 1 new, 0 changed" in tick and f"; {lines_of(delivered):,} lines ingested;" in tick, tick
+    assert re.search(r"; latency [0-9.]+ s to gold \[", tick), tick
+    # a continuation: the build selected what the landed data files reach, not every node
+    build = json.loads((env.paths.data_dir / "dbt_target" / "run_results.json").read_text())["args"]
+    assert build["select"] == ["source:cmapss.sensor_files+", "source:cmapss.rul_files+"], build
+    assert json.loads(state.read_text())["handed_over_by"] is None
