@@ -37,10 +37,13 @@ install: $(VENV)/.installed ## create .venv with the pinned dependencies
 # otherwise show the quarantine at work. The main build writes its run results to its own target folder,
 # RUN_BUILD_TARGET, and the summary reads those (another dbt command may rewrite target/ meanwhile).
 RUN_BUILD_TARGET := target/make-run
+# the hand-over to `make watch` (lakehouse/watch_handover.py), its steps named by this `make run`'s own id
+run: HANDOVER = $(PY) -m lakehouse.watch_handover --run $(HANDOVER_RUN)
+run: HANDOVER_RUN := make-run-$(shell date +%s%N)
 run: install ## the whole job: sample fleet (+ a few bad files; DIRTY=0: none) if landing is empty, build, publish, train, score, hand over to `make watch`, summary
 	$(PY) -m ml.simulate sample-fleet $(if $(filter 0,$(DIRTY)),,--dirty)
 	@# what the build takes in, signed first: the last step hands it over to `make watch` (watch_handover.py)
-	$(PY) -m lakehouse.watch_handover begin
+	$(HANDOVER) begin
 	@# no mkdir: the warehouse_guard plugin creates the warehouse's folder wherever PDM_* points
 	$(DBT) build --target-path $(RUN_BUILD_TARGET)
 	$(PY) -m lakehouse.publish
@@ -49,10 +52,10 @@ run: install ## the whole job: sample fleet (+ a few bad files; DIRTY=0: none) i
 	$(PY) -m ml.monitor
 	@# the scores and drift figures just written back reach gold.mart_fleet_health and
 	@# gold.mart_model_monitoring, then their new Delta versions
-	$(PY) -m lakehouse.watch_handover scores
+	$(HANDOVER) scores
 	$(DBT) build --select stg_predictions__unit_risk_scores+ stg_predictions__model_monitoring+ --target-path target/scores
 	$(PY) -m lakehouse.publish
-	$(PY) -m lakehouse.watch_handover commit
+	$(HANDOVER) commit
 	$(PY) -m ml.summary --run-results $(RUN_BUILD_TARGET)/run_results.json
 
 build: install ## dbt build (seeds, snapshot, models, tests) on the dev warehouse

@@ -1,8 +1,8 @@
 """`make run` hands what it took in over to the watcher, so `make watch` starts from there.
 
-    python -m lakehouse.watch_handover begin    # before make run's build: the landing folder and project, signed
-    python -m lakehouse.watch_handover scores   # before its score feed-back build: the predictions folder, signed
-    python -m lakehouse.watch_handover commit   # after its last publish: the watcher's state, as a tick leaves it
+    python -m lakehouse.watch_handover --run ID begin   # before make run's build: landing folder and project signed
+    python -m lakehouse.watch_handover --run ID scores  # before its score feed-back build: the predictions folder
+    python -m lakehouse.watch_handover --run ID commit  # after its last publish: the state a tick would leave
 
 Without it, a watcher started after `make run` has no state (`<data>/watch/state.json`): its first look
 finds every landed file new and runs a build of every node, unit tests and seeds included, and a publish
@@ -25,7 +25,9 @@ would have run.
 
 Nothing is handed over when a step of the run failed (make stops before `commit`), or while a watcher
 holds the data folder's lock (it keeps its own state; `commit` says so and exits 0). The pending
-hand-over is `<data>/watch/handover.json`, written atomically; `commit` removes it.
+hand-over is `<data>/watch/handover.json`, written atomically; `commit` removes it. `--run` names the
+run (make run passes an id of its own): `scores` and `commit` refuse a hand-over another run began, so
+the steps of a run that failed half-way can't be completed by hand or by the next run's.
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ def _write(path: Path, data: dict[str, Any]) -> None:
     write_json(path, data)
 
 
-def _read(paths: Paths) -> dict[str, Any]:
+def _read(paths: Paths, run: str) -> dict[str, Any]:
     path = handover_path(paths)
     try:
         data = json.loads(path.read_text())
@@ -85,6 +87,10 @@ def _read(paths: Paths) -> dict[str, Any]:
         raise HandoverError(f"{path} is not readable JSON ({error}): run `make run` again") from None
     if data.get("version") != HANDOVER_VERSION:
         raise HandoverError(f"{path} was written by another version of this module: run `make run` again")
+    if data.get("run") != run:
+        raise HandoverError(
+            f"{path} was begun by another run ({data.get('run')!r}, not {run!r}): a run's steps are its own"
+        )
     if data.get("places") != _places(paths):
         raise HandoverError(
             f"{path} was begun for other paths ({data.get('places')}) than these ({_places(paths)}): "
@@ -93,13 +99,14 @@ def _read(paths: Paths) -> dict[str, Any]:
     return data
 
 
-def begin(paths: Paths) -> Path:
+def begin(paths: Paths, run: str) -> Path:
     """Before the build: the landing folder's and the project's signatures, as a tick takes them at its start."""
     path = handover_path(paths)
     _write(
         path,
         {
             "version": HANDOVER_VERSION,
+            "run": run,
             "places": _places(paths),
             "signature": landing_signature(paths.landing),
             "project": project_signature(),
@@ -110,17 +117,18 @@ def begin(paths: Paths) -> Path:
     return path
 
 
-def scores(paths: Paths) -> None:
+def scores(paths: Paths, run: str) -> None:
     """Before the score feed-back build: the predictions folder's signature (what that build takes in)."""
-    data = _read(paths)
+    data = _read(paths, run)
     data["predictions"] = folder_signature(paths.predictions)
     _write(handover_path(paths), data)
 
 
-def commit(paths: Paths) -> str:
+def commit(paths: Paths, run: str) -> str:
     """After the last publish: the watcher's state, as the tick that ran the same would have left it.
-    Returns the line to print. Raises HandoverError when `begin` or `scores` did not run for these paths."""
-    data = _read(paths)
+    Returns the line to print. Raises HandoverError when `begin` or `scores` did not run for this run and
+    these paths."""
+    data = _read(paths, run)
     if data["predictions"] is None:
         raise HandoverError(f"{handover_path(paths)}: `scores` did not run before the score feed-back build")
     try:
@@ -156,6 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m lakehouse.watch_handover",
         description="Hand what `make run` took in over to the watcher (lakehouse/watch.py), step by step.",
     )
+    parser.add_argument("--run", default="", help="the run's id: each step of one run passes the same")
     parser.add_argument(
         "step",
         choices=("begin", "scores", "commit"),
@@ -165,11 +174,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths = Paths.from_env()
     try:
         if args.step == "begin":
-            begin(paths)
+            begin(paths, args.run)
         elif args.step == "scores":
-            scores(paths)
+            scores(paths, args.run)
         else:
-            print(commit(paths), flush=True)
+            print(commit(paths, args.run), flush=True)
     except HandoverError as error:
         print(f"watch_handover {args.step}: {error}", file=sys.stderr)
         return 1

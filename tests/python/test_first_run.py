@@ -27,6 +27,7 @@ from tests.python.test_lakehouse_watch import TICK_LINE, dbt_traces, deliver, li
 
 pytestmark = pytest.mark.dbt
 
+RUN = "make-run-test"  # the hand-over's run id (`make run` passes its own)
 TINY = FleetSpec(dataset="FD101", train_units=3, test_units=3, conditions=1, fault_modes=1, seed=3)
 EXPOSURES = {
     "fleet_dashboard": "dashboard",
@@ -44,7 +45,7 @@ def dirty(module_environment: Environment):
     files = land_dirty_files(env.paths.landing, TINY.dataset)
     # the build `make run` runs, after signing what it takes in for the watcher (`watch_handover begin`): no
     # lenient vars, so an error-severity test failing fails it
-    watch_handover.begin(env.paths)
+    watch_handover.begin(env.paths, RUN)
     env.landing_build = env.build()
     shutil.copy(env.paths.data_dir / "dbt_target" / "run_results.json", env.paths.data_dir / "build_results.json")
     return env, files
@@ -185,8 +186,8 @@ def test_make_run_hands_what_it_took_in_over_to_the_watcher(dirty) -> None:
     state = env.paths.data_dir / STATE_SUBDIR / STATE_FILE
     state.unlink(missing_ok=True)  # the state an earlier test's tick left: the watcher starts after `make run`
     publish(env.paths.warehouse, env.paths.lake)
-    watch_handover.scores(env.paths)
-    said = watch_handover.commit(env.paths)
+    watch_handover.scores(env.paths, RUN)
+    said = watch_handover.commit(env.paths, RUN)
     assert said.startswith(f"watch: what this run took in is handed over to the watcher ({state})"), said
     assert not watch_handover.handover_path(env.paths).exists()
     assert json.loads(state.read_text())["handed_over_by"] == "make run"
