@@ -446,24 +446,35 @@ def delete_from_lake(con: duckdb.DuckDBPyConnection, lake: Path, unit: Unit, rec
     for name in published_with_units(lake):
         deleted = delete_units_from_table(con, lake, name, [unit.unit_id], "erase")
         if deleted is not None:
-            rows, version = deleted
-            record.delta_versions[f"lake/{publishing.LAYER}/{name}"] = version
-            record.removed_rows[f"lake/{publishing.LAYER}/{name}"] = rows
+            record.delta_versions[f"lake/{publishing.LAYER}/{name}"] = deleted.version
+            record.removed_rows[f"lake/{publishing.LAYER}/{name}"] = deleted.rows
+
+
+@dataclass(frozen=True)
+class DeletedUnits:
+    """What `delete_units_from_table` deleted: the units the table held, their rows, the DELETE commit."""
+
+    units: tuple[str, ...]  # sorted
+    rows: int
+    version: int
 
 
 def delete_units_from_table(
     con: duckdb.DuckDBPyConnection, lake: Path, name: str, unit_ids: Sequence[str], mode: str
-) -> tuple[int, int] | None:
+) -> DeletedUnits | None:
     """Delete the rows of `unit_ids` from the latest version of published table `name` in one DELETE commit
     (lake lock held), carrying the previous commit's `pdm.*` metadata with the fingerprint updated (the
-    rows' hash aggregates taken out) and `pdm.mode` `mode`; returns (rows deleted, the new version), or None
-    when the table holds none of them (no commit)."""
+    rows' hash aggregates taken out) and `pdm.mode` `mode`; returns which of the units it held, their rows and
+    the new version, or None when the table holds none of them (no commit)."""
     predicate = f"{publishing.UNIT_KEY} in ({', '.join(publishing._literal(u) for u in unit_ids)})"
     path = lakelib.mart_path(lake, name, publishing.LAYER)
     table = DeltaTable(str(path))
     version = table.version()
-    (rows,) = con.execute(f"select count(*) from {lakelib.delta_scan_sql(path, version)} where {predicate}").fetchone()
-    if not rows:
+    held = con.execute(
+        f"select {publishing.UNIT_KEY}, count(*) from {lakelib.delta_scan_sql(path, version)} "
+        f"where {predicate} group by all order by 1"
+    ).fetchall()
+    if not held:
         return None
     commit = publishing.latest_commit(table)
     metadata = publishing.pdm_metadata(commit)
@@ -495,7 +506,7 @@ def delete_units_from_table(
         commit_properties=CommitProperties(custom_metadata=metadata),
         post_commithook_properties=publishing.POST_COMMIT,
     )
-    return int(rows), DeltaTable(str(path)).version()
+    return DeletedUnits(tuple(unit for unit, _ in held), sum(int(n) for _, n in held), DeltaTable(str(path)).version())
 
 
 def versions_holding(con: duckdb.DuckDBPyConnection, lake: Path, unit: Unit) -> dict[str, list[int]]:

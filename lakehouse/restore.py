@@ -81,20 +81,6 @@ def commit_of(table: DeltaTable, version: int) -> dict:
     raise RestoreError(f"{table.table_uri}: no commit info for v{version} (its log file is gone)")
 
 
-def erased_units_held(path: Path, landing: Path | None) -> tuple[str, ...]:
-    """The units of the erasure tombstone in `landing` that the latest version of the table at `path` holds."""
-    erased = sorted({row["unit_id"] for row in read_tombstone(landing)}) if landing is not None else []
-    if not erased or UNIT_KEY not in {f.name for f in DeltaTable(str(path)).schema().fields}:
-        return ()
-    with lakelib.connect() as con:
-        held = con.execute(
-            f"select distinct {UNIT_KEY} from {lakelib.delta_scan_sql(path)} where {UNIT_KEY} in "
-            f"(select unnest(?::varchar[])) order by 1",
-            [erased],
-        ).fetchall()
-    return tuple(unit for (unit,) in held)
-
-
 def restore(
     lake: Path,
     table: str,
@@ -133,26 +119,34 @@ def restore(
                 f"the table is left at v{published.version()} (were that version's files vacuumed?)"
             ) from exc
         new_version = lakelib.latest_version(path)
-        erased = erased_units_held(path, landing)
-        erased_rows, latest = 0, None
-        if erased:
-            # an in-memory connection: no warehouse table to type the fingerprint by, so the DELETE commit
-            # drops it and the next publish compares the table whole
+        tombstoned = sorted({row["unit_id"] for row in read_tombstone(landing)}) if landing is not None else []
+        deleted = None
+        if tombstoned and UNIT_KEY in {f.name for f in DeltaTable(str(path)).schema().fields}:
+            # one scan finds which of them the restored content holds, and their rows; an in-memory
+            # connection: no warehouse table to type the fingerprint by, so the DELETE commit drops it and
+            # the next publish compares the table whole
             try:
                 with lakelib.connect() as con:
-                    deleted = delete_units_from_table(con, Path(lake), name, erased, "restore")
+                    deleted = delete_units_from_table(con, Path(lake), name, tombstoned, "restore")
             except Exception as exc:  # deltalake's and duckdb's own types: one message naming what is left
                 raise RestoreError(
-                    f"{LAYER}.{name}: restored v{target} as v{new_version}, but the erased units it holds "
-                    f"({', '.join(erased)}) could not be deleted again ({type(exc).__name__}: {exc}): "
-                    "run `make publish` now (the warehouse no longer holds them)"
+                    f"{LAYER}.{name}: restored v{target} as v{new_version}, but the rows it holds of erased units "
+                    f"(of the {len(tombstoned)} the tombstone names) could not be deleted again "
+                    f"({type(exc).__name__}: {exc}): run `make publish` now (the warehouse no longer holds them)"
                 ) from exc
-            erased_rows, latest = deleted or (0, None)
         try:
             analysts.refresh_under_lock(Path(lake), analysts.default_database(Path(lake)))
         except analysts.AnalystsError as exc:
             raise analysts.AnalystsError(f"{LAYER}.{name}: restored v{target} as v{new_version}, but {exc}") from exc
-    return RestoreResult(name, target, new_version, metadata.get(META_RESTORED_AS_OF), erased, erased_rows, latest)
+    return RestoreResult(
+        name,
+        target,
+        new_version,
+        metadata.get(META_RESTORED_AS_OF),
+        deleted.units if deleted else (),
+        deleted.rows if deleted else 0,
+        deleted.version if deleted else None,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
