@@ -62,7 +62,7 @@ from deltalake import DeltaTable
 from lakehouse import lake as lakelib
 from lakehouse import publish as publishing
 from lakehouse.lock import DEFAULT_TIMEOUT_S, lake_lock
-from ml.config import REPO_ROOT, Paths
+from ml.config import REPO_ROOT, Paths, env_number
 
 ENV_VAR = "PDM_ANALYSTS_DB"
 FILE_NAME = "analysts.duckdb"
@@ -374,7 +374,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--lock-timeout",
         type=float,
-        default=float(os.environ.get("PDM_LAKE_LOCK_TIMEOUT", DEFAULT_TIMEOUT_S)),
+        default=env_number("PDM_LAKE_LOCK_TIMEOUT", DEFAULT_TIMEOUT_S),
         metavar="SECONDS",
         help="how long to wait for a running publish, restore, erase or optimize to release the lake",
     )

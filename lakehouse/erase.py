@@ -76,7 +76,7 @@ from lakehouse import lake as lakelib
 from lakehouse import publish as publishing
 from lakehouse.lock import DEFAULT_TIMEOUT_S, lake_lock
 from lakehouse.optimize import optimize_table, registered_versions
-from ml.config import REPO_ROOT, Paths
+from ml.config import REPO_ROOT, Paths, env_number
 
 ERASURES_SUBDIR = "erasures"
 TOMBSTONE_FILE = "erased_units.csv"
@@ -741,7 +741,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--lock-timeout",
         type=float,
-        default=float(os.environ.get("PDM_LAKE_LOCK_TIMEOUT", DEFAULT_TIMEOUT_S)),
+        default=env_number("PDM_LAKE_LOCK_TIMEOUT", DEFAULT_TIMEOUT_S),
         metavar="SECONDS",
         help=f"how long to wait for the lake lock (default $PDM_LAKE_LOCK_TIMEOUT or {DEFAULT_TIMEOUT_S:g})",
     )
@@ -757,7 +757,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ["--target", args.target] if args.target else [],
             None,
             args.lock_timeout,
-            float(os.environ.get("PDM_WAREHOUSE_LOCK_WAIT_SECONDS", 30)),
+            env_number("PDM_WAREHOUSE_LOCK_WAIT_SECONDS", 30.0),
         )
     except lakelib.LakeError as error:
         print(f"erase: {error}", file=sys.stderr)

@@ -40,7 +40,6 @@ Retention policy, dbt vars in dbt_project.yml (the defaults here; the flags over
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -56,7 +55,7 @@ from lakehouse import analysts
 from lakehouse import lake as lakelib
 from lakehouse.lock import DEFAULT_TIMEOUT_S, lake_lock
 from lakehouse.publish import LAYER, POST_COMMIT, TARGET_FILE_SIZE, latest_commit, pdm_metadata, published_tables
-from ml.config import REPO_ROOT, Paths
+from ml.config import REPO_ROOT, Paths, env_number
 
 DEFAULT_RETENTION_HOURS = 168
 SMALL_FILE_SIZE = TARGET_FILE_SIZE // 2  # `small_files`: two such files fit in one of the target size
@@ -392,7 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--lock-timeout",
         type=float,
-        default=float(os.environ.get("PDM_LAKE_LOCK_TIMEOUT", DEFAULT_TIMEOUT_S)),
+        default=env_number("PDM_LAKE_LOCK_TIMEOUT", DEFAULT_TIMEOUT_S),
         metavar="SECONDS",
         help="how long to wait for a running publish to release the lake",
     )

@@ -100,7 +100,7 @@ from deltalake import (
 
 from lakehouse import lake as lakelib
 from lakehouse.lock import DEFAULT_TIMEOUT_S, lake_lock
-from ml.config import Paths
+from ml.config import Paths, env_number
 
 LAYER = "gold"
 FINGERPRINT_ALGORITHM = "pdm-fp-1"
@@ -955,7 +955,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--lock-timeout",
         type=float,
-        default=float(os.environ.get("PDM_LAKE_LOCK_TIMEOUT", DEFAULT_TIMEOUT_S)),
+        default=env_number("PDM_LAKE_LOCK_TIMEOUT", DEFAULT_TIMEOUT_S),
         metavar="SECONDS",
         help="how long to wait for another publish or optimize to release the lake "
         f"(default $PDM_LAKE_LOCK_TIMEOUT or {DEFAULT_TIMEOUT_S:g})",

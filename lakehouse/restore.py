@@ -28,7 +28,6 @@ erasure, still holds them until old versions are vacuumed (`make erase ... PURGE
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ from lakehouse import lake as lakelib
 from lakehouse.erase import delete_units_from_table, read_tombstone
 from lakehouse.lock import DEFAULT_TIMEOUT_S, lake_lock
 from lakehouse.publish import LAYER, POST_COMMIT, UNIT_KEY, pdm_metadata
-from ml.config import Paths
+from ml.config import Paths, env_number
 
 META_RESTORED_FROM = "restored_from_version"  # not pdm.*: optimize must not carry it to its own commits
 META_RESTORED_AS_OF = "restored_as_of"
@@ -161,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--lock-timeout",
         type=float,
-        default=float(os.environ.get("PDM_LAKE_LOCK_TIMEOUT", DEFAULT_TIMEOUT_S)),
+        default=env_number("PDM_LAKE_LOCK_TIMEOUT", DEFAULT_TIMEOUT_S),
         metavar="SECONDS",
         help="how long to wait for a running publish or optimize to release the lake",
     )

@@ -1,4 +1,5 @@
-"""Every path the project uses, built from the repository root (never from the caller's cwd).
+"""Every path the project uses, built from the repository root (never from the caller's cwd), and the
+reading of a numeric setting from the environment (`env_number`).
 
 Environment variables override the defaults so tests and CI can point a run at a
 throw-away folder without touching the user's data:
@@ -86,3 +87,16 @@ def data_environment(root: Path) -> dict[str, str]:
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DBT_USE_COLORS": "false",
     }
+
+
+def env_number(name: str, default: float, kind: type[int] | type[float] = float) -> float:
+    """The environment variable `name` as a number of `kind` (unset or empty: `default`). A value that is not
+    one stops the program with a message naming the variable (SystemExit), not a traceback."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return kind(value)
+    except ValueError:
+        noun = "a whole number" if kind is int else "a number"
+        raise SystemExit(f"{name}={value!r} is not {noun}") from None

@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lakehouse import lake
-from ml.config import Paths
+from ml.config import Paths, env_number
 from ml.data import FEATURE_TABLE, feature_columns, latest_cycles, resolve_version
 
 MONITORING_SUBDIR = "model_monitoring"
@@ -202,9 +202,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lake", type=Path, default=paths.lake)
     parser.add_argument("--mlflow-dir", type=Path, default=paths.mlflow)
     parser.add_argument("--predictions-dir", type=Path, default=paths.predictions)
-    parser.add_argument("--psi-threshold", type=float, default=float(os.environ.get("PDM_PSI_THRESHOLD") or 0.2))
-    parser.add_argument("--max-age-versions", type=int, default=int(os.environ.get("PDM_MAX_AGE_VERSIONS") or 10))
-    parser.add_argument("--max-age-days", type=float, default=float(os.environ.get("PDM_MAX_AGE_DAYS") or 30))
+    parser.add_argument("--psi-threshold", type=float, default=env_number("PDM_PSI_THRESHOLD", 0.2))
+    parser.add_argument("--max-age-versions", type=int, default=env_number("PDM_MAX_AGE_VERSIONS", 10, int))
+    parser.add_argument("--max-age-days", type=float, default=env_number("PDM_MAX_AGE_DAYS", 30.0))
     parser.add_argument("--retrain-if-stale", action="store_true", help="run ml.train when the champion is stale")
     parser.add_argument("--fast", action="store_true", help="with --retrain-if-stale: train with ml.train's tiny grids")
     args = parser.parse_args(argv)

@@ -88,7 +88,7 @@ from ml.candidates import (
     predict_rul,
     probability,
 )
-from ml.config import Paths
+from ml.config import Paths, env_number
 from ml.data import (
     CLASS_LABEL,
     FEATURE_TABLE,
@@ -841,14 +841,6 @@ def browse_command(tracking_uri: str) -> str:
     return f"MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false {program} ui --workers 1 --backend-store-uri {store}"
 
 
-def _env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    try:
-        return float(value) if value else default
-    except ValueError:
-        raise SystemExit(f"{name}={value!r} is not a number") from None
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     paths = Paths.from_env()
     defaults = TrainConfig()
@@ -881,20 +873,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--missed-failure-cost",
         type=float,
-        default=_env_float("PDM_MISSED_FAILURE_COST", defaults.missed_failure_cost),
+        default=env_number("PDM_MISSED_FAILURE_COST", defaults.missed_failure_cost),
         help="cost of a failure with no alert (env PDM_MISSED_FAILURE_COST; default %(default)s)",
     )
     parser.add_argument(
         "--unneeded-maintenance-cost",
         type=float,
-        default=_env_float("PDM_UNNEEDED_MAINTENANCE_COST", defaults.unneeded_maintenance_cost),
+        default=env_number("PDM_UNNEEDED_MAINTENANCE_COST", defaults.unneeded_maintenance_cost),
         help="cost of an alert on a unit that does not fail within 30 cycles (env PDM_UNNEEDED_MAINTENANCE_COST; "
         "default %(default)s)",
     )
     parser.add_argument(
         "--champion-margin",
         type=float,
-        default=_env_float("PDM_CHAMPION_MARGIN", defaults.champion_margin),
+        default=env_number("PDM_CHAMPION_MARGIN", defaults.champion_margin),
         help="how much better (a fraction) a candidate must be to take the champion alias "
         "(env PDM_CHAMPION_MARGIN; default %(default)s)",
     )
