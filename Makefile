@@ -108,9 +108,10 @@ optimize: install ## compact, vacuum and prune by the retention vars (RETENTION_
 	$(PY) -m lakehouse.optimize $(if $(RETENTION_HOURS),--retention-hours $(RETENTION_HOURS)) \
 		$(if $(LINE_RETENTION_DAYS),--superseded-line-retention-days $(LINE_RETENTION_DAYS))
 
-train: install ## train, register a candidate, gate the champion (VERSION=n or AS_OF=<time>; THRESHOLD_RULE=min_cost MISSED_FAILURE_COST= UNNEEDED_MAINTENANCE_COST= CHAMPION_MARGIN=)
+train: install ## train, register a candidate, gate the champion (VERSION=n or AS_OF=<time>; THRESHOLD_RULE=min_cost MISSED_FAILURE_COST= UNNEEDED_MAINTENANCE_COST= RUL_MARGIN_RULE=none CHAMPION_MARGIN=)
 	$(PY) -m ml.train $(if $(VERSION),--version $(VERSION)) $(if $(AS_OF),--as-of '$(AS_OF)') \
 		$(if $(THRESHOLD_RULE),--threshold-rule $(THRESHOLD_RULE)) \
+		$(if $(RUL_MARGIN_RULE),--rul-margin-rule $(RUL_MARGIN_RULE)) \
 		$(if $(MISSED_FAILURE_COST),--missed-failure-cost $(MISSED_FAILURE_COST)) \
 		$(if $(UNNEEDED_MAINTENANCE_COST),--unneeded-maintenance-cost $(UNNEEDED_MAINTENANCE_COST)) \
 		$(if $(CHAMPION_MARGIN),--champion-margin $(CHAMPION_MARGIN))
