@@ -466,16 +466,20 @@ def delete_units_from_table(
     (lake lock held), carrying the previous commit's `pdm.*` metadata with the fingerprint updated (the
     rows' hash aggregates taken out) and `pdm.mode` `mode`; returns which of the units it held, their rows and
     the new version, or None when the table holds none of them (no commit)."""
-    predicate = f"{publishing.UNIT_KEY} in ({', '.join(publishing._literal(u) for u in unit_ids)})"
+
+    def among(units: Sequence[str]) -> str:
+        return f"{publishing.UNIT_KEY} in ({', '.join(publishing._literal(u) for u in units)})"
+
     path = lakelib.mart_path(lake, name, publishing.LAYER)
     table = DeltaTable(str(path))
     version = table.version()
     held = con.execute(
         f"select {publishing.UNIT_KEY}, count(*) from {lakelib.delta_scan_sql(path, version)} "
-        f"where {predicate} group by all order by 1"
+        f"where {among(unit_ids)} group by all order by 1"
     ).fetchall()
     if not held:
         return None
+    predicate = among([unit for unit, _ in held])  # the fingerprint's update and the DELETE: the units it holds
     commit = publishing.latest_commit(table)
     metadata = publishing.pdm_metadata(commit)
     stored = publishing._stored_fingerprint(commit)
