@@ -437,6 +437,10 @@ def lock_path(paths: Paths) -> Path:
     return paths.data_dir / STATE_SUBDIR / LOCK_FILE
 
 
+def state_path(paths: Paths) -> Path:
+    return paths.data_dir / STATE_SUBDIR / STATE_FILE
+
+
 def acquire_lock(paths: Paths) -> int:
     """Hold this data folder's watcher lock (until the process ends); raises WatcherBusyError naming the holder."""
     path = lock_path(paths)
@@ -869,7 +873,7 @@ class Watcher:
         self.events = events  # the kernel's landing events: which new files are whole (no settle wait)
         self.dbt = Dbt(target)
         self.out = out
-        self.state_path = paths.data_dir / STATE_SUBDIR / STATE_FILE
+        self.state_path = state_path(paths)
         self.said_no_champion = False
         self.failures = 0
         self.last_failure_at = 0.0

@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any
 
 from lakehouse.watch import (
-    STATE_FILE,
     STATE_SUBDIR,
     State,
     WatcherBusyError,
@@ -51,6 +50,7 @@ from lakehouse.watch import (
     folder_signature,
     landing_signature,
     project_signature,
+    state_path,
     write_json,
 )
 from ml.config import Paths
@@ -138,8 +138,8 @@ def commit(paths: Paths, run: str) -> str:
             f"watch: nothing handed over: a watcher, {busy.who}, is watching {paths.data_dir}; it keeps its own state"
         )
     try:
-        state_path = paths.data_dir / STATE_SUBDIR / STATE_FILE
-        state = State.load(state_path)  # the watcher's own bookkeeping (deferred work, the vacuum's time) is kept
+        path = state_path(paths)
+        state = State.load(path)  # the watcher's own bookkeeping (deferred work, the vacuum's time) is kept
         state.signature = data["signature"]
         state.project = data["project"]
         state.predictions = data["predictions"]
@@ -148,13 +148,13 @@ def commit(paths: Paths, run: str) -> str:
         state.step = ""
         state.succeeded_at = _now()
         state.handed_over_by = BY
-        state.save(state_path)
+        state.save(path)
         with contextlib.suppress(FileNotFoundError):
             handover_path(paths).unlink()
     finally:
         os.close(lock)
     return (
-        f"watch: what this run took in is handed over to the watcher ({state_path}): `make watch` and "
+        f"watch: what this run took in is handed over to the watcher ({path}): `make watch` and "
         f"`make once` take in what landed since its build began ({data['begun_at']})"
     )
 

@@ -18,7 +18,7 @@ import pytest
 
 from lakehouse import watch_handover
 from lakehouse.publish import publish
-from lakehouse.watch import STATE_FILE, STATE_SUBDIR
+from lakehouse.watch import state_path
 from ml import summary
 from ml.config import REPO_ROOT
 from ml.simulate import DIRTY_LINE_RULES, FleetSpec, land_dirty_files
@@ -164,7 +164,7 @@ def test_make_docs_from_a_fresh_clone_renders_the_lineage_with_its_exposures(tmp
     )
 
 
-def test_the_first_watcher_tick_after_it_ingests_nothing_and_claims_no_latency(dirty) -> None:
+def test_the_first_watcher_tick_after_a_build_it_did_not_run_ingests_nothing_and_claims_no_latency(dirty) -> None:
     """`make once` after a build the watcher did not run (`make build`, or a `make run` stopped before its
     hand-over): every file is new to the watcher, which has no state yet, but its build ingests none of them
     (they are in gold already), and the tick claims no landing-to-gold latency for them. Near the end of this
@@ -183,7 +183,7 @@ def test_make_run_hands_what_it_took_in_over_to_the_watcher(dirty) -> None:
     finds nothing new and runs no dbt; a file landing then is what the next tick takes in, with a build of
     what it reaches and its latency. Last in this module (it builds and publishes in its environment)."""
     env, _ = dirty
-    state = env.paths.data_dir / STATE_SUBDIR / STATE_FILE
+    state = state_path(env.paths)
     state.unlink(missing_ok=True)  # the state an earlier test's tick left: the watcher starts after `make run`
     publish(env.paths.warehouse, env.paths.lake)
     watch_handover.scores(env.paths, RUN)

@@ -20,8 +20,6 @@ import pytest
 
 from lakehouse import watch_handover
 from lakehouse.watch import (
-    STATE_FILE,
-    STATE_SUBDIR,
     Difference,
     State,
     Watcher,
@@ -30,6 +28,7 @@ from lakehouse.watch import (
     landing_signature,
     pending_reason,
     project_signature,
+    state_path,
 )
 from ml.config import REPO_ROOT, Paths, data_environment
 
@@ -47,10 +46,6 @@ def paths(tmp_path: Path) -> Paths:
     paths.warehouse.parent.mkdir(parents=True)
     paths.warehouse.write_bytes(b"")
     return paths
-
-
-def state_path(paths: Paths) -> Path:
-    return paths.data_dir / STATE_SUBDIR / STATE_FILE
 
 
 def hand_over(paths: Paths) -> str:
