@@ -2,9 +2,9 @@
 
 The state it writes is never ahead of what the run took in: a file landing after `begin` and scores written
 after `scores` are new to the watcher. The watcher's own bookkeeping is kept; nothing is written when the
-hand-over was not begun for these paths, or while a watcher holds the data folder's lock. `make run` runs
-the three steps around the right commands. The end-to-end case (`make once` after it runs no dbt, and
-the next delivery is a continuation) is in test_first_run.
+hand-over was not begun, was begun by another run or for other paths, or while a watcher holds the data
+folder's lock. `make run` runs the three steps, with one id, around the right commands. The end-to-end
+case (`make once` after it runs no dbt, and the next delivery is a continuation) is in test_first_run.
 """
 
 from __future__ import annotations
