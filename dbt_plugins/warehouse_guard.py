@@ -7,6 +7,9 @@ ATTACH, never at connect, and does not store it in the file. dbt-duckdb calls
 that connection before it runs the profile's `ATTACH IF NOT EXISTS` statements; once per opening of
 the database (one per run: the profile keeps the connection open). This plugin:
 
+- stops the command at once, naming the environment variable, when a profile setting read from one
+  is a value DuckDB can't take (`PDM_DUCKDB_MEMORY_LIMIT`, `PDM_DUCKDB_MAX_VACUUM_TASKS`) or the lock
+  wait (`PDM_WAREHOUSE_LOCK_WAIT_SECONDS`) is not a number, before it opens anything;
 - creates the warehouse's folder if it does not exist (`PDM_DATA_DIR=/new/folder` builds);
 - puts DuckDB's spill folder beside the warehouse (`<warehouse>.tmp`, where DuckDB puts it for a
   database opened by its path), unless the profile sets `temp_directory`;
@@ -45,6 +48,9 @@ from dbt_common.exceptions import DbtRuntimeError
 logger = AdapterLogger("DuckDB")
 
 DEFAULT_LOCK_WAIT_SECONDS = 30.0
+LOCK_WAIT_VARIABLE = "PDM_WAREHOUSE_LOCK_WAIT_SECONDS"  # profiles.yml's lock_wait_seconds
+# The profile's DuckDB settings read from the environment (profiles.yml), named when DuckDB can't take one.
+SETTING_VARIABLES = {"memory_limit": "PDM_DUCKDB_MEMORY_LIMIT", "max_vacuum_tasks": "PDM_DUCKDB_MAX_VACUUM_TASKS"}
 POLL_SECONDS = 0.5
 REPORT_EVERY_SECONDS = 5.0
 # DuckDB 1.5: 'Could not set lock on file "<path>": Conflicting lock is held in <exe> (PID <n>).'
@@ -171,6 +177,25 @@ def wait_for_lock(
             time.sleep(min(POLL_SECONDS, max(wait_seconds - waited, 0.0)))
 
 
+def check_settings(settings: dict[str, Any]) -> None:
+    """Each of the profile's settings read from an environment variable, tried on a throw-away DuckDB
+    connection: one DuckDB can't take stops the build naming its variable, before the warehouse is
+    opened (dbt-duckdb sets them later, and DuckDB's own message names neither)."""
+    probe = duckdb.connect()
+    try:
+        for name, variable in SETTING_VARIABLES.items():
+            if name not in settings:
+                continue
+            value = str(settings[name])
+            quoted = value.replace("'", "''")
+            try:
+                probe.execute(f"set {name} = '{quoted}'")
+            except duckdb.Error as exc:
+                raise WarehouseUnavailable(f"{variable}={value!r} is not a {name} DuckDB takes: {exc}") from None
+    finally:
+        probe.close()
+
+
 def _local_file(path: str) -> Path | None:
     return None if path.startswith(NOT_LOCAL_FILES) or "://" in path else Path(path).absolute()
 
@@ -179,7 +204,11 @@ class Plugin(BasePlugin):
     """Registered last in profiles.yml: it connects with the config the plugins before it set."""
 
     def initialize(self, plugin_config: dict[str, Any]) -> None:
-        self.wait_seconds = float(plugin_config.get("lock_wait_seconds", DEFAULT_LOCK_WAIT_SECONDS))
+        wait = str(plugin_config.get("lock_wait_seconds") or "").strip()
+        try:
+            self.wait_seconds = float(wait) if wait else DEFAULT_LOCK_WAIT_SECONDS
+        except ValueError:
+            raise WarehouseUnavailable(f"{LOCK_WAIT_VARIABLE}={wait!r} is not a number (seconds)") from None
         self._held: duckdb.DuckDBPyConnection | None = None
         self._failure: str | None = None
         self._attachment: Any = None  # the profile's attach entry of the warehouse
@@ -188,6 +217,7 @@ class Plugin(BasePlugin):
     def update_connection_config(self, creds: Any, config: dict[str, Any]) -> None:
         if self._failure is not None:
             raise WarehouseUnavailable(self._failure)
+        self._guarded(lambda: check_settings(creds.settings or {}))
         self._release()
         self._attachment = next(
             (a for a in creds.attach or [] if (a.alias or "") == creds.database and _local_file(a.path)), None

@@ -148,10 +148,11 @@ ROW_GROUP_ROWS = 16 * 1024
 SPILL_FOLDER = ".publish-spill"  # in the lake: DuckDB's temp files while publishing
 EXPORT_RANGE_ROWS = 100_000  # rows per sort of a unit-keyed table's export: ~130 MB at 163 columns
 TARGET_FILE_SIZE = 32 * 1024 * 1024  # bytes per data file: a unit's rows sit in one or two files
-# DuckDB's memory limit while publishing (env PDM_PUBLISH_MEMORY_LIMIT): one export range's sort fits in it;
-# the Delta writer takes ~1 GB besides, so a first publish of the 2 M-row feature table peaked at 1.7 GB
-# RSS (2.3 GB with 1GB and 500 k-row ranges).
+# DuckDB's memory limit while publishing (env PDM_PUBLISH_MEMORY_LIMIT; unset or empty: this one): one export
+# range's sort fits in it; the Delta writer takes ~1 GB besides, so a first publish of the 2 M-row feature table
+# peaked at 1.7 GB RSS (2.3 GB with 1GB and 500 k-row ranges).
 DEFAULT_MEMORY_LIMIT = "384MB"
+MEMORY_LIMIT_ENV = "PDM_PUBLISH_MEMORY_LIMIT"
 # Never let a commit's post-commit hook delete old log files: time travel to a pinned version needs them.
 POST_COMMIT = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
 
@@ -750,7 +751,14 @@ def _open_warehouse(warehouse: Path, spill_dir: str) -> duckdb.DuckDBPyConnectio
         con = lakelib.connect(warehouse, read_only=True)
     except duckdb.Error as exc:
         raise PublishError(f"can't open the warehouse {warehouse} read-only (is `dbt build` running?): {exc}") from exc
-    con.execute(f"set memory_limit = {_literal(os.environ.get('PDM_PUBLISH_MEMORY_LIMIT', DEFAULT_MEMORY_LIMIT))}")
+    memory_limit = os.environ.get(MEMORY_LIMIT_ENV, "").strip() or DEFAULT_MEMORY_LIMIT
+    try:
+        con.execute(f"set memory_limit = {_literal(memory_limit)}")
+    except duckdb.Error as exc:
+        con.close()
+        raise PublishError(
+            f"{MEMORY_LIMIT_ENV}={memory_limit!r} is not a memory size DuckDB takes (e.g. 384MB, 2GB): {exc}"
+        ) from None
     con.execute(f"set temp_directory = {_literal(spill_dir)}")
     con.execute("set TimeZone = 'UTC'")
     con.execute("set enable_progress_bar = false")

@@ -140,7 +140,7 @@ from typing import Any
 
 from lakehouse.landing_events import LandingEvents
 from lakehouse.watch_restart import DEFAULT_MAX_MEMORY, MAX_MEMORY_ENV, MemoryLimit, resident_memory, restart
-from ml.config import REPO_ROOT, Paths
+from ml.config import REPO_ROOT, Paths, env_number
 
 STATE_SUBDIR = "watch"
 STATE_FILE = "state.json"
@@ -1454,7 +1454,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--target", help="dbt target (default: the profile's, dev)")
     parser.add_argument(
         "--max-memory",
-        default=os.environ.get(MAX_MEMORY_ENV, DEFAULT_MAX_MEMORY),
         metavar="SIZE",
         help=f"restart in place between ticks once the resident memory passes SIZE (e.g. 4GiB, 3500MB; 0: never; "
         f"default {MAX_MEMORY_ENV} or {DEFAULT_MAX_MEMORY}; lakehouse/watch_restart.py)",
@@ -1462,7 +1461,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--compact-lake-files",
         type=int,
-        default=os.environ.get(COMPACT_LAKE_FILES_ENV, str(DEFAULT_COMPACT_LAKE_FILES)),  # argparse applies `type`
         metavar="N",
         help="with the warn tests, compact each published table holding N files under half the target size or more "
         f"(default {COMPACT_LAKE_FILES_ENV} or {DEFAULT_COMPACT_LAKE_FILES}; 0: never)",
@@ -1470,7 +1468,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--vacuum-every-hours",
         type=float,
-        default=os.environ.get(VACUUM_EVERY_ENV, str(DEFAULT_VACUUM_EVERY_HOURS)),  # argparse applies `type`
         metavar="HOURS",
         help="with the warn tests, at most once every HOURS, vacuum the published tables, keeping the versions "
         f"registered models were trained on (default {VACUUM_EVERY_ENV} or {DEFAULT_VACUUM_EVERY_HOURS:g}; 0: never)",
@@ -1491,21 +1488,39 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _source(given: object, option: str, env: str) -> str:
+    """Which of an option and its PDM_WATCH_* variable a setting came from, to name it in an error: the
+    option when it was given (it wins), else the variable (or the default, when that is unset)."""
+    return option if given is not None else env
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    compact_from = _source(args.compact_lake_files, "--compact-lake-files", COMPACT_LAKE_FILES_ENV)
+    vacuum_from = _source(args.vacuum_every_hours, "--vacuum-every-hours", VACUUM_EVERY_ENV)
+    memory_from = _source(args.max_memory, "--max-memory", MAX_MEMORY_ENV)
+    if args.compact_lake_files is None:
+        args.compact_lake_files = env_number(COMPACT_LAKE_FILES_ENV, DEFAULT_COMPACT_LAKE_FILES, int)
+    if args.vacuum_every_hours is None:
+        args.vacuum_every_hours = env_number(VACUUM_EVERY_ENV, DEFAULT_VACUUM_EVERY_HOURS)
+    if args.max_memory is None:
+        args.max_memory = os.environ.get(MAX_MEMORY_ENV, "").strip() or DEFAULT_MAX_MEMORY
     if args.every <= 0:
         print("watch: --every must be a positive number of seconds", file=sys.stderr)
         return 2
     if args.compact_lake_files == 1 or args.compact_lake_files < 0:
-        print("watch: --compact-lake-files must be 0 (never) or at least 2", file=sys.stderr)
+        print(f"watch: {compact_from} must be 0 (never) or at least 2", file=sys.stderr)
         return 2
-    if args.vacuum_every_hours < 0 or (args.vacuum_retention_hours is not None and args.vacuum_retention_hours < 0):
-        print("watch: --vacuum-every-hours and --vacuum-retention-hours must be 0 or more", file=sys.stderr)
+    if args.vacuum_every_hours < 0:
+        print(f"watch: {vacuum_from} must be 0 or more", file=sys.stderr)
+        return 2
+    if args.vacuum_retention_hours is not None and args.vacuum_retention_hours < 0:
+        print("watch: --vacuum-retention-hours must be 0 or more", file=sys.stderr)
         return 2
     try:
         memory = MemoryLimit.from_environment(args.max_memory)
     except ValueError as error:
-        print(f"watch: --max-memory: {error}", file=sys.stderr)
+        print(f"watch: {memory_from}: {error}", file=sys.stderr)
         return 2
     restart_reason = None
     os.environ.setdefault("DBT_PROFILES_DIR", str(REPO_ROOT))

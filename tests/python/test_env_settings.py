@@ -1,17 +1,24 @@
-"""Numeric settings read from the environment (`ml.config.env_number`): unset or empty means the default, and
-a value that is not a number stops the command with a message naming the variable, before it does anything,
-never with a traceback. Each command that reads one is run with a bad value."""
+"""Settings read from the environment: unset or empty means the default, and a bad value stops the command
+with a message naming the variable (or the option, when one was given instead), before it does anything,
+never with a traceback. Each command that reads one is run with a bad value: the numbers
+(`ml.config.env_number`), the watcher's `PDM_WATCH_*`, publish's memory limit and the build's DuckDB
+settings and lock wait (profiles.yml, checked by dbt_plugins/warehouse_guard.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import duckdb
 import pytest
 
-from lakehouse import analysts, erase, optimize, publish, restore
+from dbt_plugins.warehouse_guard import DEFAULT_LOCK_WAIT_SECONDS, WarehouseUnavailable, check_settings
+from dbt_plugins.warehouse_guard import Plugin as GuardPlugin
+from lakehouse import analysts, erase, optimize, publish, restore, watch
 from ml import monitor, train
-from ml.config import data_environment, env_number
+from ml.config import REPO_ROOT, data_environment, env_number
+from tests.python.conftest import Environment
+from tests.python.forked_runs import run_dbt
 
 
 def test_unset_or_empty_is_the_default_and_a_number_is_read_as_its_kind(monkeypatch) -> None:
@@ -59,3 +66,98 @@ def test_a_bad_value_stops_the_command_naming_the_variable(
     noun = "a whole number" if variable == "PDM_MAX_AGE_VERSIONS" else "a number"
     assert str(stopped.value) == f"{variable}={value!r} is not {noun}"
     assert list(tmp_path.iterdir()) == []  # stopped before it did anything
+
+
+WATCH_SETTINGS = [
+    # (environment, command line, what the message names, what it says)
+    ({"PDM_WATCH_COMPACT_LAKE_FILES": "1"}, [], "PDM_WATCH_COMPACT_LAKE_FILES", "must be 0 (never) or at least 2"),
+    ({"PDM_WATCH_COMPACT_LAKE_FILES": "abc"}, ["--compact-lake-files", "1"], "--compact-lake-files", "must be 0"),
+    ({"PDM_WATCH_VACUUM_EVERY_HOURS": "-1"}, [], "PDM_WATCH_VACUUM_EVERY_HOURS", "must be 0 or more"),
+    ({"PDM_WATCH_VACUUM_EVERY_HOURS": "x"}, ["--vacuum-every-hours", "-2"], "--vacuum-every-hours", "must be 0"),
+    ({"PDM_WATCH_MAX_MEMORY": "lots"}, [], "PDM_WATCH_MAX_MEMORY", "can't read 'lots' as a memory size"),
+    ({"PDM_WATCH_MAX_MEMORY": "lots"}, ["--max-memory", "4 GiBs"], "--max-memory", "can't read '4 GiBs'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("environment", "argv", "named", "says"),
+    WATCH_SETTINGS,
+    ids=[f"{named}-{'option' if argv else 'variable'}" for _, argv, named, _ in WATCH_SETTINGS],
+)
+def test_a_bad_watcher_setting_is_named_by_the_variable_or_the_option_it_came_from(
+    environment: dict[str, str], argv: list[str], named: str, says: str, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """The option, when given, wins over its PDM_WATCH_* variable (which is then not read at all)."""
+    for name, setting in {**data_environment(tmp_path), **environment}.items():
+        monkeypatch.setenv(name, setting)
+    assert watch.main(["--once", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"watch: {named}")
+    assert says in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("variable", ["PDM_WATCH_COMPACT_LAKE_FILES", "PDM_WATCH_VACUUM_EVERY_HOURS"])
+def test_a_watcher_setting_that_is_not_a_number_stops_it_naming_the_variable(
+    variable: str, tmp_path: Path, monkeypatch
+) -> None:
+    for name, setting in data_environment(tmp_path).items():
+        monkeypatch.setenv(name, setting)
+    monkeypatch.setenv(variable, "often")
+    with pytest.raises(SystemExit, match=rf"^{variable}='often' is not a"):
+        watch.main(["--once"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_publish_memory_limit_duckdb_does_not_take_stops_the_publish_naming_it(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    for name, setting in data_environment(tmp_path).items():
+        monkeypatch.setenv(name, setting)
+    warehouse = Path(data_environment(tmp_path)["PDM_WAREHOUSE_PATH"])
+    warehouse.parent.mkdir(parents=True)
+    duckdb.connect(str(warehouse)).close()
+    monkeypatch.setenv("PDM_PUBLISH_MEMORY_LIMIT", "lots")
+    assert publish.main([]) == 1
+    assert capsys.readouterr().err.startswith(
+        "publish: PDM_PUBLISH_MEMORY_LIMIT='lots' is not a memory size DuckDB takes (e.g. 384MB, 2GB): "
+    )
+    assert not (tmp_path / "lake" / "gold").exists()
+
+
+BUILD_SETTINGS = [
+    ({"memory_limit": "lots"}, "PDM_DUCKDB_MEMORY_LIMIT='lots' is not a memory_limit DuckDB takes: "),
+    ({"max_vacuum_tasks": "x"}, "PDM_DUCKDB_MAX_VACUUM_TASKS='x' is not a max_vacuum_tasks DuckDB takes: "),
+]
+
+
+@pytest.mark.parametrize(("settings", "message"), BUILD_SETTINGS, ids=["memory_limit", "max_vacuum_tasks"])
+def test_a_build_setting_duckdb_does_not_take_is_named_by_its_variable(settings: dict[str, str], message: str) -> None:
+    check_settings({"memory_limit": "2GB", "max_vacuum_tasks": "0", "threads": "2"})  # good values pass
+    with pytest.raises(WarehouseUnavailable) as stopped:
+        check_settings(settings)
+    assert stopped.value.msg.startswith(message)
+
+
+def test_a_lock_wait_that_is_not_a_number_is_named_by_its_variable() -> None:
+    assert GuardPlugin("warehouse_guard", {"lock_wait_seconds": ""}).wait_seconds == DEFAULT_LOCK_WAIT_SECONDS
+    assert GuardPlugin("warehouse_guard", {"lock_wait_seconds": "2.5"}).wait_seconds == 2.5
+    with pytest.raises(WarehouseUnavailable, match=r"PDM_WAREHOUSE_LOCK_WAIT_SECONDS='soon' is not a number"):
+        GuardPlugin("warehouse_guard", {"lock_wait_seconds": "soon"})
+
+
+def test_dbt_takes_an_empty_build_setting_as_its_default_and_stops_on_a_bad_one_before_the_warehouse(
+    environment: Environment,
+) -> None:
+    """The profile's wiring, with the real dbt CLI: profiles.yml reads an empty variable as unset, and the
+    warehouse guard stops the command before it creates the warehouse file."""
+    empty = {"PDM_DUCKDB_MEMORY_LIMIT": "", "PDM_DUCKDB_MAX_VACUUM_TASKS": "", "PDM_WAREHOUSE_LOCK_WAIT_SECONDS": ""}
+    command = ["run-operation", "compact_tables", "--target", "ci"]
+    bad = run_dbt(command, {**environment.env, **empty, "PDM_DUCKDB_MEMORY_LIMIT": "lots"}, REPO_ROOT)
+    assert bad.returncode == 1
+    assert "PDM_DUCKDB_MEMORY_LIMIT='lots' is not a memory_limit DuckDB takes" in bad.stdout
+    assert not environment.paths.warehouse.exists()
+    good = run_dbt(command, {**environment.env, **empty}, REPO_ROOT)
+    assert good.returncode == 0, good.stdout[-3000:]
+    assert "compact_tables: 0 tables checkpointed" in good.stdout
+    assert environment.paths.warehouse.exists()
