@@ -1499,10 +1499,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     compact_from = _source(args.compact_lake_files, "--compact-lake-files", COMPACT_LAKE_FILES_ENV)
     vacuum_from = _source(args.vacuum_every_hours, "--vacuum-every-hours", VACUUM_EVERY_ENV)
     memory_from = _source(args.max_memory, "--max-memory", MAX_MEMORY_ENV)
-    if args.compact_lake_files is None:
-        args.compact_lake_files = env_number(COMPACT_LAKE_FILES_ENV, DEFAULT_COMPACT_LAKE_FILES, int)
-    if args.vacuum_every_hours is None:
-        args.vacuum_every_hours = env_number(VACUUM_EVERY_ENV, DEFAULT_VACUUM_EVERY_HOURS)
+    try:
+        if args.compact_lake_files is None:
+            args.compact_lake_files = env_number(COMPACT_LAKE_FILES_ENV, DEFAULT_COMPACT_LAKE_FILES, int)
+        if args.vacuum_every_hours is None:
+            args.vacuum_every_hours = env_number(VACUUM_EVERY_ENV, DEFAULT_VACUUM_EVERY_HOURS)
+    except SystemExit as not_a_number:  # exit 2, as for the options' other bad values
+        print(f"watch: {not_a_number}", file=sys.stderr)
+        return 2
     if args.max_memory is None:
         args.max_memory = os.environ.get(MAX_MEMORY_ENV, "").strip() or DEFAULT_MAX_MEMORY
     if args.every <= 0:

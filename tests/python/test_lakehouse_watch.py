@@ -483,12 +483,10 @@ def test_a_tick_compacts_the_tables_its_publishes_left_with_enough_small_files(w
     assert refused.returncode == 2 and "--compact-lake-files must be 0 (never) or at least 2" in refused.stderr
     garbled = {**env.env, "PDM_WATCH_COMPACT_LAKE_FILES": "many"}
     refused = subprocess.run(watch_command("--once"), cwd=REPO_ROOT, env=garbled, capture_output=True, text=True)
-    assert refused.returncode == 2 and "--compact-lake-files: invalid int value: 'many'" in refused.stderr
+    assert refused.returncode == 2 and "PDM_WATCH_COMPACT_LAKE_FILES='many' is not a whole number" in refused.stderr
     negative = watch_command("--once", "--vacuum-every-hours", "-1")
     refused = subprocess.run(negative, cwd=REPO_ROOT, env=env.env, capture_output=True, text=True)
-    assert refused.returncode == 2 and "--vacuum-every-hours and --vacuum-retention-hours must be 0 or more" in (
-        refused.stderr
-    )
+    assert refused.returncode == 2 and "--vacuum-every-hours must be 0 or more" in refused.stderr
 
 
 def test_an_error_test_failing_stops_the_tick_before_the_publish(watched) -> None:
