@@ -14,6 +14,10 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 # Where `make test` builds its throw-away fleet and warehouse.
 CI_DIR := data/ci
 
+# A yes/no variable (PURGE=1, EVERY_STOP=1, ACID_TEST=1): yes when set to anything but 0, no or false
+# (empty when no: `$(if $(call yes,$(PURGE)),--purge)`).
+yes = $(filter-out 0 no false,$(strip $(1)))
+
 .PHONY: help install run build publish history restore erase optimize train predict monitor retrain-if-stale mlflow-ui benchmark benchmark-ingestion test lint contracts \
 	contracts-check ci-build pytest clean evaluate-real simulator-realism sql watch once benchmark-latency freshness docs \
 	dashboard dashboard-install test-dashboard install-spark build-spark test-spark
@@ -101,7 +105,7 @@ restore: install ## restore a published mart as a new Delta version: TABLE=<mart
 	$(PY) -m lakehouse.restore --table '$(TABLE)' $(if $(VERSION),--version $(VERSION)) $(if $(AS_OF),--as-of '$(AS_OF)')
 
 erase: install ## erase every trace of a unit, with an audit record: UNIT=<unit_id> REASON="<text>" [PURGE=1: vacuum old versions]
-	$(PY) -m lakehouse.erase --unit '$(UNIT)' --reason "$$PDM_ERASE_REASON" $(if $(PURGE),--purge)
+	$(PY) -m lakehouse.erase --unit '$(UNIT)' --reason "$$PDM_ERASE_REASON" $(if $(call yes,$(PURGE)),--purge)
 erase: export PDM_ERASE_REASON = $(REASON)
 
 optimize: install ## compact, vacuum and prune by the retention vars (RETENTION_HOURS=, LINE_RETENTION_DAYS=); keeps versions models were trained on
@@ -174,10 +178,10 @@ benchmark-latency: install ## landing -> gold-with-scores latency under `make wa
 	$(PY) -m benchmarks.latency --history $(or $(HISTORY),2M) --files $(or $(FILES),20) --every $(or $(EVERY),2)
 
 evaluate-real: install ## real FD001 truncated grouped CV of the make-run models (needs ../shared/data/cmapss/train_FD001.txt; EVERY_STOP=1: every stopping row; PREDICTIONS=f.parquet: keep them)
-	$(PY) -m benchmarks.evaluate_real $(if $(EVERY_STOP),--every-stop) $(if $(PREDICTIONS),--predictions "$(PREDICTIONS)")
+	$(PY) -m benchmarks.evaluate_real $(if $(call yes,$(EVERY_STOP)),--every-stop) $(if $(PREDICTIONS),--predictions "$(PREDICTIONS)")
 
 simulator-realism: install ## simulator vs real FD001 per sensor and lifetimes (ACID_TEST=1: train on it, score real units)
-	$(PY) -m benchmarks.simulator_realism $(if $(ACID_TEST),--acid-test)
+	$(PY) -m benchmarks.simulator_realism $(if $(call yes,$(ACID_TEST)),--acid-test)
 
 test: install lint contracts-check ci-build pytest test-dashboard test-spark ## every check: lint, contracts, dbt build on a small fleet, pytest, the dashboard in a browser
 

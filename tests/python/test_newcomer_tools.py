@@ -158,6 +158,28 @@ def test_the_first_install_shows_progress() -> None:
     assert len(re.findall(r"^echo \"install \d/\d: ", dry, flags=re.MULTILINE)) == 3, dry
 
 
+@pytest.mark.parametrize(
+    ("target", "flag", "option"),
+    [
+        ("erase UNIT=FD101-test-001 REASON=x", "PURGE", "--purge"),
+        ("evaluate-real", "EVERY_STOP", "--every-stop"),
+        ("simulator-realism", "ACID_TEST", "--acid-test"),
+    ],
+)
+def test_a_yes_no_make_variable_set_to_0_no_or_false_means_no(target: str, flag: str, option: str) -> None:
+    """`make erase PURGE=0` must not purge (it did: any value counted as yes)."""
+
+    def dry(*settings: str) -> str:
+        command = ["make", "-n", "-o", "install", *target.split(), *settings]
+        return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
+
+    for value in ("1", "yes", "true"):
+        assert option in dry(f"{flag}={value}"), value
+    for value in ("0", "no", "false", ""):
+        assert option not in dry(f"{flag}={value}"), value
+    assert option not in dry()
+
+
 TEXT_SUFFIXES = {".py", ".sql", ".yml", ".yaml", ".md", ".in", ".txt", ".toml", ".cfg", ""}
 
 
