@@ -501,9 +501,11 @@ def delete_units_from_table(
                 publishing.META_HASH_XOR: str(left.hash_xor),
             }
         )
-    else:  # no usable fingerprint to update: the next publish compares the table whole
+    else:  # no usable fingerprint to update: the next publish compares the table whole; the row count holds
         for key in (publishing.META_FINGERPRINT, publishing.META_HASH_SUM, publishing.META_HASH_XOR):
             metadata.pop(key, None)
+        if publishing.META_ROWS in metadata:
+            metadata[publishing.META_ROWS] = str(int(metadata[publishing.META_ROWS]) - sum(int(n) for _, n in held))
     metadata[publishing.META_MODE] = mode
     table.delete(
         predicate,
@@ -753,6 +755,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths = Paths.from_env()
     try:
         units = [Unit.parse(text) for text in args.unit.split(",") if text.strip()]
+        if not units:
+            raise EraseRefused(
+                f"no unit named ({args.unit!r}): --unit (make erase UNIT=) takes the unit_id(s) to erase"
+            )
         records = erase(
             paths,
             units,

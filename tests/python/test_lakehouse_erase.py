@@ -207,6 +207,23 @@ def test_an_unknown_unit_is_refused_before_anything_is_written(erased):
         erasing.Unit.parse("FD101-16")
 
 
+@pytest.mark.parametrize("unit", ["", " , "])
+def test_no_unit_at_all_is_refused_before_anything_is_written(erased, unit, monkeypatch, capsys):
+    """`make erase REASON=x` without UNIT: refused (exit 2) before the build, the publish or a purge."""
+    env, _, _ = erased
+    for name, value in env.env.items():
+        if name.startswith(("PDM_", "DBT_")):
+            monkeypatch.setenv(name, value)
+    tombstone = (env.paths.landing / "erasures" / "erased_units.csv").read_text()
+    published = sorted((env.paths.lake / "gold").glob("*/_delta_log"))
+    versions = {folder.parent.name: DeltaTable(str(folder.parent)).version() for folder in published}
+    assert len(versions) > 3
+    assert erasing.main(["--unit", unit, "--reason", "x", "--purge"]) == 2
+    assert capsys.readouterr().err.startswith(f"erase: no unit named ({unit!r}): --unit (make erase UNIT=) takes")
+    assert (env.paths.landing / "erasures" / "erased_units.csv").read_text() == tombstone
+    assert {folder.parent.name: DeltaTable(str(folder.parent)).version() for folder in published} == versions
+
+
 def test_a_restore_from_before_the_erasure_and_a_later_scores_file_bring_nothing_back(erased):
     """`make restore` of a version written before the erasure deletes the erased units again (a second commit
     under the same lock hold), and a scores file still naming them (what a scoring run reading the restored
@@ -225,6 +242,11 @@ def test_a_restore_from_before_the_erasure_and_a_later_scores_file_bring_nothing
         )
         assert result.erased_rows > 0
         assert con.execute(count.format(lake.delta_scan_sql(path))).fetchone() == (0,)
+        # the DELETE commit's row count is the table's (`make history` shows it), though no fingerprint is kept
+        (rows,) = con.execute(f"select count(*) from {lake.delta_scan_sql(path)}").fetchone()
+    latest = publishing.latest_commit(DeltaTable(str(path)))
+    assert int(latest[publishing.META_ROWS]) == rows
+    assert publishing.META_FINGERPRINT not in latest
     assert f"deleted again as v{result.latest_version}" in result.summary()
     # a table without units: the restore alone
     assert restore(env.paths.lake, "mart_pipeline_freshness", version=0, landing=env.paths.landing).erased_units == ()
