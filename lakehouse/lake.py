@@ -39,6 +39,10 @@ class TableNotPublishedError(LakeError):
     """There is no committed Delta version at a table's path (yet)."""
 
 
+class VersionVacuumedError(LakeError):
+    """A version is in the table's log, but a vacuum (`make optimize`, `make erase PURGE=1`) deleted its files."""
+
+
 _shared: tuple[int, duckdb.DuckDBPyConnection] | None = None  # (pid, the process's in-memory database)
 _shared_lock = threading.Lock()
 
@@ -121,9 +125,10 @@ def not_published_message(table_path: Path) -> str:
 def require_version(table_path: Path, version: int | None = None) -> int:
     """The Delta version to read at `table_path`: the latest, or `version` once checked to exist.
 
-    Raises `TableNotPublishedError` when there is no committed version there, and `LakeError`
-    when `version` is not one of the table's versions. Readers (training, scoring) call this
-    before `delta_scan` so a missing table is a one-line message, not a traceback.
+    Raises `TableNotPublishedError` when there is no committed version there, `LakeError` when
+    `version` is not one of the table's versions, and `VersionVacuumedError` when a vacuum deleted
+    its files. Readers (training, scoring, drift) call this before `delta_scan` so a missing table
+    or version is a one-line message, not a traceback.
     """
     if not is_published(table_path):
         raise TableNotPublishedError(not_published_message(table_path))
@@ -132,6 +137,14 @@ def require_version(table_path: Path, version: int | None = None) -> int:
         return latest
     if not 0 <= int(version) <= latest:
         raise LakeError(f"{table_path} has no version {int(version)} (its versions are 0 to {latest})")
+    if int(version) < latest:  # a vacuum keeps the latest version's files, and may have deleted an older one's
+        files = DeltaTable(str(table_path), version=int(version)).file_uris()  # local paths here
+        missing = [uri for uri in files if "://" not in uri and not Path(uri).exists()]
+        if missing:
+            raise VersionVacuumedError(
+                f"{table_path} v{int(version)} can't be read: a vacuum deleted its data files ({len(missing)} of "
+                f"{len(files)}, e.g. {Path(missing[0]).name}); read a later version (`make history` lists them)"
+            )
     return int(version)
 
 

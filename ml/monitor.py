@@ -22,10 +22,11 @@ No store, no champion, or no published table: one line, exit 2.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -95,6 +96,7 @@ class MonitorRun:
     age_days: float
     path: Path | None
     written: bool
+    reference_vacuumed: str | None = None  # why the trained-on version can't be read: no drift measured
 
     @property
     def max_psi(self) -> float:
@@ -145,14 +147,21 @@ def monitor(table_path: Path, mlflow_dir: Path, predictions_dir: Path) -> Monito
     if Path(trained_path).resolve() != Path(table_path).resolve():
         raise lake.LakeError(f"the champion was trained on {trained_path}, not on {table_path}: retrain it here")
     current_version = resolve_version(table_path)
-    resolve_version(table_path, reference_version)  # vacuumed away: says so, naming the table
+    age_versions = current_version - reference_version
+    folder = Path(predictions_dir) / MONITORING_SUBDIR
+    newest, provenance = newest_provenance(folder)
+    try:
+        resolve_version(table_path, reference_version)  # never published there: says so, naming the table
+    except lake.VersionVacuumedError as vacuumed:  # an erase with PURGE=1, or optimize: stale, nothing measured
+        no_drift = pd.DataFrame({"feature": pd.Series(dtype=str), "psi": pd.Series(dtype=float)})
+        run = MonitorRun(
+            no_drift, reference_version, current_version, classifier, age_versions, age_days, newest, False
+        )
+        return replace(run, reference_vacuumed=str(vacuumed))
     reference = latest_cycles(table_path, reference_version, split="test")  # the units in service
     current = latest_cycles(table_path, current_version, split="test")
     features = [name for name in feature_columns(current.columns) if name in set(reference.columns)]
     drift = feature_drift(reference, current, features)
-    age_versions = current_version - reference_version
-    folder = Path(predictions_dir) / MONITORING_SUBDIR
-    newest, provenance = newest_provenance(folder)
     run = MonitorRun(drift, reference_version, current_version, classifier, age_versions, age_days, newest, False)
     if provenance == (classifier, reference_version, current_version) or drift.empty:
         return run
@@ -184,6 +193,8 @@ def monitor(table_path: Path, mlflow_dir: Path, predictions_dir: Path) -> Monito
 def staleness(run: MonitorRun, psi_threshold: float, max_age_versions: int, max_age_days: float) -> list[str]:
     """The reasons the champion is stale (empty: fresh)."""
     reasons = []
+    if run.reference_vacuumed is not None:
+        reasons.append(f"the version it was trained on, v{run.reference_version}, was vacuumed: no drift measured")
     if run.max_psi > psi_threshold:
         worst = run.drift.iloc[0]
         reasons.append(f"feature {worst['feature']} drifted: PSI {worst['psi']:.3f} > {psi_threshold}")
@@ -208,6 +219,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--retrain-if-stale", action="store_true", help="run ml.train when the champion is stale")
     parser.add_argument("--fast", action="store_true", help="with --retrain-if-stale: train with ml.train's tiny grids")
     args = parser.parse_args(argv)
+    for option, value in (
+        ("--psi-threshold", args.psi_threshold),
+        ("--max-age-versions", args.max_age_versions),
+        ("--max-age-days", args.max_age_days),
+    ):
+        if not math.isfinite(value) or value < 0:
+            print(f"monitor: {option} must be a number of 0 or more, not {value}", file=sys.stderr)
+            return 2
     table = lake.mart_path(args.lake, FEATURE_TABLE)
     try:
         run = monitor(table, args.mlflow_dir, args.predictions_dir)
@@ -216,6 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if run.written:
         written = f"-> {run.path}"
+    elif run.reference_vacuumed is not None:
+        written = f"(no file written: {run.reference_vacuumed})"
     elif run.drift.empty:
         written = "(no unit in service to compare: no file written)"
     else:

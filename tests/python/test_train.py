@@ -561,3 +561,33 @@ def test_psi_is_zero_for_the_same_sample_and_grows_with_the_shift():
     assert 0 < small < 0.1 < 0.2 < large
     assert psi(np.full(50, 3.0), np.full(50, 3.0)) == 0.0  # a constant feature: two bins, no shift
     assert np.isnan(psi(np.array([np.nan]), reference))
+
+
+def test_a_vacuumed_training_version_is_one_line_for_readers_and_stale_for_the_monitor(tmp_path: Path, capsys):
+    """What an erase with PURGE=1 leaves (every older version vacuumed): reading, training on or scoring that
+    version is a one-line error (it was a DuckDB traceback), and the monitor calls the champion stale with no
+    drift measured (it failed, and `make run` with it, on every run)."""
+    table = lake.mart_path(tmp_path / "lake", FEATURE_TABLE)
+    mlflow_dir, predictions = tmp_path / "mlruns", tmp_path / "pred"
+    frame = make_feature_table(seed=5, train_units=16, test_units=8)
+    assert write_table(table, frame) == 0
+    train(table, mlflow_dir, version=0, seed=42, config=GATE)
+    assert write_table(table, frame.iloc[: len(frame) - 1]) == 1
+    deltalake.DeltaTable(str(table)).vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
+
+    with pytest.raises(lake.VersionVacuumedError, match=r"v0 can't be read: a vacuum deleted its data files"):
+        read_features(table, 0)
+    assert len(read_features(table, 1).frame) == len(frame) - 1  # the latest is whole
+    capsys.readouterr()  # the training's own output
+    assert main(["--lake", str(tmp_path / "lake"), "--mlflow-dir", str(mlflow_dir), "--version", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "a vacuum deleted its data files" in err, err
+
+    run = monitor(table, mlflow_dir, predictions)
+    assert run.reference_vacuumed is not None and run.drift.empty and not run.written
+    assert staleness(run, 0.2, 10, 30) == ["the version it was trained on, v0, was vacuumed: no drift measured"]
+    args = ["--lake", str(tmp_path / "lake"), "--mlflow-dir", str(mlflow_dir), "--predictions-dir", str(predictions)]
+    assert monitor_main(args) == 0
+    out = capsys.readouterr().out
+    assert "(no file written: " in out and out.rstrip().endswith("v0, was vacuumed: no drift measured"), out
+    assert not predictions.exists()
