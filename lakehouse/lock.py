@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import sys
 import time
@@ -50,6 +51,8 @@ def lake_lock(
     lake: Path, command: str, timeout: float = DEFAULT_TIMEOUT_S, say: TextIO | None = None
 ) -> Iterator[None]:
     """Hold the lake's writer lock for the `with` block, waiting at most `timeout` seconds for it."""
+    if not math.isfinite(timeout):  # --lock-timeout nan or inf: a wait without end
+        raise LakeError(f"{command}: the lake lock timeout must be a finite number of seconds, not {timeout}")
     path = lock_path(lake)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)

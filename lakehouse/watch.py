@@ -124,6 +124,7 @@ import hashlib
 import importlib
 import io
 import json
+import math
 import os
 import re
 import signal
@@ -1509,7 +1510,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.max_memory is None:
         args.max_memory = os.environ.get(MAX_MEMORY_ENV, "").strip() or DEFAULT_MAX_MEMORY
-    if args.every <= 0:
+    if not args.every > 0 or not math.isfinite(args.every):
         print("watch: --every must be a positive number of seconds", file=sys.stderr)
         return 2
     if args.compact_lake_files == 1 or args.compact_lake_files < 0:

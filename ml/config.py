@@ -16,6 +16,7 @@ throw-away folder without touching the user's data:
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,13 +91,17 @@ def data_environment(root: Path) -> dict[str, str]:
 
 
 def env_number(name: str, default: float, kind: type[int] | type[float] = float) -> float:
-    """The environment variable `name` as a number of `kind` (unset or empty: `default`). A value that is not
-    one stops the program with a message naming the variable (SystemExit), not a traceback."""
+    """The environment variable `name` as a number of `kind` (unset or empty: `default`). Every such setting
+    (a timeout, a threshold, an age, a cost, a count) is a finite number of 0 or more: any other value stops
+    the program with a message naming the variable (SystemExit), not a traceback or a wait without end."""
     value = os.environ.get(name, "").strip()
     if not value:
         return default
+    noun = "a whole number" if kind is int else "a number"
     try:
-        return kind(value)
+        number = kind(value)
     except ValueError:
-        noun = "a whole number" if kind is int else "a number"
         raise SystemExit(f"{name}={value!r} is not {noun}") from None
+    if not math.isfinite(number) or number < 0:
+        raise SystemExit(f"{name}={value!r} is not {noun} of 0 or more")
+    return number

@@ -34,6 +34,10 @@ def test_unset_or_empty_is_the_default_and_a_number_is_read_as_its_kind(monkeypa
     monkeypatch.setenv("PDM_TEST_SETTING", "2.5")
     with pytest.raises(SystemExit, match=r"^PDM_TEST_SETTING='2.5' is not a whole number$"):
         env_number("PDM_TEST_SETTING", 10, int)
+    for value in ("nan", "inf", "-1"):  # a wait without end, a threshold never passed, an age always passed
+        monkeypatch.setenv("PDM_TEST_SETTING", value)
+        with pytest.raises(SystemExit, match=rf"^PDM_TEST_SETTING='{value}' is not a number of 0 or more$"):
+            env_number("PDM_TEST_SETTING", 0.2)
 
 
 COMMANDS: list[tuple[str, str, Callable[[Sequence[str]], int], list[str]]] = [
@@ -73,7 +77,7 @@ WATCH_SETTINGS = [
     # (environment, command line, what the message names, what it says)
     ({"PDM_WATCH_COMPACT_LAKE_FILES": "1"}, [], "PDM_WATCH_COMPACT_LAKE_FILES", "must be 0 (never) or at least 2"),
     ({"PDM_WATCH_COMPACT_LAKE_FILES": "abc"}, ["--compact-lake-files", "1"], "--compact-lake-files", "must be 0"),
-    ({"PDM_WATCH_VACUUM_EVERY_HOURS": "-1"}, [], "PDM_WATCH_VACUUM_EVERY_HOURS", "must be 0 or more"),
+    ({"PDM_WATCH_VACUUM_EVERY_HOURS": "-1"}, [], "PDM_WATCH_VACUUM_EVERY_HOURS", "'-1' is not a number of 0 or more"),
     ({"PDM_WATCH_VACUUM_EVERY_HOURS": "x"}, ["--vacuum-every-hours", "-2"], "--vacuum-every-hours", "must be 0"),
     ({"PDM_WATCH_MAX_MEMORY": "lots"}, [], "PDM_WATCH_MAX_MEMORY", "can't read 'lots' as a memory size"),
     ({"PDM_WATCH_MAX_MEMORY": "lots"}, ["--max-memory", "4 GiBs"], "--max-memory", "can't read '4 GiBs'"),
@@ -162,3 +166,22 @@ def test_dbt_takes_an_empty_build_setting_as_its_default_and_stops_on_a_bad_one_
     assert good.returncode == 0, good.stdout[-3000:]
     assert "compact_tables: 0 tables checkpointed" in good.stdout
     assert environment.paths.warehouse.exists()
+
+
+def test_an_option_that_is_nan_infinite_or_negative_is_refused_before_anything(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """The same rule on the command line: `--psi-threshold -1` made every champion stale, `nan` none, and
+    `--lock-timeout nan` waited for the lake lock without end."""
+    for name, setting in data_environment(tmp_path).items():
+        monkeypatch.setenv(name, setting)
+    for option in ("--psi-threshold", "--max-age-versions", "--max-age-days"):
+        value = "-1" if option == "--max-age-versions" else "nan"
+        assert monitor.main([option, value]) == 2
+        assert capsys.readouterr().err.startswith(f"monitor: {option} must be a number of 0 or more, not ")
+    for every in ("nan", "inf", "0"):
+        assert watch.main(["--once", "--every", every]) == 2
+        assert capsys.readouterr().err == "watch: --every must be a positive number of seconds\n"
+    assert publish.main(["--lock-timeout", "nan"]) == 1
+    assert "the lake lock timeout must be a finite number of seconds, not nan" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
