@@ -40,6 +40,12 @@ of a tick: its last one refreshes it), `lakehouse.restore` and `lakehouse.erase`
 the watcher when a tick fails after a publish, and this module's CLI. A refresh that fails raises
 `AnalystsError` naming the file; the lake's commits stand, and readers keep the previous file.
 
+A refresh writes over nothing but an analysts' database: a DuckDB file whose `main` schema holds the tables
+every refresh writes, `analysts_refreshes` and `delta_versions`, with their columns (`check_replaceable`).
+When the path names anything else (a directory, a file DuckDB can't open, another DuckDB database such as a
+copy of the warehouse, even an empty one), the refresh, `make sql` included, stops naming the path and why,
+and writes nothing, not even the temporary file beside it. A missing file is created.
+
 The CLI is the pinned `duckdb-cli` of `.venv` (same version as the engine); it loads the delta
 extension shipped in `duckdb-extension-delta` itself (`-cmd "load '<path>'"`) and sets the session's
 time zone to UTC (a time without a zone is read as UTC, as everywhere in the project).
@@ -190,6 +196,50 @@ def pinned_versions(database: Path) -> tuple[str, dict[tuple[str, str], int]] | 
     return built_for, {(layer, table): int(version) for layer, table, version in pins}
 
 
+def _marker_columns() -> dict[str, set[str]]:
+    """The tables (in `main`) and columns every refresh writes, since the first: what marks an analysts' database."""
+    return {REFRESHES_TABLE: {"lake", "refreshed_at", "tables"}, VERSIONS_TABLE: {*VERSIONS_SCHEMA.names, "is_pinned"}}
+
+
+def check_replaceable(database: Path) -> None:
+    """Raise `AnalystsError`, naming `database` and why, unless a refresh may write it: it is missing (it is
+    created) or it is an analysts' database (it is replaced). Anything else is someone else's file and is left
+    as it is: a directory, a file DuckDB can't open (not a database, or one a writer holds), a DuckDB database
+    without the tables and columns `_marker_columns` lists (a copy of the warehouse; an empty DuckDB database
+    too: whoever created it may mean to fill it, and deleting it is theirs to decide)."""
+    database = Path(database)
+    if not os.path.lexists(database):
+        return
+    hint = f"it was left as it is: point {ENV_VAR} at another file, or move this one away"
+    if database.is_dir():
+        raise AnalystsError(
+            f"{database} is a directory, not the analysts' database (a DuckDB file); nothing was written: "
+            f"point {ENV_VAR} at a file (e.g. {database / FILE_NAME})"
+        )
+    marker = _marker_columns()
+    try:
+        with duckdb.connect(str(database), read_only=True) as con:
+            found = con.execute(
+                "select table_name, column_name from duckdb_columns() "
+                "where database_name = current_database() and schema_name = 'main' and table_name in (?, ?) "
+                "and table_oid in (select table_oid from duckdb_tables())",
+                list(marker),
+            ).fetchall()
+    except duckdb.Error as exc:
+        raise AnalystsError(
+            f"{database} is not an analysts' database DuckDB can open ({type(exc).__name__}: {exc}); {hint}"
+        ) from exc
+    columns: dict[str, set[str]] = {}
+    for table, column in found:
+        columns.setdefault(table, set()).add(column)
+    lacking = [f"main.{table}" for table, needed in marker.items() if not needed <= columns.get(table, set())]
+    if lacking:
+        raise AnalystsError(
+            f"{database} is a DuckDB database but not an analysts' database (it lacks {' and '.join(lacking)}, "
+            f"the tables every refresh writes); {hint}"
+        )
+
+
 def is_current(lake: Path, database: Path) -> bool:
     """Whether `database` exists, reads this lake, and pins the latest version of every published table."""
     recorded = pinned_versions(database)
@@ -261,11 +311,13 @@ def refresh_under_lock(lake: Path, database: Path, con: duckdb.DuckDBPyConnectio
     Writes a temporary file beside `database`, checkpoints and closes it, then renames it over
     `database` (atomic): readers see the old file or the new one, whole. `con`: a connection with the
     delta extension loaded to build it with (publish passes its own: loading the extension costs
-    ~0.5 s); by default an in-memory one. Raises `AnalystsError` naming the file when nothing is
-    published or the file can't be written.
+    ~0.5 s); by default an in-memory one. Raises `AnalystsError` naming the file, having written nothing,
+    when `database` is not an analysts' database (`check_replaceable`) or nothing is published; and when the
+    file can't be written.
     """
     lake = Path(lake).resolve()
     database = Path(database)
+    check_replaceable(database)
     latest = published(lake)
     if not latest:
         raise AnalystsError(
@@ -355,11 +407,16 @@ def cli_argv(database: Path, query: str | None = None, options: Sequence[str] = 
 
 
 def open_sql(paths: Paths, database: Path, query: str | None, lock_timeout: float) -> list[str]:
-    """The CLI command for `make sql`, after rebuilding the file if it is missing or reads another lake."""
+    """The CLI command for `make sql`, after rebuilding the file if it is missing or reads another lake;
+    `AnalystsError` when the path holds something else than an analysts' database (`check_replaceable`)."""
+    check_replaceable(database)
     recorded = pinned_versions(database)
     lake = Path(paths.lake).resolve()
     if recorded is None or recorded[0] != str(lake):
-        why = "missing" if recorded is None else f"built for the lake {recorded[0]}"
+        if recorded is not None:
+            why = f"built for the lake {recorded[0]}"
+        else:
+            why = "without a refresh record" if os.path.lexists(database) else "missing"
         print(f"sql: the analysts' database {database} is {why}: refreshing it from {lake}", file=sys.stderr)
         refresh(lake, database, lock_timeout)
     return cli_argv(database, query)

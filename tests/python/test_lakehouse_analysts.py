@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -250,3 +251,82 @@ def test_a_failed_refresh_is_loud_and_the_next_publish_writes_the_missing_file(t
     assert analysts.main([]) == 0
     assert f"analysts' database {tmp_path / 'lake' / 'analysts.duckdb'}: gold.t v0" in capsys.readouterr().out
     assert sorted(os.listdir(tmp_path / "lake")) == [".lake.lock", "analysts.duckdb", "gold"]  # no temporary left
+
+
+@pytest.fixture
+def small_lake(tmp_path: Path, monkeypatch) -> tuple[Path, dict[str, str]]:
+    """A one-table warehouse published to a lake, no dbt: the warehouse and the environment the commands run in."""
+    monkeypatch.delenv(analysts.ENV_VAR, raising=False)
+    warehouse = tmp_path / "warehouse" / "pdm.duckdb"
+    warehouse.parent.mkdir()
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema gold; create table gold.t (id integer primary key); insert into gold.t values (1)")
+    publishing.publish(warehouse, tmp_path / "lake")
+    env = {**os.environ, "PDM_WAREHOUSE_PATH": str(warehouse), "PDM_LAKE_PATH": str(tmp_path / "lake")}
+    return warehouse, env
+
+
+def folder_state(folder: Path) -> dict[str, bytes | None]:
+    """Every entry under `folder`: a file's bytes, None for a folder."""
+    return {str(p.relative_to(folder)): None if p.is_dir() else p.read_bytes() for p in sorted(folder.rglob("*"))}
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("a copy of the warehouse", "is a DuckDB database but not an analysts' database"),
+        ("an empty DuckDB database", "is a DuckDB database but not an analysts' database"),
+        ("a text file", "is not an analysts' database DuckDB can open"),
+        ("a directory", "is a directory, not the analysts' database"),
+    ],
+)
+def test_sql_and_publish_refuse_a_path_that_is_not_an_analysts_database(small_lake, tmp_path, kind, reason):
+    """`PDM_ANALYSTS_DB=<something else> make sql Q=...`: it used to call the file "missing", replace it with an
+    analysts' database and exit 0 (a directory: fail writing a temporary beside it). Now `make sql` and a publish
+    (which refreshes the file too) stop, naming the path and why, and leave the folder byte for byte as it was."""
+    warehouse, env = small_lake
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    target = theirs / "x.duckdb"
+    if kind == "a copy of the warehouse":
+        shutil.copy(warehouse, target)
+    elif kind == "an empty DuckDB database":
+        duckdb.connect(str(target)).close()
+    elif kind == "a text file":
+        target.write_text("notes an analyst keeps\n")
+    else:
+        target.mkdir()
+        (target / "kept.txt").write_text("kept")
+    before = folder_state(theirs)
+    env = {**env, analysts.ENV_VAR: str(target)}
+
+    for module, args in (("lakehouse.analysts", ["sql", "--query", "select 1"]), ("lakehouse.publish", [])):
+        result = run_module(module, args, env, REPO_ROOT)
+        assert result.returncode == 1, (module, result.stdout, result.stderr)
+        assert f"{target} {reason}" in result.stderr, (module, result.stderr)
+        assert "refreshing" not in result.stderr and "missing" not in result.stderr, result.stderr
+        assert folder_state(theirs) == before, module  # not replaced, and no temporary left beside it
+
+
+def test_sql_creates_a_missing_analysts_database_and_replaces_one_built_for_another_lake(small_lake, tmp_path):
+    """What `make sql` still writes: a missing file (and its folder); the file it wrote, opened as it is; an
+    analysts' database recording another lake (a moved data folder), rebuilt for this one."""
+    _, env = small_lake
+    database = tmp_path / "analysts" / "mine.duckdb"
+    env = {**env, analysts.ENV_VAR: str(database)}
+    query = ["sql", "--query", "select count(*) as rows_published from gold.t"]
+
+    created = run_module("lakehouse.analysts", query, env, REPO_ROOT)
+    assert created.returncode == 0, created.stderr
+    assert f"the analysts' database {database} is missing: refreshing it" in created.stderr
+    assert "rows_published" in created.stdout and re.search(r"│\s+1 │", created.stdout), created.stdout
+
+    again = run_module("lakehouse.analysts", query, env, REPO_ROOT)
+    assert again.returncode == 0 and "refreshing" not in again.stderr, again.stderr
+
+    with duckdb.connect(str(database)) as con:
+        con.execute(f"update {analysts.REFRESHES_TABLE} set lake = '/a/moved/lake'")
+    moved = run_module("lakehouse.analysts", query, env, REPO_ROOT)
+    assert moved.returncode == 0, moved.stderr
+    assert f"{database} is built for the lake /a/moved/lake: refreshing it" in moved.stderr
+    assert analysts.pinned_versions(database) == (str((tmp_path / "lake").resolve()), {("gold", "t"): 0})
