@@ -24,6 +24,10 @@ Per table, under the lake lock (`lakehouse.lock`, so never beside a publish):
    versions whose files are still there.
    `--purge-registered-versions` drops that protection for this run (an explicit purge).
 
+A lake with nothing published is nothing to optimize: it says so and exits 0, writing no analysts' database
+(there is nothing for its views to read); the bronze raw lines are still pruned. Every option is checked
+before anything is changed: a bad one stops the command, exit 2, the lake and the warehouse untouched.
+
 Retention policy, dbt vars in dbt_project.yml (the defaults here; the flags override them):
 
 - `delta_version_retention_hours` (168): how long a Delta version's files are kept once a later version
@@ -337,6 +341,7 @@ def optimize(
     """Compact and vacuum the published tables (all, or those named) under the lake lock.
 
     Versions registered models were trained on are kept, unless `purge_registered` (an explicit purge).
+    Nothing published: [] and nothing written (no analysts' database: its views would have nothing to read).
     """
     if retention_hours < 0:
         raise OptimizeError(f"--retention-hours must be 0 or more, not {retention_hours}")
@@ -351,6 +356,8 @@ def optimize(
                     f"no published Delta table {', '.join(f'{LAYER}.{n}' for n in unknown)} under "
                     f"{Path(lake) / LAYER}; published: {', '.join(available) or 'none'}"
                 )
+        if not available:
+            return []
         pinned = {} if purge_registered else registered_versions(mlflow_dir)
         results = []
         for name in names:
@@ -396,6 +403,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="how long to wait for a running publish to release the lake",
     )
     args = parser.parse_args(argv)
+    # every option checked before the lake is touched (the bronze pruning comes after the vacuum)
+    for option, value in (
+        ("--retention-hours", args.retention_hours),
+        ("--superseded-line-retention-days", args.superseded_line_retention_days),
+    ):
+        if value < 0:
+            print(f"optimize: {option} must be 0 or more, not {value}", file=sys.stderr)
+            return 2
     paths = Paths.from_env()
     try:
         tables = args.tables.split(",") if args.tables is not None else None

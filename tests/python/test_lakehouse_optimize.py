@@ -264,3 +264,40 @@ def test_an_explicit_purge_vacuums_registered_versions_too(lakehouse, capsys):
 
 def test_retention_defaults_come_from_the_dbt_vars():
     assert retention_vars() == (168, 30)
+
+
+def test_a_bad_option_stops_optimize_before_anything_is_vacuumed(lakehouse, capsys):
+    """`make optimize RETENTION_HOURS=0 LINE_RETENTION_DAYS=-1` used to vacuum every table and only then refuse
+    the line retention: every option is now checked first, exit 2, no version, no file deleted, no refresh."""
+    _, lake_dir, _ = lakehouse
+    t, u = lake.mart_path(lake_dir, "t"), lake.mart_path(lake_dir, "u")
+    v1, u0 = read(t, 1), read(u, 0)
+    database = analysts.default_database(lake_dir)
+    built = database.stat().st_mtime_ns
+    for argv, option in (
+        (["--retention-hours", "0", "--superseded-line-retention-days", "-1"], "--superseded-line-retention-days"),
+        (["--retention-hours", "-1", "--superseded-line-retention-days", "0"], "--retention-hours"),
+    ):
+        assert main(argv) == 2
+        assert f"optimize: {option} must be 0 or more, not -1" in capsys.readouterr().err
+    assert (DeltaTable(str(t)).version(), DeltaTable(str(u)).version()) == (2, 1)
+    assert read(t, 1) == v1 and read(u, 0) == u0  # the replaced versions' files are all still there
+    assert database.stat().st_mtime_ns == built
+
+
+def test_an_empty_lake_is_nothing_to_optimize(tmp_path, monkeypatch, capsys):
+    """Nothing published: a clean exit 0 saying so (it used to fail, exit 1, on the analysts' database it could
+    not write); no analysts' database is written, and naming a table is still an error."""
+    lake_dir = tmp_path / "lake"
+    monkeypatch.setenv("PDM_WAREHOUSE_PATH", str(tmp_path / "warehouse" / "pdm.duckdb"))
+    monkeypatch.setenv("PDM_LAKE_PATH", str(lake_dir))
+    monkeypatch.setenv("PDM_MLFLOW_DIR", str(tmp_path / "mlruns"))
+    monkeypatch.delenv(analysts.ENV_VAR, raising=False)
+
+    assert main([]) == 0
+    out, err = capsys.readouterr()
+    assert f"nothing published under {lake_dir / 'gold'} yet: nothing to optimize" in out
+    assert err == ""
+    assert not analysts.default_database(lake_dir).exists()
+    assert main(["--tables", "t"]) == 1
+    assert f"no published Delta table gold.t under {lake_dir / 'gold'}; published: none" in capsys.readouterr().err
