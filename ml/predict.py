@@ -276,8 +276,12 @@ def score_all(
     predictions_dir: Path,
     version: int | None = None,
     changed_only: bool = False,
+    landing: Path | None = None,
 ) -> ScoreRun:
     """Score every unit's latest cycle at the latest (or given) Delta version and write the Parquet file.
+
+    `landing`: the units its erasure tombstone names are never scored (an older version still holds an
+    erased unit; its score would be a new trace of it in the predictions folder).
 
     Writes nothing when the newest readable scores file was made by the same champion versions from the same
     feature version and has every SCORE_SCHEMA column (its scores would be identical): that file is returned
@@ -312,6 +316,11 @@ def score_all(
         if same_champions and provenance[2] < resolved:
             units = units_in_commits(table_path, provenance[2], resolved)
     frame = latest_cycles(table_path, resolved, units=units)
+    if landing is not None and not frame.empty:
+        from lakehouse.erase import read_tombstone  # imported here: only a scoring run reads the tombstone
+
+        erased = {row["unit_id"] for row in read_tombstone(landing)}
+        frame = frame[~frame["unit_id"].isin(erased)].reset_index(drop=True)
     if units is not None and frame.empty:
         tags = MlflowClient().get_model_version(CLASSIFIER_NAME, classifier_version).tags
         return ScoreRun(
@@ -444,7 +453,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             champions = load_champions(args.mlflow_dir)
             print(unit_answer(table, champions, args.unit, args.dataset, args.split, args.version))
             return 0
-        run = score_all(table, args.mlflow_dir, args.predictions_dir, args.version, args.changed_only)
+        run = score_all(table, args.mlflow_dir, args.predictions_dir, args.version, args.changed_only, paths.landing)
     except UnknownUnitError as error:
         print(f"unknown unit: {error}", file=sys.stderr)
         return 2

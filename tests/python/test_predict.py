@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from test_train import DATASET, make_feature_table, write_table
 
+from lakehouse import erase as erasing
 from lakehouse import lake
 from ml.data import FEATURE_TABLE, matrix
 from ml.predict import (
@@ -212,3 +213,16 @@ def test_unit_by_unit_id(store, capsys):
     assert f"{DATASET}-test-099" in capsys.readouterr().err
     with pytest.raises(UnknownUnitError, match="is in split test, not train"):
         find_unit(frame, f"{DATASET}-test-003", split="train")
+
+
+def test_a_unit_the_tombstone_names_is_not_scored_from_an_older_version_that_holds_it(store, tmp_path: Path):
+    """`make predict VERSION=` of a version from before an erasure wrote the erased unit's score: a new trace of
+    it in the predictions folder. Scoring with the landing folder leaves out the units its tombstone names."""
+    everyone = score_all(store["table"], store["root"] / "mlruns", tmp_path / "all", version=0).scores
+    units = sorted(everyone.column("unit_id").to_pylist())
+    landing = tmp_path / "landing"
+    for unit in units[:2]:
+        erasing.add_to_tombstone(landing, erasing.Unit.parse(unit), "test", datetime.now(UTC))
+    run = score_all(store["table"], store["root"] / "mlruns", tmp_path / "pred", version=0, landing=landing)
+    assert run.written and sorted(run.scores.column("unit_id").to_pylist()) == units[2:]
+    assert sorted(pq.read_table(run.path).column("unit_id").to_pylist()) == units[2:]
