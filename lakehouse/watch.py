@@ -885,6 +885,7 @@ class Watcher:
         # MAX_WARN_TESTS_DEFERRAL_S, so they do not delay a file that lands meanwhile; not in `--once`,
         # nor when stopping
         self.defer_warn_tests: Callable[[], bool] = lambda: False
+        self.single_tick = False  # `--once`: no next tick to retry a failure, the next run does
         self.warn_tests_quiet_s = DEFAULT_EVERY_S
         self.last_work_at = float("-inf")  # time.monotonic() at the end of the last tick that did work
         self.compact_lake_files = DEFAULT_COMPACT_LAKE_FILES  # step 7's threshold; 0: never
@@ -1338,11 +1339,16 @@ class Watcher:
             self.failed_signature = signature_at_start
             analysts_line = self.refresh_stale_analysts()
             rule = "!" * 78
+            retry = (
+                "the next `make once` (or tick of `make watch`) retries"
+                if self.single_tick
+                else "the next tick retries (with nothing new landed, after "
+                f"{min(MAX_RETRY_SECONDS, 2.0 ** min(self.failures, 12)):g} s)"
+            )
             self.out(
                 f"{rule}\n{datetime.now().strftime('%H:%M:%S')} tick FAILED at {failed.step}: {failed.detail}\n"
                 + (f"{analysts_line}\n" if analysts_line else "")
-                + f"the landing signature is not saved: the next tick retries (with nothing new landed, after "
-                f"{min(MAX_RETRY_SECONDS, 2.0 ** min(self.failures, 12)):g} s). Last lines of its output:\n"
+                + f"the landing signature is not saved: {retry}. Last lines of its output:\n"
                 f"{failed.output}\n{rule}"
             )
             return False
@@ -1542,6 +1548,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         paths, args.target, out=lambda text: print(text, flush=True), isolated=args.isolated_steps, events=events
     )
     watcher.defer_warn_tests = lambda: not args.once and not stop.requested
+    watcher.single_tick = args.once
     watcher.warn_tests_quiet_s = args.every
     watcher.compact_lake_files = args.compact_lake_files
     watcher.vacuum_every_s = args.vacuum_every_hours * 3600

@@ -501,6 +501,7 @@ def test_an_error_test_failing_stops_the_tick_before_the_publish(watched) -> Non
     failed = once(env)
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "tick FAILED at dbt build" in failed.stdout and "files_quarantined_share_below_error_limit" in failed.stdout
+    assert "not saved: the next `make once` (or tick of `make watch`) retries." in failed.stdout  # no backoff
     assert len(history(env.paths.lake)) == versions and not unit_ids(delivered) & published_units(env)
     assert warn_results.stat().st_mtime_ns == warn_mtime and run_results(env, "warn_tests") == tested
     assert delivered.name not in state(env)["signature"]
