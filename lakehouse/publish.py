@@ -876,28 +876,40 @@ def unpublished_folders(lake: Path) -> list[str]:
     return [name for name in table_folders(lake) if name not in published]
 
 
+def require_published_table(lake: Path, table: str) -> str:
+    """`table` (`mart_fleet_health` or `gold.mart_fleet_health`) as the name of a published table: a folder
+    directly under <lake>/gold/ holding a committed Delta version. Anything else raises `LakeError` naming
+    the published tables: an empty name, a path (`../audit/erasures`, `/elsewhere/t`: a command taking a
+    table name never reaches outside <lake>/gold/), and `TableNotPublishedError` for a name with no folder
+    or the folder of an interrupted first publish."""
+    names = published_tables(lake)
+    name = table.strip().removeprefix(f"{LAYER}.")
+    if name in names:
+        return name
+    published = f"published: {', '.join(names) or 'none'}"
+    root = Path(lake) / LAYER
+    if not name:
+        raise lakelib.LakeError(f"no table named: give the name of a published table under {root} ({published})")
+    if Path(name).name != name or name in {".", ".."} or "\\" in name:
+        raise lakelib.LakeError(
+            f"{table!r} is not the name of a published table: a table is a folder directly under {root}, "
+            f"named without a path ({published})"
+        )
+    why = (
+        "its folder holds no committed Delta version (a first publish was interrupted; "
+        "the next `python -m lakehouse.publish` completes it)"
+        if (root / name).is_dir()
+        else "it has not been published yet"
+    )
+    raise lakelib.TableNotPublishedError(f"no published Delta table {LAYER}.{name} under {root}: {why}; {published}")
+
+
 def history(lake: Path, table: str | None = None) -> list[HistoryEntry]:
     """Every version of every published table (or of `table`), oldest first per table.
 
-    Raises `TableNotPublishedError` when `table` has no committed version (no folder, or the folder
-    of an interrupted first publish).
+    Raises `LakeError` when `table` is not the name of a published table (`require_published_table`).
     """
-    names = published_tables(lake)
-    if table is not None:
-        table = table.removeprefix(f"{LAYER}.")
-        if table not in names:
-            folder = lakelib.mart_path(Path(lake), table, LAYER)
-            why = (
-                "its folder holds no committed Delta version (a first publish was interrupted; "
-                "the next `python -m lakehouse.publish` completes it)"
-                if folder.is_dir()
-                else "it has not been published yet"
-            )
-            raise lakelib.TableNotPublishedError(
-                f"no published Delta table {LAYER}.{table} under {Path(lake) / LAYER}: {why}; "
-                f"published: {', '.join(names) or 'none'}"
-            )
-        names = [table]
+    names = [require_published_table(lake, table)] if table is not None else published_tables(lake)
     entries = []
     for name in names:
         for commit in sorted(

@@ -15,6 +15,12 @@ fingerprint stays that of the content. `restored_from_version` (and `restored_as
 in the commit. A restore is undone by publishing again (the warehouse is unchanged) or by another restore.
 Then the analysts' database (`lakehouse.analysts`) is rebuilt, under the same lock hold.
 
+The table is named as published, `mart_fleet_health` or `gold.mart_fleet_health`: a folder directly under
+<lake>/gold/ holding a Delta table. An empty name, a path (`../audit/erasures`, `/elsewhere/t`) or a name
+not published is refused (exit 1), naming the published tables: a restore never reaches another table.
+Restoring the version that is already the current one (`AS_OF` of a time since the last commit, say)
+changes nothing: the command says so and exits 0, with no commit.
+
 A version whose data files were vacuumed can't be restored: the command stops, naming the table and
 version, and the table is left as it was.
 
@@ -39,7 +45,7 @@ from lakehouse import analysts
 from lakehouse import lake as lakelib
 from lakehouse.erase import delete_units_from_table, read_tombstone
 from lakehouse.lock import DEFAULT_TIMEOUT_S, lake_lock
-from lakehouse.publish import LAYER, POST_COMMIT, UNIT_KEY, pdm_metadata
+from lakehouse.publish import LAYER, POST_COMMIT, UNIT_KEY, pdm_metadata, published_tables, require_published_table
 from ml.config import Paths, env_number
 
 META_RESTORED_FROM = "restored_from_version"  # not pdm.*: optimize must not carry it to its own commits
@@ -59,9 +65,15 @@ class RestoreResult:
     erased_units: tuple[str, ...] = ()  # erased units the restored content held, deleted again
     erased_rows: int = 0
     latest_version: int | None = None  # the DELETE commit that removed them
+    unchanged: bool = False  # the version asked for is the current one: no commit made
 
     def summary(self) -> str:
         when = f" (the version current at {self.as_of})" if self.as_of else ""
+        if self.unchanged:
+            return (
+                f"{LAYER}.{self.table}: v{self.restored_version}{when} is already the current version: "
+                "nothing to restore"
+            )
         said = f"{LAYER}.{self.table}: restored v{self.restored_version}{when} as v{self.new_version}"
         if self.erased_units:
             units = ", ".join(self.erased_units)
@@ -97,11 +109,17 @@ def restore(
     """
     if (version is None) == (as_of is None):
         raise RestoreError("give exactly one of VERSION (a Delta version) or AS_OF (a time)")
-    name = table.strip().removeprefix(f"{LAYER}.")
+    if not table.strip():
+        names = ", ".join(published_tables(Path(lake))) or "none"
+        raise RestoreError(f"name the table to restore: TABLE=<table> (--table) is required (published: {names})")
+    name = require_published_table(Path(lake), table)  # a table under <lake>/gold/, never a path elsewhere
     path = lakelib.mart_path(Path(lake), name, LAYER)
     with lake_lock(Path(lake), "restore", lock_timeout):
         target = lakelib.version_as_of(path, as_of) if as_of is not None else lakelib.require_version(path, version)
         published = DeltaTable(str(path))
+        if target == published.version():  # Delta refuses it ("should be less then last available version")
+            when = lakelib.parse_timestamp(as_of).isoformat() if as_of is not None else None
+            return RestoreResult(name, target, target, when, unchanged=True)
         metadata = pdm_metadata(commit_of(published, target))
         metadata[META_RESTORED_FROM] = str(target)
         if as_of is not None:
@@ -172,7 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"restore: {exc}", file=sys.stderr)
         return 1
     print(result.summary())
-    print("the next `make publish` re-applies the warehouse's changes made since that version")
+    if not result.unchanged:
+        print("the next `make publish` re-applies the warehouse's changes made since that version")
     return 0
 
 

@@ -95,6 +95,75 @@ def test_version_as_of_before_the_table_existed_names_it_and_its_first_commit(th
     assert DeltaTable(str(path)).version() == 2
 
 
+# ------------------------------------------------------------- restore's refusals, on a lake written with deltalake
+
+
+@pytest.fixture
+def small_lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A lake written with deltalake (no build): gold.mart_fleet_health at v2, gold.dim_units at v0, the erasure
+    audit table <lake>/audit/erasures at v1 (two rows); the environment points at it."""
+    root = tmp_path / "lake"
+    for step in range(3):
+        write_deltalake(str(root / "gold" / "mart_fleet_health"), pa.table({"unit_id": [f"u{step}"]}), mode="overwrite")
+    write_deltalake(str(root / "gold" / "dim_units"), pa.table({"unit_id": ["u0"]}))
+    for unit in ("u1", "u2"):
+        write_deltalake(str(root / "audit" / "erasures"), pa.table({"unit_id": [unit]}), mode="append")
+    monkeypatch.setenv("PDM_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("PDM_LAKE_PATH", str(root))
+    return root
+
+
+def test_restore_takes_the_name_of_a_published_gold_table_never_a_path(small_lake, tmp_path, capsys):
+    """`make restore TABLE=../audit/erasures VERSION=0` restored the erasure audit table (its rows gone) and an
+    absolute path any Delta table: only a folder directly under <lake>/gold/ is a table to restore."""
+    audit = small_lake / "audit" / "erasures"
+    elsewhere = tmp_path / "elsewhere"
+    write_deltalake(str(elsewhere), pa.table({"x": [1]}))
+    write_deltalake(str(elsewhere), pa.table({"x": [2]}), mode="append")
+    for table in (
+        "../audit/erasures",
+        "gold.../audit/erasures",
+        "gold/../../audit/erasures",
+        str(audit),
+        str(elsewhere),
+    ):
+        assert restore_main(["--table", table, "--version", "0"]) == 1
+        err = capsys.readouterr().err
+        assert f"restore: {table!r} is not the name of a published table" in err
+        assert "(published: dim_units, mart_fleet_health)" in err
+    assert restore_main(["--table", "erasures", "--version", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "no published Delta table gold.erasures" in err and "published: dim_units, mart_fleet_health" in err
+    assert DeltaTable(str(audit)).version() == 1 and len(delta_rows(audit)) == 2
+    assert DeltaTable(str(elsewhere)).version() == 1
+    # `--history` takes a table's name the same way
+    assert publishing.main(["--history", "../audit/erasures"]) == 1
+    assert "'../audit/erasures' is not the name of a published table" in capsys.readouterr().err
+
+
+def test_restore_without_a_table_says_table_is_required(small_lake, capsys):
+    """`make restore VERSION=0` passes `--table ''`: it was looked for as <lake>/gold/ itself."""
+    for table in ("", "  "):
+        assert restore_main(["--table", table, "--version", "0"]) == 1
+        err = capsys.readouterr().err
+        assert "TABLE=<table> (--table) is required (published: dim_units, mart_fleet_health)" in err
+        assert "no published Delta table" not in err
+
+
+def test_restoring_the_current_version_says_so_and_commits_nothing(small_lake, capsys):
+    """Delta refuses to restore the latest version ("Version to restore 2 should be less then last available
+    version 2"): the table already has that content, so the command says so and exits 0 with no commit."""
+    table = small_lake / "gold" / "mart_fleet_health"
+    assert restore_main(["--table", "mart_fleet_health", "--version", "2"]) == 0
+    assert capsys.readouterr().out == "gold.mart_fleet_health: v2 is already the current version: nothing to restore\n"
+    assert restore_main(["--table", "gold.mart_fleet_health", "--as-of", "2100-01-01"]) == 0
+    assert capsys.readouterr().out == (
+        "gold.mart_fleet_health: v2 (the version current at 2100-01-01T00:00:00+00:00) is already the current "
+        "version: nothing to restore\n"
+    )
+    assert DeltaTable(str(table)).version() == 2 and delta_rows(table) == [("u2",)]
+
+
 # ------------------------------------------------------------------- on a real build and publish
 
 FLEET = FleetSpec(dataset="FD101", train_units=3, test_units=3, conditions=1, fault_modes=1, seed=21)
