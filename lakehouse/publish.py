@@ -241,6 +241,11 @@ class PublishResult:
         return line
 
 
+# The operation column's least width: WRITE, DELETE, MERGE, RESTORE, OPTIMIZE; a longer one (VACUUM START,
+# CREATE TABLE) widens it for every line printed with it.
+OPERATION_WIDTH = len("OPTIMIZE")
+
+
 @dataclass(frozen=True)
 class HistoryEntry:
     """One version of one published Delta table, as `--history` prints it."""
@@ -253,13 +258,22 @@ class HistoryEntry:
     fingerprint: str | None
     added_columns: tuple[str, ...] = ()
 
-    def line(self, width: int = 0) -> str:
-        """One line; `width` pads the table name so several tables' lines align."""
+    def line(self, width: int = 0, operation_width: int = OPERATION_WIDTH) -> str:
+        """One line; `width` pads the table name and `operation_width` the operation (at least
+        `OPERATION_WIDTH`) so several lines' columns align (`history_lines`)."""
         when = self.timestamp.strftime("%Y-%m-%dT%H:%M:%SZ") if self.timestamp else "?"
         rows = f"{self.rows:>9,} rows" if self.rows is not None else "        ? rows"
         fp = f"fp {self.fingerprint[:12]}" if self.fingerprint else "fp ?"
         added = f"  +columns {','.join(self.added_columns)}" if self.added_columns else ""
-        return f"{LAYER}.{self.table:<{width}}  v{self.version:<3} {when}  {self.operation:<8}{rows}  {fp}{added}"
+        operation = f"{self.operation:<{max(operation_width, OPERATION_WIDTH)}}"
+        return f"{LAYER}.{self.table:<{width}}  v{self.version:<3} {when}  {operation} {rows}  {fp}{added}"
+
+
+def history_lines(entries: Sequence[HistoryEntry]) -> list[str]:
+    """`entries` as `--history` prints them, the table name and operation columns padded to the widest."""
+    width = max((len(entry.table) for entry in entries), default=0)
+    operation_width = max((len(entry.operation) for entry in entries), default=0)
+    return [entry.line(width, operation_width) for entry in entries]
 
 
 # ----------------------------------------------------------------------------- the warehouse side
@@ -944,6 +958,53 @@ def current_at(entries: Sequence[HistoryEntry], moment: datetime) -> list[Histor
     return list(current.values())
 
 
+def history_report(lake: Path, table: str | None = None, as_of: str | None = None) -> list[str]:
+    """What `--history [TABLE] [--as-of TIME]` prints: a line per version (per table, the one current at
+    `as_of`), then the folders of interrupted first publishes; when nothing was published at `as_of`, when
+    the first version was committed."""
+    entries = history(lake, table)
+    said = []
+    if as_of is not None:
+        moment = lakelib.parse_timestamp(as_of)
+        current = current_at(entries, moment)
+        dated = [entry for entry in entries if entry.timestamp is not None]
+        if dated and not current:  # the same words as `lake.version_as_of`, which restore and train raise
+            first = min(dated, key=lambda entry: entry.timestamp)
+            said.append(
+                f"{LAYER}.{first.table} did not exist at {moment.isoformat()}: its first version "
+                f"(v{first.version}) was committed at {first.timestamp.isoformat()}"
+                if table is not None
+                else f"no published table existed at {moment.isoformat()}: the first version of one "
+                f"({LAYER}.{first.table} v{first.version}) was committed at {first.timestamp.isoformat()}"
+            )
+        entries = current
+    pending = [] if table else unpublished_folders(lake)
+    if not entries and not pending and not said:
+        said.append(f"nothing published under {Path(lake) / LAYER} yet: run `python -m lakehouse.publish`")
+    return [
+        *said,
+        *history_lines(entries),
+        *(
+            f"{LAYER}.{name}: not published yet (its folder holds no committed Delta version: "
+            "a first publish was interrupted; the next publish completes it)"
+            for name in pending
+        ),
+    ]
+
+
+def print_lines(lines: Sequence[str]) -> int:
+    """Print `lines`; a reader that closes the pipe early (`make history | head -1`) has what it wanted:
+    exit 0, no BrokenPipeError traceback."""
+    try:
+        for line in lines:
+            print(line)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the interpreter flushes stdout again at exit, which would fail the same way: /dev/null takes it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
 # ----------------------------------------------------------------------------------------- CLI
 
 
@@ -988,21 +1049,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths = Paths.from_env()
     try:
         if args.history is not None:
-            entries = history(paths.lake, args.history or None)
-            if args.as_of is not None:
-                entries = current_at(entries, lakelib.parse_timestamp(args.as_of))
-            pending = [] if args.history else unpublished_folders(paths.lake)
-            if not entries and not pending:
-                print(f"nothing published under {paths.lake / LAYER} yet: run `python -m lakehouse.publish`")
-            width = max((len(entry.table) for entry in entries), default=0)
-            for entry in entries:
-                print(entry.line(width))
-            for name in pending:
-                print(
-                    f"{LAYER}.{name}: not published yet (its folder holds no committed Delta version: "
-                    "a first publish was interrupted; the next publish completes it)"
-                )
-            return 0
+            return print_lines(history_report(paths.lake, args.history or None, args.as_of))
         tables = args.tables.split(",") if args.tables is not None else None
         for result in publish(paths.warehouse, paths.lake, tables, args.lock_timeout, not args.no_analysts):
             print(result.summary())

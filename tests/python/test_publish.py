@@ -6,7 +6,10 @@ tmp_path folder, and Delta is read back through DuckDB's delta extension (lakeho
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -383,6 +386,79 @@ def test_history_command_lists_every_version_with_row_counts(warehouse, lake_dir
 
     assert main(["--history", "nope"]) == 1
     assert "no published Delta table gold.nope" in capsys.readouterr().err
+
+
+@pytest.fixture
+def published_twice(warehouse, lake_dir, monkeypatch) -> Path:
+    """gold.dim_units published (v0), then gold.mart_fleet_health (v0, v1: its first file replaced); the
+    environment points at the warehouse and the lake."""
+    monkeypatch.setenv("PDM_WAREHOUSE_PATH", str(warehouse.path))
+    monkeypatch.setenv("PDM_LAKE_PATH", str(lake_dir))
+    warehouse.sql(
+        "create table gold.dim_units (unit_id varchar primary key)",
+        "insert into gold.dim_units values ('u0')",
+        "create table gold.mart_fleet_health (unit_id varchar primary key, score double)",
+        "insert into gold.mart_fleet_health select 'u' || i, i from range(40) r(i)",
+    )
+    publish(warehouse.path, lake_dir, ["dim_units"])
+    time.sleep(0.02)  # dim_units' v0 is the lake's first commit, by a clear margin
+    publish(warehouse.path, lake_dir, ["mart_fleet_health"])
+    warehouse.sql("update gold.mart_fleet_health set score = score + 1")
+    publish(warehouse.path, lake_dir, ["mart_fleet_health"])
+    return lake_dir
+
+
+def test_history_aligns_the_columns_of_every_operation(published_twice, capsys):
+    """VACUUM START / VACUUM END are longer than the other operations: their rows and fingerprint columns
+    were pushed right of every other line's."""
+    DeltaTable(str(lake.mart_path(published_twice, "mart_fleet_health"))).vacuum(
+        retention_hours=0, enforce_retention_duration=False, dry_run=False
+    )
+    assert main(["--history"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in lines] == [
+        ["gold.dim_units", "v0"],
+        *(["gold.mart_fleet_health", f"v{version}"] for version in range(4)),
+    ]
+    assert "VACUUM START" in lines[3] and "VACUUM END" in lines[4]
+    for column in (" rows  ", "  fp "):  # where each column after the operation begins
+        assert len({line.index(column) for line in lines}) == 1, lines
+
+
+def test_history_as_of_before_any_table_names_the_first_commit(published_twice, capsys):
+    """A time before every table's first commit printed "nothing published ... yet" although tables are."""
+    first = lake.commit_times(lake.mart_path(published_twice, "dim_units"))[0].isoformat()
+    assert main(["--history", "--as-of", "2020-01-01"]) == 0
+    assert capsys.readouterr().out == (
+        "no published table existed at 2020-01-01T00:00:00+00:00: the first version of one (gold.dim_units v0) "
+        f"was committed at {first}\n"
+    )
+    first = lake.commit_times(lake.mart_path(published_twice, "mart_fleet_health"))[0].isoformat()
+    assert main(["--history", "gold.mart_fleet_health", "--as-of", "2020-01-01T01:00:00+01:00"]) == 0
+    assert capsys.readouterr().out == (
+        f"gold.mart_fleet_health did not exist at 2020-01-01T00:00:00+00:00: its first version (v0) was committed "
+        f"at {first}\n"
+    )
+
+
+def test_history_into_a_pipe_closed_early_exits_quietly(published_twice):
+    """`make history | head -1`: the reader closes the pipe, and the rest of the listing is not wanted: no
+    BrokenPipeError traceback, exit 0. Here the reading end is closed before the command writes at all."""
+    reading, writing = os.pipe()
+    os.close(reading)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "lakehouse.publish", "--history"],
+            cwd=REPO_ROOT,
+            env={**os.environ, "PDM_LAKE_PATH": str(published_twice)},
+            stdout=writing,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(writing)
+    assert (result.returncode, result.stderr) == (0, "")
 
 
 def test_main_reports_a_refused_schema_change_and_a_missing_warehouse(warehouse, lake_dir, monkeypatch, capsys):
