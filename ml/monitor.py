@@ -160,8 +160,9 @@ def monitor(table_path: Path, mlflow_dir: Path, predictions_dir: Path) -> Monito
         return replace(run, reference_vacuumed=str(vacuumed))
     reference = latest_cycles(table_path, reference_version, split="test")  # the units in service
     current = latest_cycles(table_path, current_version, split="test")
-    features = [name for name in feature_columns(current.columns) if name in set(reference.columns)]
-    drift = feature_drift(reference, current, features)
+    # no unit in service then or now (a train-only fleet): nothing to compare, not a PSI of 0 on every feature
+    features = [] if reference.empty or current.empty else feature_columns(current.columns)
+    drift = feature_drift(reference, current, [name for name in features if name in set(reference.columns)])
     run = MonitorRun(drift, reference_version, current_version, classifier, age_versions, age_days, newest, False)
     if provenance == (classifier, reference_version, current_version) or drift.empty:
         return run

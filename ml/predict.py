@@ -348,13 +348,13 @@ def score_all(
 
 
 def top_at_risk(scores: pa.Table, threshold: float, count: int = 10, split: str | None = "test") -> str:
-    """The `count` units with the highest failure probability, as a text table.
+    """The `count` units of `split` with the highest failure probability, as a text table (None: every unit).
 
-    Only units of `split` (default 'test', the units still in service) when there are any: a train unit ran
-    to failure, so at its last cycle it is trivially at risk and would fill the table.
+    By default 'test', the units still in service: a train unit ran to failure, so at its last cycle it is
+    trivially at risk and would fill the table.
     """
     frame = scores.to_pandas()
-    if split is not None and (frame["split"] == split).any():
+    if split is not None:
         frame = frame[frame["split"] == split]
     frame = frame.sort_values(["failure_probability", "unit_id"], ascending=[False, True], kind="mergesort")
     lines = [
@@ -484,6 +484,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"v{run.scores['classifier_version'][0]}, regressor v{run.scores['regressor_version'][0]}) on "
             f"{FEATURE_TABLE} v{run.features_delta_version}; no new file written"
         )
+    if "test" not in set(run.scores.column("split").to_pylist()):
+        print(
+            f"{headline}\nno unit in service (split test) to rank: the {run.scores.num_rows} units scored all ran "
+            "to failure (train), so each is at risk at its last cycle"
+        )
+        return 0
     print(
         f"{headline}\n"
         f"top 10 at risk among in-service (test) units, alert at P >= {run.threshold:.3f} "

@@ -226,3 +226,15 @@ def test_a_unit_the_tombstone_names_is_not_scored_from_an_older_version_that_hol
     run = score_all(store["table"], store["root"] / "mlruns", tmp_path / "pred", version=0, landing=landing)
     assert run.written and sorted(run.scores.column("unit_id").to_pylist()) == units[2:]
     assert sorted(pq.read_table(run.path).column("unit_id").to_pylist()) == units[2:]
+
+
+def test_a_fleet_with_no_unit_in_service_says_so_instead_of_ranking_train_units(store, tmp_path: Path, capsys):
+    """The README's real-FD001 recipe lands only a train file: every unit ran to failure. The ranking's header
+    said 'in-service (test) units' over a table of train units."""
+    table = lake.mart_path(tmp_path / "lake", FEATURE_TABLE)
+    write_table(table, make_feature_table(seed=7, train_units=6, test_units=0))
+    args = ["--lake", str(tmp_path / "lake"), "--mlflow-dir", str(store["root"] / "mlruns")]
+    assert main([*args, "--predictions-dir", str(tmp_path / "pred")]) == 0
+    out = capsys.readouterr().out
+    assert "no unit in service (split test) to rank: the 6 units scored all ran to failure (train)" in out
+    assert "top 10 at risk" not in out and "train  " not in out

@@ -591,3 +591,17 @@ def test_a_vacuumed_training_version_is_one_line_for_readers_and_stale_for_the_m
     out = capsys.readouterr().out
     assert "(no file written: " in out and out.rstrip().endswith("v0, was vacuumed: no drift measured"), out
     assert not predictions.exists()
+
+
+def test_monitor_on_a_fleet_with_no_unit_in_service_compares_nothing(tmp_path: Path, capsys):
+    """A train-only fleet (the README's real-FD001 recipe): every feature's PSI was NaN, written to a monitoring
+    file and printed as 'max PSI 0.000 over 151 features'."""
+    table = lake.mart_path(tmp_path / "lake", FEATURE_TABLE)
+    assert write_table(table, make_feature_table(seed=9, train_units=16, test_units=0)) == 0
+    train(table, tmp_path / "mlruns", seed=42, config=GATE)
+    run = monitor(table, tmp_path / "mlruns", tmp_path / "pred")
+    assert run.drift.empty and not run.written and not (tmp_path / "pred").exists()
+    capsys.readouterr()
+    args = ["--lake", str(tmp_path / "lake"), "--mlflow-dir", str(tmp_path / "mlruns")]
+    assert monitor_main([*args, "--predictions-dir", str(tmp_path / "pred")]) == 0
+    assert "max PSI 0.000 over 0 features (no unit in service to compare: no file written)" in capsys.readouterr().out
