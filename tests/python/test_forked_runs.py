@@ -40,7 +40,7 @@ def test_a_forked_run_reports_what_the_dbt_script_reports(environment: Environme
     ("args", "code", "said"),
     [
         (["--help"], 0, "usage: python -m lakehouse.watch [-h]"),
-        (["--once", "--vacuum-every-hours", "-1"], 2, "watch: --vacuum-every-hours and --vacuum-retention-hours"),
+        (["--once", "--vacuum-every-hours", "-1"], 2, "watch: --vacuum-every-hours must be 0 or more"),
     ],
     ids=["help", "refused"],
 )
