@@ -350,6 +350,8 @@ def optimize(
         names = available
         if tables is not None:
             names = [t.strip().removeprefix(f"{LAYER}.") for t in tables if t.strip()]
+            if not names:  # `--tables ,`: not "nothing published"
+                raise OptimizeError(f"--tables names no table; published: {', '.join(available) or 'none'}")
             unknown = [n for n in names if n not in available]
             if unknown:
                 raise OptimizeError(

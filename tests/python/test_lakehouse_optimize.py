@@ -301,3 +301,5 @@ def test_an_empty_lake_is_nothing_to_optimize(tmp_path, monkeypatch, capsys):
     assert not analysts.default_database(lake_dir).exists()
     assert main(["--tables", "t"]) == 1
     assert f"no published Delta table gold.t under {lake_dir / 'gold'}; published: none" in capsys.readouterr().err
+    assert main(["--tables", " , "]) == 1
+    assert "optimize: --tables names no table; published: none" in capsys.readouterr().err
