@@ -16,7 +16,9 @@
 * `--retrain-if-stale` (`make retrain-if-stale`): when the largest PSI passes `--psi-threshold` or the age
   passes `--max-age-versions` / `--max-age-days`, runs `python -m ml.train` (the same champion gate: a
   retrained candidate takes the alias only if it is better); otherwise says the champion is fresh.
-No store, no champion, or no published table: one line, exit 2.
+No store, no champion, or no published table: one line, exit 2. No unit in service then or now (a train-only
+fleet): nothing compared, no file written. The version the champion was trained on vacuumed (`make erase
+PURGE=1`): the champion is stale, with no drift measured.
 """
 
 from __future__ import annotations

@@ -9,16 +9,17 @@ Without `--unit`: reads the latest Delta version of fct_unit_cycle_features (res
 the latest observed cycle of every unit with `models:/pdm-fails-within-30-cycles@champion` and
 `models:/pdm-rul@champion` (loaded as pyfuncs, `ml.registry.LoadedModel`), writes ONE new file
 `<predictions>/unit_risk_scores/scores_<UTC timestamp>.parquet` (schema: SCORE_SCHEMA) and prints the ten
-units most at risk. The decision threshold is the one chosen in training (the classifier pyfunc's config,
-also the version's `decision_threshold` tag); every score row carries it (`decision_threshold`) and the
-classifier pyfunc's decision at it (`is_predicted_to_fail`), so gold shows the champion's decision, not
-just a probability. When the newest readable scores file was written by the same champion versions from
-the same feature version and has every SCORE_SCHEMA column, no file is written (its scores would be the
-same): the command says so and names that file; a newest file from before the decision columns is scored
-again; newer unreadable files are named on stderr and passed over. `--changed-only` (the watcher's step,
-`score_all`) scores just the units the feature table's Delta commits rewrote since the newest scores file,
-when that file is from the same champions. A feature table that is not published
-yet (no folder, no valid `_delta_log`): one line, exit 2.
+units in service (split test) most at risk, or that there is none. Units the landing folder's erasure
+tombstone names are never scored (an older `--version` still holds them). The decision threshold is the one
+chosen in training (the classifier pyfunc's config, also the version's `decision_threshold` tag); every score
+row carries it (`decision_threshold`) and the classifier pyfunc's decision at it (`is_predicted_to_fail`), so
+gold shows the champion's decision, not just a probability. When the newest readable scores file was written
+by the same champion versions from the same feature version and has every SCORE_SCHEMA column, no file is
+written (its scores would be the same): the command says so and names that file; a newest file from before the
+decision columns is scored again; newer unreadable files are named on stderr and passed over. `--changed-only`
+(the watcher's step, `score_all`) scores just the units the feature table's Delta commits rewrote since the
+newest scores file, when that file is from the same champions. A feature table that is not published yet (no
+folder, no valid `_delta_log`), or a `--version` a vacuum deleted: one line, exit 2.
 
 With `--unit`: prints whether that unit fails within 30 cycles, the verdict being the classifier pyfunc's
 own decision. `--unit` takes a unit_id as gold names it (`FD101-test-016`) or a unit number; with a number,
