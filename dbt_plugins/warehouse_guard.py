@@ -33,6 +33,7 @@ by the Python steps that open the warehouse read-only (`ml.summary`).
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable
@@ -208,7 +209,9 @@ class Plugin(BasePlugin):
         try:
             self.wait_seconds = float(wait) if wait else DEFAULT_LOCK_WAIT_SECONDS
         except ValueError:
-            raise WarehouseUnavailable(f"{LOCK_WAIT_VARIABLE}={wait!r} is not a number (seconds)") from None
+            self.wait_seconds = float("nan")
+        if not math.isfinite(self.wait_seconds) or self.wait_seconds < 0:  # nan: a wait without end
+            raise WarehouseUnavailable(f"{LOCK_WAIT_VARIABLE}={wait!r} is not a number of 0 or more (seconds)")
         self._held: duckdb.DuckDBPyConnection | None = None
         self._failure: str | None = None
         self._attachment: Any = None  # the profile's attach entry of the warehouse

@@ -147,8 +147,9 @@ def test_a_build_setting_duckdb_does_not_take_is_named_by_its_variable(settings:
 def test_a_lock_wait_that_is_not_a_number_is_named_by_its_variable() -> None:
     assert GuardPlugin("warehouse_guard", {"lock_wait_seconds": ""}).wait_seconds == DEFAULT_LOCK_WAIT_SECONDS
     assert GuardPlugin("warehouse_guard", {"lock_wait_seconds": "2.5"}).wait_seconds == 2.5
-    with pytest.raises(WarehouseUnavailable, match=r"PDM_WAREHOUSE_LOCK_WAIT_SECONDS='soon' is not a number"):
-        GuardPlugin("warehouse_guard", {"lock_wait_seconds": "soon"})
+    for wait in ("soon", "nan", "-1"):  # nan waited for the lock without end
+        with pytest.raises(WarehouseUnavailable, match=rf"PDM_WAREHOUSE_LOCK_WAIT_SECONDS='{wait}' is not a number of"):
+            GuardPlugin("warehouse_guard", {"lock_wait_seconds": wait})
 
 
 def test_dbt_takes_an_empty_build_setting_as_its_default_and_stops_on_a_bad_one_before_the_warehouse(
