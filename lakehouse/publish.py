@@ -902,9 +902,7 @@ def require_published_table(lake: Path, table: str) -> str:
         return name
     published = f"published: {', '.join(names) or 'none'}"
     root = Path(lake) / LAYER
-    if not name:
-        raise lakelib.LakeError(f"no table named: give the name of a published table under {root} ({published})")
-    if Path(name).name != name or name in {".", ".."} or "\\" in name:
+    if not name or Path(name).name != name or name in {".", ".."} or "\\" in name:
         raise lakelib.LakeError(
             f"{table!r} is not the name of a published table: a table is a folder directly under {root}, "
             f"named without a path ({published})"

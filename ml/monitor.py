@@ -28,7 +28,7 @@ import math
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -155,11 +155,18 @@ def monitor(table_path: Path, mlflow_dir: Path, predictions_dir: Path) -> Monito
     try:
         resolve_version(table_path, reference_version)  # never published there: says so, naming the table
     except lake.VersionVacuumedError as vacuumed:  # an erase with PURGE=1, or optimize: stale, nothing measured
-        no_drift = pd.DataFrame({"feature": pd.Series(dtype=str), "psi": pd.Series(dtype=float)})
-        run = MonitorRun(
-            no_drift, reference_version, current_version, classifier, age_versions, age_days, newest, False
+        no_drift = feature_drift(pd.DataFrame(), pd.DataFrame(), [])
+        return MonitorRun(
+            no_drift,
+            reference_version,
+            current_version,
+            classifier,
+            age_versions,
+            age_days,
+            newest,
+            False,
+            reference_vacuumed=str(vacuumed),
         )
-        return replace(run, reference_vacuumed=str(vacuumed))
     reference = latest_cycles(table_path, reference_version, split="test")  # the units in service
     current = latest_cycles(table_path, current_version, split="test")
     # no unit in service then or now (a train-only fleet): nothing to compare, not a PSI of 0 on every feature
