@@ -6,10 +6,11 @@
 Every tick (one every `--every` seconds, at once after a tick that took longer, and as soon as the
 kernel reports that a file landed: lakehouse/landing_events.py, Linux inotify) lists the landing
 folder (`PDM_LANDING_PATH`; the registry extract's and the erasure tombstone's subfolders included:
-relative path, size, mtime_ns of every entry, no file content) and compares that signature with the
-one saved after the last SUCCESSFUL tick in `<data>/watch/state.json` (written atomically; or by the
-last `make run`, which hands what it took in over to the watcher: lakehouse/watch_handover.py), and the
-predictions folder's listing with the one that tick's builds took in. Nothing changed: nothing else
+relative path, size, mtime_ns of every entry, no file content: lakehouse/watch_signatures.py) and
+compares that signature with the one saved after the last SUCCESSFUL tick in `<data>/watch/state.json`
+(written atomically; or by the last `make run`, which hands what it took in over to the watcher:
+lakehouse/watch_handover.py), and the predictions folder's listing with the one that tick's builds
+took in. Nothing changed: nothing else
 happens (no dbt, no output). Changed (in the predictions folder: scores or drift figures written
 outside a tick, by `make predict` or `make monitor`), no state yet, the warehouse or the lake gone, or
 a tick that did not finish (the state file says `in_progress`): the tick runs what `make run` runs
@@ -80,7 +81,7 @@ after a delivery:
 
 Steps 2-4's commands run as their modules' `main(args)` in this process (imported once: scoring
 otherwise pays ~4 s of imports per tick), output captured; `--isolated-steps` runs them as child
-processes instead. Before its first look the watcher parses the project, imports those modules and
+processes instead (lakehouse/watch_steps.py, with the in-process dbt runner). Before its first look the watcher parses the project, imports those modules and
 loads the current champion models (the warm-up), so the first file that lands pays none of it. Then
 the tick saves the signature taken at its start (a file landing during the tick differs from it, so
 the next tick takes it). A failing step is printed with its output's tail; the signature is not
@@ -116,24 +117,17 @@ tick, the watcher restarts itself in place (same PID and arguments; lakehouse/wa
 from __future__ import annotations
 
 import argparse
-import contextlib
-import ctypes
 import fcntl
-import gc
-import hashlib
 import importlib
-import io
 import json
 import math
 import os
 import re
 import signal
-import subprocess
 import sys
 import time
 import traceback
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -141,6 +135,17 @@ from typing import Any
 
 from lakehouse.landing_events import LandingEvents
 from lakehouse.watch_restart import DEFAULT_MAX_MEMORY, MAX_MEMORY_ENV, MemoryLimit, resident_memory, restart
+from lakehouse.watch_signatures import Difference, Signature, folder_signature, landing_signature, project_signature
+from lakehouse.watch_steps import (
+    GOLD_SCHEMA,
+    OUTPUT_TAIL_LINES,
+    Dbt,
+    DbtOutcome,
+    StepFailed,
+    freeze_long_lived,
+    run_module,
+    target_path,
+)
 from ml.config import REPO_ROOT, Paths, env_number
 
 STATE_SUBDIR = "watch"
@@ -153,9 +158,7 @@ MAX_RETRY_SECONDS = 300.0  # a failing tick with nothing new landed is retried a
 # runs them after its latency, and a file landing meanwhile waits for them (1-2 s at 2 M readings); 5 min
 # keeps that to about one tick in 35 of a saturated stream (one in 7 at 60 s)
 MAX_WARN_TESTS_DEFERRAL_S = 300.0
-OUTPUT_TAIL_LINES = 40  # lines of a failed step's output printed
 SLEEP_SLICE_S = 0.1
-PYTHON = sys.executable
 # The gold marts that read the scores. When scores can be made (an MLflow store), the tick's main build
 # leaves them out, so they are built and published once, with the scores of what landed: by the score
 # feed-back build, or by a build of their own when no scores were written.
@@ -185,12 +188,6 @@ WARN_TESTS_SCOPE_VAR = "scoped_tests_build_started_at"
 EARLIER_BUILDS_VAR = "scoped_tests_earlier_builds"  # the scope of deferred builds tested in the same run
 # The main build's var naming the new files seen whole (lakehouse/landing_events.py): no settle wait.
 SETTLED_FILES_VAR = "landing_settled_files"
-RUN_RESULTS = "run_results.json"
-# DuckDB's vacuum (row-group merges at a checkpoint, profiles.yml `max_vacuum_tasks`): a continuous tick's
-# builds run with none, so a checkpoint writes just what the tick appended; a merge rewrites up to three
-# row groups of every column, 0.5-2.5 s of the feature table's commit at 2 M readings, in one tick of
-# three. The compaction they skipped (`dbt run-operation compact_tables`) runs with the warn tests.
-MAX_VACUUM_TASKS_ENV = "PDM_DUCKDB_MAX_VACUUM_TASKS"
 COMPACTION_OPERATION = "compact_tables"
 # the lake's compaction (step 7): tables with this many files under half the target size are compacted
 COMPACT_LAKE_FILES_ENV = "PDM_WATCH_COMPACT_LAKE_FILES"
@@ -214,13 +211,8 @@ PREDICTIONS_SOURCES = ("source:predictions+",)
 SCORES_SUBDIR = "unit_risk_scores"  # ml.predict.SCORES_SUBDIR (not imported: it pulls in mlflow)
 MLFLOW_STORE = "mlflow.db"  # ml.registry.store_file (idem)
 LANDED_LINES = "bronze.base_cmapss__landed_lines"
-GOLD_SCHEMA = "gold"  # lakehouse.publish.LAYER: what a publish reads
 REGISTRY_SUBDIR = "registry"
-# The files whose change makes dbt's parse (and so the manifest kept between ticks) stale.
-PROJECT_PATHS = ("models", "macros", "tests", "seeds", "snapshots", "analyses", "dbt_project.yml", "profiles.yml")
 PUBLISHED = re.compile(r"^gold\.(?P<table>\S+): v(?P<version>\d+) \(")
-
-Signature = dict[str, list[int]]  # relative path -> [size, mtime_ns] (directories: [-1, -1])
 
 
 class WatcherBusyError(RuntimeError):
@@ -229,89 +221,6 @@ class WatcherBusyError(RuntimeError):
     def __init__(self, message: str, who: str) -> None:
         super().__init__(message)
         self.who = who
-
-
-# ------------------------------------------------------------------------------ signatures
-
-
-def folder_signature(root: Path, skip: Callable[[str], bool] = lambda _: False) -> Signature:
-    """Every entry under `root` (recursively): relative path -> [size, mtime_ns]; links followed for
-    their target's size and time (a dangling link: [-2, its own mtime_ns]); directories [-1, -1]."""
-    signature: Signature = {}
-    if not root.is_dir():
-        return signature
-    for folder, dirs, files in os.walk(root):
-        dirs.sort()
-        for name in dirs + sorted(files):
-            path = os.path.join(folder, name)
-            relative = os.path.relpath(path, root)
-            if skip(relative):
-                continue
-            try:
-                status = os.stat(path)
-            except FileNotFoundError:
-                with contextlib.suppress(FileNotFoundError):  # gone between listing and looking: not there
-                    signature[relative] = [-2, os.lstat(path).st_mtime_ns]
-                continue
-            signature[relative] = [-1, -1] if name in dirs else [status.st_size, status.st_mtime_ns]
-    return signature
-
-
-def landing_signature(landing: Path) -> Signature:
-    """What the landing folder holds, as bronze lists it: names, sizes, modification times (no content)."""
-    return folder_signature(landing)
-
-
-def project_signature(root: Path = REPO_ROOT) -> str:
-    """A digest of the project's dbt files (what dbt parses): their paths and contents, to notice a project
-    change between ticks (computed only by a tick with work to do). Contents, not modification times: a
-    checkout or copy of the same files, a restart in a fresh clone say, is no change, and needs no new
-    parse, unit tests or seeds."""
-    digest = hashlib.sha256()
-    for name in PROJECT_PATHS:
-        path = root / name
-        files = [(name, path)] if path.is_file() else []
-        if path.is_dir():
-            skip = lambda relative: relative.startswith("python") or "__pycache__" in relative  # noqa: E731
-            listed = sorted(folder_signature(path, skip).items())
-            files += [(f"{name}/{rel}", path / rel) for rel, (size, _) in listed if size >= 0]  # files only
-        for relative, file in files:
-            digest.update(relative.encode() + b"\0")
-            with contextlib.suppress(OSError):  # gone since the listing: its name alone
-                digest.update(file.read_bytes())
-            digest.update(b"\0")
-    return digest.hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class Difference:
-    """Entries new, changed and removed between two signatures; `describe` counts files, not folders."""
-
-    new: tuple[str, ...]
-    changed: tuple[str, ...]
-    removed: tuple[str, ...]
-    folders: frozenset[str] = frozenset()
-
-    @classmethod
-    def between(cls, before: Signature, after: Signature) -> Difference:
-        return cls(
-            new=tuple(sorted(set(after) - set(before))),
-            changed=tuple(sorted(p for p in set(after) & set(before) if after[p] != before[p])),
-            removed=tuple(sorted(set(before) - set(after))),
-            folders=frozenset(p for p, v in {**before, **after}.items() if v[0] == -1),
-        )
-
-    def __bool__(self) -> bool:
-        return bool(self.new or self.changed or self.removed)
-
-    def describe(self) -> str:
-        def count(entries: tuple[str, ...]) -> int:
-            return sum(entry not in self.folders for entry in entries)
-
-        parts = [f"{count(self.new)} new", f"{count(self.changed)} changed"]
-        if count(self.removed):
-            parts.append(f"{count(self.removed)} removed")
-        return "files " + ", ".join(parts)
 
 
 # ---------------------------------------------------------------------------------- state
@@ -494,243 +403,7 @@ def wait_for_landing(stop: Stop, events: LandingEvents, seconds: float) -> None:
             return
 
 
-def _child_setup() -> None:
-    """In a child command: its own process group (a terminal's Ctrl-C goes to the watcher, which
-    finishes the tick), and SIGKILL when the watcher dies (Linux prctl PR_SET_PDEATHSIG)."""
-    os.setpgid(0, 0)
-    if _LIBC is not None:
-        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-# ----------------------------------------------------------------------------------- steps
-
-
-PR_SET_PDEATHSIG = 1
-try:  # loaded here, not in the forked child (no dynamic loading between fork and exec)
-    _LIBC: ctypes.CDLL | None = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
-except OSError:
-    _LIBC = None
-
-
-class StepFailed(RuntimeError):
-    def __init__(self, step: str, detail: str, output: str) -> None:
-        super().__init__(f"{step}: {detail}")
-        self.step = step
-        self.detail = detail
-        self.output = output
-
-
-@dataclass
-class DbtOutcome:
-    seconds: float
-    warnings: list[str]
-    gold_models: list[str] = field(default_factory=list)  # the models of schema gold the build ran
-    started_at: str | None = None  # the invocation's run_started_at, as macros/incremental/scoped_tests.sql formats it
-
-
-class Dbt:
-    """dbt's programmatic runner in this process, the parsed manifest kept between invocations.
-
-    Re-parses when the project signature changes. Every invocation ends by closing dbt-duckdb's
-    in-process database, so the warehouse file is free for the publish and for analysts between builds.
-    """
-
-    def __init__(self, target: str | None) -> None:
-        self.target = target
-        self.manifest: Any = None
-        self.parsed_for: str | None = None
-        self.parse_seconds = 0.0
-
-    def _common(self) -> list[str]:
-        args = ["--project-dir", str(REPO_ROOT), "--profiles-dir", os.environ.get("DBT_PROFILES_DIR", str(REPO_ROOT))]
-        return [*args, "--target", self.target] if self.target else args
-
-    def _invoke(
-        self, runner: Any, args: list[str], step: str, run_results: Path | None = None
-    ) -> tuple[Any, list[str], float]:
-        """`runner.invoke(args)`, its output captured; with `run_results`, the invocation's results written
-        there (failed or not)."""
-        tail: deque[str] = deque(maxlen=OUTPUT_TAIL_LINES)
-        errors: list[str] = []
-        warnings: list[str] = []
-
-        def listen(event: Any) -> None:
-            level = event.info.level
-            if level in ("info", "warn", "error") and event.info.msg:
-                tail.append(str(event.info.msg))
-            if level == "error" and event.info.msg and len(errors) < OUTPUT_TAIL_LINES:
-                errors.append(str(event.info.msg))
-            warning = _warning(event)
-            if warning and warning not in warnings:
-                warnings.append(warning)
-
-        runner.callbacks = [listen]
-        started = time.monotonic()
-        try:
-            # nothing on stdout (the tick prints its own line); dbt.log under DBT_LOG_PATH at info level: each
-            # node's start and result, not the debug level's every statement with its SQL
-            result = runner.invoke([*args, *self._common(), "--log-level", "none", "--log-level-file", "info"])
-        finally:
-            _close_dbt_database()
-        if run_results is not None and hasattr(result.result, "write"):
-            run_results.parent.mkdir(parents=True, exist_ok=True)
-            result.result.write(str(run_results))
-        seconds = time.monotonic() - started
-        if not result.success:
-            raise StepFailed(step, _dbt_failure(result), "\n".join(errors or tail))
-        return result, warnings, seconds
-
-    def ensure_parsed(self, project: str) -> None:
-        if self.manifest is not None and self.parsed_for == project:
-            return
-        from dbt.cli.main import dbtRunner
-
-        replaced = self.manifest is not None  # a project file changed under a running watcher
-        if replaced:
-            gc.unfreeze()  # the manifest being replaced was frozen (freeze_long_lived): let it be collected
-        result, _, self.parse_seconds = self._invoke(dbtRunner(), ["parse"], "dbt parse")
-        self.manifest = result.result
-        self.parsed_for = project
-        if replaced:  # the first manifest is frozen by the warm-up (`--once` has none and exits)
-            freeze_long_lived()
-
-    def build(self, project: str, step: str, *args: str, vacuum: bool = True) -> DbtOutcome:
-        return self.run(project, step, "build", *args, vacuum=vacuum)
-
-    def run(self, project: str, step: str, command: str, *args: str, vacuum: bool = True) -> DbtOutcome:
-        """`dbt <command> <args>` on the kept manifest (`build`, `test` for the warn tests, `run-operation`
-        for the compaction); `vacuum=False`: its checkpoints merge no row groups (`MAX_VACUUM_TASKS_ENV`
-        at 0 for the invocation, read by profiles.yml).
-
-        dbt's artifacts would rewrite the manifest (2 MB at this project's size), its graph and the run
-        results at the end of every invocation, ~0.5 s of a tick's latency each time: the kept manifest
-        is the one `dbt parse` wrote, so only run_results.json is written, from the result in memory, to
-        the folder dbt would have written it to (`--target-path`, else `target_path()`)."""
-        from dbt.cli.main import dbtRunner
-
-        self.ensure_parsed(project)
-        folder = Path(args[args.index("--target-path") + 1]) if "--target-path" in args else target_path()
-        with _environment(MAX_VACUUM_TASKS_ENV, None if vacuum else "0"):
-            result, warnings, seconds = self._invoke(
-                dbtRunner(manifest=self.manifest), [command, *args, "--no-write-json"], step, folder / RUN_RESULTS
-            )
-        gold = {
-            r.node.name
-            for r in getattr(result.result, "results", []) or []
-            if getattr(r, "node", None) is not None  # run-operation's results have none
-            and r.node.resource_type == "model"
-            and r.node.schema == GOLD_SCHEMA
-        }
-        return DbtOutcome(seconds, warnings, sorted(gold), _run_started_at())
-
-
-def freeze_long_lived() -> None:
-    """Put what is alive now (dbt's parsed manifest, the imported modules, the champion models: about half
-    a million objects) out of the garbage collector's sight (`gc.freeze`), after collecting the garbage.
-    A tick allocates enough to set off a full collection in about two ticks of three, and each one
-    scanned them all: 0.25-0.4 s at once, in the middle of a build or a publish. Frozen, a tick's
-    collections took 0.24-0.31 s in all (median) instead of 0.53-0.57 s (benchmarks/README.md,
-    "latency"). What is frozen is never collected: the manifest a re-parse replaces is unfrozen first
-    (`Dbt.ensure_parsed`); a champion model replaced by a newer one stays in memory."""
-    gc.collect()
-    gc.freeze()
-
-
-def _run_started_at() -> str | None:
-    """The last dbt invocation's `run_started_at` (what its models stamp as ingested_at and its
-    watermarks as updated_at), formatted as macros/incremental/scoped_tests.sql compares it."""
-    from dbt import tracking
-
-    started = getattr(tracking.active_user, "run_started_at", None)
-    return started.strftime("%Y-%m-%d %H:%M:%S.%f") if started is not None else None
-
-
-def _warning(event: Any) -> str | None:
-    """One line for a dbt event worth showing as a warning: a test that warned (name and row count), a
-    warning raised by the project's macros, or a `WARNING: ...` line they log; None for anything else."""
-    name, level, msg = event.info.name, event.info.level, " ".join(str(event.info.msg or "").split())
-    if name == "LogTestResult" and level == "warn":
-        return f"test {event.data.name} warned: {event.data.num_failures} row(s)"
-    if name in ("RunResultWarning", "RunResultWarningMessage", "LogTestResult") or not msg:
-        return None
-    if level == "warn" or (level == "info" and msg.startswith("WARNING")):
-        return msg
-    return None
-
-
-def _dbt_failure(result: Any) -> str:
-    """What failed in a dbt invocation: its exception, or the nodes that errored or failed."""
-    if result.exception is not None:
-        return f"{type(result.exception).__name__}: {result.exception}"
-    failed = [
-        f"{r.node.name} ({r.status})"
-        for r in getattr(result.result, "results", []) or []
-        if str(r.status) in ("error", "fail", "runtime error")
-    ]
-    return f"{len(failed)} node(s) failed: {', '.join(failed)}" if failed else "failed"
-
-
-@contextlib.contextmanager
-def _environment(name: str, value: str | None) -> Iterator[None]:
-    """`name` set to `value` in this process's environment for the block (None: left as it is)."""
-    if value is None:
-        yield
-        return
-    before = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = before
-
-
-def _close_dbt_database() -> None:
-    """Close dbt-duckdb's in-process DuckDB database (it keeps it open after a run) and forget it."""
-    try:
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-    except ImportError:
-        return
-    env = DuckDBConnectionManager._ENV
-    if env is not None:
-        env.close()
-    DuckDBConnectionManager.close_all_connections()
-
-
-def run_module(step: str, module: str, isolated: bool, args: Sequence[str] = ()) -> tuple[str, float]:
-    """Run `python -m <module> <args>`: its `main(args)` in this process, its stdout and stderr
-    captured (the modules are imported once, not at every tick), or with `isolated` as a child process.
-    Returns its stdout; a non-zero exit raises StepFailed with the tail of its output."""
-    if isolated:
-        return run_command(step, [PYTHON, "-m", module, *args])
-    out, err = io.StringIO(), io.StringIO()
-    started = time.monotonic()
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = importlib.import_module(module).main(list(args))
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    except Exception:  # the step's own crash: reported as its failure, with the traceback
-        err.write(traceback.format_exc())
-        code = 1
-    seconds = time.monotonic() - started
-    if code:
-        output = (out.getvalue() + err.getvalue()).splitlines()[-OUTPUT_TAIL_LINES:]
-        raise StepFailed(step, f"`python -m {module}` exited {code}", "\n".join(output))
-    return out.getvalue(), seconds
-
-
-def run_command(step: str, argv: list[str]) -> tuple[str, float]:
-    """Run a child command; its stdout on success, StepFailed (with its output's tail) otherwise."""
-    started = time.monotonic()
-    done = subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True, check=False, preexec_fn=_child_setup)
-    seconds = time.monotonic() - started
-    if done.returncode != 0:
-        output = (done.stdout + done.stderr).splitlines()[-OUTPUT_TAIL_LINES:]
-        raise StepFailed(step, f"`{' '.join(argv[1:])}` exited {done.returncode}", "\n".join(output))
-    return done.stdout, seconds
+# ---------------------------------------------------------------------------------- tick inputs
 
 
 def ingested_lines_by_file(warehouse: Path, build_started_at: str | None) -> dict[str, int] | None:
@@ -1418,13 +1091,6 @@ def _deferred_too_long(deferred: dict[str, Any] | None) -> bool:
     if not deferred:
         return False
     return _seconds_since(deferred["deferred_at"]) >= MAX_WARN_TESTS_DEFERRAL_S
-
-
-def target_path() -> Path:
-    """dbt's target folder (DBT_TARGET_PATH, else <repo>/target), absolute: the tick's later dbt runs
-    write theirs under it (`scores`, `warn_tests`), leaving the main build's run_results.json alone."""
-    target = Path(os.environ.get("DBT_TARGET_PATH") or REPO_ROOT / "target")
-    return target if target.is_absolute() else REPO_ROOT / target
 
 
 def _tables(names: Sequence[str]) -> list[str]:

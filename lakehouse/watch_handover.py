@@ -41,18 +41,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lakehouse.watch import (
-    STATE_SUBDIR,
-    State,
-    WatcherBusyError,
-    _now,
-    acquire_lock,
-    folder_signature,
-    landing_signature,
-    project_signature,
-    state_path,
-    write_json,
-)
+from lakehouse.watch import STATE_SUBDIR, State, WatcherBusyError, _now, acquire_lock, state_path, write_json
+from lakehouse.watch_signatures import folder_signature, landing_signature, project_signature
 from ml.config import Paths
 
 HANDOVER_FILE = "handover.json"

@@ -17,7 +17,8 @@ from lakehouse import analysts, lake, optimize
 from lakehouse import publish as publishing
 from lakehouse.optimize import OptimizeError, compact_small_files, main, retention_vars, small_files, vacuum_tables
 from lakehouse.publish import META_FINGERPRINT, publish
-from lakehouse.watch import STATE_TIME, Difference, State, TickReport, Watcher
+from lakehouse.watch import STATE_TIME, State, TickReport, Watcher
+from lakehouse.watch_signatures import Difference
 from ml.config import Paths
 
 

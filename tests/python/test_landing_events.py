@@ -17,7 +17,7 @@ import pytest
 from dbt_plugins.landing_listing import list_landing_folder
 from lakehouse import landing_events
 from lakehouse.landing_events import LandingEvents
-from lakehouse.watch import landing_signature
+from lakehouse.watch_signatures import landing_signature
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
 

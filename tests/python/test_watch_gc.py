@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from lakehouse.watch import Dbt, freeze_long_lived
+from lakehouse.watch_steps import Dbt, freeze_long_lived
 
 
 class Manifest:

@@ -19,17 +19,8 @@ from pathlib import Path
 import pytest
 
 from lakehouse import watch_handover
-from lakehouse.watch import (
-    Difference,
-    State,
-    Watcher,
-    acquire_lock,
-    folder_signature,
-    landing_signature,
-    pending_reason,
-    project_signature,
-    state_path,
-)
+from lakehouse.watch import State, Watcher, acquire_lock, pending_reason, state_path
+from lakehouse.watch_signatures import Difference, folder_signature, landing_signature, project_signature
 from ml.config import REPO_ROOT, Paths, data_environment
 
 RUN = "make-run-1"

@@ -11,14 +11,8 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 
 from lakehouse import lake
-from lakehouse.watch import (
-    VACUUM_RETRY_S,
-    State,
-    Watcher,
-    folder_signature,
-    landing_signature,
-    project_signature,
-)
+from lakehouse.watch import VACUUM_RETRY_S, State, Watcher
+from lakehouse.watch_signatures import folder_signature, landing_signature, project_signature
 from ml.config import Paths, data_environment
 
 TABLE = "mart_fleet_health"

@@ -37,8 +37,8 @@ from lakehouse.watch import (
     ingested_lines_by_file,
     newest_taken_in,
     pending_reason,
-    project_signature,
 )
+from lakehouse.watch_signatures import project_signature
 from ml.config import Paths, data_environment
 from ml.predict import units_in_commits
 
