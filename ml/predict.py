@@ -14,11 +14,12 @@ tombstone names are never scored (an older `--version` still holds them). The de
 chosen in training (the classifier pyfunc's config, also the version's `decision_threshold` tag); every score
 row carries it (`decision_threshold`) and the classifier pyfunc's decision at it (`is_predicted_to_fail`), so
 gold shows the champion's decision, not just a probability. When the newest readable scores file was written
-by the same champion versions from the same feature version and has every SCORE_SCHEMA column, no file is
-written (its scores would be the same): the command says so and names that file; a newest file from before the
-decision columns is scored again; newer unreadable files are named on stderr and passed over. `--changed-only`
-(the watcher's step, `score_all`) scores just the units the feature table's Delta commits rewrote since the
-newest scores file, when that file is from the same champions. A feature table that is not published yet (no
+by the same champion versions from the same feature version, has every SCORE_SCHEMA column and holds every
+unit (a `--changed-only` file holds only the units it rescored), no file is written (its scores would be the
+same): the command says so and names that file; a newest file from before the decision columns is scored
+again; newer unreadable files are named on stderr and passed over. `--changed-only` (the watcher's step,
+`score_all`) scores just the units the feature table's Delta commits rewrote since the newest scores file,
+when that file is from the same champions. A feature table that is not published yet (no
 folder, no valid `_delta_log`), or a `--version` a vacuum deleted: one line, exit 2.
 
 With `--unit`: prints whether that unit fails within 30 cycles, the verdict being the classifier pyfunc's
@@ -221,6 +222,28 @@ def has_every_score_column(path: Path) -> bool:
         return False
 
 
+def erased_units(landing: Path | None) -> set[str]:
+    """The unit ids the landing folder's erasure tombstone names (none without a landing folder)."""
+    if landing is None:
+        return set()
+    from lakehouse.erase import read_tombstone  # imported here: only a scoring run reads the tombstone
+
+    return {row["unit_id"] for row in read_tombstone(landing)}
+
+
+def holds_every_unit(path: Path, table_path: Path, version: int, landing: Path | None) -> bool:
+    """Whether the scores file at `path` holds a score of every unit of the feature table at `version` (less
+    the units the tombstone names). A `--changed-only` file holds just the units rewritten since the file
+    before it: scoring every unit must not take it for the fleet's scores."""
+    held = set(pq.read_table(path, columns=["unit_id"]).column("unit_id").to_pylist())
+    con = lake.connect()
+    try:
+        rows = con.execute(f"select distinct unit_id from {lake.delta_scan_sql(table_path, version)}").fetchall()
+    finally:
+        con.close()
+    return {unit for (unit,) in rows} - erased_units(landing) <= held
+
+
 def latest_scores(predictions_dir: Path) -> tuple[Path | None, tuple[str, str, int] | None, list[str]]:
     """The newest READABLE scores file, its provenance, and the messages for newer files that were unreadable."""
     folder = Path(predictions_dir) / SCORES_SUBDIR
@@ -285,8 +308,9 @@ def score_all(
     erased unit; its score would be a new trace of it in the predictions folder).
 
     Writes nothing when the newest readable scores file was made by the same champion versions from the same
-    feature version and has every SCORE_SCHEMA column (its scores would be identical): that file is returned
-    with `written=False`.
+    feature version, has every SCORE_SCHEMA column and, unless `changed_only`, holds every unit (not the units
+    of a `--changed-only` run alone): its scores would be identical, and that file is returned with
+    `written=False`.
 
     `changed_only` (the watcher's): when that newest file was made by the same champion versions from an
     earlier feature version, only the units the Delta commits since then rewrote (`units_in_commits`) are
@@ -301,7 +325,12 @@ def score_all(
     classifier_version, regressor_version = champion_versions()
     latest, provenance, problems = latest_scores(predictions_dir)
     current = provenance == (classifier_version, regressor_version, resolved)
-    if latest is not None and current and has_every_score_column(latest):
+    if (
+        latest is not None
+        and current
+        and has_every_score_column(latest)
+        and (changed_only or holds_every_unit(latest, table_path, resolved, landing))
+    ):
         tags = MlflowClient().get_model_version(CLASSIFIER_NAME, classifier_version).tags
         return ScoreRun(
             path=latest,
@@ -310,6 +339,8 @@ def score_all(
             threshold=float(tags.get(THRESHOLD_TAG, "nan")),
             written=False,
             skipped_files=tuple(problems),
+            # --changed-only: nothing rewritten since that file, which may hold only the units it rescored
+            units_changed=() if changed_only else None,
         )
     units = None
     if changed_only and latest is not None and has_every_score_column(latest):
@@ -318,10 +349,7 @@ def score_all(
             units = units_in_commits(table_path, provenance[2], resolved)
     frame = latest_cycles(table_path, resolved, units=units)
     if landing is not None and not frame.empty:
-        from lakehouse.erase import read_tombstone  # imported here: only a scoring run reads the tombstone
-
-        erased = {row["unit_id"] for row in read_tombstone(landing)}
-        frame = frame[~frame["unit_id"].isin(erased)].reset_index(drop=True)
+        frame = frame[~frame["unit_id"].isin(erased_units(landing))].reset_index(drop=True)
     if units is not None and frame.empty:
         tags = MlflowClient().get_model_version(CLASSIFIER_NAME, classifier_version).tags
         return ScoreRun(

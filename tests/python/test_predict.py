@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from deltalake import write_deltalake
 from test_train import DATASET, make_feature_table, write_table
 
 from lakehouse import erase as erasing
@@ -238,3 +239,37 @@ def test_a_fleet_with_no_unit_in_service_says_so_instead_of_ranking_train_units(
     out = capsys.readouterr().out
     assert "no unit in service (split test) to rank: the 6 units scored all ran to failure (train)" in out
     assert "top 10 at risk" not in out and "train  " not in out
+
+
+def test_scoring_every_unit_after_a_changed_only_run_ranks_the_whole_fleet(tmp_path: Path, capsys):
+    """`make predict` after the watcher's `--changed-only` scoring on the same champions and feature version said
+    "scores up to date" and ranked only the few units that run had rescored: the fleet's most-at-risk units
+    were missing from the top 10, exit 0. A file of some units is not the fleet's scores."""
+    table = lake.mart_path(tmp_path / "lake", FEATURE_TABLE)
+    frame = make_feature_table(seed=5, train_units=20, test_units=10)
+    unit = f"{DATASET}-test-003"  # in a file of its own, rewritten by a units commit: the changed-only run's unit
+    write_table(table, frame[frame["unit_id"] != unit])
+    write_deltalake(
+        str(table), pa.Table.from_pandas(frame[frame["unit_id"] == unit], preserve_index=False), mode="append"
+    )
+    train(table, tmp_path / "mlruns", seed=42, config=dataclasses.replace(TrainConfig.fast(), plots=False))
+    assert score_all(table, tmp_path / "mlruns", tmp_path / "pred").written
+    rows = frame[(frame["unit_id"] == unit) & (frame["cycle"] > 1)]
+    write_deltalake(
+        str(table), pa.Table.from_pandas(rows, preserve_index=False), mode="overwrite", predicate=f"unit_id = '{unit}'"
+    )
+    changed = score_all(table, tmp_path / "mlruns", tmp_path / "pred", changed_only=True)
+    assert changed.written and changed.units_changed == (unit,)
+    args = ["--lake", str(tmp_path / "lake"), "--mlflow-dir", str(tmp_path / "mlruns")]
+    # --changed-only again: nothing rewritten since, said so (not a top 10 of the one unit that file holds)
+    assert main([*args, "--predictions-dir", str(tmp_path / "pred"), "--changed-only"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"no unit rewritten since the scores in {changed.path}") and "top 10" not in out
+    assert main([*args, "--predictions-dir", str(tmp_path / "pred")]) == 0
+    out = capsys.readouterr().out
+    assert "scored 30 units" in out and "scores up to date" not in out
+    newest = sorted((tmp_path / "pred" / SCORES_SUBDIR).glob("scores_*.parquet"))[-1]
+    assert pq.read_table(newest).num_rows == 30
+    # now the newest file holds the fleet: nothing new to write
+    assert main([*args, "--predictions-dir", str(tmp_path / "pred")]) == 0
+    assert "scores up to date" in capsys.readouterr().out
