@@ -891,6 +891,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(env PDM_CHAMPION_MARGIN; default %(default)s)",
     )
     args = parser.parse_args(argv)
+    given = set(argv if argv is not None else sys.argv[1:])
+    for variable, value, allowed in (  # an option's value is a choice already: a bad one comes from the variable
+        ("PDM_THRESHOLD_RULE", args.threshold_rule, THRESHOLD_RULES),
+        ("PDM_RUL_MARGIN_RULE", args.rul_margin_rule, RUL_MARGIN_RULES),
+    ):
+        if value not in allowed:  # argparse checks an option's choices, never a default read from the environment
+            print(f"{variable}={value!r} is not one of {', '.join(allowed)}", file=sys.stderr)
+            return 2
+    if not 0 <= args.champion_margin < 1:
+        named = (
+            "--champion-margin"
+            if any(arg.split("=")[0] == "--champion-margin" for arg in given)
+            else "PDM_CHAMPION_MARGIN"
+        )
+        print(f"{named} must be a fraction in [0, 1), not {args.champion_margin:g}", file=sys.stderr)
+        return 2
     table = lake.mart_path(args.lake, FEATURE_TABLE)
     try:
         config = dataclasses.replace(

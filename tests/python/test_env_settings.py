@@ -186,3 +186,28 @@ def test_an_option_that_is_nan_infinite_or_negative_is_refused_before_anything(
     assert publish.main(["--lock-timeout", "nan"]) == 1
     assert "the lake lock timeout must be a finite number of seconds, not nan" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+TRAIN_SETTINGS = [
+    # (environment, command line, the message)
+    ({"PDM_THRESHOLD_RULE": "max-f1"}, [], "PDM_THRESHOLD_RULE='max-f1' is not one of max_f1, min_cost"),
+    ({"PDM_RUL_MARGIN_RULE": "phm08"}, [], "PDM_RUL_MARGIN_RULE='phm08' is not one of min_phm08, none"),
+    ({"PDM_CHAMPION_MARGIN": "1"}, [], "PDM_CHAMPION_MARGIN must be a fraction in [0, 1), not 1"),
+    ({}, ["--champion-margin", "5"], "--champion-margin must be a fraction in [0, 1), not 5"),
+]
+
+
+@pytest.mark.parametrize(
+    ("environment", "argv", "message"), TRAIN_SETTINGS, ids=[m.split()[0] for *_, m in TRAIN_SETTINGS]
+)
+def test_a_training_setting_out_of_its_range_is_named_by_its_variable_or_option(
+    environment: dict[str, str], argv: list[str], message: str, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """`PDM_THRESHOLD_RULE=max-f1 make train` said "threshold_rule 'max-f1': one of ...", and a champion margin
+    of 1 "champion_margin must be in [0, 1)": names of a dataclass field, neither the variable nor the option
+    (argparse checks an option's choices, not a default read from the environment)."""
+    for name, setting in {**data_environment(tmp_path), **environment}.items():
+        monkeypatch.setenv(name, setting)
+    assert train.main(argv) == 2
+    assert capsys.readouterr().err.strip() == message
+    assert list(tmp_path.iterdir()) == []
