@@ -120,8 +120,8 @@ train: install ## train, register a candidate, gate the champion (VERSION=n or A
 		$(if $(UNNEEDED_MAINTENANCE_COST),--unneeded-maintenance-cost $(UNNEEDED_MAINTENANCE_COST)) \
 		$(if $(CHAMPION_MARGIN),--champion-margin $(CHAMPION_MARGIN))
 
-predict: install ## score every unit's latest cycle with the champion models
-	$(PY) -m ml.predict
+predict: install ## score every unit's latest cycle with the champion models (VERSION=n: that Delta version of the features)
+	$(PY) -m ml.predict $(if $(VERSION),--version $(VERSION))
 
 freshness: install ## how late the data is per dataset (landed, ingested, in gold, scored) against the SLA vars, and dbt source freshness
 	$(PY) -m lakehouse.freshness
