@@ -841,6 +841,22 @@ def browse_command(tracking_uri: str) -> str:
     return f"MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false {program} ui --workers 1 --backend-store-uri {store}"
 
 
+MAX_SEED = 2**32 - 1  # numpy's and scikit-learn's random_state: 0 to 2**32 - 1
+
+
+def seed_number(text: str) -> int:
+    """`--seed`: a whole number numpy and scikit-learn take as a seed. A negative or too large one failed part-way,
+    with numpy's "expected non-negative integer" or a LogisticRegression 'random_state' error, after a run was
+    started."""
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= seed <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"{seed} is not from 0 to {MAX_SEED}")
+    return seed
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     paths = Paths.from_env()
     defaults = TrainConfig()
@@ -849,7 +865,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--as-of", default=None, help="train on the Delta version current at this ISO-8601 time (UTC if no zone)"
     )
-    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--seed", type=seed_number, default=42, help="seeds the unit sample, the folds and every model (0 to 2**32 - 1)"
+    )
     parser.add_argument("--experiment", default=DEFAULT_EXPERIMENT)
     parser.add_argument("--lake", type=Path, default=paths.lake, help=f"lake folder (default {paths.lake})")
     parser.add_argument("--mlflow-dir", type=Path, default=paths.mlflow, help=f"MLflow store (default {paths.mlflow})")

@@ -351,6 +351,18 @@ def test_cli_without_a_table_or_version_exits_2(tmp_path: Path, pinned, capsys):
     assert "has no version 5" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("seed", ["-5", str(2**32), "4.2"])
+def test_cli_refuses_a_seed_numpy_and_scikit_learn_cannot_take(tmp_path: Path, pinned, seed: str, capsys):
+    """`--seed -5` stopped with numpy's bare "expected non-negative integer", and a seed past 2**32 - 1 with a
+    LogisticRegression 'random_state' error after its MLflow run had started: neither named the option."""
+    args = ["--lake", str(pinned["root"] / "lake"), "--mlflow-dir", str(tmp_path / "mlruns"), "--fast"]
+    with pytest.raises(SystemExit) as stopped:
+        main([*args, "--seed", seed])
+    assert stopped.value.code == 2
+    assert "argument --seed:" in capsys.readouterr().err
+    assert not (tmp_path / "mlruns").exists()
+
+
 @pytest.mark.parametrize("log", ["none", "empty", "truncated"])
 def test_cli_on_a_table_folder_without_a_valid_delta_log_exits_2_with_one_line(tmp_path: Path, log: str, capsys):
     """What a publish killed during its first write leaves: data files, and no (or a broken) _delta_log."""
