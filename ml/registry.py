@@ -427,7 +427,13 @@ def champion_summary(mlflow_dir: Path) -> list[str]:
                 f"{tags.get('unneeded_maintenance_cost', '?')})"
             )
         else:
-            scores = json.loads(tags.get(SCORES_TAG, "{}")).get("candidate", {})
-            line += f": held-out RMSE {scores.get('rmse', math.nan):.2f} when it was gated"
+            scores = json.loads(tags.get(SCORES_TAG, "{}"))
+            rmse = scores.get("candidate", {}).get("rmse", math.nan)
+            # a fleet with no test unit with known truth (train only): nothing was held out, no RMSE to show
+            line += (
+                f": held-out RMSE {rmse:.2f} when it was gated"
+                if math.isfinite(rmse)
+                else f": no held-out RMSE (no test unit with known truth in Delta v{tags.get('delta_version', '?')})"
+            )
         lines.append(line)
     return lines

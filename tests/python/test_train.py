@@ -26,7 +26,7 @@ from ml.candidates import CLASSIFIER_NAME, REGRESSOR_NAME
 from ml.data import FEATURE_TABLE, feature_columns, matrix, read_features, sample_units, unit_sample_order
 from ml.monitor import main as monitor_main
 from ml.monitor import monitor, psi, staleness
-from ml.registry import CHAMPION_ALIAS, THRESHOLD_TAG, configure_mlflow
+from ml.registry import CHAMPION_ALIAS, THRESHOLD_TAG, champion_summary, configure_mlflow
 from ml.summary import render_champions
 from ml.train import TrainConfig, main, train, training_digest
 
@@ -617,3 +617,16 @@ def test_monitor_on_a_fleet_with_no_unit_in_service_compares_nothing(tmp_path: P
     args = ["--lake", str(tmp_path / "lake"), "--mlflow-dir", str(tmp_path / "mlruns")]
     assert monitor_main([*args, "--predictions-dir", str(tmp_path / "pred")]) == 0
     assert "max PSI 0.000 over 0 features (no unit in service to compare: no file written)" in capsys.readouterr().out
+
+
+def test_the_summary_of_a_champion_gated_without_held_out_units_shows_no_nan_rmse(tmp_path: Path):
+    """A train-only fleet (the README's real-FD001 recipe, or every unit run to failure): the candidate is gated
+    on no held-out unit. `make run`'s summary printed "pdm-rul v1 (...): held-out RMSE nan when it was gated"."""
+    table = lake.mart_path(tmp_path / "lake", FEATURE_TABLE)
+    write_table(table, make_feature_table(seed=3, train_units=8, test_units=0))
+    result = train(table, tmp_path / "mlruns", seed=42, config=dataclasses.replace(TrainConfig.fast(), plots=False))
+    assert result.test_units_evaluated == 0
+    lines = champion_summary(tmp_path / "mlruns")
+    regressor = next(line for line in lines if line.startswith(f"{REGRESSOR_NAME} v"))
+    assert "nan" not in regressor
+    assert regressor.endswith("no held-out RMSE (no test unit with known truth in Delta v0)")
