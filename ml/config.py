@@ -105,3 +105,14 @@ def env_number(name: str, default: float, kind: type[int] | type[float] = float)
     if not math.isfinite(number) or number < 0:
         raise SystemExit(f"{name}={value!r} is not {noun} of 0 or more")
     return number
+
+
+def path_problem(error: OSError) -> str:
+    """One line for an OSError on a configured path: a `PDM_*` path or an option naming a file where a folder
+    goes (or the other way round), a folder that can't be written. The ML commands print it, exit 2."""
+    second = f" -> {error.filename2}" if getattr(error, "filename2", None) else ""
+    where = f"{error.filename}{second}" if error.filename else "a path"
+    reason = error.strerror or str(error)
+    if isinstance(error, (FileExistsError, NotADirectoryError)):
+        reason = "a file is where a folder goes"
+    return f"can't use {where}: {reason} (check PDM_DATA_DIR and the PDM_*_PATH / PDM_*_DIR settings)"

@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lakehouse import lake
-from ml.config import Paths, env_number
+from ml.config import Paths, env_number, path_problem
 from ml.data import FEATURE_TABLE, feature_columns, latest_cycles, resolve_version
 
 MONITORING_SUBDIR = "model_monitoring"
@@ -242,6 +242,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         run = monitor(table, args.mlflow_dir, args.predictions_dir)
     except (NoChampionError, lake.LakeError) as error:
         print(f"monitor: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # the predictions folder a file, or not writable: one line, not a traceback
+        print(f"monitor: {path_problem(error)}", file=sys.stderr)
         return 2
     if run.written:
         written = f"-> {run.path}"

@@ -51,7 +51,7 @@ from mlflow.tracking import MlflowClient
 
 from lakehouse import lake
 from ml.candidates import CLASSIFIER_NAME, REGRESSOR_NAME
-from ml.config import Paths
+from ml.config import Paths, path_problem
 from ml.data import FEATURE_TABLE, latest_cycles, matrix, resolve_version
 from ml.registry import (
     CHAMPION_ALIAS,
@@ -494,6 +494,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except (NoChampionError, MlflowException) as error:
         print(f"no champion model in {args.mlflow_dir}: run `python -m ml.train` first ({error})", file=sys.stderr)
+        return 2
+    except OSError as error:  # the predictions folder a file, or not writable: one line, not a traceback
+        print(f"predict: {path_problem(error)}", file=sys.stderr)
         return 2
     for problem in run.skipped_files:
         print(f"warning: skipped a scores file: {problem}", file=sys.stderr)

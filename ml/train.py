@@ -88,7 +88,7 @@ from ml.candidates import (
     predict_rul,
     probability,
 )
-from ml.config import Paths, env_number
+from ml.config import Paths, env_number, path_problem
 from ml.data import (
     CLASS_LABEL,
     FEATURE_TABLE,
@@ -947,6 +947,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except (lake.LakeError, ValueError) as error:
         print(error, file=sys.stderr)
+        return 2
+    except OSError as error:  # the MLflow folder a file, or not writable: one line, not a traceback
+        print(f"train: {path_problem(error)}", file=sys.stderr)
         return 2
     print(report(result))
     return 0

@@ -273,3 +273,33 @@ def test_scoring_every_unit_after_a_changed_only_run_ranks_the_whole_fleet(tmp_p
     # now the newest file holds the fleet: nothing new to write
     assert main([*args, "--predictions-dir", str(tmp_path / "pred")]) == 0
     assert "scores up to date" in capsys.readouterr().out
+
+
+def test_a_predictions_or_mlflow_path_naming_a_file_stops_with_one_line(store, tmp_path: Path, capsys):
+    """`PDM_PREDICTIONS_PATH` (or `PDM_MLFLOW_DIR`) naming a file, not a folder: ml.predict and ml.monitor ended in
+    a NotADirectoryError traceback (predict after scoring every unit), ml.train in a FileExistsError one."""
+    from ml.monitor import main as monitor_main
+    from ml.train import main as train_main
+
+    a_file = tmp_path / "predictions"
+    a_file.write_text("not a folder")
+    lake_args = ["--lake", str(store["root"] / "lake")]
+    commands = [
+        (
+            "predict",
+            main,
+            [*lake_args, "--mlflow-dir", str(store["root"] / "mlruns"), "--predictions-dir", str(a_file)],
+        ),
+        (
+            "monitor",
+            monitor_main,
+            [*lake_args, "--mlflow-dir", str(store["root"] / "mlruns"), "--predictions-dir", str(a_file)],
+        ),
+        ("train", train_main, [*lake_args, "--mlflow-dir", str(a_file), "--fast"]),
+    ]
+    for name, command, args in commands:
+        assert command(args) == 2, name
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1, err
+        assert err.startswith(f"{name}: can't use {a_file}") and "a file is where a folder goes" in err, err
+    assert a_file.read_text() == "not a folder"
