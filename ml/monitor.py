@@ -7,7 +7,8 @@
   population at the latest version. Both read with `delta_scan` at a pinned version.
 * PSI per feature (`psi`): ten bins at the reference's deciles, proportions floored at 1e-4,
   sum((current - reference) x ln(current / reference)). 0 = same distribution; above 0.2 is usually read as
-  a shift worth acting on. Features: the champion's inputs present in both versions.
+  a shift worth acting on. Features: the champion's inputs present in both versions. A feature with no value
+  then or now has no PSI: null in the file, left out of the largest PSI.
 * Staleness: the champion's age in Delta versions (latest - trained-on) and in days (since it was registered).
 * Output: ONE new Parquet file per run, `<predictions>/model_monitoring/monitoring_<UTC timestamp>.parquet`,
   one row per feature (MONITORING_SCHEMA), which dbt reads into `gold.mart_model_monitoring` (its warn test
@@ -181,7 +182,9 @@ def monitor(table_path: Path, mlflow_dir: Path, predictions_dir: Path) -> Monito
         {
             "computed_at": pa.array([computed_at.replace(tzinfo=None)] * n, pa.timestamp("us")),
             "feature": pa.array(drift["feature"].tolist(), pa.string()),
-            "psi": pa.array(drift["psi"].to_numpy(dtype=float), pa.float64()),
+            # a PSI not measured (no value of the feature then or now) is null, not NaN: SQL reads NaN as greater
+            # than any number, so gold would flag it above `psi_warn` as the largest drift of all
+            "psi": pa.array(drift["psi"].to_numpy(dtype=float), pa.float64(), from_pandas=True),
             "reference_delta_version": pa.array([reference_version] * n, pa.int64()),
             "current_delta_version": pa.array([current_version] * n, pa.int64()),
             "reference_units": pa.array([len(reference)] * n, pa.int64()),

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import deltalake
+import duckdb
 import mlflow
 import numpy as np
 import pandas as pd
@@ -563,6 +565,28 @@ def test_monitor_measures_drift_against_the_champions_training_version(gated, tm
     assert newest.tags["delta_version"] == "2" and newest.tags["champion_decision"] in {"promoted", "kept"}
     assert monitor_main(["--lake", str(lake_dir), "--mlflow-dir", str(tmp_path / "none")]) == 2
     assert "no MLflow store" in capsys.readouterr().err
+
+
+def test_a_feature_with_no_value_in_service_gets_a_null_psi_not_nan(tmp_path: Path):
+    """A feature null for every unit in service (a sensor a dataset stopped sending) has no PSI. The monitor wrote
+    NaN, which SQL orders above every number: `gold.mart_model_monitoring` flagged it `is_above_psi_warn` and its
+    warn test fired, while `ml.monitor` itself left it out of the largest PSI and called the champion fresh."""
+    table = lake.mart_path(tmp_path / "lake", FEATURE_TABLE)
+    frame = make_feature_table(seed=4, train_units=10, test_units=8)
+    write_table(table, frame)
+    train(table, tmp_path / "mlruns", seed=42, config=dataclasses.replace(TrainConfig.fast(), plots=False))
+    silent = frame.copy()
+    silent.loc[silent["split"] == "test", "t30_hpc_outlet_temp_z"] = np.nan
+    write_table(table, silent)
+    run = monitor(table, tmp_path / "mlruns", tmp_path / "pred")
+    assert run.written and math.isfinite(run.max_psi) and not staleness(run, 0.2, 10, 30)
+    rows = pq.read_table(run.path).to_pandas().set_index("feature")
+    assert pd.isna(rows.loc["t30_hpc_outlet_temp_z", "psi"])
+    with duckdb.connect() as con:  # as dbt reads the file into gold.mart_model_monitoring: a table
+        con.execute("create table monitoring as select * from read_parquet(?)", [str(run.path)])
+        above = con.execute("select feature from monitoring where psi > 0.2").fetchall()
+        largest = con.execute("select max(psi) from monitoring").fetchone()[0]
+    assert above == [] and largest == run.max_psi
 
 
 def test_psi_is_zero_for_the_same_sample_and_grows_with_the_shift():
