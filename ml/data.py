@@ -197,6 +197,11 @@ def read_training_sample(
         ).df()
         if counts.empty:
             raise ValueError(f"no labelled train rows in {table_path} version {resolved}")
+        if len(counts) < min_units:  # the grouped CV deals whole units to its folds: one unit per fold at least
+            raise ValueError(
+                f"{len(counts)} labelled train unit(s) in {table_path} version {resolved}: the {min_units}-fold "
+                f"cross-validation grouped by unit needs at least {min_units} (land more run-to-failure units)"
+            )
         ordered = unit_sample_order(counts, seed)
         fit_units = sample_units(ordered, max(fit_max_rows, cv_max_rows), min_units)
         cv_units = sample_units(ordered, cv_max_rows, min_units)

@@ -654,3 +654,16 @@ def test_the_summary_of_a_champion_gated_without_held_out_units_shows_no_nan_rms
     regressor = next(line for line in lines if line.startswith(f"{REGRESSOR_NAME} v"))
     assert "nan" not in regressor
     assert regressor.endswith("no held-out RMSE (no test unit with known truth in Delta v0)")
+
+
+def test_cli_on_fewer_train_units_than_folds_says_what_is_missing(tmp_path: Path, capsys):
+    """A fleet of one or two run-to-failure units stopped with "2 units cannot fill 3 folds": neither which units
+    (the labelled train units) nor what to do."""
+    table = lake.mart_path(tmp_path / "lake", FEATURE_TABLE)
+    write_table(table, make_feature_table(seed=2, train_units=2, test_units=3))
+    assert main(["--lake", str(tmp_path / "lake"), "--mlflow-dir", str(tmp_path / "mlruns"), "--fast"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # after MLflow's own lines on creating the store
+    assert err == (
+        f"2 labelled train unit(s) in {table} version 0: the 3-fold cross-validation grouped by unit needs at "
+        "least 3 (land more run-to-failure units)"
+    )
