@@ -676,6 +676,8 @@ def read_last_cycles(landing: Path, keys: Iterable[tuple[str, str]]) -> pd.DataF
 
 def bump_firmware(versions: pd.Series, minor: np.ndarray) -> pd.Series:
     """``a.b.c`` -> ``a.(b+1).0`` where ``minor``, else ``a.b.(c+1)``."""
+    if versions.empty:  # no unit upgraded (a small fleet, --fraction 0): nothing to split
+        return versions
     parts = versions.str.split(".", expand=True).astype(np.int64)
     major, minor_part, patch = parts[0], parts[1] + minor, np.where(minor, 0, parts[2] + 1)
     return major.astype(str) + "." + minor_part.astype(str) + "." + pd.Series(patch, index=versions.index).astype(str)
@@ -868,6 +870,9 @@ def _run_registry_update(args: argparse.Namespace) -> int:
         return 1
     registry = read_registry(registry_file)
     scope = registry if args.dataset is None else registry[registry["dataset"] == args.dataset]
+    if scope.empty and args.dataset is not None:
+        print(f"registry-update: {registry_file} lists no unit of {args.dataset}", file=sys.stderr)
+        return 1
     keys = scope[["dataset", "split"]].drop_duplicates().itertuples(index=False, name=None)
     try:
         last_cycles = read_last_cycles(args.landing, keys)

@@ -406,3 +406,20 @@ def test_registry_update_keeps_to_its_dataset(landing_copy: Path) -> None:
     untouched = before["dataset"] == "FD101"
     pd.testing.assert_frame_equal(after[untouched], before[untouched])
     assert (after.loc[~untouched, "updated_at"] != before.loc[~untouched, "updated_at"]).sum() == 10
+
+
+def test_registry_update_with_no_firmware_upgrade(landing_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # --fraction 0 (and a small fleet whose few changes are all relocations) upgrades no firmware:
+    # the registry is rewritten unchanged, not a pandas KeyError
+    before, after = registry_update(landing_copy, "--fraction", "0")
+    assert "0 of 200 units changed" in capsys.readouterr().out
+    pd.testing.assert_frame_equal(after, before)
+
+
+def test_registry_update_of_an_unknown_dataset_is_refused(
+    landing_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = registry_path(landing_copy).read_bytes()
+    assert main(["registry-update", "--landing", str(landing_copy), "--dataset", "FD999"]) == 1
+    assert "lists no unit of FD999" in capsys.readouterr().err
+    assert registry_path(landing_copy).read_bytes() == before
