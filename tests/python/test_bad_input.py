@@ -284,6 +284,20 @@ def test_a_file_of_joined_readings_fails_the_build_naming_the_file(environment: 
     ] == [("train_FD209.txt", 1.0)]
 
 
+def test_blank_lines_do_not_set_the_file_column_count(environment: Environment) -> None:
+    # Two readings and three trailing blank lines: the file's column count is that of its readings
+    # (26), not the blank lines' 0, so the readings are kept and only the blank lines quarantined.
+    write(environment.paths.landing / "train_FD210.txt", line(1, 1) + line(1, 2) + "\n\n\n")
+    environment.build(*LENIENT)
+    assert environment.query(
+        "select cycle from bronze.stg_cmapss__sensor_readings where dataset = 'FD210' order by cycle"
+    ) == [(1,), (2,)]
+    assert environment.query(
+        "select line_number, rejection_rule from bronze.stg_cmapss__quarantined_lines "
+        "where file_name = 'train_FD210.txt' order by line_number"
+    ) == [(3, "blank_line"), (4, "blank_line"), (5, "blank_line")]
+
+
 def test_a_corrected_file_replaces_its_rows_and_a_touched_file_adds_nothing(environment: Environment) -> None:
     landing = environment.paths.landing
     write(landing / "train_FD301.txt", "".join(line(1, c) for c in range(1, 11)))

@@ -352,7 +352,9 @@ final as (
         file_error,
         duplicate_of_source_file,
         column_count,
-        mode(column_count) over (partition by source_file) as file_column_count,
+        -- of the lines holding values: blank lines (and the file-level row, both 0) would otherwise
+        -- outvote a file's few readings and quarantine them as differing from the file
+        mode(case when column_count > 0 then column_count end) over (partition by source_file) as file_column_count,
         {{ ingestion_timestamp() }} as ingested_at,
         line_error,
         erased_at,
