@@ -17,7 +17,9 @@ by path. `source_file` is `folder` (trailing slashes dropped) + "/" + the entry'
 - `settling`: a regular file whose size or modification time changed while it was watched (a
   copy still in progress), held back this time;
 - `directory`, `dangling_symlink` (a link whose target is missing), `not_a_regular_file` (a
-  FIFO, socket or device): never read.
+  FIFO, socket or device), `undecodable_name` (a name that is not UTF-8 text, which DuckDB can
+  neither take nor open; `source_file` shows each byte that is not UTF-8 as U+FFFD, the detail
+  the name's bytes as `\\xNN`): never read.
 
 The settle interval: files last modified less than `settle_seconds` ago are looked at again once
 they are that old (the call sleeps at most `settle_seconds`); a file unchanged between the two
@@ -73,6 +75,15 @@ def _look(path: str) -> tuple[str, os.stat_result | None, str | None]:
     return "not_a_regular_file", None, "not a regular file (a FIFO, socket or device)"
 
 
+def _is_undecodable(name: str) -> bool:
+    """Whether `name` (from os.listdir) holds bytes that are not UTF-8 (Python's surrogate escapes)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _is_settled(name: str, status: os.stat_result, settled: dict[str, list[int]]) -> bool:
     """Whether the file `name` is still as it was when it was known whole (`settled`)."""
     known = settled.get(name)
@@ -88,7 +99,8 @@ def list_landing_folder(folder: str, settle_seconds: float | None, settled: str 
         return []
     settle = max(float(settle_seconds or 0.0), 0.0)
     whole = json.loads(settled) if settled else {}
-    looked = {f"{folder}/{name}": _look(f"{folder}/{name}") for name in names}
+    undecodable = [name for name in names if _is_undecodable(name)]
+    looked = {f"{folder}/{name}": _look(f"{folder}/{name}") for name in names if name not in undecodable}
     now = time.time()
     fresh = {
         path: info
@@ -111,7 +123,13 @@ def list_landing_folder(folder: str, settle_seconds: float | None, settled: str 
                 continue
         if kind != "missing":  # removed between listing and looking: not there
             entries.append(_entry(path, kind, status, detail))
-    return entries
+    shown = {}  # two such names may show alike: one entry each shown name
+    for name in undecodable:
+        raw = os.fsencode(name)
+        detail = f"a file name that is not UTF-8 text ({str(raw)[1:]}), which cannot be read: rename it"
+        shown.setdefault(f"{folder}/{raw.decode('utf-8', 'replace')}", detail)
+    entries += [_entry(path, "undecodable_name", None, detail) for path, detail in shown.items()]
+    return sorted(entries, key=lambda entry: entry["source_file"])
 
 
 class Plugin(BasePlugin):

@@ -3,8 +3,8 @@
     the metadata the checkpoint compares (path, size, modification time). Reads no file content.
     Returns a list of dicts: source_file, entry_kind, file_size_bytes, file_modified_at, detail.
     entry_kind is `file` (stable: unchanged across `settle_seconds`, safe to read), `settling` (still
-    being written: held back this build), `directory`, `dangling_symlink` or `not_a_regular_file`
-    (never read). An empty or missing folder gives an empty list.
+    being written: held back this build), `directory`, `dangling_symlink`, `not_a_regular_file` or
+    `undecodable_name` (a name that is not UTF-8; never read). An empty or missing folder gives an empty list.
     `settled_files` ({entry name: [size, mtime_ns]}, the var landing_settled_files) names files known to be
     whole (the watcher saw their writer close them or them moved in, lakehouse/landing_events.py): one
     still of that size and modification time is not waited for.

@@ -2,11 +2,13 @@
 and the build saying so, naming the file or line. One landing folder, three real `dbt build`s:
 a clean fleet; then every fault at once (a non-UTF-8 line appended to an ingested file, a newer
 version of a file in another encoding, a file still being written, a file deleted after
-ingestion, a broken symbolic link, a directory with a data file's name, a truncated scores file);
+ingestion, a broken symbolic link, a directory with a data file's name, a file whose name is not
+UTF-8, a truncated scores file);
 then the in-flight file completed."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -76,6 +78,8 @@ def faults(module_environment: Environment) -> Faults:
     (landing / "train_FD302.txt").unlink()
     (landing / "train_FD308.txt").symlink_to(landing / "no_such_file.txt")
     (landing / "train_FD309.txt").mkdir()
+    # a file whose name is not UTF-8 text (Latin-1 "train_FD310_\xff.txt"): DuckDB can't take the name
+    Path(os.fsdecode(os.fsencode(landing) + b"/train_FD310_\xff.txt")).write_bytes(line(1, 1).encode())
     # 12: a truncated scores file beside a whole one.
     scores = env.paths.predictions / "unit_risk_scores"
     scores.mkdir(parents=True)
@@ -188,8 +192,13 @@ def test_a_broken_link_and_a_directory_are_listed_as_skipped_with_a_warning(faul
             f"skipped: symbolic link to {landing / 'no_such_file.txt'}, which does not exist; never read",
         ),
         ("train_FD309.txt", "skipped: a directory; never read"),
+        (
+            "train_FD310_\ufffd.txt",
+            "skipped: a file name that is not UTF-8 text ('train_FD310_\\xff.txt'), which cannot be read: "
+            "rename it; never read",
+        ),
     ]
-    for name in ("train_FD308.txt", "train_FD309.txt"):
+    for name in ("train_FD308.txt", "train_FD309.txt", "train_FD310_\ufffd.txt"):
         assert any(f"'{landing / name}' skipped" in text for text in warnings(faults.fault_build)), name
 
 

@@ -121,7 +121,7 @@ skipped_entries as (
         noticed_at as landing_state_noticed_at,
         entry_state || ': ' || coalesce(state_detail, entry_state) || ', skipped (never read)' as landing_problem
     from latest_entry_states
-    where entry_state in ('directory', 'dangling_symlink', 'not_a_regular_file')
+    where entry_state in ('directory', 'dangling_symlink', 'not_a_regular_file', 'undecodable_name')
 ),
 
 final as (
