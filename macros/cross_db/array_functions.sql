@@ -35,6 +35,20 @@
     try_element_at(filter({{ arr }}, t -> try_cast(t as double) is null or t rlike '[dDfF]$' or contains(t, '_')), 1)
 {%- endmacro %}
 
+{#- The first token after the first `skip` that parses as a number larger in magnitude than `limit` (null when none). -#}
+{% macro first_out_of_range_token(arr, skip, limit) %}
+    {{ return(adapter.dispatch('first_out_of_range_token', 'pdm_lakehouse')(arr, skip, limit)) }}
+{% endmacro %}
+{% macro default__first_out_of_range_token(arr, skip, limit) -%}
+    try_element_at(
+        filter(slice({{ arr }}, {{ skip + 1 }}, size({{ arr }})), t -> abs(try_cast(t as double)) > {{ limit }}), 1
+    )
+{%- endmacro %}
+{% macro spark__first_out_of_range_token(arr, skip, limit) %}{{ default__first_out_of_range_token(arr, skip, limit) }}{% endmacro %}
+{% macro duckdb__first_out_of_range_token(arr, skip, limit) -%}
+    list_filter({{ arr }}[{{ skip + 1 }}:], lambda t: abs(try_cast(t as double)) > {{ limit }})[1]
+{%- endmacro %}
+
 {#- True when some token parses as a number that is not finite (nan, inf). -#}
 {% macro has_non_finite_token(arr) %}
     {{ return(adapter.dispatch('has_non_finite_token', 'pdm_lakehouse')(arr)) }}

@@ -13,13 +13,16 @@
     file: a line that differs from its file's usual column count is truncated or garbled, and
     quarantined. Unit and cycle are written as whole numbers (is_whole_number_token: `12` or
     `12.0`, not `1.2e1`) from 1 to the largest integer; other values are any finite number a cast
-    reads, an exponent included, but not one with an underscore (first_non_numeric_token).
+    reads, an exponent included, but not one with an underscore (first_non_numeric_token), nor one
+    larger in magnitude than var max_abs_value (a sentinel such as 3.4e38): silver's exact sums
+    (decimal baselines, fixed-point windows) would overflow on it and stop every build.
 -#}
 {% macro parse_sensor_lines(condition) -%}
 {%- set settings = cmapss_setting_columns() %}
 {%- set sensors = cmapss_sensor_columns() %}
 {%- set expected_columns = cmapss_column_count() %}
 {%- set max_columns = expected_columns + var('max_extra_columns') %}
+{%- set max_abs_value = var('max_abs_value') %}
 with landed_lines as (
     select * from {{ ref('base_cmapss__landed_lines') }}
     where file_kind = 'sensor_readings' and duplicate_of_source_file is null and erased_at is null
@@ -45,6 +48,7 @@ checked as (
             when column_count != file_column_count then 'column_count_differs_from_file'
             when {{ first_non_numeric_token('tokens') }} is not null then 'non_numeric_value'
             when {{ has_non_finite_token('tokens') }} then 'non_finite_value'
+            when {{ first_out_of_range_token('tokens', 2, max_abs_value) }} is not null then 'value_out_of_range'
             when not {{ is_whole_number_token(array_element('tokens', 1)) }}
                 or coalesce({{ token_as_integer(array_element('tokens', 1)) }}, 0) <= 0
                 then 'unit_not_positive_integer'
@@ -72,6 +76,9 @@ explained as (
             when 'non_numeric_value'
                 then 'non-numeric value: ' || chr(39) || {{ first_non_numeric_token('tokens') }} || chr(39)
             when 'non_finite_value' then 'NaN or infinite value'
+            when 'value_out_of_range'
+                then 'value out of range: ' || chr(39) || {{ first_out_of_range_token('tokens', 2, max_abs_value) }}
+                || chr(39) || ', beyond +/-{{ max_abs_value }} (var max_abs_value)'
             when 'unit_not_positive_integer'
                 then 'unit number is not a positive integer: ' || {{ array_element('tokens', 1) }}
             when 'cycle_not_positive_integer'

@@ -298,6 +298,25 @@ def test_blank_lines_do_not_set_the_file_column_count(environment: Environment) 
     ) == [(3, "blank_line"), (4, "blank_line"), (5, "blank_line")]
 
 
+def test_a_sentinel_value_is_quarantined_not_a_silver_overflow(environment: Environment) -> None:
+    # A sensor writing FLT_MAX as "no value": a finite number, but silver's exact sums (the regime
+    # baselines in decimals, the windows in fixed point) overflow on it, and every build stopped at
+    # int_regime_sensor_baselines with a Conversion Error naming no file, line or unit.
+    environment.land(GOOD)
+    write(
+        environment.paths.landing / "train_FD211.txt",
+        "".join(line(1, c, replace={7: "3.4028235e38"} if c == 3 else None) for c in range(1, 8)),
+    )
+    environment.build(*LENIENT)
+    assert environment.query(
+        "select line_number, rejection_rule, rejection_reason from bronze.stg_cmapss__quarantined_lines "
+        "where file_name = 'train_FD211.txt'"
+    ) == [(3, "value_out_of_range", "value out of range: '3.4028235e38', beyond +/-1000000 (var max_abs_value)")]
+    assert environment.query(
+        "select cycle from gold.fct_unit_cycle_features where unit_id = 'FD211-train-001' order by cycle"
+    ) == [(c,) for c in (1, 2, 4, 5, 6, 7)]
+
+
 def test_a_corrected_file_replaces_its_rows_and_a_touched_file_adds_nothing(environment: Environment) -> None:
     landing = environment.paths.landing
     write(landing / "train_FD301.txt", "".join(line(1, c) for c in range(1, 11)))
