@@ -21,16 +21,51 @@
         'updated_at': 'timestamp',
     } -%}
     {%- if files_exist(path) %}
-    select * from read_csv(
+    {%- set in_file_order = registry_extract_columns_in_file_order(path, columns.keys() | list) %}
+    select {{ columns.keys() | join(', ') }}
+    from read_csv(
         {{ sql_string(path) }},
         header = true,
         auto_detect = false,
-        columns = { {%- for name, type in columns.items() %}'{{ name }}': '{{ type }}'{{ ", " if not loop.last }}{% endfor -%} },
+        columns = { {%- for name in in_file_order %}'{{ name }}': '{{ columns[name] }}'{{ ", " if not loop.last }}{% endfor -%} },
         timestampformat = '%Y-%m-%d %H:%M:%S'
     )
     {%- else %}
     {{ empty_relation(columns) }}
     {%- endif %}
+{% endmacro %}
+
+{#-
+    The extract's columns in the order of its header line: read_csv with `columns` reads by position
+    and ignores the header's names, so an extract whose columns came in another order (site_code and
+    firmware_version swapped) was read into the wrong columns and recorded in the history as a change
+    of every unit. The header's names (a byte-order mark, quotes and spaces aside) must be `expected`,
+    in any order; other names, a column missing or one more stop the build, naming the file and both
+    lists. An empty file has no header: it reads as no rows (the snapshot's pre-hook decides).
+-#}
+{% macro registry_extract_columns_in_file_order(path, expected) %}
+    {%- if not execute -%}{{ return(expected) }}{%- endif -%}
+    {%- set first_line_sql -%}
+        select split_part(replace(content, chr(13), chr(10)), chr(10), 1)
+        from read_text({{ sql_string(path) }})
+    {%- endset -%}
+    {%- set header = run_query(first_line_sql).rows[0][0] or '' -%}
+    {%- set names = [] -%}
+    {%- for name in header.lstrip('\ufeff').split(',') -%}
+        {%- do names.append(name.strip().strip('"').strip()) -%}
+    {%- endfor -%}
+    {%- if header.strip() == '' or names == expected -%}{{ return(expected) }}{%- endif -%}
+    {%- if names | sort == expected | sort -%}
+        {{ log('Registry extract ' ~ path ~ ': its columns are in another order (' ~ names | join(',')
+            ~ '), read by name', info=true) }}
+        {{ return(names) }}
+    {%- endif -%}
+    {{ exceptions.raise_compiler_error(
+        'The registry extract ' ~ path ~ ' has the header "' ~ names | join(',') ~ '"; expected the columns '
+        ~ expected | join(',') ~ ' (in any order). Missing: ' ~ (expected | reject('in', names) | join(',') or 'none')
+        ~ '; not expected: ' ~ (names | reject('in', expected) | join(',') or 'none')
+        ~ '. Nothing was read from it: the registry history is left as it was. Correct the extract and build again.'
+    ) }}
 {% endmacro %}
 
 {#- Spark: the CSV read through a table over its folder (spark_files_table: a missing extract

@@ -216,3 +216,31 @@ def test_a_rul_line_deleted_from_the_middle_leaves_the_test_labels_null(baseline
     assert shifted["corrected"].returncode == 0
     truth = [int(line) for line in baseline.rul_text.split()]
     assert shifted["after_correction"] == {f"FD301-test-00{unit}": truth[unit - 1] for unit in (1, 2, 3)}
+
+
+def test_an_extract_with_its_columns_in_another_order_is_read_by_name(environment: Environment) -> None:
+    # read_csv with `columns` reads by position: an extract whose site_code and firmware_version came
+    # swapped was recorded as every unit moved to a site named like a firmware version, exit 0.
+    env = environment
+    env.land(FLEET)
+    env.build(*UP_TO_SNAPSHOT)
+    before = env.query(SNAPSHOT)
+    path = registry_path(env.paths.landing)
+    swapped = pd.read_csv(path, dtype=str)  # the extract's text as it is, two text columns swapped
+    order = list(swapped.columns)
+    site, firmware = order.index("site_code"), order.index("firmware_version")
+    order[site], order[firmware] = order[firmware], order[site]
+    swapped = swapped[order]
+    swapped.to_csv(path, index=False)
+    assert path.read_text().startswith("dataset,split,unit_number,equipment_model_code,firmware_version,site_code,")
+    result = env.build(*UP_TO_SNAPSHOT)
+    assert env.query(SNAPSHOT) == before  # nothing changed: no new version of any unit
+    assert "its columns are in another order" in result.stdout
+
+    # a column renamed (or missing, or one more): the build stops, naming the file and the columns
+    swapped.rename(columns={"site_code": "site"}).to_csv(path, index=False)
+    failed = env.build(*UP_TO_SNAPSHOT, check=False)
+    assert failed.returncode != 0
+    assert f"The registry extract {path} has the header" in failed.stdout
+    assert "Missing: site_code; not expected: site." in failed.stdout
+    assert env.query(SNAPSHOT) == before
