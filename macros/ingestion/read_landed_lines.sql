@@ -32,7 +32,7 @@
             -- printable ASCII (a backslash and a newline included) written \xNN
             case when try(decode(content)) is null then cast(content as varchar) end as escaped_text
         from read_blob([
-            {%- for f in files %}{{ sql_string(f.source_file) }}{{ ", " if not loop.last }}{% endfor -%}
+            {%- for f in files %}{{ sql_string(glob_literal(f.source_file)) }}{{ ", " if not loop.last }}{% endfor -%}
         ])
     ),
 
@@ -323,3 +323,11 @@
     from decoded_lines
     {%- endif %}
 {% endmacro %}
+
+{#- A path as a DuckDB glob that matches that path alone: read_blob expands `*`, `?` and `[...]` in the
+    paths it is given, so a landed `train_FD101_*.txt` also read every `train_FD101_….txt` beside it
+    (their lines taken twice) and `train_FD101_[1].txt` read `train_FD101_1.txt` under its name. Each
+    of those characters is put in a class of its own (`[` first: the others' classes hold one). -#}
+{% macro glob_literal(path) -%}
+    {{ return(path.replace('[', '[[]').replace('*', '[*]').replace('?', '[?]')) }}
+{%- endmacro %}

@@ -317,6 +317,26 @@ def test_a_sentinel_value_is_quarantined_not_a_silver_overflow(environment: Envi
     ) == [(c,) for c in (1, 2, 4, 5, 6, 7)]
 
 
+def test_file_names_with_glob_characters_are_read_as_named(environment: Environment) -> None:
+    # DuckDB's read_blob expands *, ? and [...] in a path: each file must be read once, as itself.
+    landing = environment.paths.landing
+    files = {
+        "train_FD212_*.txt": 1,  # matched train_FD212_b.txt too: its lines were taken twice
+        "train_FD212_b.txt": 2,
+        "train_FD213_[1].txt": 3,  # matched train_FD213_1.txt: read its content under this name
+        "train_FD213_1.txt": 4,
+        "train_FD214_?.txt": 5,
+        "train_FD214_x.txt": 6,
+    }
+    for name, unit in files.items():
+        write(landing / name, "".join(line(unit, cycle) for cycle in (1, 2, 3)))
+    environment.build()
+    assert environment.query(
+        "select source_file, list(distinct unit_number), count(*) from bronze.stg_cmapss__sensor_readings "
+        "where dataset in ('FD212', 'FD213', 'FD214') group by source_file order by source_file"
+    ) == sorted((str(landing / name), [unit], 3) for name, unit in files.items())
+
+
 def test_a_corrected_file_replaces_its_rows_and_a_touched_file_adds_nothing(environment: Environment) -> None:
     landing = environment.paths.landing
     write(landing / "train_FD301.txt", "".join(line(1, c) for c in range(1, 11)))
