@@ -891,11 +891,16 @@ def _run_registry_update(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "fleet":
-        return _run_fleet(args)
-    if args.command == "sample-fleet":
-        return _run_sample_fleet(args)
-    return _run_registry_update(args)
+    run = {"fleet": _run_fleet, "sample-fleet": _run_sample_fleet}.get(args.command, _run_registry_update)
+    try:
+        return run(args)
+    except OSError as error:  # the landing folder is a file, read-only, on a full disk...
+        where = f"{error.filename}: " if error.filename else ""
+        print(
+            f"{args.command}: the landing folder {args.landing} can't be used ({where}{error.strerror})",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -423,3 +423,17 @@ def test_registry_update_of_an_unknown_dataset_is_refused(
     assert main(["registry-update", "--landing", str(landing_copy), "--dataset", "FD999"]) == 1
     assert "lists no unit of FD999" in capsys.readouterr().err
     assert registry_path(landing_copy).read_bytes() == before
+
+
+def test_a_landing_folder_that_is_a_file_is_named_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    landing = tmp_path / "landing"
+    landing.write_text("not a folder")
+    for args in (
+        ["sample-fleet", "--landing", str(landing)],
+        fleet_args(landing, "FD109", train_units=1, test_units=1),
+    ):
+        assert main(args) == 1
+        error = capsys.readouterr().err
+        assert f"the landing folder {landing} can't be used" in error and "Not a directory" in error
