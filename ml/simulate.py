@@ -172,7 +172,7 @@ REGISTRY_STREAM = 1  # keeps the registry's random numbers apart from the sensor
 PROGRESS_MIN_ROWS = 200_000
 UNITS_PER_CHUNK = 500  # about 100k rows: bounds the formatter's memory
 DATASET_PATTERN = re.compile(r"FD\d{3}")  # what the landing folder's file-name regex accepts
-PARTIAL_SUBDIR = ".partial"  # files being written; the build lists only the landing folder's top level
+PARTIAL_SUBDIR = ".partial"  # files being written (_atomic_writer): beside the landing folder, not in it
 
 
 @dataclass(frozen=True)
@@ -417,14 +417,23 @@ def cmapss_file(landing: Path, split: str, dataset: str) -> Path:
 
 
 @contextlib.contextmanager
-def _atomic_writer(path: Path) -> Iterator[IO[bytes]]:
+def _atomic_writer(path: Path, partial_dir: Path | None = None) -> Iterator[IO[bytes]]:
     """A binary file that appears at ``path`` whole, or not at all.
 
-    It is written in a hidden subfolder (a build listing the folder doesn't see it) and
-    renamed into place; the subfolder is removed again when empty.
+    It is written in ``partial_dir`` and renamed into place; the folder is removed again when
+    empty. By default that is a hidden sibling of the file's folder (``.landing.partial`` beside
+    ``landing/``), as the README asks of any upstream system: a build lists the landing folder's
+    directories too (and warns about them), and the watcher takes a file in an unknown landing
+    subfolder for a reason to build every node. Where that sibling can't be created (the parent
+    is not writable), a hidden subfolder of the file's folder.
     """
-    partial_dir = path.parent / PARTIAL_SUBDIR
-    partial_dir.mkdir(parents=True, exist_ok=True)
+    partial_dir = partial_dir or path.parent.parent / f".{path.parent.name}{PARTIAL_SUBDIR}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        partial_dir.mkdir(parents=True, exist_ok=True)
+    except PermissionError:
+        partial_dir = path.parent / PARTIAL_SUBDIR
+        partial_dir.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(dir=partial_dir, prefix=f"{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -655,7 +664,8 @@ def write_registry(registry: pd.DataFrame, path: Path) -> None:
         commissioned_at=lambda frame: frame["commissioned_at"].dt.strftime(TIMESTAMP_FORMAT),
         updated_at=lambda frame: frame["updated_at"].dt.strftime(TIMESTAMP_FORMAT),
     )
-    with _atomic_writer(path) as handle:
+    # below the registry's own folder, which neither the build's listing nor the watcher takes for a delivery
+    with _atomic_writer(path, path.parent / PARTIAL_SUBDIR) as handle:
         handle.write(text.to_csv(index=False, float_format="%.2f", lineterminator="\n").encode())
 
 

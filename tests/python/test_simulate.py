@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import shutil
 from pathlib import Path
@@ -20,6 +21,7 @@ from ml.simulate import (
     REGISTRY_COLUMNS,
     SITE_CODES,
     FleetSpec,
+    _atomic_writer,
     format_cmapss_lines,
     health_index,
     main,
@@ -149,6 +151,20 @@ def test_a_failed_write_leaves_the_landed_file_as_it_was(tmp_path: Path) -> None
         write_fleet(broken, tmp_path)
     assert (tmp_path / "train_FD101.txt").read_bytes() == before
     assert not (tmp_path / ".partial").exists()
+    assert not (tmp_path.parent / f".{tmp_path.name}.partial").exists()
+
+
+def test_a_file_being_written_is_not_in_the_landing_folder(tmp_path: Path) -> None:
+    # bronze lists the landing folder's directories (a hidden .partial among them: 'skipped: a
+    # directory', warned) and the watcher builds every node for an unknown landing subfolder
+    landing = tmp_path / "landing"
+    write_fleet(simulate_fleet(FleetSpec(train_units=1, test_units=1, seed=1)), landing)
+    before = sorted(os.listdir(landing))
+    with _atomic_writer(landing / "train_FD101.txt") as handle:
+        handle.write(b"1 1")
+        assert sorted(os.listdir(landing)) == before
+    assert (landing / "train_FD101.txt").read_bytes() == b"1 1"
+    assert sorted(os.listdir(tmp_path)) == ["landing"]
 
 
 @pytest.mark.parametrize(
@@ -436,4 +452,4 @@ def test_a_landing_folder_that_is_a_file_is_named_not_a_traceback(
     ):
         assert main(args) == 1
         error = capsys.readouterr().err
-        assert f"the landing folder {landing} can't be used" in error and "Not a directory" in error
+        assert f"the landing folder {landing} can't be used ({landing}" in error and "Traceback" not in error
