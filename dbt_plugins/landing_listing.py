@@ -16,10 +16,11 @@ by path. `source_file` is `folder` (trailing slashes dropped) + "/" + the entry'
   across the settle interval: safe to read;
 - `settling`: a regular file whose size or modification time changed while it was watched (a
   copy still in progress), held back this time;
-- `directory`, `dangling_symlink` (a link whose target is missing), `not_a_regular_file` (a
-  FIFO, socket or device), `undecodable_name` (a name that is not UTF-8 text, which DuckDB can
-  neither take nor open; `source_file` shows each byte that is not UTF-8 as U+FFFD, the detail
-  the name's bytes as `\\xNN`): never read.
+- `directory`, `dangling_symlink` (a link whose target is missing, or a loop of links),
+  `not_a_regular_file` (a FIFO, socket or device, or an entry that can't be looked at),
+  `undecodable_name` (a name that is not UTF-8 text, which DuckDB can neither take nor open;
+  `source_file` shows each byte that is not UTF-8 as U+FFFD, the detail the name's bytes as
+  `\\xNN`): never read.
 
 The settle interval: files last modified less than `settle_seconds` ago are looked at again once
 they are that old (the call sleeps at most `settle_seconds`); a file unchanged between the two
@@ -68,6 +69,11 @@ def _look(path: str) -> tuple[str, os.stat_result | None, str | None]:
         if os.path.islink(path):
             return "dangling_symlink", None, f"symbolic link to {os.readlink(path)}, which does not exist"
         return "missing", None, None
+    except OSError as error:  # a loop of links (ELOOP), a target that can't be looked at: never read
+        if os.path.islink(path):
+            detail = f"symbolic link to {os.readlink(path)}, which can't be followed ({error.strerror})"
+            return "dangling_symlink", None, detail
+        return "not_a_regular_file", None, f"can't be looked at ({error.strerror})"
     if stat.S_ISREG(status.st_mode):
         return "file", status, None
     if stat.S_ISDIR(status.st_mode):

@@ -2,8 +2,8 @@
 and the build saying so, naming the file or line. One landing folder, three real `dbt build`s:
 a clean fleet; then every fault at once (a non-UTF-8 line appended to an ingested file, a newer
 version of a file in another encoding, a file still being written, a file deleted after
-ingestion, a broken symbolic link, a directory with a data file's name, a file whose name is not
-UTF-8, a truncated scores file);
+ingestion, a broken symbolic link, a link to itself, a directory with a data file's name, a file
+whose name is not UTF-8, a truncated scores file);
 then the in-flight file completed."""
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ def faults(module_environment: Environment) -> Faults:
     (landing / "train_FD302.txt").unlink()
     (landing / "train_FD308.txt").symlink_to(landing / "no_such_file.txt")
     (landing / "train_FD309.txt").mkdir()
+    (landing / "train_FD311.txt").symlink_to(landing / "train_FD311.txt")  # a loop: os.stat raises ELOOP
     # a file whose name is not UTF-8 text (Latin-1 "train_FD310_\xff.txt"): DuckDB can't take the name
     Path(os.fsdecode(os.fsencode(landing) + b"/train_FD310_\xff.txt")).write_bytes(line(1, 1).encode())
     # 12: a truncated scores file beside a whole one.
@@ -197,8 +198,13 @@ def test_a_broken_link_and_a_directory_are_listed_as_skipped_with_a_warning(faul
             "skipped: a file name that is not UTF-8 text ('train_FD310_\\xff.txt'), which cannot be read: "
             "rename it; never read",
         ),
+        (
+            "train_FD311.txt",
+            f"skipped: symbolic link to {landing / 'train_FD311.txt'}, which can't be followed "
+            "(Too many levels of symbolic links); never read",
+        ),
     ]
-    for name in ("train_FD308.txt", "train_FD309.txt", "train_FD310_\ufffd.txt"):
+    for name in ("train_FD308.txt", "train_FD309.txt", "train_FD310_\ufffd.txt", "train_FD311.txt"):
         assert any(f"'{landing / name}' skipped" in text for text in warnings(faults.fault_build)), name
 
 
