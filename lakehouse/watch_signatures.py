@@ -26,7 +26,8 @@ Signature = dict[str, list[int]]  # relative path -> [size, mtime_ns] (directori
 
 def folder_signature(root: Path, skip: Callable[[str], bool] = lambda _: False) -> Signature:
     """Every entry under `root` (recursively): relative path -> [size, mtime_ns]; links followed for
-    their target's size and time (a dangling link: [-2, its own mtime_ns]); directories [-1, -1]."""
+    their target's size and time (a dangling link, or a loop of links: [-2, its own mtime_ns]);
+    directories [-1, -1]."""
     signature: Signature = {}
     if not root.is_dir():
         return signature
@@ -39,7 +40,7 @@ def folder_signature(root: Path, skip: Callable[[str], bool] = lambda _: False) 
                 continue
             try:
                 status = os.stat(path)
-            except FileNotFoundError:
+            except OSError:  # a dangling link, a loop of links (ELOOP), or gone since it was listed
                 with contextlib.suppress(FileNotFoundError):  # gone between listing and looking: not there
                     signature[relative] = [-2, os.lstat(path).st_mtime_ns]
                 continue

@@ -121,3 +121,12 @@ def test_the_listing_does_not_wait_for_a_file_known_whole_and_still_as_it_was(tm
         started = time.monotonic()
         [entry] = list_landing_folder(str(tmp_path), settle, settled)
         assert entry["entry_kind"] == "file" and time.monotonic() - started >= 1.0
+
+
+def test_the_signature_takes_a_loop_of_links_as_a_broken_link(tmp_path: Path) -> None:
+    # os.stat raises ELOOP, not FileNotFoundError: the watcher's tick died with a traceback
+    (tmp_path / "train_FD001.txt").write_text("1 1\n")
+    (tmp_path / "train_FD002.txt").symlink_to(tmp_path / "train_FD002.txt")
+    signature = landing_signature(tmp_path)
+    assert signature["train_FD002.txt"] == [-2, os.lstat(tmp_path / "train_FD002.txt").st_mtime_ns]
+    assert signature["train_FD001.txt"][0] == 4
