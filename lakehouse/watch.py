@@ -81,12 +81,15 @@ after a delivery:
 
 Steps 2-4's commands run as their modules' `main(args)` in this process (imported once: scoring
 otherwise pays ~4 s of imports per tick), output captured; `--isolated-steps` runs them as child
-processes instead (lakehouse/watch_steps.py, with the in-process dbt runner). Before its first look the watcher parses the project, imports those modules and
-loads the current champion models (the warm-up), so the first file that lands pays none of it. Then
-the tick saves the signature taken at its start (a file landing during the tick differs from it, so
-the next tick takes it). A failing step is printed with its output's tail; the signature is not
-saved, so the next tick retries (after consecutive failures with nothing new landed, with a backoff
-of 2, 4, 8 ... s, at most `MAX_RETRY_SECONDS`); `--once` exits 1.
+processes instead (lakehouse/watch_steps.py, with the in-process dbt runner). Before its first look
+the watcher parses the project, imports those modules and loads the current champion models (the
+warm-up), so the first file that lands pays none of it. Then the tick saves the signature taken at
+its start (a file landing during the tick differs from it, so the next tick takes it: it builds it
+unless this tick's build listed the folder after the file was whole and ingested it already, which
+that next tick's line then shows as a new file with no lines ingested). A failing step is printed
+with its output's tail; the signature is not saved, so the next tick retries (after consecutive
+failures with nothing new landed, with a backoff of 2, 4, 8 ... s, at most `MAX_RETRY_SECONDS`);
+`--once` exits 1.
 
 A tick that did work prints one line: files new / changed / removed, landed lines ingested (the rows
 of `bronze.base_cmapss__landed_lines` stamped with the build's run_started_at), units scored, the Delta
