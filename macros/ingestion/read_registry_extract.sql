@@ -21,7 +21,8 @@
         'updated_at': 'timestamp',
     } -%}
     {%- if files_exist(path) %}
-    {%- set in_file_order = registry_extract_columns_in_file_order(path, columns.keys() | list) %}
+    {%- set in_file_order = registry_extract_columns_in_file_order(
+        path, duckdb_registry_extract_header(path), columns.keys() | list) %}
     select {{ columns.keys() | join(', ') }}
     from read_csv(
         {{ sql_string(path) }},
@@ -36,25 +37,20 @@
 {% endmacro %}
 
 {#-
-    The extract's columns in the order of its header line: read_csv with `columns` reads by position
-    and ignores the header's names, so an extract whose columns came in another order (site_code and
-    firmware_version swapped) was read into the wrong columns and recorded in the history as a change
-    of every unit. The header's names (a byte-order mark, quotes and spaces aside) must be `expected`,
-    in any order; other names, a column missing or one more stop the build, naming the file and both
-    lists. An empty file has no header: it reads as no rows (the snapshot's pre-hook decides).
+    The extract's columns in the order of its header line. Both engines' CSV readers, given the
+    columns and their types, read by position and ignore the header's names: an extract whose columns
+    came in another order (site_code and firmware_version swapped) was read into the wrong columns and
+    recorded in the history as a change of every unit. The header's names (`header_names`: a
+    byte-order mark, quotes and spaces aside) must be `expected`, in any order; other names, a column
+    missing or one more stop the build, naming the file and both lists. No header (an empty or missing
+    file) reads as `expected`: no rows (the snapshot's pre-hook decides).
 -#}
-{% macro registry_extract_columns_in_file_order(path, expected) %}
-    {%- if not execute -%}{{ return(expected) }}{%- endif -%}
-    {%- set first_line_sql -%}
-        select split_part(replace(content, chr(13), chr(10)), chr(10), 1)
-        from read_text({{ sql_string(path) }})
-    {%- endset -%}
-    {%- set header = run_query(first_line_sql).rows[0][0] or '' -%}
+{% macro registry_extract_columns_in_file_order(path, header_names, expected) %}
     {%- set names = [] -%}
-    {%- for name in header.lstrip('\ufeff').split(',') -%}
-        {%- do names.append(name.strip().strip('"').strip()) -%}
+    {%- for name in header_names -%}
+        {%- do names.append((name or '').lstrip('\ufeff').strip().strip('"').strip()) -%}
     {%- endfor -%}
-    {%- if header.strip() == '' or names == expected -%}{{ return(expected) }}{%- endif -%}
+    {%- if names | reject('equalto', '') | list | length == 0 or names == expected -%}{{ return(expected) }}{%- endif -%}
     {%- if names | sort == expected | sort -%}
         {{ log('Registry extract ' ~ path ~ ': its columns are in another order (' ~ names | join(',')
             ~ '), read by name', info=true) }}
@@ -68,8 +64,19 @@
     ) }}
 {% endmacro %}
 
+{#- DuckDB: the names on the extract's first line, split at its commas (none before execution). -#}
+{% macro duckdb_registry_extract_header(path) %}
+    {%- if not execute -%}{{ return([]) }}{%- endif -%}
+    {%- set first_line_sql -%}
+        select split_part(replace(content, chr(13), chr(10)), chr(10), 1)
+        from read_text({{ sql_string(path) }})
+    {%- endset -%}
+    {{ return((run_query(first_line_sql).rows[0][0] or '').split(',')) }}
+{% endmacro %}
+
 {#- Spark: the CSV read through a table over its folder (spark_files_table: a missing extract
-    reads as no rows), typed by the same columns. -#}
+    reads as no rows), typed by the same columns in the order of the extract's header (read first,
+    its first line as text: spark_registry_extract_header). -#}
 {% macro spark__read_registry_extract(path) %}
     {%- set columns = {
         'dataset': 'string',
@@ -82,11 +89,28 @@
         'cycle_hours': 'double',
         'updated_at': 'timestamp',
     } -%}
+    {%- set folder = path.split('/')[:-1] | join('/') -%}
+    {%- set name = path.split('/') | last -%}
+    {%- set in_file_order = registry_extract_columns_in_file_order(
+        path, spark_registry_extract_header(folder, name, columns | length), columns.keys() | list) -%}
+    {%- set typed = {} -%}
+    {%- for column in in_file_order %}{%- do typed.update({column: columns[column]}) -%}{%- endfor %}
     select {{ columns.keys() | join(', ') }}
     from {{ spark_files_table(
-        'registry_extract', path.split('/')[:-1] | join('/'), path.split('/') | last, 'csv', columns,
+        'registry_extract', folder, name, 'csv', typed,
         {'header': 'true', 'timestampFormat': 'yyyy-MM-dd HH:mm:ss'},
     ) }}
+{% endmacro %}
+
+{#- Spark: the fields of the extract's first line, as CSV text (a missing or empty extract: none;
+    room for `expected_count` and as many more, so an added column shows). -#}
+{% macro spark_registry_extract_header(folder, name, expected_count) %}
+    {%- if not execute -%}{{ return([]) }}{%- endif -%}
+    {%- set fields = {} -%}
+    {%- for i in range(expected_count * 2) %}{%- do fields.update({'field_' ~ i: 'string'}) -%}{%- endfor %}
+    {%- set header = spark_files_table('registry_extract_header', folder, name, 'csv', fields, {'header': 'false'}) -%}
+    {%- set rows = run_query('select * from ' ~ header ~ ' limit 1').rows -%}
+    {{ return((rows[0] | list | reject('none') | list) if rows | length else []) }}
 {% endmacro %}
 
 {#-
