@@ -85,7 +85,8 @@ def test_compact_tables_merges_the_row_groups_builds_without_vacuum_left_and_cha
 # What a continuous tick's builds run: `Dbt.run(..., vacuum=False)`, in the watcher's process.
 PROBE = """
 import json, os
-from lakehouse.watch import MAX_VACUUM_TASKS_ENV, Dbt, project_signature
+from lakehouse.watch_signatures import project_signature
+from lakehouse.watch_steps import MAX_VACUUM_TASKS_ENV, Dbt
 
 dbt, project = Dbt("ci"), project_signature()
 for vacuum in (False, True):
