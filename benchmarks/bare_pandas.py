@@ -58,6 +58,7 @@ SENSORS = (
 )
 VALUE_COLUMNS = (*SETTINGS, *SENSORS)
 EXPECTED_COLUMNS = 2 + len(VALUE_COLUMNS)
+MAX_ABS_VALUE = 1_000_000  # dbt_project.yml var max_abs_value: a larger value is quarantined (value_out_of_range)
 FILE_NAME = re.compile(r"^(train|test|RUL)_(FD[0-9]{3})([_ -][^/\\]*)?\.txt$")
 NAN_WORDS = {"nan", "+nan", "-nan"}
 
@@ -81,7 +82,8 @@ def split_lines(text: str) -> list[str]:
 def parse_numbers(lines: pd.Series, width: int) -> tuple[pd.DataFrame, pd.Series]:
     """Every line's tokens as doubles (NaN where absent or not a number), and each line's first
     non-numeric position (0 when every token is a number, 'nan' and 'inf' included)."""
-    text = "\n".join(lines.where(lines.str.strip() != "", ""))
+    # every line ended by a newline: the parser takes a last, unterminated empty line for the end of the text
+    text = "".join(line + "\n" for line in lines.where(lines.str.strip() != "", ""))
     columns = list(range(width))
     frame = pd.read_csv(
         io.StringIO(text),
@@ -114,8 +116,11 @@ def sensor_lines(lines: pd.Series) -> tuple[pd.DataFrame, pd.Series]:
     values = numbers.to_numpy()
     present = np.arange(values.shape[1]) < column_count.to_numpy()[:, None]
     non_finite = (present & ~np.isfinite(values)).any(axis=1)
+    out_of_range = (present[:, 2:] & (np.abs(values[:, 2:]) > MAX_ABS_VALUE)).any(axis=1)
     unit, cycle = numbers[0], numbers[1]
-    file_column_count = column_count.mode().iloc[0]
+    # of the lines holding values, as bronze: blank lines do not outvote a file's readings
+    holding = column_count[column_count.gt(0)]
+    file_column_count = holding.mode().iloc[0] if len(holding) else 0
     rule = np.select(
         [
             column_count.eq(0),
@@ -123,6 +128,7 @@ def sensor_lines(lines: pd.Series) -> tuple[pd.DataFrame, pd.Series]:
             column_count.ne(file_column_count),
             first_bad.gt(0),
             non_finite,
+            out_of_range,
             unit.ne(np.floor(unit)) | unit.le(0),
             cycle.ne(np.floor(cycle)) | cycle.le(0),
         ],
@@ -132,6 +138,7 @@ def sensor_lines(lines: pd.Series) -> tuple[pd.DataFrame, pd.Series]:
             "column_count_differs_from_file",
             "non_numeric_value",
             "non_finite_value",
+            "value_out_of_range",
             "unit_not_positive_integer",
             "cycle_not_positive_integer",
         ],

@@ -41,6 +41,7 @@ def land(env: Environment) -> None:
         " ".join(["1", "2", *good[2:10]]),  # too_few_columns
         " ".join(["1", "2", *good[2:7], "12,3", *good[8:]]),  # non_numeric_value
         " ".join(["1", "2", *good[2:7], "NaN", *good[8:]]),  # non_finite_value
+        " ".join(["1", "2", *good[2:7], "3.4028235e38", *good[8:]]),  # value_out_of_range
         " ".join(["1", "2", *good[2:], "7.5"]),  # column_count_differs_from_file
         " ".join(["1", "0", *good[2:]]),  # cycle_not_positive_integer
         " ".join(["1", "3", *good[2:]]),
@@ -52,6 +53,8 @@ def land(env: Environment) -> None:
     (landing / "test_FD101_2026-11-23.txt").write_bytes(b"\xef\xbb\xbf" + "".join(later).encode())
     (landing / "train_FD102_copy.txt").write_bytes((landing / "train_FD102.txt").read_bytes())
     (landing / "train_FD205.txt").write_bytes(b"")
+    # two readings, then more blank lines than readings: the blank lines set no column count
+    (landing / "train_FD206.txt").write_text("\n".join(" ".join(["1", str(c), *good[2:]]) for c in (1, 2)) + "\n\n\n\n")
     (landing / "notes.txt").write_text("not data\n")
 
 
