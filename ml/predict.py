@@ -10,22 +10,22 @@ the latest observed cycle of every unit with `models:/pdm-fails-within-30-cycles
 `models:/pdm-rul@champion` (loaded as pyfuncs, `ml.registry.LoadedModel`), writes ONE new file
 `<predictions>/unit_risk_scores/scores_<UTC timestamp>.parquet` (schema: SCORE_SCHEMA) and prints the ten
 units in service (split test) most at risk, or that there is none. Units the landing folder's erasure
-tombstone names are never scored (an older `--version` still holds them). The decision threshold is the one
-chosen in training (the classifier pyfunc's config, also the version's `decision_threshold` tag); every score
-row carries it (`decision_threshold`) and the classifier pyfunc's decision at it (`is_predicted_to_fail`), so
-gold shows the champion's decision, not just a probability. When the newest readable scores file was written
-by the same champion versions from the same feature version, has every SCORE_SCHEMA column and holds every
-unit (a `--changed-only` file holds only the units it rescored), no file is written (its scores would be the
-same): the command says so and names that file; a newest file from before the decision columns is scored
-again; newer unreadable files are named on stderr and passed over. `--changed-only` (the watcher's step,
-`score_all`) scores just the units the feature table's Delta commits rewrote since the newest scores file,
-when that file is from the same champions. A feature table that is not published yet (no
-folder, no valid `_delta_log`), or a `--version` a vacuum deleted: one line, exit 2.
+tombstone names are never scored, nor answered for with `--unit` (an older `--version` still holds them). The
+decision threshold is the one chosen in training (the classifier pyfunc's config, also the version's
+`decision_threshold` tag); every score row carries it (`decision_threshold`) and the classifier pyfunc's
+decision at it (`is_predicted_to_fail`), so gold shows the champion's decision, not just a probability. When
+the newest readable scores file was written by the same champion versions from the same feature version, has
+every SCORE_SCHEMA column and holds every unit (a `--changed-only` file holds only the units it rescored), no
+file is written (its scores would be the same): the command says so and names that file; a newest file from
+before the decision columns is scored again; newer unreadable files are named on stderr and passed over.
+`--changed-only` (the watcher's step, `score_all`) scores just the units the feature table's Delta commits
+rewrote since the newest scores file, when that file is from the same champions. A feature table that is not
+published yet (no folder, no valid `_delta_log`), or a `--version` a vacuum deleted: one line, exit 2.
 
 With `--unit`: prints whether that unit fails within 30 cycles, the verdict being the classifier pyfunc's
 own decision. `--unit` takes a unit_id as gold names it (`FD101-test-016`) or a unit number; with a number,
 `--split` defaults to 'test' when the unit exists there, else 'train', and `--dataset` may be left out when
-the table holds one dataset. Exit code 2 for an unknown unit.
+the table holds one dataset. Exit code 2 for an unknown unit, or one the erasure tombstone names.
 """
 
 from __future__ import annotations
@@ -437,13 +437,18 @@ def unit_answer(
     dataset: str | None = None,
     split: str | None = None,
     version: int | None = None,
+    landing: Path | None = None,
 ) -> str:
     """One line: will this unit (a unit_id or a unit number) fail within 30 cycles, at its latest cycle?
 
-    The verdict is the classifier pyfunc's own decision (its probability against its threshold).
+    The verdict is the classifier pyfunc's own decision (its probability against its threshold). A unit the
+    landing folder's erasure tombstone names gets no answer (UnknownUnitError), though an older `version`
+    still holds it: an answer about it would be a new trace of it, as a score would (`score_all`).
     """
     resolved = resolve_version(table_path, version)
     row = find_unit(latest_cycles(table_path, resolved), str(unit), dataset, split)
+    if row.iloc[0]["unit_id"] in erased_units(landing):
+        raise UnknownUnitError(f"{row.iloc[0]['unit_id']} was erased (the erasure tombstone names it): no answer")
     X = matrix(row, champions.classifier.features)
     probabilities, decisions = champions.classifier.classify(X)
     probability, threshold = float(probabilities[0]), champions.threshold
@@ -480,7 +485,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.unit is not None:
             champions = load_champions(args.mlflow_dir)
-            print(unit_answer(table, champions, args.unit, args.dataset, args.split, args.version))
+            print(unit_answer(table, champions, args.unit, args.dataset, args.split, args.version, paths.landing))
             return 0
         run = score_all(table, args.mlflow_dir, args.predictions_dir, args.version, args.changed_only, paths.landing)
     except UnknownUnitError as error:

@@ -25,6 +25,7 @@ from ml.predict import (
     load_champions,
     main,
     score_all,
+    unit_answer,
 )
 from ml.train import TrainConfig, train
 
@@ -227,6 +228,15 @@ def test_a_unit_the_tombstone_names_is_not_scored_from_an_older_version_that_hol
     run = score_all(store["table"], store["root"] / "mlruns", tmp_path / "pred", version=0, landing=landing)
     assert run.written and sorted(run.scores.column("unit_id").to_pylist()) == units[2:]
     assert sorted(pq.read_table(run.path).column("unit_id").to_pylist()) == units[2:]
+    # nor answered for, by unit_id or by number: `make predict --unit` is a trace of it too
+    champions = load_champions(store["root"] / "mlruns")
+    for asked in (units[0], int(units[0].rsplit("-", 1)[1])):
+        split = units[0].split("-")[1]
+        with pytest.raises(UnknownUnitError, match=f"{units[0]} was erased"):
+            unit_answer(store["table"], champions, asked, split=split, version=0, landing=landing)
+    dataset, split, number = units[2].split("-")
+    answer = unit_answer(store["table"], champions, units[2], version=0, landing=landing)
+    assert answer.startswith(f"{dataset} {split} unit {int(number)} at cycle")
 
 
 def test_a_fleet_with_no_unit_in_service_says_so_instead_of_ranking_train_units(store, tmp_path: Path, capsys):
