@@ -231,17 +231,17 @@ def erased_units(landing: Path | None) -> set[str]:
     return {row["unit_id"] for row in read_tombstone(landing)}
 
 
-def holds_every_unit(path: Path, table_path: Path, version: int, landing: Path | None) -> bool:
+def holds_every_unit(path: Path, table_path: Path, version: int, erased: set[str]) -> bool:
     """Whether the scores file at `path` holds a score of every unit of the feature table at `version` (less
-    the units the tombstone names). A `--changed-only` file holds just the units rewritten since the file
-    before it: scoring every unit must not take it for the fleet's scores."""
+    the `erased` units). A `--changed-only` file holds just the units rewritten since the file before it:
+    scoring every unit must not take it for the fleet's scores."""
     held = set(pq.read_table(path, columns=["unit_id"]).column("unit_id").to_pylist())
     con = lake.connect()
     try:
         rows = con.execute(f"select distinct unit_id from {lake.delta_scan_sql(table_path, version)}").fetchall()
     finally:
         con.close()
-    return {unit for (unit,) in rows} - erased_units(landing) <= held
+    return {unit for (unit,) in rows} - erased <= held
 
 
 def latest_scores(predictions_dir: Path) -> tuple[Path | None, tuple[str, str, int] | None, list[str]]:
@@ -325,11 +325,12 @@ def score_all(
     classifier_version, regressor_version = champion_versions()
     latest, provenance, problems = latest_scores(predictions_dir)
     current = provenance == (classifier_version, regressor_version, resolved)
+    erased = erased_units(landing)
     if (
         latest is not None
         and current
         and has_every_score_column(latest)
-        and (changed_only or holds_every_unit(latest, table_path, resolved, landing))
+        and (changed_only or holds_every_unit(latest, table_path, resolved, erased))
     ):
         tags = MlflowClient().get_model_version(CLASSIFIER_NAME, classifier_version).tags
         return ScoreRun(
@@ -348,8 +349,8 @@ def score_all(
         if same_champions and provenance[2] < resolved:
             units = units_in_commits(table_path, provenance[2], resolved)
     frame = latest_cycles(table_path, resolved, units=units)
-    if landing is not None and not frame.empty:
-        frame = frame[~frame["unit_id"].isin(erased_units(landing))].reset_index(drop=True)
+    if erased and not frame.empty:
+        frame = frame[~frame["unit_id"].isin(erased)].reset_index(drop=True)
     if units is not None and frame.empty:
         tags = MlflowClient().get_model_version(CLASSIFIER_NAME, classifier_version).tags
         return ScoreRun(
