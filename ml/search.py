@@ -57,7 +57,11 @@ def grouped_search(
     folds: list[tuple[np.ndarray, np.ndarray]],
     seed: int,
 ) -> SearchResult:
-    """Cross-validate every grid point on the grouped folds; best by mean fold score (first wins ties)."""
+    """Cross-validate every grid point on the grouped folds; best by mean fold score (first wins ties).
+
+    A grid point whose mean is not a number (NaN predictions) never wins; when no point has a number, the
+    search stops with a ValueError naming the model, rather than registering a model nothing measured.
+    """
     outputs = [_fit_fold(spec, params, seed, X, y, *fold) for params in spec.grid for fold in folds]
     table: list[dict[str, Any]] = []
     best: SearchResult | None = None
@@ -69,8 +73,11 @@ def grouped_search(
             scores.append(spec.score(y[valid_rows], oof[valid_rows]))
         mean, std = float(np.mean(scores)), float(np.std(scores))
         table.append({"params": params, "mean": mean, "std": std, "folds": scores})
+        if not np.isfinite(mean):
+            continue
         better = best is None or (mean > best.cv_score if spec.greater_is_better else mean < best.cv_score)
         if better:
             best = SearchResult(params, mean, std, table, oof)
-    assert best is not None, "empty grid"
+    if best is None:
+        raise ValueError(f"{spec.name}: no grid point of {len(spec.grid)} has a cross-validated score (NaN)")
     return best

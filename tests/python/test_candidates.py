@@ -1,14 +1,20 @@
-"""The candidate models' pieces that are not scikit-learn's own: the knee of the RUL target, the late margin."""
+"""The candidate models' pieces that are not scikit-learn's own: the RUL target's knee, the late margin, the search."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import Ridge
+from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from ml.candidates import DEFAULT_GRIDS, FAST_GRIDS, KneeTarget, LateMargin, candidate_specs, predict_rul
+from ml.search import grouped_search
 
 
 def test_knee_target_fits_the_rul_capped_at_its_knee():
@@ -43,3 +49,36 @@ def test_a_late_margin_lowers_the_fitted_regressors_predictions():
     refit = LateMargin(Ridge(alpha=1.0), 2.5).fit(X, y)
     np.testing.assert_allclose(refit.predict(X), lowered.predict(X))
     assert predict_rul(LateMargin.around(fitted, 80.0), X).min() == 0.0  # floored at 0 like every RUL
+
+
+class _NaNRegressor(BaseEstimator, RegressorMixin):
+    """Predicts NaN for every row, as a diverged fit would."""
+
+    def fit(self, X, y):
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), np.nan)
+
+
+def test_a_grid_point_scored_nan_never_wins_the_search():
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.normal(size=(120, 2)), columns=["a", "b"])
+    y = 50 + 10 * X["a"].to_numpy()
+    units = np.repeat(np.arange(6), 20)
+    folds = [(np.flatnonzero(units % 3 != k), np.flatnonzero(units % 3 == k)) for k in range(3)]
+    ridge = next(spec for spec in candidate_specs(FAST_GRIDS) if spec.name == "ridge")
+
+    def build(params, seed):
+        return Pipeline([("model", _NaNRegressor())]) if params.get("diverges") else ridge.build(params, seed)
+
+    # NaN compares false with every score: a NaN first grid point used to stay the best.
+    spec = dataclasses.replace(ridge, build=build, grid=({"alpha": 1.0, "diverges": True}, *ridge.grid))
+    result = grouped_search(spec, X, y, folds, seed=0)
+    assert result.best_params in ridge.grid and np.isfinite(result.cv_score)
+    assert np.isnan(result.table[0]["mean"])  # still reported in the table
+
+    only_nan = dataclasses.replace(spec, grid=({"diverges": True},))
+    with pytest.raises(ValueError, match="ridge: no grid point of 1 has a cross-validated score"):
+        grouped_search(only_nan, X, y, folds, seed=0)
