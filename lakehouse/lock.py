@@ -4,6 +4,8 @@
 process ends, however it ends (SIGKILL included), so a killed writer never leaves the lake locked.
 The holder writes its PID, command and start time into the file; a second writer prints who holds
 the lock, waits up to `timeout` seconds, and then gives up with `LakeBusyError` naming that PID.
+A lock file that can't be created or opened for writing (a read-only lake folder, a lake path that is a
+file) stops the command with `LakeError` naming the path, before it changes anything.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import TextIO
 
 from lakehouse.lake import LakeError
+from ml.config import path_problem
 
 LOCK_FILE = ".lake.lock"
 DEFAULT_TIMEOUT_S = 600.0
@@ -54,8 +57,11 @@ def lake_lock(
     if not math.isfinite(timeout):  # --lock-timeout nan or inf: a wait without end
         raise LakeError(f"{command}: the lake lock timeout must be a finite number of seconds, not {timeout}")
     path = lock_path(lake)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:  # a read-only lake folder, a lake path that is a file: one line, nothing changed
+        raise LakeError(f"can't take the lake's writer lock, so nothing was changed: {path_problem(exc)}") from None
     try:
         deadline = time.monotonic() + max(timeout, 0.0)
         announced = False

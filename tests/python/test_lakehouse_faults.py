@@ -118,6 +118,25 @@ def test_a_publisher_gives_up_after_its_timeout_naming_the_holder(warehouse, tmp
     assert not (tmp_path / "lake" / "gold").exists()  # nothing was written
 
 
+def test_a_lake_that_cannot_hold_the_lock_file_stops_each_writer_naming_it(warehouse, tmp_path, monkeypatch, capsys):
+    """A lake path that is a file (or a read-only lake folder): one line naming the lock file, exit 1, no traceback."""
+    from lakehouse import optimize
+
+    not_a_folder = tmp_path / "lake"
+    not_a_folder.write_text("a file where the lake folder goes\n")
+    monkeypatch.setenv("PDM_WAREHOUSE_PATH", str(warehouse))
+    monkeypatch.setenv("PDM_LAKE_PATH", str(not_a_folder))
+    for command, run in (
+        ("publish", lambda: main([])),
+        ("optimize", lambda: optimize.main([])),
+    ):
+        assert run() == 1, command
+        err = capsys.readouterr().err
+        assert err.startswith(f"{command}: can't take the lake's writer lock, so nothing was changed: "), err
+        assert f"can't use {not_a_folder}: a file is where a folder goes" in err
+    assert not_a_folder.read_text() == "a file where the lake folder goes\n"
+
+
 def _kill_when_writing(process: subprocess.Popen, folder: Path, before: set[str]) -> None:
     """SIGKILL `process` as soon as a new file appears in `folder` (the Delta writer has started)."""
     deadline = time.monotonic() + 120
