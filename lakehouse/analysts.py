@@ -63,7 +63,6 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-from deltalake import DeltaTable
 
 from lakehouse import lake as lakelib
 from lakehouse import publish as publishing
@@ -126,7 +125,7 @@ def published(lake: Path) -> dict[tuple[str, str], int]:
             continue
         for folder in sorted(p for p in root.iterdir() if p.is_dir()):
             if lakelib.is_published(folder):
-                found[(layer, folder.name)] = DeltaTable(str(folder)).version()
+                found[(layer, folder.name)] = lakelib.open_table(folder).version()
     return found
 
 
@@ -177,7 +176,7 @@ def version_rows(lake: Path, latest: Mapping[tuple[str, str], int], previous: Se
             have = {}
         start = max(have) + 1 if have else 0
         if start <= newest:
-            commits = DeltaTable(str(Path(lake) / layer / table)).history(limit=newest - start + 1)
+            commits = lakelib.open_table(Path(lake) / layer / table).history(limit=newest - start + 1)
             have = {**have, **{int(c["version"]): _version_row(layer, table, c) for c in commits}}
         rows += [have[v] for v in sorted(have) if v <= newest]
     return rows

@@ -69,7 +69,7 @@ from typing import TextIO
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import CommitProperties, write_deltalake
 
 from lakehouse import analysts
 from lakehouse import lake as lakelib
@@ -435,7 +435,7 @@ def published_with_units(lake: Path) -> list[str]:
     """Published gold tables with a `unit_id` column."""
     names = []
     for name in publishing.published_tables(lake):
-        fields = DeltaTable(str(lakelib.mart_path(lake, name, publishing.LAYER))).schema().fields
+        fields = lakelib.open_table(lakelib.mart_path(lake, name, publishing.LAYER)).schema().fields
         if any(f.name == publishing.UNIT_KEY for f in fields):
             names.append(name)
     return names
@@ -471,7 +471,7 @@ def delete_units_from_table(
         return f"{publishing.UNIT_KEY} in ({', '.join(publishing._literal(u) for u in units)})"
 
     path = lakelib.mart_path(lake, name, publishing.LAYER)
-    table = DeltaTable(str(path))
+    table = lakelib.open_table(path)
     version = table.version()
     held = con.execute(
         f"select {publishing.UNIT_KEY}, count(*) from {lakelib.delta_scan_sql(path, version)} "
@@ -512,7 +512,9 @@ def delete_units_from_table(
         commit_properties=CommitProperties(custom_metadata=metadata),
         post_commithook_properties=publishing.POST_COMMIT,
     )
-    return DeletedUnits(tuple(unit for unit, _ in held), sum(int(n) for _, n in held), DeltaTable(str(path)).version())
+    return DeletedUnits(
+        tuple(unit for unit, _ in held), sum(int(n) for _, n in held), lakelib.open_table(path).version()
+    )
 
 
 def versions_holding(con: duckdb.DuckDBPyConnection, lake: Path, unit: Unit) -> dict[str, list[int]]:
@@ -521,7 +523,7 @@ def versions_holding(con: duckdb.DuckDBPyConnection, lake: Path, unit: Unit) -> 
     holding: dict[str, list[int]] = {}
     for name in published_with_units(lake):
         path = lakelib.mart_path(lake, name, publishing.LAYER)
-        latest = DeltaTable(str(path)).version()
+        latest = lakelib.open_table(path).version()
         for version in range(latest):
             try:
                 (rows,) = con.execute(

@@ -7,6 +7,8 @@ the pinned deltalake 1.6 and pyarrow 25.
 A table folder without a committed Delta version (never published, or a first publish that was
 killed before its commit) is "not published yet": `require_version` and `latest_version` raise
 `TableNotPublishedError` with a message saying so, never deltalake's raw `TableNotFoundError`.
+A table whose log can't be read (a commit file truncated, emptied or deleted) raises `UnreadableLogError`
+from `open_table`, naming the table's folder and the damaged file, never deltalake's raw `DeltaError`.
 
 Time travel by time: `version_as_of(path, "2026-11-23T10:00")` is the version that was current
 then (the newest whose commit time is at or before it; a time without a zone is UTC).
@@ -24,6 +26,7 @@ from pathlib import Path
 import duckdb
 import duckdb_extension_delta
 from deltalake import DeltaTable
+from deltalake.exceptions import DeltaError
 
 DELTA_EXTENSION = next(
     Path(duckdb_extension_delta.__file__).parent.glob(f"extensions/v{duckdb.__version__}/delta.duckdb_extension"),
@@ -41,6 +44,10 @@ class TableNotPublishedError(LakeError):
 
 class VersionVacuumedError(LakeError):
     """A version is in the table's log, but a vacuum (`make optimize`, `make erase PURGE=1`) deleted its files."""
+
+
+class UnreadableLogError(LakeError):
+    """A table's `_delta_log` is there but can't be read: a commit file is damaged or missing."""
 
 
 _shared: tuple[int, duckdb.DuckDBPyConnection] | None = None  # (pid, the process's in-memory database)
@@ -104,6 +111,50 @@ def delta_scan_sql(table_path: Path, version: int | None = None) -> str:
     return f"delta_scan('{quoted}', version => {int(version)})"
 
 
+def log_damage(table_path: Path) -> str | None:
+    """Which commit file of the table's `_delta_log` is damaged: missing (a gap in the versions since the
+    newest checkpoint, or since v0), empty, or not JSON; None when every one reads."""
+    log = Path(table_path) / "_delta_log"
+    commits = {int(f.name[:-5]): f for f in log.glob("*.json") if f.name[:-5].isdigit()}
+    if not commits:
+        return None
+    checkpoints = [
+        int(f.name.split(".")[0]) for f in log.glob("*.checkpoint*.parquet") if f.name.split(".")[0].isdigit()
+    ]
+    start = max((c for c in checkpoints if c <= max(commits)), default=0)
+    for version in range(start, max(commits) + 1):
+        file = commits.get(version)
+        if file is None:
+            if version != start or start not in checkpoints:
+                return f"{log / f'{version:020d}.json'} is missing"
+            continue
+        try:
+            lines = [line for line in file.read_text().splitlines() if line.strip()]
+            for line in lines:
+                json.loads(line)
+        except (OSError, ValueError) as exc:
+            return f"{file} can't be read as JSON ({exc})"
+        if not lines:
+            return f"{file} is empty"
+    return None
+
+
+def open_table(table_path: Path, version: int | None = None) -> DeltaTable:
+    """The Delta table at `table_path` (at `version`: the latest by default). Raises `UnreadableLogError`,
+    naming the folder and the damaged commit file (`log_damage`), when deltalake can't read its log."""
+    try:
+        return DeltaTable(str(table_path), version=version)
+    except DeltaError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        damage = log_damage(table_path)
+        raise UnreadableLogError(
+            f"the Delta table {table_path} can't be read ({reason}"
+            + (f"; {damage}" if damage else "")
+            + "): put its log file back from a backup, or move the table's folder away and run "
+            "`python -m lakehouse.publish` again (its versions then start again at v0)"
+        ) from None
+
+
 def is_published(table_path: Path) -> bool:
     """Whether `table_path` holds a Delta table with at least one committed version."""
     return DeltaTable.is_deltatable(str(table_path))
@@ -132,13 +183,13 @@ def require_version(table_path: Path, version: int | None = None) -> int:
     """
     if not is_published(table_path):
         raise TableNotPublishedError(not_published_message(table_path))
-    latest = DeltaTable(str(table_path)).version()
+    latest = open_table(table_path).version()
     if version is None:
         return latest
     if not 0 <= int(version) <= latest:
         raise LakeError(f"{table_path} has no version {int(version)} (its versions are 0 to {latest})")
     if int(version) < latest:  # a vacuum keeps the latest version's files, and may have deleted an older one's
-        files = DeltaTable(str(table_path), version=int(version)).file_uris()  # local paths here
+        files = open_table(table_path, int(version)).file_uris()  # local paths here
         missing = [uri for uri in files if "://" not in uri and not Path(uri).exists()]
         if missing:
             raise VersionVacuumedError(
@@ -169,7 +220,7 @@ def commit_times(table_path: Path) -> dict[int, datetime]:
     """Every committed version of the table at `table_path` with its commit time (UTC), oldest first."""
     if not is_published(table_path):
         raise TableNotPublishedError(not_published_message(table_path))
-    commits = DeltaTable(str(table_path)).history()
+    commits = open_table(table_path).history()
     return {
         int(c["version"]): datetime.fromtimestamp(c["timestamp"] / 1000, tz=UTC)
         for c in sorted(commits, key=lambda c: c["version"])

@@ -195,7 +195,7 @@ def small_files(path: Path) -> int:
     """How many of the table's current data files are under `SMALL_FILE_SIZE`, half the target size: any two
     fit in one file of the target size, so compaction can merge them (each incremental publish adds one;
     a file a per-unit rewrite left just under the target size is not counted: there is little to merge)."""
-    sizes = pa.table(DeltaTable(str(path)).get_add_actions(flatten=True)).column("size_bytes").to_pylist()
+    sizes = pa.table(lakelib.open_table(path).get_add_actions(flatten=True)).column("size_bytes").to_pylist()
     return sum(1 for size in sizes if size < SMALL_FILE_SIZE)
 
 
@@ -203,13 +203,13 @@ def compact_table(path: Path) -> DeltaTable:
     """Bin-pack the table's small files into files of `TARGET_FILE_SIZE`: one new version, the same rows
     (its add actions say `dataChange: false`), carrying the previous commit's `pdm.*` metadata; no version
     when no two files fit in one. Returns the table as it is then."""
-    table = DeltaTable(str(path))
+    table = lakelib.open_table(path)
     table.optimize.compact(
         target_size=TARGET_FILE_SIZE,
         commit_properties=CommitProperties(custom_metadata=pdm_metadata(latest_commit(table))),
         post_commithook_properties=POST_COMMIT,
     )
-    return DeltaTable(str(path))
+    return lakelib.open_table(path)
 
 
 @dataclass(frozen=True)
@@ -241,7 +241,7 @@ def compact_small_files(
             path = lakelib.mart_path(Path(lake), name, LAYER)
             if small_files(path) < min_small_files:
                 continue
-            before = DeltaTable(str(path))
+            before = lakelib.open_table(path)
             table = compact_table(path)
             if table.version() == before.version():  # nothing could be merged: no commit
                 continue
@@ -275,7 +275,7 @@ def vacuum_table(
             post_commithook_properties=POST_COMMIT,
             **options,
         )
-        table = DeltaTable(str(path))
+        table = lakelib.open_table(path)
     return table, len(present), kept
 
 
@@ -315,7 +315,7 @@ def vacuum_tables(
         for name in published_tables(lake):
             path = lakelib.mart_path(Path(lake), name, LAYER)
             keep = pinned.get(path.resolve(), set())
-            table, deleted, kept = vacuum_table(DeltaTable(str(path)), path, retention_hours, keep)
+            table, deleted, kept = vacuum_table(lakelib.open_table(path), path, retention_hours, keep)
             if deleted:
                 results.append(VacuumResult(name, table.version(), deleted, kept))
         if results:
@@ -325,7 +325,7 @@ def vacuum_tables(
 
 def optimize_table(path: Path, retention_hours: int, keep: set[int]) -> OptimizeResult:
     """Compact then vacuum one table, keeping the files of the versions in `keep`."""
-    files_before = len(DeltaTable(str(path)).file_uris())
+    files_before = len(lakelib.open_table(path).file_uris())
     table, vacuumed, kept = vacuum_table(compact_table(path), path, retention_hours, keep)
     return OptimizeResult(path.name, table.version(), files_before, len(table.file_uris()), vacuumed, kept)
 

@@ -667,7 +667,7 @@ def _plan(
     if not lakelib.is_published(path):
         through = read_change_log(con, None, table).through if unit_keyed else None
         return _Plan(table, path, fingerprint(con, table), None, True, [], changes_through=through), []
-    published = DeltaTable(str(path))
+    published = lakelib.open_table(path)
     version = published.version()
     commit = latest_commit(published)
     old = _delta_columns(published.schema())
@@ -925,7 +925,7 @@ def history(lake: Path, table: str | None = None) -> list[HistoryEntry]:
     entries = []
     for name in names:
         for commit in sorted(
-            DeltaTable(str(lakelib.mart_path(lake, name, LAYER))).history(), key=lambda c: c["version"]
+            lakelib.open_table(lakelib.mart_path(lake, name, LAYER)).history(), key=lambda c: c["version"]
         ):
             rows = commit.get(META_ROWS)
             if rows is None:  # a commit not made by this module: an overwrite's added rows are all its rows

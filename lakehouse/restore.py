@@ -116,7 +116,7 @@ def restore(
     path = lakelib.mart_path(Path(lake), name, LAYER)
     with lake_lock(Path(lake), "restore", lock_timeout):
         target = lakelib.version_as_of(path, as_of) if as_of is not None else lakelib.require_version(path, version)
-        published = DeltaTable(str(path))
+        published = lakelib.open_table(path)
         if target == published.version():  # Delta refuses it ("should be less then last available version")
             when = lakelib.parse_timestamp(as_of).isoformat() if as_of is not None else None
             return RestoreResult(name, target, target, when, unchanged=True)
@@ -138,7 +138,7 @@ def restore(
         new_version = lakelib.latest_version(path)
         tombstoned = sorted({row["unit_id"] for row in read_tombstone(landing)}) if landing is not None else []
         deleted = None
-        if tombstoned and UNIT_KEY in {f.name for f in DeltaTable(str(path)).schema().fields}:
+        if tombstoned and UNIT_KEY in {f.name for f in lakelib.open_table(path).schema().fields}:
             # one scan finds which of them the restored content holds, and their rows; an in-memory
             # connection: no warehouse table to type the fingerprint by, so the DELETE commit drops it and
             # the next publish compares the table whole

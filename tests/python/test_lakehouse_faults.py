@@ -137,6 +137,40 @@ def test_a_lake_that_cannot_hold_the_lock_file_stops_each_writer_naming_it(wareh
     assert not_a_folder.read_text() == "a file where the lake folder goes\n"
 
 
+@pytest.mark.parametrize("damage", ["truncated", "deleted"])
+def test_a_damaged_commit_file_is_named_by_history_publish_restore_and_optimize(
+    warehouse, tmp_path, monkeypatch, capsys, damage
+):
+    """A commit file cut short or deleted (a bad disk, a hand edit) ended `make history`, `make publish`,
+    `make restore` and `make optimize` in deltalake's `DeltaError` traceback, naming neither table nor file."""
+    from lakehouse import optimize, restore
+
+    lake_dir = tmp_path / "lake"
+    publish(warehouse, lake_dir)
+    warehouse_sql(warehouse, "update gold.dim_units set n = n + 1 where unit_id = 'u1'")
+    publish(warehouse, lake_dir)
+    table = lake.mart_path(lake_dir, "dim_units")
+    damaged = table / "_delta_log" / f"{1 if damage == 'truncated' else 0:020d}.json"
+    if damage == "truncated":
+        damaged.write_text(damaged.read_text()[:120])
+    else:
+        damaged.unlink()
+    log = sorted((table / "_delta_log").iterdir())
+    monkeypatch.setenv("PDM_WAREHOUSE_PATH", str(warehouse))
+    monkeypatch.setenv("PDM_LAKE_PATH", str(lake_dir))
+    for command, run in (
+        ("publish", lambda: main(["--history"])),
+        ("publish", lambda: main([])),
+        ("restore", lambda: restore.main(["--table", "dim_units", "--version", "0"])),
+        ("optimize", lambda: optimize.main([])),
+    ):
+        assert run() == 1, command
+        err = capsys.readouterr().err
+        assert err.startswith(f"{command}: the Delta table {table} can't be read ("), err
+        assert str(damaged) in err and "Traceback" not in err
+    assert sorted((table / "_delta_log").iterdir()) == log  # nothing written
+
+
 def _kill_when_writing(process: subprocess.Popen, folder: Path, before: set[str]) -> None:
     """SIGKILL `process` as soon as a new file appears in `folder` (the Delta writer has started)."""
     deadline = time.monotonic() + 120
