@@ -822,14 +822,27 @@ def publish(
         plans: list[_Plan] = []
         violations: list[SchemaViolation] = []
         for name in names:  # check every table before writing any
-            plan, problems = _plan(con, Path(lake), name, log_present)
+            try:
+                plan, problems = _plan(con, Path(lake), name, log_present)
+            except lakelib.LakeError:
+                raise
+            except Exception as exc:  # a data file of the published version gone, a file where its folder goes
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                path = lakelib.mart_path(Path(lake), name, LAYER)
+                raise PublishError(
+                    f"{LAYER}.{name}: can't compare it with its published Delta table {path} "
+                    f"({type(exc).__name__}: {reason}); nothing was written"
+                ) from exc
             plans.append(plan)
             violations += problems
         if violations:
             raise SchemaEnforcementError(violations)
         results = []
         for plan in plans:
-            version = _write(con, plan) if plan.changed else plan.current_version
+            try:
+                version = _write(con, plan) if plan.changed else plan.current_version
+            except Exception as exc:  # deltalake's, DuckDB's, pyarrow's and the OS's types: one line naming it
+                raise PublishError(_write_failure(plan, results, exc)) from exc
             results.append(
                 PublishResult(
                     plan.name,
@@ -846,6 +859,22 @@ def publish(
         if refresh_analysts:
             _refresh_analysts(con, Path(lake), results)
     return results
+
+
+def _write_failure(plan: _Plan, results: Sequence[PublishResult], exc: Exception) -> str:
+    """What a failed write of `plan` (a disk full, an unwritable folder, a data file gone) left, in one message:
+    the table, the version it is at, and the tables this publish committed before it."""
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    try:
+        now = f"it is at v{lakelib.latest_version(plan.path)}"
+    except lakelib.LakeError:
+        now = "it is not published yet"
+    committed = "; ".join(r.summary() for r in results if r.changed) or "none"
+    return (
+        f"{LAYER}.{plan.name}: writing its new version failed ({type(exc).__name__}: {reason}); {now} "
+        f"(tables committed before it: {committed}). Fix the cause (free disk space, say) and publish again: "
+        "the next publish completes the rest"
+    )
 
 
 def _refresh_analysts(con: duckdb.DuckDBPyConnection, lake: Path, results: Sequence[PublishResult]) -> None:

@@ -171,6 +171,63 @@ def test_a_damaged_commit_file_is_named_by_history_publish_restore_and_optimize(
     assert sorted((table / "_delta_log").iterdir()) == log  # nothing written
 
 
+def _file_size_limit(limit: int) -> None:
+    """In the child: writes past `limit` bytes fail (EFBIG), as on a disk that fills up, with no root needed."""
+    import resource
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def test_a_write_that_fails_or_a_table_folder_in_the_way_names_the_table_and_what_was_committed(
+    warehouse, tmp_path, monkeypatch, capsys
+):
+    """A disk filling up during a publish, or a file where a table's folder goes, ended in deltalake's
+    `DeltaError` / `OSError` traceback, naming neither the table nor what the publish had committed."""
+    columns = ", ".join(f"x{j} double" for j in range(10))
+    values = ", ".join("random()" for _ in range(10))
+    warehouse_sql(
+        warehouse,
+        f"create table gold.fct_unit_cycle_features (id bigint primary key, {columns})",
+        f"insert into gold.fct_unit_cycle_features select i, {values} from range(200000) r(i)",
+    )
+    lake_dir = tmp_path / "lake"
+    # 1. the big table's data file can't be written whole (the small ones before it fit)
+    process = subprocess.run(
+        [sys.executable, "-m", "lakehouse.publish"],
+        cwd=REPO_ROOT,
+        env=env_for(tmp_path),
+        capture_output=True,
+        text=True,
+        preexec_fn=lambda: _file_size_limit(4 * 1024 * 1024),
+    )
+    assert process.returncode == 1, process.stderr
+    said = [line for line in process.stderr.splitlines() if line.startswith("publish: ")]
+    assert len(said) == 1 and "Traceback" not in process.stderr, process.stderr
+    assert said[0].startswith("publish: gold.fct_unit_cycle_features: writing its new version failed (")
+    assert "it is not published yet (tables committed before it: gold.dim_units: v0 (50 rows)" in said[0]
+    assert "and publish again" in said[0]
+    assert versions(lake_dir, "dim_units") == [0]
+    assert not lake.is_published(lake.mart_path(lake_dir, "fct_unit_cycle_features"))
+    monkeypatch.setenv("PDM_WAREHOUSE_PATH", str(warehouse))
+    monkeypatch.setenv("PDM_LAKE_PATH", str(lake_dir))
+    assert main([]) == 0  # with room again, the next publish completes it
+    assert "gold.fct_unit_cycle_features: v0 (200000 rows)" in capsys.readouterr().out
+
+    # 2. a file where a table's folder goes: stopped while planning, nothing written
+    other = tmp_path / "other_lake"
+    (other / "gold").mkdir(parents=True)
+    (other / "gold" / "dim_units").write_text("not a folder\n")
+    monkeypatch.setenv("PDM_LAKE_PATH", str(other))
+    assert main([]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"publish: gold.dim_units: can't compare it with its published Delta table {other}/gold/dim_units ("
+    )
+    assert err.rstrip().endswith("nothing was written") and "Traceback" not in err
+    assert sorted(p.name for p in (other / "gold").iterdir()) == ["dim_units"]
+
+
 def _kill_when_writing(process: subprocess.Popen, folder: Path, before: set[str]) -> None:
     """SIGKILL `process` as soon as a new file appears in `folder` (the Delta writer has started)."""
     deadline = time.monotonic() + 120
