@@ -17,8 +17,9 @@ Per table, under the lake lock (`lakehouse.lock`, so never beside a publish):
    a killed write). It never deletes a file of a version a registered model was trained on: every
    MLflow model version whose tags `delta_path` / `delta_version` name this table is passed to
    vacuum as `keep_versions`. The registry is the SQLite store `$PDM_MLFLOW_DIR/mlflow.db`; when it
-   exists but can't be read, nothing is vacuumed and the command stops naming it. A vacuum that would
-   delete nothing is skipped (vacuum commits add two versions). Commits never delete old log files
+   exists but can't be read, nothing is vacuumed and the command stops naming it; so it does when it is
+   missing while the predictions folder holds scores registered models wrote (a mistyped `PDM_MLFLOW_DIR`).
+   A vacuum that would delete nothing is skipped (vacuum commits add two versions). Commits never delete old log files
    (`cleanup_expired_logs=False`), so a kept version can always be time-travelled to.
 3. The analysts' database (`lakehouse.analysts`) is rebuilt under the same lock, so its views pin
    versions whose files are still there.
@@ -129,6 +130,21 @@ def registered_versions(mlflow_dir: Path) -> dict[Path, set[int]]:
             ) from None
         pinned.setdefault(Path(tags[DELTA_PATH_TAG]).resolve(), set()).add(number)
     return pinned
+
+
+def check_registry_found(mlflow_dir: Path, predictions: Path) -> None:
+    """Raise `OptimizeError` when there is no model registry at `mlflow_dir` although registered models have scored
+    units (`scores_*.parquet` under `<predictions>/unit_risk_scores/`): the registry is elsewhere (a mistyped
+    `PDM_MLFLOW_DIR`, say), and a vacuum would delete the versions its models were trained on, unseen."""
+    store = Path(mlflow_dir) / "mlflow.db"
+    scores = Path(predictions) / "unit_risk_scores"
+    written = sorted(scores.glob("scores_*.parquet")) if scores.is_dir() else []
+    if written and not store.exists():
+        raise OptimizeError(
+            f"no model registry at {store}, yet registered models wrote {len(written)} scores file(s) in {scores}: "
+            "the versions they were trained on are unknown, so nothing was vacuumed. Point PDM_MLFLOW_DIR (or "
+            "PDM_DATA_DIR) at the registry, or vacuum them too with --purge-registered-versions"
+        )
 
 
 def retention_vars(project_file: Path = REPO_ROOT / "dbt_project.yml") -> tuple[int, int]:
@@ -416,6 +432,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths = Paths.from_env()
     try:
         tables = args.tables.split(",") if args.tables is not None else None
+        if not args.purge_registered_versions:
+            check_registry_found(paths.mlflow, paths.predictions)
         results = optimize(
             paths.lake, paths.mlflow, args.retention_hours, tables, args.lock_timeout, args.purge_registered_versions
         )

@@ -252,6 +252,33 @@ def test_an_unknown_table_or_a_broken_registry_stops_before_vacuuming(lakehouse,
     assert read(t, 0) == v0
 
 
+def test_a_registry_missing_where_models_have_scored_stops_before_vacuuming(lakehouse, tmp_path, monkeypatch, capsys):
+    """`PDM_MLFLOW_DIR` mistyped (`mlrun`): no registry there, so no version was kept for the registered models, and
+    `make optimize` vacuumed the version the champions were trained on, exit 0, without a word."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    _, lake_dir, mlflow_dir = lakehouse
+    t = lake.mart_path(lake_dir, "t")
+    register(mlflow_dir, "pdm-rul", t, 0)
+    scores = tmp_path / "predictions" / "unit_risk_scores"
+    scores.mkdir(parents=True)
+    pq.write_table(pa.table({"unit_id": ["u1"], "failure_probability": [0.5]}), scores / "scores_20261207T1.parquet")
+    monkeypatch.setenv("PDM_PREDICTIONS_PATH", str(tmp_path / "predictions"))
+    monkeypatch.setenv("PDM_MLFLOW_DIR", str(tmp_path / "mlrun"))
+    v0 = read(t, 0)
+
+    assert main(["--retention-hours", "0"]) == 1
+    err = capsys.readouterr().err
+    assert f"optimize: no model registry at {tmp_path / 'mlrun' / 'mlflow.db'}, yet registered models wrote 1" in err
+    assert "nothing was vacuumed" in err and "PDM_MLFLOW_DIR" in err
+    assert read(t, 0) == v0 and DeltaTable(str(t)).version() == 2  # no compaction, no vacuum either
+    monkeypatch.setenv("PDM_MLFLOW_DIR", str(mlflow_dir))  # the right registry: the version is kept
+    assert main(["--retention-hours", "0"]) == 0
+    assert "kept v0 (registered models)" in capsys.readouterr().out
+    assert read(t, 0) == v0
+
+
 def test_an_explicit_purge_vacuums_registered_versions_too(lakehouse, capsys):
     _, lake_dir, mlflow_dir = lakehouse
     t = lake.mart_path(lake_dir, "t")
