@@ -316,15 +316,17 @@ class VacuumResult:
 
 
 def vacuum_tables(
-    lake: Path, mlflow_dir: Path, retention_hours: int, lock_timeout: float = DEFAULT_TIMEOUT_S
+    lake: Path, mlflow_dir: Path, predictions: Path, retention_hours: int, lock_timeout: float = DEFAULT_TIMEOUT_S
 ) -> list[VacuumResult]:
     """Vacuum, under the lake lock, every published table (`vacuum_table`: files removed more than
     `retention_hours` ago), keeping the versions registered models were trained on, then rebuild the analysts'
     database if one got a new version: what `make watch` does now and then, so a long run's per-unit rewrites
     and compactions do not pile up on disk (`make optimize` without its compaction). Raises `OptimizeError`,
-    nothing vacuumed, when the registry can't be read. Returns the tables that got a new version."""
+    nothing vacuumed, when the registry can't be read, or is missing while `predictions` holds scores
+    (`check_registry_found`). Returns the tables that got a new version."""
     if retention_hours < 0:
         raise OptimizeError(f"the retention must be 0 hours or more, not {retention_hours}")
+    check_registry_found(mlflow_dir, predictions)
     results = []
     with lake_lock(Path(lake), "vacuum", lock_timeout):
         pinned = registered_versions(mlflow_dir)

@@ -76,8 +76,9 @@ after a delivery:
    holding the units it replaces, and each compaction the files it merged: without it the lake's folder only
    grows. A watcher with nothing landing vacuums too, when due, at a look that finds the landing folder quiet
    (with step 7), so the files the last ticks replaced go once their retention has passed. A registry that
-   can't be read vacuums nothing, said as a warning; the vacuum is tried again at a quiet moment
-   VACUUM_RETRY_S (5 min) later at the earliest, or `--vacuum-every-hours` if that is shorter.
+   can't be read, or none where champions have written scores, vacuums nothing, said as a warning; the vacuum
+   is tried again at a quiet moment VACUUM_RETRY_S (5 min) later at the earliest, or `--vacuum-every-hours`
+   if that is shorter.
 
 Steps 2-4's commands run as their modules' `main(args)` in this process (imported once: scoring
 otherwise pays ~4 s of imports per tick), output captured; `--isolated-steps` runs them as child
@@ -936,9 +937,9 @@ class Watcher:
     def vacuum_lake(self, state: State, report: TickReport) -> None:
         """Step 8: once `vacuum_every_s` has passed since the state's `lake_vacuumed_at` (or there is none),
         vacuum the published tables (`lakehouse.optimize.vacuum_tables`); each one vacuumed is added to the
-        report's `vacuumed`, the step's seconds to its `after` when any was. A registry that can't be read is a
-        warning of the report (nothing vacuumed, `lake_vacuumed_at` kept: `vacuum_due` allows the next try
-        VACUUM_RETRY_S later at the earliest)."""
+        report's `vacuumed`, the step's seconds to its `after` when any was. A registry that can't be read, or
+        none where champions have scored, is a warning of the report (nothing vacuumed, `lake_vacuumed_at` kept:
+        `vacuum_due` allows the next try VACUUM_RETRY_S later at the earliest)."""
         if not self.vacuum_due(state):
             return
         from lakehouse import optimize  # imports deltalake: only once there is a lake
@@ -949,7 +950,7 @@ class Watcher:
         self.mark(state, "lake vacuum")
         started = time.monotonic()
         try:
-            vacuumed = optimize.vacuum_tables(self.paths.lake, self.paths.mlflow, retention)
+            vacuumed = optimize.vacuum_tables(self.paths.lake, self.paths.mlflow, self.paths.predictions, retention)
         except optimize.OptimizeError as error:
             self.vacuum_failed_at = time.monotonic()
             report.warnings.append(f"the lake's vacuum was skipped: {error}")

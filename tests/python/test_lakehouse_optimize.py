@@ -162,19 +162,21 @@ def test_files_compaction_cannot_merge_make_no_version_and_no_refresh(lakehouse,
 def test_the_watchers_vacuum_deletes_what_the_retention_lets_go_and_keeps_registered_versions(lakehouse):
     """`vacuum_tables` (the watcher's step 8): files removed within the retention stay; past it, every
     table's removed files go except a registered model's version's; a vacuum commits no data (the fingerprint
-    is carried) and the analysts' database is rebuilt to pin it; a registry that can't be read vacuums nothing."""
-    _, lake_dir, mlflow_dir = lakehouse
+    is carried) and the analysts' database is rebuilt to pin it; a registry that can't be read, or none where
+    champions have scored (a mistyped `PDM_MLFLOW_DIR`), vacuums nothing."""
+    warehouse, lake_dir, mlflow_dir = lakehouse
     t, u = lake.mart_path(lake_dir, "t"), lake.mart_path(lake_dir, "u")
     v0, latest = read(t, 0), read(t)
     database = analysts.default_database(lake_dir)
+    predictions = lake_dir.parent / "predictions"  # no scores yet
 
-    assert vacuum_tables(lake_dir, mlflow_dir, retention_hours=1) == []  # removed seconds ago: all kept
+    assert vacuum_tables(lake_dir, mlflow_dir, predictions, retention_hours=1) == []  # removed seconds ago: all kept
     assert DeltaTable(str(t)).version() == 2 and read(t, 1)
 
     register(mlflow_dir, "pdm-rul", t, 0)
     orphan = t / "part-00000-left-by-a-killed-write-c000.parquet"  # no commit mentions it
     orphan.write_bytes(b"PAR1")
-    vacuumed = vacuum_tables(lake_dir, mlflow_dir, retention_hours=0)
+    vacuumed = vacuum_tables(lake_dir, mlflow_dir, predictions, retention_hours=0)
     assert not orphan.exists()
     assert [r.summary() for r in vacuumed] == [
         "t v4 (2 files deleted, kept v0)",  # v1's file and the orphan; +2 versions: VACUUM START, END
@@ -185,12 +187,27 @@ def test_the_watchers_vacuum_deletes_what_the_retention_lets_go_and_keeps_regist
         read(t, 1)
     assert DeltaTable(str(t)).history(1)[0][META_FINGERPRINT] == DeltaTable(str(t)).history(3)[2][META_FINGERPRINT]
     assert analysts.is_current(lake_dir, database)
-    assert vacuum_tables(lake_dir, mlflow_dir, retention_hours=0) == []  # nothing left to delete: no version
+    assert (
+        vacuum_tables(lake_dir, mlflow_dir, predictions, retention_hours=0) == []
+    )  # nothing left to delete: no version
     assert DeltaTable(str(u)).version() == 3
+
+    # the watcher started with PDM_MLFLOW_DIR mistyped: no registry there, yet champions have scored units
+    scores = predictions / "unit_risk_scores"
+    scores.mkdir(parents=True)
+    (scores / "scores_20261207T100000.parquet").write_bytes(b"PAR1")
+    trained = DeltaTable(str(t)).version()
+    register(mlflow_dir, "pdm-rul", t, trained)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("update gold.t set x = 9")
+    publish(warehouse, lake_dir)  # a full rewrite: the trained-on version's files are removed from the table
+    with pytest.raises(OptimizeError, match=r"no model registry at .*mlrun/mlflow.db, yet registered models wrote 1"):
+        vacuum_tables(lake_dir, mlflow_dir.parent / "mlrun", predictions, retention_hours=0)
+    assert read(t, trained) == latest
 
     (mlflow_dir / "mlflow.db").write_bytes(b"not a database")
     with pytest.raises(OptimizeError, match="can't read the model registry"):
-        vacuum_tables(lake_dir, mlflow_dir, retention_hours=0)
+        vacuum_tables(lake_dir, mlflow_dir, predictions, retention_hours=0)
     assert read(t, 0) == v0
 
 
