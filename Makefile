@@ -124,8 +124,7 @@ predict: install ## score every unit's latest cycle with the champion models (VE
 	$(PY) -m ml.predict $(if $(VERSION),--version $(VERSION))
 
 freshness: install ## how late the data is per dataset (landed, ingested, in gold, scored) against the SLA vars, and dbt source freshness
-	$(PY) -m lakehouse.freshness
-	$(DBT) source freshness
+	$(PY) -m lakehouse.freshness --sources
 
 monitor: install ## PSI per feature (units in service now vs the champion's training version) and the champion's age
 	$(PY) -m ml.monitor

@@ -1,6 +1,7 @@
 """How late the data is, against the SLA vars (`python -m lakehouse.freshness`).
 
     python -m lakehouse.freshness        # a freshness table per dataset, then the SLA breaches
+    python -m lakehouse.freshness --sources [DBT_ARGS]   # then `dbt source freshness` (make freshness)
 
 Reads `gold.mart_pipeline_freshness` (one row per landed file version: landed, ingested, visible in the
 published gold, scored, and the lag at each hop) from the warehouse, opened read-only and without
@@ -17,12 +18,22 @@ waiting (a build holding the warehouse makes it say so and exit 1). The SLAs are
 - a dataset with no file landed for longer than `freshness_warn_after_minutes` (WARN) or
   `freshness_error_after_minutes` (ERROR).
 Dataset staleness is computed here, at the time of the call, never stored (it changes with the clock).
-Exit code of the CLI: 0, or 1 when the warehouse or the mart can't be read.
+
+`--sources` then runs `dbt source freshness` (its own arguments after it), first naming each landing
+source with no file in the landing folder: dbt would only say ERROR STALE (its newest file "landed" in
+year 1). A source this folder never had (the registry extract or the RUL files of a folder of real NASA
+files, or of train files alone: the build accepts both) is left out of dbt's check; one it had (the
+registry history holds units, a RUL file was ingested) stays in, so the command fails, as it does for a
+folder with no sensor file at all (said too).
+Exit code of the CLI: 0, or 1 when the warehouse or the mart can't be read; with `--sources`, 1 as
+well when `dbt source freshness` fails.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
+import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,7 +44,7 @@ import duckdb
 import yaml
 
 from dbt_plugins.warehouse_guard import WarehouseUnavailable, open_warehouse
-from ml.config import REPO_ROOT, Paths
+from ml.config import REGISTRY_FILE_NAME, REGISTRY_SUBDIR, REPO_ROOT, Paths
 
 MART = "gold.mart_pipeline_freshness"
 PROJECT_FILE = REPO_ROOT / "dbt_project.yml"
@@ -267,17 +278,110 @@ def report(warehouse: Path, slas: Slas | None = None, now: datetime | None = Non
     return [*render_table(datasets, slas), *(breaches or ["no SLA breach"])]
 
 
+@dataclass(frozen=True)
+class SourceWithoutFiles:
+    """A landing source with no file in the landing folder, which `dbt source freshness` reports as ERROR STALE."""
+
+    source: str  # dbt's <source>.<table>
+    message: str
+    ever_delivered: bool  # False: left out of dbt's check (this folder never had it); True: dbt fails on it
+
+
+def sources_without_files(con: duckdb.DuckDBPyConnection, landing: Path) -> list[SourceWithoutFiles]:
+    """The landing sources with no file in `landing`, and whether the warehouse says this folder ever had one."""
+    missing = []
+    registry = Path(landing) / REGISTRY_SUBDIR / REGISTRY_FILE_NAME
+    if not registry.is_file():
+        (snapshot,) = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'snapshots' and table_name = 'snap_equipment_registry'"
+        ).fetchone()
+        units = 0
+        if snapshot:
+            (units,) = con.execute(
+                "select count(*) from snapshots.snap_equipment_registry "
+                "where dbt_valid_to is null and coalesce(dbt_is_deleted, 'False') != 'True'"
+            ).fetchone()
+        if units:
+            message = (
+                f"the registry extract {registry} is missing, but the registry history holds {units} units: "
+                "restore it (or point PDM_LANDING_PATH at the folder holding it); the next build stops until then"
+            )
+        else:
+            message = (
+                f"no registry extract at {registry}: this landing folder has never had one (real NASA files come "
+                "without one; their units load as unregistered), so its freshness is not checked"
+            )
+        missing.append(SourceWithoutFiles("registry.equipment_registry", message, bool(units)))
+    if not any(path.is_file() for path in Path(landing).glob("RUL_FD*.txt")):
+        (ingested,) = con.execute(f"select count(*) from {MART} where file_kind = 'rul_truth'").fetchone()
+        if ingested:
+            message = (
+                f"no RUL_FDnnn.txt file in {landing} any more, though {ingested} were ingested: "
+                "deleted from the landing folder?"
+            )
+        else:
+            message = (
+                f"no RUL_FDnnn.txt file in {landing}: none has ever landed there (test units have no RUL truth), "
+                "so its freshness is not checked"
+            )
+        missing.append(SourceWithoutFiles("cmapss.rul_files", message, bool(ingested)))
+    sensor_file = re.compile(r"(train|test)_FD[^/\\]*\.txt")
+    if not any(sensor_file.fullmatch(path.name) and path.is_file() for path in Path(landing).glob("*_FD*.txt")):
+        # no data at all: dbt's check fails, as it should; this says why
+        missing.append(
+            SourceWithoutFiles(
+                "cmapss.sensor_files",
+                f"no train_FDnnn.txt or test_FDnnn.txt file in {landing}: nothing delivered there "
+                "(or PDM_LANDING_PATH points at the wrong folder)",
+                True,
+            )
+        )
+    return missing
+
+
+def source_freshness(warehouse: Path, landing: Path, dbt_args: Sequence[str]) -> int:
+    """`dbt source freshness` (with `dbt_args`), after a line per landing source with no file; the sources
+    the landing folder never had are left out. Returns dbt's exit code."""
+    with _connect(warehouse) as con:
+        missing = sources_without_files(con, landing)
+    for source in missing:
+        if not source.ever_delivered:
+            print(f"source {source.source}: {source.message}")
+    excluded = [f"source:{source.source}" for source in missing if not source.ever_delivered]
+    dbt = Path(sys.executable).parent / "dbt"
+    command = [str(dbt), "source", "freshness", *(["--exclude", *excluded] if excluded else []), *dbt_args]
+    print(" ".join(command), flush=True)
+    returncode = subprocess.run(command, cwd=REPO_ROOT, check=False).returncode
+    for source in missing:  # under dbt's ERROR STALE, which says no more
+        if source.ever_delivered:
+            print(f"source {source.source}: {source.message}", file=sys.stderr)
+    return returncode
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lakehouse.freshness", description=__doc__.split("\n\n")[0])
-    parser.parse_args(argv)
+    parser.add_argument(
+        "--sources",
+        nargs=argparse.REMAINDER,
+        metavar="DBT_ARGS",
+        help="then run `dbt source freshness` (with DBT_ARGS), naming and leaving out the sources never delivered",
+    )
+    args = parser.parse_args(argv)
     paths = Paths.from_env()
     try:
         lines = report(paths.warehouse)
     except FreshnessUnavailable as exc:
         print(f"freshness: {exc}", file=sys.stderr)
         return 1
-    print("\n".join(lines))
-    return 0
+    print("\n".join(lines), flush=True)
+    if args.sources is None:
+        return 0
+    try:
+        return 1 if source_freshness(paths.warehouse, paths.landing, args.sources) else 0
+    except FreshnessUnavailable as exc:  # a build took the warehouse in between
+        print(f"freshness: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
