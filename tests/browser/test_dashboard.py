@@ -284,3 +284,24 @@ def test_a_table_not_published_yet_is_named_and_the_other_sections_render(tmp_pa
     assert f"gold.mart_model_monitoring is not published yet (not in {database})" in model
     unit = page_text(render(database, "/unit/FD101-test-001"))
     assert f"gold.mart_fleet_health is not published yet (not in {database})" in unit
+
+
+def test_a_bad_port_or_refresh_interval_stops_with_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make dashboard PORT=…` / `python -m dashboard`: exit 2 naming the setting, before any server starts (a PORT
+    that is not a number was an int() traceback at start, a port past 65535 Dash's AssertionError, a NaN refresh
+    interval a server whose every page load failed)."""
+    from dashboard.__main__ import main
+
+    monkeypatch.setenv("PORT", "abc")
+    assert main([]) == 2
+    assert "dashboard: PORT must be a port number from 1 to 65535, not 'abc'" in capsys.readouterr().err
+    monkeypatch.delenv("PORT")
+    for argv, said in (
+        (["--port", "99999"], "--port must be a port number from 1 to 65535, not '99999'"),
+        (["--port", "0"], "--port must be a port number from 1 to 65535, not '0'"),
+        (["--refresh-seconds", "nan"], "--refresh-seconds must be a positive number, not nan"),
+    ):
+        assert main(argv) == 2, argv
+        assert f"dashboard: {said}" in capsys.readouterr().err
