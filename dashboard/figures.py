@@ -86,7 +86,12 @@ def failure_risk(health: pd.Series) -> go.Figure:
     threshold = float(health["decision_threshold"]) if present(health.get("decision_threshold")) else None
     gauge = {
         "axis": {"range": [0, 1]},
-        "bar": {"color": "#c62828" if health.get("is_predicted_to_fail") else "#546e7a"},
+        # null (pd.NA) for a score from before ml.predict recorded decisions: no decision, not a failure to draw
+        "bar": {
+            "color": "#c62828"
+            if present(health.get("is_predicted_to_fail")) and health["is_predicted_to_fail"]
+            else "#546e7a"
+        },
     }
     if threshold is not None:
         gauge["threshold"] = {"line": {"color": "black", "width": 4}, "thickness": 0.9, "value": threshold}

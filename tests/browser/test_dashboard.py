@@ -305,3 +305,26 @@ def test_a_bad_port_or_refresh_interval_stops_with_one_line(
     ):
         assert main(argv) == 2, argv
         assert f"dashboard: {said}" in capsys.readouterr().err
+
+
+def test_a_unit_scored_before_decisions_were_recorded_gets_its_page(tmp_path: Path) -> None:
+    """A score file from before ml.predict recorded the decision (read by the build: no decision, the rule's band)
+    leaves is_predicted_to_fail null: the unit page drew its gauge from `bool(pd.NA)`, a TypeError, no page."""
+    database = tmp_path / "analysts.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.execute("create schema gold")
+        con.execute("create table analysts_refreshes as select 'lake' as lake, now() as refreshed_at, 0 as tables")
+        con.execute(
+            """
+            create table gold.mart_fleet_health as select
+                'FD101-test-001' as unit_id, 'FD101' as dataset, 'test' as split, 'CFM56-7B' as equipment_model_code,
+                'AMS' as site_code, '1.0' as firmware_version, false as is_run_to_failure, 50 as latest_cycle,
+                0.2 as share_of_rated_life_used, 'watch' as health_band, 0.9 as degradation_index_mean_w10,
+                0.8 as failure_probability, null::double as decision_threshold, null::boolean as is_predicted_to_fail,
+                20.0 as predicted_rul, 50 as scored_cycle, true as is_score_current,
+                now()::timestamp as scored_at, '1' as classifier_version, '1' as regressor_version
+            """
+        )
+    text = page_text(render(database, "/unit/FD101-test-001"))
+    assert '"id": "unit-risk"' in text, text
+    assert "P(fails within horizon)" in text
