@@ -100,7 +100,7 @@ def fleet_page(con) -> list:
         if frame.empty:
             return [notice("no unit in service in gold.mart_fleet_health")]
         wide = frame.pivot_table(index="health_band", columns="decision", values="units", fill_value=0).astype(int)
-        wide = wide.reindex([b for b in queries.HEALTH_BANDS if b in wide.index]).reset_index()
+        wide = wide.reindex([b for b in queries.band_order(wide.index) if b in wide.index]).reset_index()
         return [graph(figures.decision_by_band(frame), "fleet-bands"), table(wide, "fleet-band-table")]
 
     def at_risk() -> list:

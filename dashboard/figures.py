@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboard.queries import HEALTH_BANDS, KEY_SENSORS
+from dashboard.queries import KEY_SENSORS, band_order
 
 BAND_COLOURS = {"normal": "#2e7d32", "watch": "#f9a825", "alert": "#c62828"}
 DECISION_COLOURS = {"fails within horizon": "#c62828", "keeps running": "#546e7a", "not scored": "#b0bec5"}
@@ -23,11 +23,12 @@ LAYOUT = {"margin": {"l": 50, "r": 20, "t": 40, "b": 40}, "template": "plotly_wh
 def decision_by_band(frame: pd.DataFrame) -> go.Figure:
     """Stacked bars: units in service per health band, split by the champion's decision."""
     figure = go.Figure()
+    bands = band_order(frame["health_band"])
     for decision, colour in DECISION_COLOURS.items():
         rows = frame[frame["decision"] == decision].set_index("health_band")["units"]
-        counts = [int(rows.get(band, 0)) for band in HEALTH_BANDS]
+        counts = [int(rows.get(band, 0)) for band in bands]
         if any(counts):
-            figure.add_bar(name=decision, x=list(HEALTH_BANDS), y=counts, marker_color=colour)
+            figure.add_bar(name=decision, x=bands, y=counts, marker_color=colour)
     figure.update_layout(
         barmode="stack",
         title="Units in service by health band and decision",

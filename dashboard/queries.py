@@ -30,6 +30,14 @@ KEY_SENSORS = (
     "htbleed_bleed_enthalpy",
 )
 HEALTH_BANDS = ("normal", "watch", "alert")
+
+
+def band_order(present: object) -> list[str]:
+    """HEALTH_BANDS, then any other band of `present` (mart_fleet_health's `unknown`: no degradation index to
+    judge by), so a chart or table over the bands drops no unit."""
+    return [*HEALTH_BANDS, *sorted(set(present) - set(HEALTH_BANDS))]
+
+
 # mart_fleet_health's ranking of the units in service: the champion's failure probability, then wear.
 AT_RISK_ORDER = "failure_probability desc nulls last, degradation_index_mean_w10 desc nulls last, unit_id"
 

@@ -328,3 +328,40 @@ def test_a_unit_scored_before_decisions_were_recorded_gets_its_page(tmp_path: Pa
     text = page_text(render(database, "/unit/FD101-test-001"))
     assert '"id": "unit-risk"' in text, text
     assert "P(fails within horizon)" in text
+
+
+def test_units_in_the_unknown_band_are_counted_on_the_fleet_page(tmp_path: Path) -> None:
+    """mart_fleet_health's `unknown` band (no degradation index to judge by): the chart and table of units per band
+    listed normal, watch and alert only, so its units were missing from the counts."""
+    database = tmp_path / "analysts.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.execute("create schema gold")
+        con.execute("create table analysts_refreshes as select 'lake' as lake, now() as refreshed_at, 0 as tables")
+        con.execute(
+            """
+            create table gold.mart_fleet_health as
+            select 'FD101-test-00' || i as unit_id, 'CFM56-7B' as equipment_model_code, 'AMS' as site_code,
+                   false as is_run_to_failure, 50 as latest_cycle, 0.2 as share_of_rated_life_used,
+                   band as health_band, null::boolean as is_predicted_to_fail, null::double as failure_probability,
+                   null::double as decision_threshold, null::double as predicted_rul, null::boolean as is_score_current,
+                   degradation as degradation_index_mean_w10
+            from (values (1, 'normal', 0.1), (2, 'unknown', null), (3, 'unknown', null)) as units(i, band, degradation)
+            """
+        )
+    text = page_text(render(database, "/"))
+
+    def graph_data(node: object) -> list | None:  # the data of the figure of the graph with id fleet-bands
+        if isinstance(node, dict):
+            if node.get("props", {}).get("id") == "fleet-bands":
+                return node["props"]["figure"]["data"]
+            node = list(node.values())
+        for child in node if isinstance(node, list) else []:
+            if (found := graph_data(child)) is not None:
+                return found
+        return None
+
+    bands = graph_data(json.loads(text))
+    assert [(bar["name"], bar["x"], bar["y"]) for bar in bands] == [
+        ("not scored", ["normal", "watch", "alert", "unknown"], [1, 0, 0, 2])
+    ], bands
+    assert '"children": "unknown"' in text  # the table's row
