@@ -261,8 +261,9 @@ def landed_files(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         """
         select file_version_id,
                cast(sum(line_count) as bigint) as lines,
-               cast(sum(line_count) filter (where not is_quarantined) as bigint) as lines_kept,
-               cast(sum(line_count) filter (where is_quarantined) as bigint) as lines_quarantined
+               -- 0, not null ("—" on the page: unknown), for a file with no line of that outcome
+               cast(coalesce(sum(line_count) filter (where not is_quarantined), 0) as bigint) as lines_kept,
+               cast(coalesce(sum(line_count) filter (where is_quarantined), 0) as bigint) as lines_quarantined
         from gold.mart_data_quality
         group by file_version_id
         """,

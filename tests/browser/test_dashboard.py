@@ -33,6 +33,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from dashboard.app import render
+from dashboard.queries import landed_files, open_analysts
 from lakehouse.analysts import default_database
 from lakehouse.lake import connect, mart_path
 from lakehouse.publish import publish
@@ -365,3 +366,31 @@ def test_units_in_the_unknown_band_are_counted_on_the_fleet_page(tmp_path: Path)
         ("not scored", ["normal", "watch", "alert", "unknown"], [1, 0, 0, 2])
     ], bands
     assert '"children": "unknown"' in text  # the table's row
+
+
+def test_landed_files_say_zero_lines_quarantined_not_unknown(tmp_path: Path) -> None:
+    """The data-quality page's landed files: a clean file showed lines_quarantined as null ("—", unknown), a file
+    quarantined whole lines_kept as null; both are 0."""
+    database = tmp_path / "analysts.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.execute("create schema gold")
+        con.execute(
+            """
+            create table gold.mart_pipeline_freshness as
+            select file_version_id, file_name, 'sensor_readings' as file_kind, 'FD101' as dataset, 'test' as split,
+                   'ingested' as ingestion_status, 'scored' as pipeline_stage,
+                   now()::timestamp as landed_at, now()::timestamp as ingested_at
+            from (values ('v1', 'test_FD101.txt'), ('v2', 'readme.txt')) as files(file_version_id, file_name)
+            """
+        )
+        con.execute(
+            """
+            create table gold.mart_data_quality as
+            select * from (values ('v1', false, 100), ('v2', true, 11))
+                as quality(file_version_id, is_quarantined, line_count)
+            """
+        )
+    with open_analysts(database) as con:
+        frame = landed_files(con).set_index("file_name")
+    assert frame.loc["test_FD101.txt", ["lines", "lines_kept", "lines_quarantined"]].tolist() == [100, 100, 0]
+    assert frame.loc["readme.txt", ["lines", "lines_kept", "lines_quarantined"]].tolist() == [11, 0, 11]
