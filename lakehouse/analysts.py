@@ -19,7 +19,8 @@ it is, and `make clean` leaves it with the lake) holds no data, only what reads 
 - `analysts_refreshes`: one row, the lake the file reads and when it was refreshed.
 - Macros: `gold_version(table_name, delta_version)` reads any version of a table (a table macro:
   `from gold_version('mart_fleet_health', 3)`); `gold_version_at(table_name, moment)` is the version
-  that was current at a time (`delta_versions`; NULL before the table existed). DuckDB does not take a
+  that was current at a time (`delta_versions`; NULL before the table existed, which `gold_version` refuses,
+  saying so). DuckDB does not take a
   sub-query in a table function's argument, so reading a table as of a time is two statements:
   `set variable v = gold_version_at('mart_fleet_health', '2026-11-23 10:00');`
   `from gold_version('mart_fleet_health', getvariable('v'));`
@@ -292,9 +293,17 @@ def _build(con: duckdb.DuckDBPyConnection, lake: Path, latest: Mapping[tuple[str
         [str(lake), datetime.now(UTC), len(latest)],
     )
     gold = _literal(str(Path(lake) / publishing.LAYER) + os.sep)
+    # a NULL version (gold_version_at before the table's first commit, or of a name not published) made the delta
+    # extension fail an internal assertion: "INTERNAL Error: Calling GetValueInternal on a value that is NULL"
+    # and a C++ stack trace. Say what it means instead.
+    no_version = (
+        "'gold_version(''' || table_name || ''', NULL): no Delta version given. gold_version_at gives NULL for a "
+        "time before the table''s first commit, or for a table not published: delta_versions lists each "
+        "table''s versions and commit times'"
+    )
     con.execute(
         f"create macro {main}.gold_version(table_name, delta_version) as table "
-        f"select * from delta_scan({gold} || table_name, version => delta_version)"
+        f"select * from delta_scan({gold} || table_name, version => coalesce(delta_version, error({no_version})))"
     )
     con.execute(
         f"create macro {main}.gold_version_at(mart, moment) as ("

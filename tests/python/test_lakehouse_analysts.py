@@ -330,3 +330,26 @@ def test_sql_creates_a_missing_analysts_database_and_replaces_one_built_for_anot
     assert moved.returncode == 0, moved.stderr
     assert f"{database} is built for the lake /a/moved/lake: refreshing it" in moved.stderr
     assert analysts.pinned_versions(database) == (str((tmp_path / "lake").resolve()), {("gold", "t"): 0})
+
+
+def test_reading_as_of_a_time_before_the_first_commit_says_so(small_lake, tmp_path):
+    """The README's as-of recipe (`set variable v = gold_version_at(...)`, then `from gold_version(..., v)`) at a time
+    before the table existed: gold_version_at is NULL, and gold_version passed it to the delta extension, which
+    failed an internal assertion ("INTERNAL Error: Calling GetValueInternal on a value that is NULL", a C++ stack
+    trace). Now the error says what the NULL means; a version given still reads."""
+    _, env = small_lake
+    sql = (
+        "set variable v = gold_version_at('t', '2001-01-01 00:00'); "
+        "select count(*) from gold_version('t', getvariable('v'));"
+    )
+    before = run_module("lakehouse.analysts", ["sql", "--query", sql], env, REPO_ROOT)
+    assert before.returncode == 1
+    assert "INTERNAL" not in before.stdout + before.stderr and "Stack Trace" not in before.stdout + before.stderr
+    assert (
+        "gold_version('t', NULL): no Delta version given. gold_version_at gives NULL for a time before the "
+        "table's first commit, or for a table not published" in before.stdout + before.stderr
+    ), before.stderr
+    pinned = run_module(
+        "lakehouse.analysts", ["sql", "--query", "select count(*) as n from gold_version('t', 0)"], env, REPO_ROOT
+    )
+    assert pinned.returncode == 0 and re.search(r"│\s+1 │", pinned.stdout), pinned.stdout + pinned.stderr
