@@ -817,7 +817,10 @@ def report(result: TrainResult) -> str:
             f"{m.get(f'{name}.test_mae', math.nan):>8.2f}{m.get(f'{name}.test_phm08_score', math.nan):>10.1f}"
             f"{result.margins.get(name, math.nan):>8.2f}{marks(REGRESSOR_NAME, name)}"
         )
-    lines += ["", "champion gate (held-out: the test units' last observed cycle of this Delta version)"]
+    if result.reused:  # the decisions recorded then: a "PROMOTED" here read as a promotion by this run
+        lines += ["", "champion gate, as recorded when those versions were registered (nothing was gated now)"]
+    else:
+        lines += ["", "champion gate (held-out: the test units' last observed cycle of this Delta version)"]
     lines += [f"  {decision.line()}" for decision in result.decisions.values()]
     lines += [
         "  champions now: " + ", ".join(f"{model} v{version}" for model, version in result.champion_versions.items()),

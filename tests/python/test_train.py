@@ -667,3 +667,20 @@ def test_cli_on_fewer_train_units_than_folds_says_what_is_missing(tmp_path: Path
         f"2 labelled train unit(s) in {table} version 0: the 3-fold cross-validation grouped by unit needs at "
         "least 3 (land more run-to-failure units)"
     )
+
+
+def test_a_training_already_registered_reports_its_recorded_gate_as_past(tmp_path, capsys):
+    """`make retrain-if-stale` (or `make train`) on a version already trained with the same seed, config and code:
+    nothing is trained, yet the report printed the first training's gate under "champion gate (held-out: ...)",
+    "candidate v1 PROMOTED to champion (no champion)", as if this run had promoted it."""
+    table = lake.mart_path(tmp_path / "lake", FEATURE_TABLE)
+    assert write_table(table, make_feature_table(seed=0)) == 0
+    args = ["--lake", str(tmp_path / "lake"), "--mlflow-dir", str(tmp_path / "mlruns"), "--fast"]
+    assert main(args) == 0
+    assert "champion gate (held-out" in capsys.readouterr().out  # the first training: gated now
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "nothing new" in out and "no alias moved" in out
+    assert "champion gate (held-out" not in out
+    assert "champion gate, as recorded when those versions were registered (nothing was gated now)" in out
+    assert "candidate v1 PROMOTED to champion (no champion)" in out  # the recorded decision, under that heading
