@@ -104,8 +104,18 @@ def _path(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def published_state(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """One row: the lake the file reads and when the last publish refreshed it."""
-    return _frame(con, "analysts_refreshes", "select lake, refreshed_at, tables from analysts_refreshes")
+    """One row: the lake the file reads and when the last publish refreshed it.
+
+    Every refresh writes `analysts_refreshes`: a file without it is another DuckDB database (PDM_ANALYSTS_DB or
+    --analysts-db at the warehouse, say), which `AnalystsUnavailable` names as such, not as "not published yet".
+    """
+    try:
+        return _frame(con, "analysts_refreshes", "select lake, refreshed_at, tables from analysts_refreshes")
+    except NotPublished as exc:
+        raise AnalystsUnavailable(
+            f"{_path(con)} is not an analysts' database (it has no analysts_refreshes table, which every publish "
+            "writes): point PDM_ANALYSTS_DB (or --analysts-db) at <lake>/analysts.duckdb"
+        ) from exc
 
 
 # ---- fleet page

@@ -394,3 +394,15 @@ def test_landed_files_say_zero_lines_quarantined_not_unknown(tmp_path: Path) -> 
         frame = landed_files(con).set_index("file_name")
     assert frame.loc["test_FD101.txt", ["lines", "lines_kept", "lines_quarantined"]].tolist() == [100, 100, 0]
     assert frame.loc["readme.txt", ["lines", "lines_kept", "lines_quarantined"]].tolist() == [11, 0, 11]
+
+
+def test_a_database_that_is_not_the_analysts_one_is_named_as_such(tmp_path: Path) -> None:
+    """PDM_ANALYSTS_DB (or --analysts-db) at another DuckDB file, the warehouse say: every page said
+    "analysts_refreshes is not published yet", as if a publish would fix it."""
+    warehouse = tmp_path / "pdm.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema gold; create table gold.mart_fleet_health (unit_id varchar)")
+    for page in ("/", "/unit/FD101-test-001", "/data-quality", "/model"):
+        text = page_text(render(warehouse, page))
+        assert f"{warehouse} is not an analysts' database (it has no analysts_refreshes table" in text, text
+        assert "not published yet" not in text
