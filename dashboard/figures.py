@@ -114,13 +114,25 @@ def quarantine(frame: pd.DataFrame) -> go.Figure:
 
 
 def psi(frame: pd.DataFrame, top: int = 25) -> go.Figure:
-    """Horizontal bars: the features with the highest PSI on the latest monitoring run."""
+    """Horizontal bars: the features with the highest PSI on the latest monitoring run, each with a tick at the
+    PSI sampling noise alone reaches for it (`noise_psi`), when the run recorded it."""
     shown = frame.head(top).iloc[::-1]
-    colours = ["#c62828" if above else "#546e7a" for above in shown["is_above_psi_warn"]]
-    figure = go.Figure(go.Bar(x=shown["psi"], y=shown["feature"], orientation="h", marker_color=colours))
+    colours = ["#c62828" if drifted else "#546e7a" for drifted in shown["is_drift"]]
+    figure = go.Figure(go.Bar(x=shown["psi"], y=shown["feature"], orientation="h", marker_color=colours, name="PSI"))
+    if shown["noise_psi"].notna().any():
+        figure.add_scatter(
+            x=shown["noise_psi"],
+            y=shown["feature"],
+            mode="markers",
+            marker={"symbol": "line-ns-open", "size": 14, "color": "black"},
+            name="noise alone",
+        )
     figure.update_layout(
         title=f"Drift of the champion's inputs: PSI, top {min(top, len(frame))} of {len(frame)} features",
-        xaxis={"title": "PSI (red: above psi_warn)", "rangemode": "tozero"},
+        xaxis={
+            "title": "PSI (red: above psi_warn and beyond noise; tick: what noise alone reaches)",
+            "rangemode": "tozero",
+        },
         **{**LAYOUT, "height": max(300, 22 * len(shown) + 100), "margin": {"l": 260, "r": 20, "t": 40, "b": 40}},
     )
     return figure

@@ -326,8 +326,8 @@ def champion(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         """
         select computed_at, classifier_version, reference_delta_version as training_delta_version,
                current_delta_version, champion_age_versions, champion_age_days,
-               count(*) as features, count(*) filter (where is_above_psi_warn) as features_above_psi_warn,
-               max(psi) as max_psi
+               count(*) as features, count(*) filter (where is_drift) as features_drifting,
+               max(psi) as max_psi, max(noise_psi) as noise_psi
         from gold.mart_model_monitoring
         where is_latest_run
         group by all
@@ -354,7 +354,7 @@ def drift(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         con,
         "gold.mart_model_monitoring",
         """
-        select feature, psi, is_above_psi_warn
+        select feature, psi, noise_psi, is_drift
         from gold.mart_model_monitoring
         where is_latest_run
         order by psi desc nulls last, feature
@@ -363,13 +363,14 @@ def drift(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def drift_history(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Per monitoring run: the highest PSI and how many features were above the warning level."""
+    """Per monitoring run: the highest PSI, what noise alone reaches, and how many features drifted (above the
+    warning level and beyond noise)."""
     return _frame(
         con,
         "gold.mart_model_monitoring",
         """
         select computed_at, classifier_version, current_delta_version, max(psi) as max_psi,
-               count(*) filter (where is_above_psi_warn) as features_above_psi_warn
+               max(noise_psi) as noise_psi, count(*) filter (where is_drift) as features_drifting
         from gold.mart_model_monitoring
         group by all
         order by computed_at

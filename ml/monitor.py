@@ -9,14 +9,19 @@
   sum((current - reference) x ln(current / reference)). 0 = same distribution; above 0.2 is usually read as
   a shift worth acting on. Features: the champion's inputs present in both versions. A feature with no value
   then or now has no PSI: null in the file, left out of the largest PSI.
+* Noise (`noise_psi`): per feature, the PSI random splits of the same units reach (5 % family-wise over the
+  features). A fleet in service is a small sample, so noise alone passes 0.2 on many features; a feature
+  has drifted only when its PSI passes both the threshold and its noise level.
 * Staleness: the champion's age in Delta versions (latest - trained-on) and in days (since it was registered).
 * Output: ONE new Parquet file per run, `<predictions>/model_monitoring/monitoring_<UTC timestamp>.parquet`,
   one row per feature (MONITORING_SCHEMA), which dbt reads into `gold.mart_model_monitoring` (its warn test
-  fires above the dbt var `psi_warn`). When the newest file was computed for the same champion, reference and
-  current versions, nothing is written (the figures would be the same) and the command says so.
-* `--retrain-if-stale` (`make retrain-if-stale`): when the largest PSI passes `--psi-threshold` or the age
-  passes `--max-age-versions` / `--max-age-days`, runs `python -m ml.train` (the same champion gate: a
-  retrained candidate takes the alias only if it is better); otherwise says the champion is fresh.
+  fires above the dbt var `psi_warn` and the noise level). When the newest file was computed for the same
+  champion, reference and current versions, nothing is written (the figures would be the same) and the
+  command says so.
+* `--retrain-if-stale` (`make retrain-if-stale`): when a feature has drifted (its PSI above `--psi-threshold`
+  and its noise level) or the age passes `--max-age-versions` / `--max-age-days`, runs `python -m ml.train`
+  (the same champion gate: a retrained candidate takes the alias only if it is better); otherwise says the
+  champion is fresh.
 No store, no champion, or no published table: one line, exit 2. No unit in service then or now (a train-only
 fleet): nothing compared, no file written. The version the champion was trained on vacuumed (`make erase
 PURGE=1`): the champion is stale, with no drift measured.
@@ -25,9 +30,11 @@ PURGE=1`): the champion is stale, with no drift measured.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,6 +57,7 @@ MONITORING_SCHEMA = pa.schema(
         ("computed_at", pa.timestamp("us")),
         ("feature", pa.string()),
         ("psi", pa.float64()),
+        ("noise_psi", pa.float64()),
         ("reference_delta_version", pa.int64()),
         ("current_delta_version", pa.int64()),
         ("reference_units", pa.int64()),
@@ -61,6 +69,9 @@ MONITORING_SCHEMA = pa.schema(
 )
 PROVENANCE = ("classifier_version", "reference_delta_version", "current_delta_version")
 FLOOR = 1e-4
+# drift is called only above the PSI random splits of the same rows reach, family-wise, this often (`noise_psi`)
+NOISE_LEVEL = 0.95
+NOISE_PERMUTATIONS = 200
 
 
 def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
@@ -82,10 +93,74 @@ def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
     return float(np.sum((q - p) * np.log(q / p)))
 
 
-def feature_drift(reference: pd.DataFrame, current: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
-    """One row per feature: its PSI, largest first (ties by name)."""
+def noise_psi(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    features: Sequence[str],
+    permutations: int = NOISE_PERMUTATIONS,
+    level: float = NOISE_LEVEL,
+    seed: int = 0,
+) -> pd.Series:
+    """Per feature, the PSI sampling noise alone reaches: a drift called above it is a false alarm on at most
+    1 - `level` of the runs, whichever feature it is on (a family-wise rate over all `features`).
+
+    The rows of both samples are pooled and split at random, `permutations` times, into samples of the two
+    sizes (rows whole, so the features' correlations stay); each split's PSI per feature (`psi`, vectorised
+    over the splits) is standardised by that feature's mean and SD over the splits, so a feature with few
+    distinct values (wide PSI noise) and a smooth one are judged alike. The `level` quantile of each split's
+    largest standardised PSI, turned back into each feature's scale, is its noise level. NaN for a feature
+    with no value in a sample; no feature or an empty sample: an empty Series. Deterministic for a seed.
+
+    A fleet in service is a small sample: with ~100 units, ten bins and ~150 features, the largest PSI of two
+    samples of ONE distribution is near 0.85, far above the usual 0.2, so a fixed threshold alone calls noise
+    drift.
+    """
+    if not len(features) or reference.empty or current.empty:
+        return pd.Series(dtype=float)
+    names = list(features)
+    pooled = np.vstack([reference[names].to_numpy(dtype=float), current[names].to_numpy(dtype=float)])
+    n = len(reference)
+    rng = np.random.default_rng(seed)
+    splits = np.argsort(rng.random((permutations, len(pooled))), axis=1)
+    quantiles = np.linspace(0, 1, 11)[1:-1]
+    null = np.full((permutations, len(names)), np.nan)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a split whose sample is all NaN: no PSI
+        for index, column in enumerate(pooled.T):
+            drawn = column[splits]  # (permutations, rows)
+            ref, cur = drawn[:, :n], drawn[:, n:]
+            edges = np.nanquantile(ref, quantiles, axis=1).T  # (permutations, 9); equal edges: empty bins, PSI 0
+            null[:, index] = psi_by_split(ref, cur, edges)
+        mean, sd = np.nanmean(null, axis=0), np.nanstd(null, axis=0)
+        standard = np.where(sd > 0, (null - mean) / np.where(sd > 0, sd, 1), np.nan)
+        largest = np.nanmax(standard, axis=1)
+    largest = largest[np.isfinite(largest)]
+    bound = float(np.quantile(largest, level)) if largest.size else 0.0
+    return pd.Series(np.where(sd > 0, mean + bound * sd, mean), index=names)
+
+
+def psi_by_split(ref: np.ndarray, cur: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """`psi` of each row of `cur` against the same row of `ref`, binned at that row's `edges` (NaN ignored)."""
+
+    def proportions(sample: np.ndarray) -> np.ndarray:
+        valid = ~np.isnan(sample)
+        bins = (sample[:, :, None] >= edges[:, None, :]).sum(axis=2)  # searchsorted(side="right"), per row
+        counts = np.stack([((bins == b) & valid).sum(axis=1) for b in range(edges.shape[1] + 1)], axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return counts / valid.sum(axis=1, keepdims=True)
+
+    p, q = np.maximum(proportions(ref), FLOOR), np.maximum(proportions(cur), FLOOR)  # NaN rows stay NaN
+    return np.sum((q - p) * np.log(q / p), axis=1)
+
+
+def feature_drift(
+    reference: pd.DataFrame, current: pd.DataFrame, features: Sequence[str], noise: pd.Series | None = None
+) -> pd.DataFrame:
+    """One row per feature: its PSI and the PSI noise alone reaches (`noise`, from `noise_psi`; NaN without it),
+    largest PSI first (ties by name)."""
     rows = [(name, psi(reference[name].to_numpy(), current[name].to_numpy())) for name in features]
     frame = pd.DataFrame(rows, columns=["feature", "psi"])
+    frame["noise_psi"] = frame["feature"].map(noise) if noise is not None else np.nan
     return frame.sort_values(["psi", "feature"], ascending=[False, True], na_position="last").reset_index(drop=True)
 
 
@@ -105,6 +180,11 @@ class MonitorRun:
     def max_psi(self) -> float:
         values = self.drift["psi"].dropna()
         return float(values.max()) if len(values) else 0.0
+
+    def drifted(self, psi_threshold: float) -> pd.DataFrame:
+        """The features whose PSI passes `psi_threshold` and what noise alone reaches, largest PSI first."""
+        psi_, noise = self.drift["psi"], self.drift["noise_psi"].fillna(0.0)
+        return self.drift[(psi_ > psi_threshold) & (psi_ > noise)]
 
 
 class NoChampionError(LookupError):
@@ -172,7 +252,8 @@ def monitor(table_path: Path, mlflow_dir: Path, predictions_dir: Path) -> Monito
     current = latest_cycles(table_path, current_version, split="test")
     # no unit in service then or now (a train-only fleet): nothing to compare, not a PSI of 0 on every feature
     features = [] if reference.empty or current.empty else feature_columns(current.columns)
-    drift = feature_drift(reference, current, [name for name in features if name in set(reference.columns)])
+    compared = [name for name in features if name in set(reference.columns)]
+    drift = feature_drift(reference, current, compared, noise_psi(reference, current, compared))
     run = MonitorRun(drift, reference_version, current_version, classifier, age_versions, age_days, newest, False)
     if provenance == (classifier, reference_version, current_version) or drift.empty:
         return run
@@ -185,6 +266,7 @@ def monitor(table_path: Path, mlflow_dir: Path, predictions_dir: Path) -> Monito
             # a PSI not measured (no value of the feature then or now) is null, not NaN: SQL reads NaN as greater
             # than any number, so gold would flag it above `psi_warn` as the largest drift of all
             "psi": pa.array(drift["psi"].to_numpy(dtype=float), pa.float64(), from_pandas=True),
+            "noise_psi": pa.array(drift["noise_psi"].to_numpy(dtype=float), pa.float64(), from_pandas=True),
             "reference_delta_version": pa.array([reference_version] * n, pa.int64()),
             "current_delta_version": pa.array([current_version] * n, pa.int64()),
             "reference_units": pa.array([len(reference)] * n, pa.int64()),
@@ -200,7 +282,7 @@ def monitor(table_path: Path, mlflow_dir: Path, predictions_dir: Path) -> Monito
     partial = folder / f".{target.name}.partial"
     pq.write_table(table, partial)
     partial.rename(target)  # atomic: dbt never reads half a file
-    return MonitorRun(drift, reference_version, current_version, classifier, age_versions, age_days, target, True)
+    return dataclasses.replace(run, path=target, written=True)
 
 
 def staleness(run: MonitorRun, psi_threshold: float, max_age_versions: int, max_age_days: float) -> list[str]:
@@ -208,9 +290,14 @@ def staleness(run: MonitorRun, psi_threshold: float, max_age_versions: int, max_
     reasons = []
     if run.reference_vacuumed is not None:
         reasons.append(f"the version it was trained on, v{run.reference_version}, was vacuumed: no drift measured")
-    if run.max_psi > psi_threshold:
-        worst = run.drift.iloc[0]
-        reasons.append(f"feature {worst['feature']} drifted: PSI {worst['psi']:.3f} > {psi_threshold}")
+    drifted = run.drifted(psi_threshold)
+    if len(drifted):
+        worst = drifted.iloc[0]
+        more = f" (and {len(drifted) - 1} more)" if len(drifted) > 1 else ""
+        reasons.append(
+            f"feature {worst['feature']} drifted: PSI {worst['psi']:.3f} > {psi_threshold}, and above "
+            f"{worst['noise_psi']:.3f}, what noise alone reaches for it in these samples{more}"
+        )
     if run.age_versions > max_age_versions:
         reasons.append(
             f"champion trained on v{run.reference_version}, {run.age_versions} versions ago > {max_age_versions}"
@@ -263,7 +350,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"max PSI {run.max_psi:.3f} over {len(run.drift)} features {written}"
     )
     for row in run.drift.head(5).itertuples(index=False):
-        print(f"  {row.feature:<40}{row.psi:>8.3f}")
+        print(f"  {row.feature:<40}{row.psi:>8.3f}   noise alone up to {row.noise_psi:.3f}")
+    within = run.drift[run.drift["psi"] > args.psi_threshold]
+    if len(within) and not len(run.drifted(args.psi_threshold)):
+        print(
+            f"{len(within)} features above PSI {args.psi_threshold}, none beyond what random splits of the same "
+            f"units reach (noise): no drift"
+        )
     reasons = staleness(run, args.psi_threshold, args.max_age_versions, args.max_age_days)
     if not args.retrain_if_stale:
         print("stale: " + "; ".join(reasons) if reasons else "fresh")

@@ -6,6 +6,7 @@
         'computed_at': 'timestamp',
         'feature': 'varchar',
         'psi': 'double',
+        'noise_psi': 'double',
         'reference_delta_version': 'bigint',
         'current_delta_version': 'bigint',
         'reference_units': 'bigint',

@@ -26,8 +26,8 @@ from mlflow.tracking import MlflowClient
 from lakehouse import lake
 from ml.candidates import CLASSIFIER_NAME, REGRESSOR_NAME
 from ml.data import FEATURE_TABLE, feature_columns, matrix, read_features, sample_units, unit_sample_order
+from ml.monitor import MonitorRun, feature_drift, monitor, noise_psi, psi, psi_by_split, staleness
 from ml.monitor import main as monitor_main
-from ml.monitor import monitor, psi, staleness
 from ml.registry import CHAMPION_ALIAS, THRESHOLD_TAG, champion_summary, configure_mlflow
 from ml.summary import render_champions
 from ml.train import TrainConfig, main, train, training_digest
@@ -536,13 +536,16 @@ def test_monitor_measures_drift_against_the_champions_training_version(gated, tm
     assert same.max_psi == 0.0 and not staleness(same, 0.2, 10, 30)
     again = monitor(table, mlflow_dir, predictions)
     assert not again.written and again.path == same.path  # same champion and versions: nothing new
-    shifted = read_features(table, 1).frame
+    # 12 units in service then: with so few, PSI can't tell a shift of one feature from noise (a perfect
+    # separation of the 12 is PSI 5.5, and random splits reach 5.9 on it); 100 now, from the same generator
+    shifted = make_feature_table(seed=11, train_units=16, test_units=100)
     in_service = shifted["split"] == "test"
     shifted.loc[in_service, "t30_hpc_outlet_temp_z"] += 3.0
     assert write_table(table, shifted) == 2
     drifted = monitor(table, mlflow_dir, predictions)
     assert drifted.written and drifted.drift.iloc[0]["feature"] == "t30_hpc_outlet_temp_z"
     assert drifted.max_psi > 1.0 and drifted.age_versions == 1
+    assert drifted.drifted(0.2)["feature"].tolist() == ["t30_hpc_outlet_temp_z"]  # the others: noise
     rows = pq.read_table(drifted.path).to_pandas()
     assert set(rows["reference_delta_version"]) == {1} and set(rows["current_delta_version"]) == {2}
     assert len(rows) == len(drifted.drift) and rows["feature"].is_unique
@@ -587,6 +590,42 @@ def test_a_feature_with_no_value_in_service_gets_a_null_psi_not_nan(tmp_path: Pa
         above = con.execute("select feature from monitoring where psi > 0.2").fetchall()
         largest = con.execute("select max(psi) from monitoring").fetchone()[0]
     assert above == [] and largest == run.max_psi
+
+
+def test_drift_must_pass_what_noise_alone_reaches_not_just_the_psi_threshold():
+    """~100 units in service and ~150 features: two samples of ONE distribution have a largest PSI far above 0.2,
+    so `make retrain-if-stale` called every fleet drifted and retrained on noise. Drift now also has to pass
+    `noise_psi`, the PSI random splits of the same rows reach, per feature, family-wise."""
+    rng = np.random.default_rng(5)
+    features = [f"f{i:03d}" for i in range(150)]
+    reference = pd.DataFrame(rng.normal(size=(100, 150)), columns=features)
+    current = pd.DataFrame(rng.normal(size=(90, 150)), columns=features)
+    reference["f000"] = current["f000"] = 3.0  # a constant feature,
+    reference.loc[:9, "f001"] = np.nan  # one with missing values,
+    reference["f002"], current["f002"] = rng.integers(0, 3, 100), rng.integers(0, 3, 90)  # one with 3 values
+    quantiles = np.linspace(0, 1, 11)[1:-1]
+    for name in features[:5]:  # the vectorised PSI of a split is `psi`'s
+        ref, cur = reference[name].to_numpy()[None, :], current[name].to_numpy()[None, :]
+        assert psi_by_split(ref, cur, np.nanquantile(ref, quantiles, axis=1).T)[0] == pytest.approx(
+            psi(ref[0], cur[0]), abs=1e-12
+        )
+
+    def run(current: pd.DataFrame) -> MonitorRun:
+        drift = feature_drift(reference, current, features, noise_psi(reference, current, features))
+        return MonitorRun(drift, 1, 2, "3", 1, 1.0, None, False)
+
+    same = run(current)
+    assert same.max_psi > 0.4  # noise, far above 0.2
+    assert (same.drift["psi"] <= same.drift["noise_psi"]).all() and same.drifted(0.2).empty
+    assert staleness(same, 0.2, 10, 30) == []
+    assert noise_psi(reference, current, features).equals(noise_psi(reference, current, features))  # seeded
+    noise = same.drift.set_index("feature")["noise_psi"]
+    assert noise["f000"] == 0.0 and noise["f002"] < noise["f003"]  # 3 values: fewer bins, less room for noise
+
+    drifted = run(current.assign(f077=current["f077"] + 1.5))
+    assert drifted.drifted(0.2)["feature"].tolist() == ["f077"]
+    assert staleness(drifted, 0.2, 10, 30)[0].startswith("feature f077 drifted: PSI")
+    assert noise_psi(reference, current.iloc[:0], features).empty
 
 
 def test_psi_is_zero_for_the_same_sample_and_grows_with_the_shift():

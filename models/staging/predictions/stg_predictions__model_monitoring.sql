@@ -10,6 +10,7 @@ final as (
         computed_at,
         feature,
         psi,
+        noise_psi,
         reference_delta_version,
         current_delta_version,
         reference_units,
