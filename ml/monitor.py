@@ -12,7 +12,8 @@
 * Noise (`noise_psi`): per feature, the PSI random splits of the same units reach (5 % family-wise over the
   features). A fleet in service is a small sample, so noise alone passes 0.2 on many features; a feature
   has drifted only when its PSI passes both the threshold and its noise level.
-* Staleness: the champion's age in Delta versions (latest - trained-on) and in days (since it was registered).
+* Staleness: the champion's age in Delta versions with new data since the one it was trained on (an erasure's
+  deletes, compactions and vacuums don't count: `versions_with_new_data`) and in days (since it was registered).
 * Output: ONE new Parquet file per run, `<predictions>/model_monitoring/monitoring_<UTC timestamp>.parquet`,
   one row per feature (MONITORING_SCHEMA), which dbt reads into `gold.mart_model_monitoring` (its warn test
   fires above the dbt var `psi_warn` and the noise level). When the newest file was computed for the same
@@ -72,6 +73,8 @@ FLOOR = 1e-4
 # drift is called only above the PSI random splits of the same rows reach, family-wise, this often (`noise_psi`)
 NOISE_LEVEL = 0.95
 NOISE_PERMUTATIONS = 200
+# Delta operations that bring no new reading: they don't age the champion (`versions_with_new_data`)
+NO_NEW_DATA = frozenset({"DELETE", "OPTIMIZE", "VACUUM START", "VACUUM END"})
 
 
 def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
@@ -224,13 +227,27 @@ def newest_provenance(folder: Path) -> tuple[Path | None, tuple | None]:
     return None, None
 
 
+def versions_with_new_data(table_path: Path, reference_version: int, current_version: int) -> int:
+    """The versions after `reference_version`, up to `current_version`, that brought data: every commit but an
+    erasure's DELETE, a compaction's OPTIMIZE and a vacuum's two commits, which bring no reading the champion
+    has not seen (one `make erase` of 20 units alone made 20 versions, and a retrain)."""
+    if current_version <= reference_version:
+        return 0
+    commits = lake.open_table(table_path).history(limit=current_version - reference_version)
+    return sum(
+        1
+        for commit in commits
+        if reference_version < int(commit["version"]) <= current_version and commit.get("operation") not in NO_NEW_DATA
+    )
+
+
 def monitor(table_path: Path, mlflow_dir: Path, predictions_dir: Path) -> MonitorRun:
     """Compute drift and staleness for the champion and write them as one new Parquet file (unless unchanged)."""
     classifier, reference_version, trained_path, age_days = champion_training(mlflow_dir)
     if Path(trained_path).resolve() != Path(table_path).resolve():
         raise lake.LakeError(f"the champion was trained on {trained_path}, not on {table_path}: retrain it here")
     current_version = resolve_version(table_path)
-    age_versions = current_version - reference_version
+    age_versions = versions_with_new_data(table_path, reference_version, current_version)
     folder = Path(predictions_dir) / MONITORING_SUBDIR
     newest, provenance = newest_provenance(folder)
     try:
@@ -300,7 +317,8 @@ def staleness(run: MonitorRun, psi_threshold: float, max_age_versions: int, max_
         )
     if run.age_versions > max_age_versions:
         reasons.append(
-            f"champion trained on v{run.reference_version}, {run.age_versions} versions ago > {max_age_versions}"
+            f"champion trained on v{run.reference_version}, {run.age_versions} versions with new data since "
+            f"> {max_age_versions}"
         )
     if run.age_days > max_age_days:
         reasons.append(f"champion registered {run.age_days:.1f} days ago > {max_age_days}")
@@ -346,7 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         written = f"unchanged since {run.path}: no new file written"
     print(
         f"champion classifier v{run.classifier_version}: trained on {FEATURE_TABLE} v{run.reference_version}, "
-        f"latest v{run.current_version} ({run.age_versions} versions, {run.age_days:.1f} days); "
+        f"latest v{run.current_version} ({run.age_versions} versions with new data, {run.age_days:.1f} days); "
         f"max PSI {run.max_psi:.3f} over {len(run.drift)} features {written}"
     )
     for row in run.drift.head(5).itertuples(index=False):

@@ -26,7 +26,16 @@ from mlflow.tracking import MlflowClient
 from lakehouse import lake
 from ml.candidates import CLASSIFIER_NAME, REGRESSOR_NAME
 from ml.data import FEATURE_TABLE, feature_columns, matrix, read_features, sample_units, unit_sample_order
-from ml.monitor import MonitorRun, feature_drift, monitor, noise_psi, psi, psi_by_split, staleness
+from ml.monitor import (
+    MonitorRun,
+    feature_drift,
+    monitor,
+    noise_psi,
+    psi,
+    psi_by_split,
+    staleness,
+    versions_with_new_data,
+)
 from ml.monitor import main as monitor_main
 from ml.registry import CHAMPION_ALIAS, THRESHOLD_TAG, champion_summary, configure_mlflow
 from ml.summary import render_champions
@@ -550,7 +559,7 @@ def test_monitor_measures_drift_against_the_champions_training_version(gated, tm
     assert set(rows["reference_delta_version"]) == {1} and set(rows["current_delta_version"]) == {2}
     assert len(rows) == len(drifted.drift) and rows["feature"].is_unique
     assert staleness(drifted, 0.2, 10, 30)[0].startswith("feature t30_hpc_outlet_temp_z drifted")
-    assert staleness(drifted, 10.0, 0, 30) == ["champion trained on v1, 1 versions ago > 0"]
+    assert staleness(drifted, 10.0, 0, 30) == ["champion trained on v1, 1 versions with new data since > 0"]
     lake_dir = table.parent.parent
     args = ["--lake", str(lake_dir), "--mlflow-dir", str(mlflow_dir), "--predictions-dir", str(predictions)]
     assert monitor_main([*args, "--retrain-if-stale", "--psi-threshold", "100", "--max-age-versions", "5"]) == 0
@@ -626,6 +635,29 @@ def test_drift_must_pass_what_noise_alone_reaches_not_just_the_psi_threshold():
     assert drifted.drifted(0.2)["feature"].tolist() == ["f077"]
     assert staleness(drifted, 0.2, 10, 30)[0].startswith("feature f077 drifted: PSI")
     assert noise_psi(reference, current.iloc[:0], features).empty
+
+
+def test_erasures_compactions_and_vacuums_do_not_age_the_champion(tmp_path: Path):
+    """One `make erase` of N units commits N DELETE versions: counted as the champion's age, a single erasure of
+    11 units passed MAX_AGE_VERSIONS (10) and `make retrain-if-stale` retrained on no new data."""
+    table = tmp_path / "lake" / "gold" / FEATURE_TABLE
+    frame = make_feature_table(seed=2, train_units=6, test_units=4)
+    units = sorted(frame["unit_id"].unique())
+    assert write_table(table, frame[frame["unit_id"].isin(units[:5])]) == 0
+    arrow = pa.Table.from_pandas(frame[~frame["unit_id"].isin(units[:5])], preserve_index=False)
+    deltalake.write_deltalake(str(table), arrow, mode="append")  # v1, in a file of its own: the champion's
+    for unit in units[:3]:  # what lakehouse.erase does, one unit per commit
+        deltalake.DeltaTable(str(table)).delete(f"unit_id = '{unit}'")
+    deltalake.DeltaTable(str(table)).optimize.compact()
+    deltalake.DeltaTable(str(table)).vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
+    latest = lake.latest_version(table)
+    operations = [c["operation"] for c in deltalake.DeltaTable(str(table)).history()]
+    assert {"DELETE", "OPTIMIZE", "VACUUM START", "VACUUM END"} <= set(operations) and latest >= 7
+    assert versions_with_new_data(table, 1, latest) == 0
+    assert write_table(table, frame) == latest + 1  # a publish: new data
+    assert versions_with_new_data(table, 1, latest + 1) == 1
+    assert versions_with_new_data(table, 0, latest + 1) == 2
+    assert versions_with_new_data(table, latest + 1, latest + 1) == 0
 
 
 def test_psi_is_zero_for_the_same_sample_and_grows_with_the_shift():
