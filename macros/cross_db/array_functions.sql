@@ -29,12 +29,12 @@
     list_filter({{ arr }}, lambda t: try_cast(t as double) is null or contains(t, '_'))[1]
 {%- endmacro %}
 
-{#- Spark casts with Java's number parser, which reads a token with a Java type suffix ('1d', '2f'), a
-    hexadecimal float ('0x10p0', 16) and one with control characters at either end ('1.5' then \x01,
-    trimmed): such a token is not a number here, as in DuckDB. -#}
+{#- Spark casts with Java's number parser, which reads a token with a Java type suffix after its digits
+    ('1d', '2.f'; not the f of 'inf'), a hexadecimal float ('0x10p0', 16) and one with control characters
+    at either end ('1.5' then \x01, trimmed): such a token is not a number here, as in DuckDB. -#}
 {% macro spark__first_non_numeric_token(arr) -%}
     try_element_at(
-        filter({{ arr }}, t -> try_cast(t as double) is null or t rlike '[dDfF]$|[xX]|[\x00-\x1f]' or contains(t, '_')), 1
+        filter({{ arr }}, t -> try_cast(t as double) is null or t rlike '[0-9.][dDfF]$|[xX]|[\x00-\x1f]' or contains(t, '_')), 1
     )
 {%- endmacro %}
 

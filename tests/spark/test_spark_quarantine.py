@@ -42,7 +42,12 @@ CASES = [
     ("control character before a value", SENSOR_FILE, line(1, 5, replace={8: "\x1f1.5"}), "non_numeric_value"),
     ("NUL after a value", SENSOR_FILE, line(1, 6, replace={8: "1.5\x00"}), "non_numeric_value"),
     ("Java type suffix", SENSOR_FILE, line(1, 7, replace={8: "1d"}), "non_numeric_value"),
+    ("Java type suffix after a point", SENSOR_FILE, line(1, 8, replace={8: "2.f"}), "non_numeric_value"),
+    ("infinite value", SENSOR_FILE, line(1, 9, replace={8: "inf"}), "non_finite_value"),
+    ("negative infinite value", SENSOR_FILE, line(1, 10, replace={8: "-inf"}), "non_finite_value"),
+    ("upper-case infinite value", SENSOR_FILE, line(1, 11, replace={8: "INF"}), "non_finite_value"),
     ("RUL hexadecimal float", RUL_FILE, "0x1p3", "non_numeric_value"),
+    ("infinite RUL", RUL_FILE, "inf", "rul_not_non_negative_integer"),
     ("good RUL", RUL_FILE, "60", None),
 ]
 
