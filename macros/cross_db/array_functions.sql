@@ -31,10 +31,11 @@
 
 {#- Spark casts with Java's number parser, which reads a token with a Java type suffix after its digits
     ('1d', '2.f'; not the f of 'inf'), a hexadecimal float ('0x10p0', 16) and one with control characters
-    at either end ('1.5' then \x01, trimmed): such a token is not a number here, as in DuckDB. -#}
+    at either end ('1.5' then \x01, trimmed): such a token is not a number here, as in DuckDB. And Java's
+    parser does not read '-nan', which DuckDB reads as NaN: a number here (spark__has_non_finite_token). -#}
 {% macro spark__first_non_numeric_token(arr) -%}
     try_element_at(
-        filter({{ arr }}, t -> try_cast(t as double) is null or t rlike '[0-9.][dDfF]$|[xX]|[\x00-\x1f]' or contains(t, '_')), 1
+        filter({{ arr }}, t -> (try_cast(t as double) is null and lower(t) != '-nan') or t rlike '[0-9.][dDfF]$|[xX]|[\x00-\x1f]' or contains(t, '_')), 1
     )
 {%- endmacro %}
 
@@ -59,7 +60,10 @@
 {% macro default__has_non_finite_token(arr) -%}
     exists({{ arr }}, t -> isnan(try_cast(t as double)) or abs(try_cast(t as double)) = double('inf'))
 {%- endmacro %}
-{% macro spark__has_non_finite_token(arr) %}{{ default__has_non_finite_token(arr) }}{% endmacro %}
+{#- Spark: '-nan' too, which DuckDB reads as NaN and Spark's cast does not read. -#}
+{% macro spark__has_non_finite_token(arr) -%}
+    exists({{ arr }}, t -> isnan(try_cast(t as double)) or abs(try_cast(t as double)) = double('inf') or lower(t) = '-nan')
+{%- endmacro %}
 {% macro duckdb__has_non_finite_token(arr) -%}
     len(list_filter({{ arr }}, lambda t: not isfinite(try_cast(t as double)))) > 0
 {%- endmacro %}

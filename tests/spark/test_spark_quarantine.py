@@ -46,7 +46,10 @@ CASES = [
     ("infinite value", SENSOR_FILE, line(1, 9, replace={8: "inf"}), "non_finite_value"),
     ("negative infinite value", SENSOR_FILE, line(1, 10, replace={8: "-inf"}), "non_finite_value"),
     ("upper-case infinite value", SENSOR_FILE, line(1, 11, replace={8: "INF"}), "non_finite_value"),
+    ("negative NaN", SENSOR_FILE, line(1, 12, replace={8: "-nan"}), "non_finite_value"),
+    ("negative NaN, mixed case", SENSOR_FILE, line(1, 13, replace={8: "-NaN"}), "non_finite_value"),
     ("RUL hexadecimal float", RUL_FILE, "0x1p3", "non_numeric_value"),
+    ("negative NaN RUL", RUL_FILE, "-nan", "rul_not_non_negative_integer"),
     ("infinite RUL", RUL_FILE, "inf", "rul_not_non_negative_integer"),
     ("good RUL", RUL_FILE, "60", None),
 ]
