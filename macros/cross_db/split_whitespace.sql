@@ -18,10 +18,12 @@
 {%- endmacro %}
 
 {#- Spark: the default's regular expressions as written for Spark's raw string literals
-    (profiles.yml sets spark.sql.parser.escapedStringLiterals, so `\s` reaches the regex as is). -#}
+    (profiles.yml sets spark.sql.parser.escapedStringLiterals, so a backslash reaches the regex as is).
+    Whitespace is DuckDB's `\s` (RE2: space, tab, LF, CR, form feed), spelled out: Java's `\s` also
+    matches a vertical tab, which would split a line DuckDB reads as one token (or blank one it does not). -#}
 {% macro spark__split_whitespace(text) -%}
     case
-        when regexp_replace({{ text }}, '\s+', '') = '' then array()
-        else split(regexp_replace({{ text }}, '^\s+|\s+$', ''), '\s+', -1)
+        when regexp_replace({{ text }}, '[ \t\n\r\f]+', '') = '' then array()
+        else split(regexp_replace({{ text }}, '^[ \t\n\r\f]+|[ \t\n\r\f]+$', ''), '[ \t\n\r\f]+', -1)
     end
 {%- endmacro %}
