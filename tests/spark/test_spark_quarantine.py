@@ -3,7 +3,7 @@ all), landed once and built by the real `dbt build` on DuckDB (target ci) and on
 local[2]), from bronze to the staging models. Each line must be kept on both engines, or quarantined on
 both under the rule DuckDB gives it (models/staging: the parser's rules). Spark casts text to numbers
 with Java's parser and matches with Java's regular expressions, which read some tokens DuckDB does not:
-those are the cases below.
+those are the cases below. And a file whose name holds a colon, which Spark must read as DuckDB does.
 
 Run by `make test-spark` (part of `make test`), which checks for Java first.
 """
@@ -33,6 +33,8 @@ SELECTION = (
     "{landing_settle_seconds: 0, quarantined_share_error: 1.0}",
 )
 SENSOR_FILE, RUL_FILE = "train_FD401.txt", "RUL_FD401.txt"
+# A delivery named with its time (a colon: Hadoop's checksummed local file system could not read it).
+TIMED_FILE = "train_FD402_2026-01-01T10:00:00.txt"
 # (case, file, the line's text without its line break, the rule DuckDB gives it: None when kept).
 CASES = [
     ("good reading", SENSOR_FILE, line(1, 1), None),
@@ -55,6 +57,7 @@ CASES = [
     ("negative NaN RUL", RUL_FILE, "-nan", "rul_not_non_negative_integer"),
     ("infinite RUL", RUL_FILE, "inf", "rul_not_non_negative_integer"),
     ("good RUL", RUL_FILE, "60", None),
+    ("a file named with a colon", TIMED_FILE, line(1, 1), None),
 ]
 
 
@@ -85,7 +88,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[tuple[str,
     root = tmp_path_factory.mktemp("spark_quarantine")
     landing = root / "landing"
     landing.mkdir()
-    for name in (SENSOR_FILE, RUL_FILE):
+    for name in (SENSOR_FILE, RUL_FILE, TIMED_FILE):
         text = "".join(text.removesuffix("\n") + "\n" for _, file, text, _ in CASES if file == name)
         (landing / name).write_bytes(text.encode())
     found = {}
