@@ -32,7 +32,7 @@
     {%- endif -%}
     {%- if readable | length > 0 %}
     {%- set files -%}
-        [{%- for path in readable %}{{ sql_string(path) }}{{ ", " if not loop.last }}{% endfor -%}]
+        [{%- for path in readable %}{{ sql_string(glob_literal(path)) }}{{ ", " if not loop.last }}{% endfor -%}]
     {%- endset %}
     {%- set present = run_query("select column_name from (describe select * from read_parquet("
         ~ files ~ ", union_by_name = true))").columns[0].values() | list %}
@@ -50,8 +50,9 @@
 {% endmacro %}
 
 {#- Spark: the files listed and checked for the magic bytes through a binaryFile table over their
-    folder (spark_files_table), then each whole file read on its own (`parquet.`path``), its
-    columns matched by name, and the reads put together. -#}
+    folder (spark_files_table), then each whole file read on its own (`parquet.`path``, the path
+    as a glob that matches it alone: spark_glob_literal), its columns matched by name, and the
+    reads put together. -#}
 {% macro spark__read_whole_parquet_files(pattern, columns, what) %}
     {%- set folder = pattern.split('/')[:-1] | join('/') -%}
     {%- set readable = [] -%}
@@ -78,13 +79,13 @@
     {%- endif -%}
     {%- if readable | length > 0 %}
     {%- for file in readable %}
-    {%- set present = run_query('describe query select * from parquet.`' ~ file.path ~ '`').columns[0].values() | list %}
+    {%- set present = run_query('describe query select * from parquet.`' ~ spark_glob_literal(file.path) ~ '`').columns[0].values() | list %}
     select
         {%- for name, type in columns.items() %}
         cast({{ name if name in present else 'null' }} as {{ 'string' if type == 'varchar' else type }}) as {{ name }},
         {%- endfor %}
         {{ sql_string(file.source_file) }} as source_file
-    from parquet.`{{ file.path }}`
+    from parquet.`{{ spark_glob_literal(file.path) }}`
     {{ "union all" if not loop.last }}
     {%- endfor %}
     {%- else %}
@@ -93,3 +94,15 @@
     {{ empty_relation(typed) }}
     {%- endif %}
 {% endmacro %}
+
+{#- Spark: a path as a Hadoop glob that matches that path alone, for a path read (`parquet.`path``),
+    which Spark expands as a glob: `scores_2026 [1].parquet` read `scores_2026 1.parquet` under its
+    name, and its own scores were lost. Each glob character is escaped with a backslash, and a backtick
+    doubled (the path is a quoted identifier). -#}
+{% macro spark_glob_literal(path) -%}
+    {%- set escaped = namespace(text='') -%}
+    {%- for character in path -%}
+        {%- set escaped.text = escaped.text ~ ('\\' if character in '\\[]{}*?' else '') ~ ('``' if character == '`' else character) -%}
+    {%- endfor -%}
+    {{ return(escaped.text) }}
+{%- endmacro %}
