@@ -76,7 +76,11 @@
 
 {#- Spark: the CSV read through a table over its folder (spark_files_table: a missing extract
     reads as no rows), typed by the same columns in the order of the extract's header (read first,
-    its first line as text: spark_registry_extract_header). -#}
+    its first line as text: spark_registry_extract_header). Spark's CSV reader makes do with a line
+    it cannot read as those columns (a value too many, dropped; a value not of its type, read as
+    null), where DuckDB's stops the build: such a line (one with a value past the header's columns in
+    the header's table, or Spark's _corrupt_record) stops it here too, quoted. A trailing comma,
+    which DuckDB reads past, aside. -#}
 {% macro spark__read_registry_extract(path) %}
     {%- set columns = {
         'dataset': 'string',
@@ -95,11 +99,34 @@
         path, spark_registry_extract_header(folder, name, columns | length), columns.keys() | list) -%}
     {%- set typed = {} -%}
     {%- for column in in_file_order %}{%- do typed.update({column: columns[column]}) -%}{%- endfor %}
+    {%- do typed.update({'_corrupt_record': 'string'}) %}
     select {{ columns.keys() | join(', ') }}
     from {{ spark_files_table(
         'registry_extract', folder, name, 'csv', typed,
-        {'header': 'true', 'timestampFormat': 'yyyy-MM-dd HH:mm:ss'},
+        {'header': 'true', 'timestampFormat': 'yyyy-MM-dd HH:mm:ss', 'columnNameOfCorruptRecord': '_corrupt_record'},
     ) }}
+    where case
+        when _corrupt_record is not null and not _corrupt_record rlike ',$' then raise_error(concat(
+            {{ sql_string('The registry extract ' ~ path ~ ' has a line that does not read as the columns of its header ('
+                ~ in_file_order | join(',') ~ ', typed: a value too many or too few, or one not of its type): ') }},
+            _corrupt_record,
+            {{ sql_string('. Nothing was read from it: the registry history is left as it was. '
+                ~ 'Correct the extract and build again.') }}
+        ))
+        else true
+    end
+    union all
+    -- a value too many: read as text, one line to a row (spark_registry_extract_header's table; with
+    -- column pruning the typed read does not see it); a trailing comma reads as null there
+    select {% for column in columns %}null{{ ", " if not loop.last }}{% endfor %}
+    from pdm_files.registry_extract_header
+    where field_{{ columns | length }} is not null and raise_error(concat(
+        {{ sql_string('The registry extract ' ~ path ~ ' has a line that does not read as the columns of its header ('
+            ~ in_file_order | join(',') ~ ', typed: a value too many or too few, or one not of its type): ') }},
+        concat_ws(',', {% for i in range(columns | length * 2) %}field_{{ i }}{{ ", " if not loop.last }}{% endfor %}),
+        {{ sql_string('. Nothing was read from it: the registry history is left as it was. '
+            ~ 'Correct the extract and build again.') }}
+    )) is null
 {% endmacro %}
 
 {#- Spark: the fields of the extract's first line, as CSV text (a missing or empty extract: none;
