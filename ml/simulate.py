@@ -669,6 +669,19 @@ def write_registry(registry: pd.DataFrame, path: Path) -> None:
         handle.write(text.to_csv(index=False, float_format="%.2f", lineterminator="\n").encode())
 
 
+def read_unit_cycles(path: Path) -> pd.DataFrame:
+    """(unit_number, cycle) of every line of a landed C-MAPSS file whose first two values are whole numbers,
+    split on any run of whitespace as the pipeline splits them: a landed file need not be in this module's
+    exact format (tabs, several spaces), and a line the pipeline quarantines (too few values, text) is skipped
+    here. ``read_cmapss`` reads this module's and NASA's format only."""
+    pairs = []
+    for line in Path(path).read_text(encoding="utf-8", errors="replace").splitlines():
+        tokens = line.split()
+        if len(tokens) >= 2 and tokens[0].isdigit() and tokens[1].isdigit():
+            pairs.append((int(tokens[0]), int(tokens[1])))
+    return pd.DataFrame(pairs, columns=["unit_number", "cycle"], dtype="int64")
+
+
 def read_last_cycles(landing: Path, keys: Iterable[tuple[str, str]]) -> pd.DataFrame:
     """Last landed cycle of every unit of each (dataset, split) in ``keys``."""
     frames = []
@@ -676,7 +689,7 @@ def read_last_cycles(landing: Path, keys: Iterable[tuple[str, str]]) -> pd.DataF
         path = cmapss_file(landing, split, dataset)
         if not path.exists():
             raise FileNotFoundError(f"{path}: the registry lists {split} units of {dataset}")
-        cycles = read_cmapss(path, columns=["unit_number", "cycle"])
+        cycles = read_unit_cycles(path)
         last = cycles.groupby("unit_number", as_index=False)["cycle"].max()
         frames.append(last.rename(columns={"cycle": "last_cycle"}).assign(dataset=dataset, split=split))
     if not frames:

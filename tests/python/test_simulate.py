@@ -26,6 +26,7 @@ from ml.simulate import (
     health_index,
     main,
     read_cmapss,
+    read_last_cycles,
     read_registry,
     registry_path,
     simulate_fleet,
@@ -407,6 +408,18 @@ def test_registry_update_moves_or_upgrades_forward_in_time(
 
     again_before, again_after = registry_update(landing_copy, "--fraction", "0.5", "--seed", "8")
     assert (again_after["updated_at"] >= again_before["updated_at"]).all()
+
+
+def test_registry_update_reads_a_landed_file_in_any_whitespace(landing_copy: Path) -> None:
+    """The pipeline splits a line on any run of whitespace and quarantines a bad one; registry-update read the
+    landed files in the simulator's exact format and stopped with a pandas traceback on tabs or a stray line."""
+    train = landing_copy / "train_FD101.txt"
+    expected = read_cmapss(train, ["unit_number", "cycle"]).groupby("unit_number")["cycle"].max()
+    lines = train.read_text().splitlines()
+    train.write_text("\n".join(["\t  ".join(line.split()) for line in lines] + ["not a reading", ""]) + "\n")
+    assert main(["registry-update", "--landing", str(landing_copy), "--fraction", "0.2", "--seed", "7"]) == 0
+    last = read_last_cycles(landing_copy, [("FD101", "train")]).set_index("unit_number")["last_cycle"]
+    pd.testing.assert_series_equal(last, expected, check_names=False)
 
 
 def test_registry_update_is_deterministic(landing: Path, tmp_path: Path) -> None:
