@@ -78,9 +78,9 @@
     reads as no rows), typed by the same columns in the order of the extract's header (read first,
     its first line as text: spark_registry_extract_header). Spark's CSV reader makes do with a line
     it cannot read as those columns (a value too many, dropped; a value not of its type, read as
-    null), where DuckDB's stops the build: such a line (one with a value past the header's columns in
-    the header's table, or Spark's _corrupt_record) stops it here too, quoted. A trailing comma,
-    which DuckDB reads past, aside. -#}
+    null; a number in Java's own syntax, '7d' or '0x1p3', read), where DuckDB's stops the build: such a
+    line (one with a value past the header's columns, or such a number, in the header's table, or
+    Spark's _corrupt_record) stops it here too, quoted. A trailing comma, which DuckDB reads past, aside. -#}
 {% macro spark__read_registry_extract(path) %}
     {%- set columns = {
         'dataset': 'string',
@@ -117,10 +117,17 @@
     end
     union all
     -- a value too many: read as text, one line to a row (spark_registry_extract_header's table; with
-    -- column pruning the typed read does not see it); a trailing comma reads as null there
+    -- column pruning the typed read does not see it); a trailing comma reads as null there. And a
+    -- number Java's parser reads but DuckDB's does not: a type suffix ('7d', '7.5f') or hexadecimal
+    -- ('0x1p3'), which Spark's CSV reader took as 7.0 and 8.0
     select {% for column in columns %}null{{ ", " if not loop.last }}{% endfor %}
     from pdm_files.registry_extract_header
-    where field_{{ columns | length }} is not null and raise_error(concat(
+    where (
+        field_{{ columns | length }} is not null
+        {%- for column in in_file_order %}{% if columns[column] == 'double' %}
+        or field_{{ loop.index0 }} rlike '[0-9.][dDfF][ \t]*$|[xX]'
+        {%- endif %}{% endfor %}
+    ) and raise_error(concat(
         {{ sql_string('The registry extract ' ~ path ~ ' has a line that does not read as the columns of its header ('
             ~ in_file_order | join(',') ~ ', typed: a value too many or too few, or one not of its type): ') }},
         concat_ws(',', {% for i in range(columns | length * 2) %}field_{{ i }}{{ ", " if not loop.last }}{% endfor %}),
