@@ -76,7 +76,7 @@ from lakehouse import lake as lakelib
 from lakehouse import publish as publishing
 from lakehouse.lock import DEFAULT_TIMEOUT_S, lake_lock
 from lakehouse.optimize import optimize_table, registered_versions
-from ml.config import REPO_ROOT, Paths, env_number
+from ml.config import REPO_ROOT, Paths, env_number, first_line
 
 ERASURES_SUBDIR = "erasures"
 TOMBSTONE_FILE = "erased_units.csv"
@@ -686,7 +686,7 @@ def erase(
                 record.status = "complete"
                 write_audit(lake, record)
     except Exception as error:
-        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+        detail = first_line(error)
         if step != "tombstone":
             try:
                 with lake_lock(lake, "erase", lock_timeout):

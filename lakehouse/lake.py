@@ -28,6 +28,8 @@ import duckdb_extension_delta
 from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError
 
+from ml.config import first_line
+
 DELTA_EXTENSION = next(
     Path(duckdb_extension_delta.__file__).parent.glob(f"extensions/v{duckdb.__version__}/delta.duckdb_extension"),
     None,
@@ -145,7 +147,7 @@ def open_table(table_path: Path, version: int | None = None) -> DeltaTable:
     try:
         return DeltaTable(str(table_path), version=version)
     except DeltaError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc)
         damage = log_damage(table_path)
         raise UnreadableLogError(
             f"the Delta table {table_path} can't be read ({reason}"

@@ -100,7 +100,7 @@ from deltalake import (
 
 from lakehouse import lake as lakelib
 from lakehouse.lock import DEFAULT_TIMEOUT_S, lake_lock
-from ml.config import Paths, env_number
+from ml.config import Paths, env_number, first_line
 
 LAYER = "gold"
 FINGERPRINT_ALGORITHM = "pdm-fp-1"
@@ -827,7 +827,7 @@ def publish(
             except lakelib.LakeError:
                 raise
             except Exception as exc:  # a data file of the published version gone, a file where its folder goes
-                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                reason = first_line(exc, fallback="")
                 path = lakelib.mart_path(Path(lake), name, LAYER)
                 raise PublishError(
                     f"{LAYER}.{name}: can't compare it with its published Delta table {path} "
@@ -864,7 +864,7 @@ def publish(
 def _write_failure(plan: _Plan, results: Sequence[PublishResult], exc: Exception) -> str:
     """What a failed write of `plan` (a disk full, an unwritable folder, a data file gone) left, in one message:
     the table, the version it is at, and the tables this publish committed before it."""
-    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    reason = first_line(exc, fallback="")
     try:
         now = f"it is at v{lakelib.latest_version(plan.path)}"
     except lakelib.LakeError:

@@ -150,7 +150,7 @@ from lakehouse.watch_steps import (
     run_module,
     target_path,
 )
-from ml.config import REPO_ROOT, Paths, env_number
+from ml.config import REPO_ROOT, Paths, env_number, first_line
 
 STATE_SUBDIR = "watch"
 STATE_FILE = "state.json"
@@ -813,7 +813,7 @@ class Watcher:
                     done.append(f"champions {champions}")
             freeze_long_lived()
         except Exception as error:  # the first tick runs and reports it
-            return f"warm-up failed ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"
+            return f"warm-up failed ({type(error).__name__}: {first_line(error, fallback='')})"
         return f"warmed up in {time.monotonic() - started:.1f} s ({', '.join(done)})"
 
     def second_build(

@@ -107,6 +107,15 @@ def env_number(name: str, default: float, kind: type[int] | type[float] = float)
     return number
 
 
+def first_line(error: BaseException, fallback: str | None = None) -> str:
+    """The first line of an exception's message, for one-line messages that quote a library's error; `fallback`
+    (the exception type's name unless given) when the message is empty."""
+    message = str(error).strip()
+    if message:
+        return message.splitlines()[0]
+    return type(error).__name__ if fallback is None else fallback
+
+
 def path_problem(error: OSError) -> str:
     """One line for an OSError on a configured path: a `PDM_*` path or an option naming a file where a folder
     goes (or the other way round), a folder that can't be written. The ML commands print it, exit 2."""

@@ -25,6 +25,7 @@ import pyarrow as pa
 from deltalake.exceptions import DeltaError
 
 from lakehouse import lake
+from ml.config import first_line
 from ml.evaluation import last_cycle_per_unit
 
 FEATURE_TABLE = "fct_unit_cycle_features"
@@ -67,7 +68,7 @@ def resolve_version(table_path: Path, version: int | None = None) -> int:
     try:
         return lake.require_version(Path(table_path), version)
     except DeltaError as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = first_line(error)
         raise lake.TableNotPublishedError(
             f"{table_path} holds no readable Delta log ({reason}); run `python -m lakehouse.publish` again"
         ) from error

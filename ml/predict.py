@@ -51,7 +51,7 @@ from mlflow.tracking import MlflowClient
 
 from lakehouse import lake
 from ml.candidates import CLASSIFIER_NAME, REGRESSOR_NAME
-from ml.config import Paths, path_problem
+from ml.config import Paths, first_line, path_problem
 from ml.data import FEATURE_TABLE, latest_cycles, matrix, resolve_version
 from ml.registry import (
     CHAMPION_ALIAS,
@@ -253,7 +253,7 @@ def latest_scores(predictions_dir: Path) -> tuple[Path | None, tuple[str, str, i
         try:
             return path, scores_provenance(path), problems
         except ValueError as error:
-            problems.append(str(error).splitlines()[0])
+            problems.append(first_line(error))
     return None, None, problems
 
 

@@ -42,6 +42,7 @@ from mlflow.tracking import MlflowClient
 from sklearn.base import BaseEstimator
 
 from ml.candidates import CLASSIFIER_NAME, REGRESSOR_NAME
+from ml.config import first_line
 from ml.data import matrix
 from ml.decision import DecisionCosts, DecisionRule, expected_cost
 from ml.evaluation import classification_metrics, regression_metrics
@@ -333,7 +334,7 @@ def champion_gate(
         try:
             champion_scores = holdout_scores(load_version(registered_model, previous), task, evaluation, label, costs)
         except (KeyError, MlflowException, OSError, ValueError) as error:
-            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            first = first_line(error)
             promoted, reason = True, f"champion v{previous} cannot score this version ({first}): replaced"
         else:
             promoted, reason = compare(task, candidate_scores, champion_scores, margin)
