@@ -351,6 +351,7 @@ def optimize_table(path: Path, retention_hours: int, keep: set[int]) -> Optimize
 def optimize(
     lake: Path,
     mlflow_dir: Path,
+    predictions: Path,
     retention_hours: int = DEFAULT_RETENTION_HOURS,
     tables: Sequence[str] | None = None,
     lock_timeout: float = DEFAULT_TIMEOUT_S,
@@ -358,11 +359,15 @@ def optimize(
 ) -> list[OptimizeResult]:
     """Compact and vacuum the published tables (all, or those named) under the lake lock.
 
-    Versions registered models were trained on are kept, unless `purge_registered` (an explicit purge).
-    Nothing published: [] and nothing written (no analysts' database: its views would have nothing to read).
+    Versions registered models were trained on are kept, unless `purge_registered` (an explicit purge); without
+    it, a registry missing while `predictions` holds scores raises `OptimizeError`, nothing written
+    (`check_registry_found`). Nothing published: [] and nothing written (no analysts' database: its views would
+    have nothing to read).
     """
     if retention_hours < 0:
         raise OptimizeError(f"--retention-hours must be 0 or more, not {retention_hours}")
+    if not purge_registered:
+        check_registry_found(mlflow_dir, predictions)
     with lake_lock(Path(lake), "optimize", lock_timeout):
         available = published_tables(lake)
         names = available
@@ -434,10 +439,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths = Paths.from_env()
     try:
         tables = args.tables.split(",") if args.tables is not None else None
-        if not args.purge_registered_versions:
-            check_registry_found(paths.mlflow, paths.predictions)
         results = optimize(
-            paths.lake, paths.mlflow, args.retention_hours, tables, args.lock_timeout, args.purge_registered_versions
+            paths.lake,
+            paths.mlflow,
+            paths.predictions,
+            args.retention_hours,
+            tables,
+            args.lock_timeout,
+            args.purge_registered_versions,
         )
         if not results:
             print(f"nothing published under {paths.lake / LAYER} yet: nothing to optimize")
