@@ -302,6 +302,11 @@ def monitor(table_path: Path, mlflow_dir: Path, predictions_dir: Path) -> Monito
     return dataclasses.replace(run, path=target, written=True)
 
 
+def age_text(days: float) -> str:
+    """An age for people: in days from one day up, in hours below (so a fresh champion is not "0.0 days")."""
+    return f"{days:.1f} days" if days >= 1 else f"{days * 24:.1f} hours"
+
+
 def staleness(run: MonitorRun, psi_threshold: float, max_age_versions: int, max_age_days: float) -> list[str]:
     """The reasons the champion is stale (empty: fresh)."""
     reasons = []
@@ -321,7 +326,7 @@ def staleness(run: MonitorRun, psi_threshold: float, max_age_versions: int, max_
             f"> {max_age_versions}"
         )
     if run.age_days > max_age_days:
-        reasons.append(f"champion registered {run.age_days:.1f} days ago > {max_age_days}")
+        reasons.append(f"champion registered {age_text(run.age_days)} ago, more than {max_age_days:g} days")
     return reasons
 
 
@@ -364,7 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         written = f"unchanged since {run.path}: no new file written"
     print(
         f"champion classifier v{run.classifier_version}: trained on {FEATURE_TABLE} v{run.reference_version}, "
-        f"latest v{run.current_version} ({run.age_versions} versions with new data, {run.age_days:.1f} days); "
+        f"latest v{run.current_version} ({run.age_versions} versions with new data, {age_text(run.age_days)}); "
         f"max PSI {run.max_psi:.3f} over {len(run.drift)} features {written}"
     )
     for row in run.drift.head(5).itertuples(index=False):

@@ -560,6 +560,8 @@ def test_monitor_measures_drift_against_the_champions_training_version(gated, tm
     assert len(rows) == len(drifted.drift) and rows["feature"].is_unique
     assert staleness(drifted, 0.2, 10, 30)[0].startswith("feature t30_hpc_outlet_temp_z drifted")
     assert staleness(drifted, 10.0, 0, 30) == ["champion trained on v1, 1 versions with new data since > 0"]
+    fresh = dataclasses.replace(drifted, age_days=0.01)  # a quarter of an hour: not "0.0 days ago > 0.0"
+    assert staleness(fresh, 10.0, 10, 0) == ["champion registered 0.2 hours ago, more than 0 days"]
     lake_dir = table.parent.parent
     args = ["--lake", str(lake_dir), "--mlflow-dir", str(mlflow_dir), "--predictions-dir", str(predictions)]
     assert monitor_main([*args, "--retrain-if-stale", "--psi-threshold", "100", "--max-age-versions", "5"]) == 0
