@@ -76,6 +76,7 @@ final as (
         units.site_code,
         units.firmware_version,
         units.is_registered,
+        units.is_in_current_registry,
         latest_cycles.split = 'train' as is_run_to_failure,
         latest_cycles.cycle as latest_cycle,
         latest_cycles.reading_at as latest_reading_at,

@@ -27,6 +27,7 @@ HISTORY = (
     "select version_number, site_code, firmware_version, valid_from_rule, valid_from, valid_to, is_current "
     "from gold.dim_unit_registry_history where unit_id = '{}' order by version_number"
 )
+FLEET_HEALTH_REGISTRY = "select is_registered, is_in_current_registry from gold.mart_fleet_health where unit_id = '{}'"
 
 
 @dataclass
@@ -35,6 +36,12 @@ class Baseline:
     registry: pd.DataFrame
     snapshot: list[tuple]
     rul_text: bytes
+
+
+@dataclass
+class Edited:
+    builds: list[subprocess.CompletedProcess[str]]  # the build after the edits, the build after the put-back
+    removed_fleet_health: list[tuple]  # FLEET_HEALTH_REGISTRY of the removed unit after the first build
 
 
 def unit_row(registry: pd.DataFrame, split: str, unit_number: int) -> pd.Series:
@@ -88,7 +95,7 @@ def test_a_missing_or_empty_registry_extract_stops_the_build_and_keeps_history(
 
 
 @pytest.fixture(scope="module")
-def edited(baseline: Baseline, vanished: dict) -> list[subprocess.CompletedProcess[str]]:
+def edited(baseline: Baseline, vanished: dict) -> Edited:
     """Test unit 1 removed; train unit 1's firmware changed with updated_at unchanged; train unit 2
     relocated with updated_at set back a day. Then test unit 1 put back as it was."""
     env, path = baseline.env, registry_path(baseline.env.paths.landing)
@@ -99,26 +106,29 @@ def edited(baseline: Baseline, vanished: dict) -> list[subprocess.CompletedProce
     registry.loc[moved, "updated_at"] -= pd.Timedelta(days=1)
     write_registry(registry[~unit_row(registry, "test", 1)], path)
     removed = env.build(check=False)
+    removed_row = env.query(FLEET_HEALTH_REGISTRY.format("FD301-test-001"))
     write_registry(registry, path)
     put_back = env.build(check=False)
-    return [removed, put_back]
+    return Edited([removed, put_back], removed_row)
 
 
-def test_a_unit_removed_and_put_back_gets_a_new_version(baseline: Baseline, edited: list) -> None:
+def test_a_unit_removed_and_put_back_gets_a_new_version(baseline: Baseline, edited: Edited) -> None:
     env = baseline.env
-    assert [result.returncode for result in edited] == [0, 0], edited[-1].stdout[-3000:]
+    assert [result.returncode for result in edited.builds] == [0, 0], edited.builds[-1].stdout[-3000:]
     (first, _, _, rule_1, from_1, to_1, current_1), (second, _, _, rule_2, from_2, to_2, current_2) = env.query(
         HISTORY.format("FD301-test-001")
     )
     assert (first, rule_1, current_1) == (1, "commissioning", False)
     assert (second, rule_2, current_2, to_2) == (2, "captured_at", True, None)
     assert from_1 < to_1 < from_2  # closed at the removal, a gap, then the new version
+    assert edited.removed_fleet_health == [(True, False)]  # registered (it was), no longer listed
+    assert env.query(FLEET_HEALTH_REGISTRY.format("FD301-test-001")) == [(True, True)]
     assert env.scalar("select is_in_current_registry from gold.dim_units where unit_id = 'FD301-test-001'")
     warned = env.query("select unit_id from dbt_test__audit.warn_registry_versions_dated_by_capture order by 1")
     assert ("FD301-test-001",) in warned
 
 
-def test_a_registry_change_without_a_newer_updated_at_is_captured(baseline: Baseline, edited: list) -> None:
+def test_a_registry_change_without_a_newer_updated_at_is_captured(baseline: Baseline, edited: Edited) -> None:
     env = baseline.env
     upgraded = env.query(HISTORY.format("FD301-train-001"))
     [old_firmware] = baseline.registry.loc[unit_row(baseline.registry, "train", 1), "firmware_version"]
@@ -140,11 +150,11 @@ def test_a_registry_change_without_a_newer_updated_at_is_captured(baseline: Base
     messages = env.query("select failure_message from dbt_test__audit.warn_registry_versions_dated_by_capture")
     assert any("unit FD301-train-001 version 2" in message for (message,) in messages)
     assert any("unit FD301-train-002 version 2" in message for (message,) in messages)
-    assert "WARN 3 warn_registry_versions_dated_by_capture" in edited[-1].stdout
+    assert "WARN 3 warn_registry_versions_dated_by_capture" in edited.builds[-1].stdout
 
 
 @pytest.fixture(scope="module")
-def unknown_code(baseline: Baseline, edited: list) -> tuple[subprocess.CompletedProcess[str], list[tuple]]:
+def unknown_code(baseline: Baseline, edited: Edited) -> tuple[subprocess.CompletedProcess[str], list[tuple]]:
     env, path = baseline.env, registry_path(baseline.env.paths.landing)
     good = path.read_bytes()
     registry = read_registry(path)
