@@ -18,7 +18,8 @@
   one row per feature (MONITORING_SCHEMA), which dbt reads into `gold.mart_model_monitoring` (its warn test
   fires above the dbt var `psi_warn` and the noise level). When the newest file was computed for the same
   champion, reference and current versions, nothing is written (the figures would be the same) and the
-  command says so.
+  command says so; it reads the figures back from that file rather than computing them again (the noise
+  level costs seconds on a fleet of thousands: `benchmarks/monitor_noise.py`).
 * `--retrain-if-stale` (`make retrain-if-stale`): when a feature has drifted (its PSI above `--psi-threshold`
   and its noise level) or the age passes `--max-age-versions` / `--max-age-days`, runs `python -m ml.train`
   (the same champion gate: a retrained candidate takes the alias only if it is better); otherwise says the
@@ -227,6 +228,19 @@ def newest_provenance(folder: Path) -> tuple[Path | None, tuple | None]:
     return None, None
 
 
+def stored_drift(path: Path) -> pd.DataFrame | None:
+    """The drift a monitoring file holds, ordered as `feature_drift` orders it; None when it can't be read or
+    predates the noise level (`noise_psi`), so the caller computes it afresh."""
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException):
+        return None
+    if "noise_psi" not in table.column_names:
+        return None
+    frame = table.select(["feature", "psi", "noise_psi"]).to_pandas()
+    return frame.sort_values(["psi", "feature"], ascending=[False, True], na_position="last").reset_index(drop=True)
+
+
 def versions_with_new_data(table_path: Path, reference_version: int, current_version: int) -> int:
     """The versions after `reference_version`, up to `current_version`, that brought data: every commit but an
     erasure's DELETE, a compaction's OPTIMIZE and a vacuum's two commits, which bring no reading the champion
@@ -265,6 +279,12 @@ def monitor(table_path: Path, mlflow_dir: Path, predictions_dir: Path) -> Monito
             False,
             reference_vacuumed=str(vacuumed),
         )
+    if provenance == (classifier, reference_version, current_version):  # computed already: the same figures
+        stored = stored_drift(newest)
+        if stored is not None:
+            return MonitorRun(
+                stored, reference_version, current_version, classifier, age_versions, age_days, newest, False
+            )
     reference = latest_cycles(table_path, reference_version, split="test")  # the units in service
     current = latest_cycles(table_path, current_version, split="test")
     # no unit in service then or now (a train-only fleet): nothing to compare, not a PSI of 0 on every feature

@@ -19,6 +19,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from mlflow.tracking import MlflowClient
@@ -559,6 +560,19 @@ def test_monitor_measures_drift_against_the_champions_training_version(gated, tm
     assert set(rows["reference_delta_version"]) == {1} and set(rows["current_delta_version"]) == {2}
     assert len(rows) == len(drifted.drift) and rows["feature"].is_unique
     assert staleness(drifted, 0.2, 10, 30)[0].startswith("feature t30_hpc_outlet_temp_z drifted")
+    # unchanged: the figures are read back from the file, not computed again (the noise level costs seconds on
+    # a large fleet); a file edited to hold other noise levels shows that they are what is reported
+    reread = monitor(table, mlflow_dir, predictions)
+    assert not reread.written and reread.path == drifted.path
+    pd.testing.assert_frame_equal(reread.drift, drifted.drift)
+    stored = pq.read_table(drifted.path)
+    doubled = stored.set_column(
+        stored.schema.get_field_index("noise_psi"), "noise_psi", pc.multiply(stored["noise_psi"], 2.0)
+    )
+    pq.write_table(doubled, drifted.path)
+    reread = monitor(table, mlflow_dir, predictions)
+    assert reread.drift["noise_psi"].tolist() == (drifted.drift["noise_psi"] * 2).tolist()
+    pq.write_table(stored, drifted.path)
     assert staleness(drifted, 10.0, 0, 30) == ["champion trained on v1, 1 versions with new data since > 0"]
     fresh = dataclasses.replace(drifted, age_days=0.01)  # a quarter of an hour: not "0.0 days ago > 0.0"
     assert staleness(fresh, 10.0, 10, 0) == ["champion registered 0.2 hours ago, more than 0 days"]
