@@ -150,7 +150,7 @@ from lakehouse.watch_steps import (
     run_module,
     target_path,
 )
-from ml.config import REPO_ROOT, Paths, env_number, first_line
+from ml.config import REPO_ROOT, Paths, env_number, first_line, path_problem
 
 STATE_SUBDIR = "watch"
 STATE_FILE = "state.json"
@@ -1213,6 +1213,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WatcherBusyError as busy:
         print(f"watch: {busy}", file=sys.stderr)
         return 1
+    except OSError as error:  # a data folder that is a file, or one that can't be written: one line
+        print(f"watch: can't take the watcher's lock: {path_problem(error)}", file=sys.stderr)
+        return 2
     events = None if args.once else LandingEvents(paths.landing)
     watcher = Watcher(
         paths, args.target, out=lambda text: print(text, flush=True), isolated=args.isolated_steps, events=events

@@ -8,7 +8,7 @@ once; a file moved in wakes a waiting watcher at once and is read without the se
 tests wait for a quiet moment, then cover every build they were left out of; an MLflow store with no
 champion: the marts that read scores are built by a build of their own and published; a tick compacts
 the tables its publishes left with many small files; an error-severity test failing stops the tick
-before anything is published.
+before anything is published; a data folder that is a file is named in one line.
 
 With champions in the MLflow store (scoring, the analysts' refresh after the last publish, the vacuum):
 test_lakehouse_watch_scores.py, which shares this file's helpers."""
@@ -487,6 +487,15 @@ def test_a_tick_compacts_the_tables_its_publishes_left_with_enough_small_files(w
     negative = watch_command("--once", "--vacuum-every-hours", "-1")
     refused = subprocess.run(negative, cwd=REPO_ROOT, env=env.env, capture_output=True, text=True)
     assert refused.returncode == 2 and "--vacuum-every-hours must be 0 or more" in refused.stderr
+
+
+def test_a_data_folder_that_is_a_file_is_named_in_one_line_not_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "data").write_text("not a folder\n")
+    env = {**os.environ, "PDM_DATA_DIR": str(tmp_path / "data")}
+    refused = subprocess.run(watch_command("--once"), cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert f"can't use {tmp_path / 'data' / 'watch'}: a file is where a folder goes" in refused.stderr
 
 
 def test_an_error_test_failing_stops_the_tick_before_the_publish(watched) -> None:
