@@ -20,8 +20,10 @@
 
     Why the pre-hook: a missing, empty or header-only extract would otherwise close every unit.
     Once the snapshot holds units, such an extract stops the build here, naming the file, and
-    the history is left as it was (assert_registry_extract_not_lost). A landing folder that
-    never had a registry (real NASA files alone) still builds: the snapshot is then empty.
+    the history is left as it was (assert_registry_extract_not_lost). So does an extract still
+    being written (changed during the landing settle interval), whose units not written yet would
+    be recorded as removed. A landing folder that never had a registry (real NASA files alone)
+    still builds: the snapshot is then empty.
 
     Why it depends on the equipment-model catalogue: so that a model code the catalogue does not
     know (test registry_equipment_model_codes_are_known) stops the build before the snapshot

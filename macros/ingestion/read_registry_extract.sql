@@ -158,9 +158,11 @@
     snap_equipment_registry (`history_identifier`, in the same schema).
     It also brings a snapshot taken with the earlier configuration (timestamp strategy,
     hard_deletes='invalidate') up to this one: it adds the dbt_is_deleted column dbt requires.
+    First of all, the extract must be whole (assert_registry_extract_whole, below).
 -#}
 {% macro assert_registry_extract_not_lost(extract_relation, history_identifier=none) %}
     {%- if execute -%}
+        {{ assert_registry_extract_whole(var('registry_path')) }}
         {%- set history = adapter.get_relation(
             database=this.database, schema=this.schema, identifier=history_identifier or this.identifier) -%}
         {%- if history is not none -%}
@@ -188,5 +190,28 @@
                 ) }}
             {%- endif -%}
         {%- endif -%}
+    {%- endif -%}
+{% endmacro %}
+
+{#-
+    The extract is overwritten in place, so a build can find it half written: read then, the units
+    not written yet would be recorded as removed from the registry (and put back by the next build),
+    a cut-off last row as a change. As for the landed data files (list_landed_files), an extract
+    modified less than var landing_settle_seconds ago is looked at again once it is that old (the
+    build waits at most that long); changed in between, it is still being written: the build stops
+    here, naming the file, nothing is read from it and the history is left as it was. The next
+    build (`make watch`'s next look, which sees it changed) reads it whole. Renders nothing.
+-#}
+{% macro assert_registry_extract_whole(path) %}
+    {%- if execute and files_exist(path) -%}
+        {%- set folder, name = path.rstrip('/').rsplit('/', 1) -%}
+        {%- for entry in list_landed_files(folder, var('landing_settle_seconds'))
+            if entry.source_file.split('/') | last == name and entry.entry_kind == 'settling' -%}
+            {{ exceptions.raise_compiler_error(
+                'The registry extract ' ~ path ~ ' ' ~ entry.detail ~ '. Nothing was read from it: the registry '
+                ~ 'history is left as it was and nothing built from it is rebuilt. Build again once it is whole '
+                ~ '(make watch does, as soon as it next changes).'
+            ) }}
+        {%- endfor -%}
     {%- endif -%}
 {% endmacro %}

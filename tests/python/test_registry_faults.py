@@ -7,7 +7,9 @@ tests share a warehouse and the module stays lean.
 
 from __future__ import annotations
 
+import json
 import subprocess
+import threading
 from dataclasses import dataclass
 
 import pandas as pd
@@ -253,4 +255,34 @@ def test_an_extract_with_its_columns_in_another_order_is_read_by_name(environmen
     assert failed.returncode != 0
     assert f"The registry extract {path} has the header" in failed.stdout
     assert "Missing: site_code; not expected: site." in failed.stdout
+    assert env.query(SNAPSHOT) == before
+
+
+def test_an_extract_still_being_written_stops_the_build_and_keeps_history(environment: Environment) -> None:
+    # the extract is overwritten in place: a build (say `make watch`'s, a look after the writer began)
+    # that read it half written recorded the units not written yet as removed from the registry, and
+    # the next build put them back: two versions of each in the history for nothing, exit 0
+    env = environment
+    env.land(FLEET)
+    env.build(*UP_TO_SNAPSHOT)
+    before = env.query(SNAPSHOT)
+    path = registry_path(env.paths.landing)
+    header, *rows = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(header + b"".join(rows[:2]))  # the writer is at its third unit of five ...
+
+    def write_the_rest() -> None:
+        with path.open("ab") as extract:
+            extract.write(b"".join(rows[2:]))
+
+    writer = threading.Timer(10.0, write_the_rest)  # ... and writes the rest while the build waits on it
+    writer.start()
+    try:
+        settle = json.dumps({"landing_settle_seconds": 25})
+        failed = env.build(*UP_TO_SNAPSHOT, "--vars", settle, check=False)
+    finally:
+        writer.join()
+    assert failed.returncode != 0
+    assert f"The registry extract {path} changed during the 25 s settle interval" in failed.stdout
+    assert env.query(SNAPSHOT) == before
+    env.build(*UP_TO_SNAPSHOT)  # whole now: read, and nothing in it is new
     assert env.query(SNAPSHOT) == before
