@@ -634,10 +634,6 @@ class Watcher:
         reason = pending_reason(state, self.paths, signature, predictions)
         if reason is None and not state.warn_tests and not state.compaction_pending and not self.vacuum_due(state):
             return None
-        if self.failures and signature == self.failed_signature:
-            backoff = min(MAX_RETRY_SECONDS, 2.0 ** min(self.failures, 12))
-            if time.monotonic() - self.last_failure_at < backoff:
-                return None
         if reason is None:  # nothing new: the deferred warn tests and compaction run once the landing folder is quiet
             quiet = time.monotonic() - self.last_work_at >= self.warn_tests_quiet_s
             if self.defer_warn_tests() and not quiet and not _deferred_too_long(state.warn_tests):
@@ -996,9 +992,22 @@ class Watcher:
             self.out(f"no champion models in {self.paths.mlflow}: scores wait for `make train`")
             self.said_no_champion = True
 
+    def retry_backoff_s(self) -> float:
+        """How long a failed tick's retry waits while nothing new lands: 2, 4, 8 ... s after as many
+        consecutive failures, at most MAX_RETRY_SECONDS."""
+        return min(MAX_RETRY_SECONDS, 2.0 ** min(self.failures, 12))
+
     def run_tick(self) -> bool:
-        """A tick with its output: True unless a step failed."""
+        """A tick with its output: True unless a step failed. After a failure, a look that finds the landing
+        folder as the failed tick found it runs nothing until the backoff has passed (the failures are still
+        counted: a look within the backoff is no success)."""
         signature_at_start = landing_signature(self.paths.landing)
+        if (
+            self.failures
+            and signature_at_start == self.failed_signature
+            and time.monotonic() - self.last_failure_at < self.retry_backoff_s()
+        ):
+            return True
         try:
             report = self.tick()
         except Exception as error:  # a step's failure, or anything else: said loudly, retried, never fatal
@@ -1019,8 +1028,7 @@ class Watcher:
             retry = (
                 "the next `make once` (or tick of `make watch`) retries"
                 if self.single_tick
-                else "the next tick retries (with nothing new landed, after "
-                f"{min(MAX_RETRY_SECONDS, 2.0 ** min(self.failures, 12)):g} s)"
+                else f"the next tick retries (with nothing new landed, after {self.retry_backoff_s():g} s)"
             )
             self.out(
                 f"{rule}\n{datetime.now().strftime('%H:%M:%S')} tick FAILED at {failed.step}: {failed.detail}\n"

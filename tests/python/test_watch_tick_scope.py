@@ -12,6 +12,7 @@ No dbt here: real DuckDB files and real Delta tables.
 - `ingested_lines_by_file`: the lines a tick reports ingested are those its build stamped;
 - `newest_taken_in`: a tick's latency starts at the newest file it took in, not at a file new only to the watcher;
 - `project_signature`: the project is signed by its dbt files' contents, not their times.
+- `Watcher.run_tick`: a failing tick is retried after a backoff that grows while nothing new lands.
 """
 
 from __future__ import annotations
@@ -74,6 +75,25 @@ def last_tick(watcher: Watcher, **changes) -> State:
 
 def select(watcher: Watcher, state: State, landed: dict, scores: dict = SCORES) -> list[str]:
     return watcher.selection(state, project_signature(), landed, scores)
+
+
+def test_a_failing_tick_is_retried_after_a_backoff_that_grows_while_nothing_new_lands(watcher) -> None:
+    # a look within the backoff, which runs nothing, counted as a success: the count of failures went
+    # back to 0, so a tick failing for good was retried every 2 s for ever, never 4, 8 ... 300 s apart
+    said: list[str] = []
+    watcher.out = said.append
+    (watcher.paths.landing).mkdir(parents=True)
+    (watcher.paths.landing / "train_FD101.txt").write_text("1 1\n")
+    # the state can't be written, so every tick fails at its first step, before any dbt
+    (watcher.state_path.parent / f".{watcher.state_path.name}.{os.getpid()}.partial").mkdir(parents=True)
+    for backoff in (2, 4, 8):
+        assert not watcher.run_tick()
+        assert f"the next tick retries (with nothing new landed, after {backoff} s)" in said.pop()
+        assert watcher.run_tick() and not said  # within the backoff: nothing runs, nothing is said
+        watcher.last_failure_at -= backoff  # the backoff has passed
+    (watcher.paths.landing / "test_FD101.txt").write_text("1 1\n")
+    assert not watcher.run_tick()  # something new landed: retried at once, the backoff still growing
+    assert "after 16 s" in said.pop()
 
 
 def test_a_landed_data_file_selects_what_is_downstream_of_the_landing_sources_only(watcher) -> None:
