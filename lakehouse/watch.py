@@ -302,13 +302,18 @@ class State:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write `data` to `path` atomically: a temp file in the same folder, fsynced, renamed over the old one."""
+    """Write `data` to `path` atomically: a temp file in the same folder, fsynced, renamed over the old one.
+    A write that fails (a full disk) leaves the old file as it was and removes its temp file."""
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    with open(partial, "w") as handle:
-        json.dump(data, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(partial, path)
+    try:
+        with open(partial, "w") as handle:
+            json.dump(data, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 STATE_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"  # the state file's times, UTC

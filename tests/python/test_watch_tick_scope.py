@@ -13,11 +13,13 @@ No dbt here: real DuckDB files and real Delta tables.
 - `newest_taken_in`: a tick's latency starts at the newest file it took in, not at a file new only to the watcher;
 - `project_signature`: the project is signed by its dbt files' contents, not their times.
 - `Watcher.run_tick`: a failing tick is retried after a backoff that grows while nothing new lands.
+- `write_json`: a state write that fails keeps the old state and leaves no temp file.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from pathlib import Path
 
@@ -38,6 +40,7 @@ from lakehouse.watch import (
     ingested_lines_by_file,
     newest_taken_in,
     pending_reason,
+    write_json,
 )
 from lakehouse.watch_signatures import project_signature
 from ml.config import Paths, data_environment
@@ -94,6 +97,17 @@ def test_a_failing_tick_is_retried_after_a_backoff_that_grows_while_nothing_new_
     (watcher.paths.landing / "test_FD101.txt").write_text("1 1\n")
     assert not watcher.run_tick()  # something new landed: retried at once, the backoff still growing
     assert "after 16 s" in said.pop()
+
+
+def test_a_state_write_that_fails_keeps_the_old_state_and_leaves_no_temp_file(tmp_path: Path) -> None:
+    # a write that failed half-way (a full disk) left its `.state.json.<pid>.partial` behind: one more
+    # in the watch folder with each watcher or `make once` that failed so
+    path = tmp_path / "state.json"
+    write_json(path, {"version": 1})
+    with pytest.raises(TypeError):
+        write_json(path, {"version": 2, "step": object()})  # fails with part of it written
+    assert json.loads(path.read_text()) == {"version": 1}
+    assert [entry.name for entry in tmp_path.iterdir()] == ["state.json"]
 
 
 def test_a_landed_data_file_selects_what_is_downstream_of_the_landing_sources_only(watcher) -> None:
