@@ -627,9 +627,18 @@ class Watcher:
         return excluded
 
     def mark(self, state: State, step: str) -> None:
+        """Save the state as at `step`; a save that fails (a full disk) fails the tick as that step, which did
+        not run (the state file still names the step before it)."""
         state.in_progress = True
         state.step = step
-        state.save(self.state_path)
+        try:
+            state.save(self.state_path)
+        except OSError as error:
+            raise StepFailed(
+                f"{step} (saving the state before it)",
+                f"{type(error).__name__}: {error} ({self.state_path})",
+                "".join(traceback.format_exc().splitlines(keepends=True)[-OUTPUT_TAIL_LINES:]),
+            ) from error
 
     def tick(self) -> TickReport | None:
         """One tick: None when nothing is pending; raises StepFailed when a step fails."""

@@ -91,7 +91,9 @@ def test_a_failing_tick_is_retried_after_a_backoff_that_grows_while_nothing_new_
     (watcher.state_path.parent / f".{watcher.state_path.name}.{os.getpid()}.partial").mkdir(parents=True)
     for backoff in (2, 4, 8):
         assert not watcher.run_tick()
-        assert f"the next tick retries (with nothing new landed, after {backoff} s)" in said.pop()
+        failed = said.pop()
+        assert "tick FAILED at dbt build (saving the state before it): IsADirectoryError" in failed
+        assert f"the next tick retries (with nothing new landed, after {backoff} s)" in failed
         assert watcher.run_tick() and not said  # within the backoff: nothing runs, nothing is said
         watcher.last_failure_at -= backoff  # the backoff has passed
     (watcher.paths.landing / "test_FD101.txt").write_text("1 1\n")
