@@ -1214,6 +1214,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.compact_lake_files == 1 or args.compact_lake_files < 0:
         print(f"watch: {compact_from} must be 0 (never) or at least 2", file=sys.stderr)
         return 2
+    if not math.isfinite(args.vacuum_every_hours):  # nan compared as no vacuum after the first, never refused
+        print(f"watch: {vacuum_from} must be a finite number of hours (0: never)", file=sys.stderr)
+        return 2
     if args.vacuum_every_hours < 0:
         print(f"watch: {vacuum_from} must be 0 or more", file=sys.stderr)
         return 2

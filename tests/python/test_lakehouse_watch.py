@@ -8,7 +8,8 @@ once; a file moved in wakes a waiting watcher at once and is read without the se
 tests wait for a quiet moment, then cover every build they were left out of; an MLflow store with no
 champion: the marts that read scores are built by a build of their own and published; a tick compacts
 the tables its publishes left with many small files; an error-severity test failing stops the tick
-before anything is published; a data folder that is a file is named in one line.
+before anything is published; a data folder that is a file is named in one line; a vacuum interval
+of nan or inf is refused.
 
 With champions in the MLflow store (scoring, the analysts' refresh after the last publish, the vacuum):
 test_lakehouse_watch_scores.py, which shares this file's helpers."""
@@ -33,7 +34,7 @@ from lakehouse import analysts
 from lakehouse.lake import connect, delta_scan_sql, mart_path
 from lakehouse.publish import history, publish, published_tables
 from lakehouse.watch import LOCK_FILE, MLFLOW_STORE, SCORE_FED_MARTS, STATE_FILE, STATE_SUBDIR
-from ml.config import REPO_ROOT
+from ml.config import REPO_ROOT, data_environment
 from ml.simulate import FleetSpec, encode_cmapss, simulate_fleet
 from tests.python.forked_runs import run_command
 
@@ -491,11 +492,26 @@ def test_a_tick_compacts_the_tables_its_publishes_left_with_enough_small_files(w
 
 def test_a_data_folder_that_is_a_file_is_named_in_one_line_not_a_traceback(tmp_path: Path) -> None:
     (tmp_path / "data").write_text("not a folder\n")
-    env = {**os.environ, "PDM_DATA_DIR": str(tmp_path / "data")}
+    env = {**os.environ, **data_environment(tmp_path / "data")}
     refused = subprocess.run(watch_command("--once"), cwd=REPO_ROOT, env=env, capture_output=True, text=True)
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "Traceback" not in refused.stderr
     assert f"can't use {tmp_path / 'data' / 'watch'}: a file is where a folder goes" in refused.stderr
+
+
+@pytest.mark.parametrize("hours", ["nan", "inf"])
+def test_a_vacuum_interval_that_is_no_finite_number_is_refused_as_its_variable_is(tmp_path: Path, hours: str) -> None:
+    # PDM_WATCH_VACUUM_EVERY_HOURS=nan was refused, --vacuum-every-hours nan ran a watcher that vacuumed
+    # once and never again
+    env = {**os.environ, **data_environment(tmp_path)}  # refused or not, nothing written outside tmp_path
+    for command, variables in (
+        (watch_command("--once", "--vacuum-every-hours", hours), {}),
+        (watch_command("--once"), {"PDM_WATCH_VACUUM_EVERY_HOURS": hours}),
+    ):
+        refused = subprocess.run(command, cwd=REPO_ROOT, env={**env, **variables}, capture_output=True, text=True)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert "VACUUM_EVERY_HOURS" in refused.stderr or "--vacuum-every-hours must be a finite" in refused.stderr
+    assert not (tmp_path / "watch").exists()  # refused before anything was taken
 
 
 def test_an_error_test_failing_stops_the_tick_before_the_publish(watched) -> None:
