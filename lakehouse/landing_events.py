@@ -11,7 +11,8 @@ What wakes a wait: a file closed after writing (`IN_CLOSE_WRITE`), an entry move
 touch (`IN_ATTRIB`), and a new entry that is not a regular file (a directory or a symbolic link,
 which no writer closes). A regular file being created or written does not wake it: its close will.
 A subfolder created later (registry/, erasures/) is watched from then on, and so is a landing folder
-that does not exist yet when the watcher starts.
+that does not exist yet when the watcher starts, or one removed and made again (moved back with its
+subfolders: they are watched with it).
 
 A regular file at the top level seen closed after writing, or moved in, is recorded with its size and
 modification time (ns) at that moment: `settled` gives those still unchanged in `signature` (the
@@ -91,16 +92,23 @@ class LandingEvents:
             return
         self.fd = fd
         # a landing folder not there yet is watched once it is (`wait`); any other failure: no events
-        if not self._watch(self.landing) and self.landing.exists():
+        if not self._watch_landing() and self.landing.exists():
             self.close()
             return
-        for name in SUBFOLDERS:
-            if (self.landing / name).is_dir():
-                self._watch(self.landing / name)
 
     @property
     def available(self) -> bool:
         return self.fd is not None
+
+    def _watch_landing(self) -> bool:
+        """Watch the landing folder and those of its SUBFOLDERS it holds now (one made later is watched as it
+        is made: `_handle`); False when the landing folder can't be watched."""
+        if not self._watch(self.landing):
+            return False
+        for name in SUBFOLDERS:
+            if (self.landing / name).is_dir():
+                self._watch(self.landing / name)
+        return True
 
     def _watch(self, folder: Path) -> bool:
         assert self.fd is not None and self._libc is not None
@@ -126,7 +134,7 @@ class LandingEvents:
             return True
         if self.landing not in self.folders.values() and self.landing.is_dir():  # removed, then made again
             self.whole.clear()
-            if self._watch(self.landing):
+            if self._watch_landing():  # its registry/ and erasures/ too, when it came back with them
                 return True
         while True:
             if self._drain():

@@ -1,7 +1,8 @@
 """The kernel's landing events (lakehouse/landing_events.py) on a real folder, and the landing listing's
 settled files (dbt_plugins/landing_listing.py): a file closed after writing, or moved in, wakes a wait
 at once and is listed without the settle wait while it stays as it was; a file still being written
-wakes nothing; a file changed since it was seen whole waits the interval like any other."""
+wakes nothing; a file changed since it was seen whole waits the interval like any other; a landing
+folder moved back has its registry folder watched with it."""
 
 from __future__ import annotations
 
@@ -91,6 +92,25 @@ def test_a_landing_folder_made_after_the_start_is_watched_from_then_on(tmp_path:
         assert events.wait(1.0)  # watched now
         (folder / "train_FD004.txt").write_text("1 1 0.1\n")
         assert events.wait(5.0) and set(events.settled(landing_signature(folder))) == {"train_FD004.txt"}
+    finally:
+        events.close()
+
+
+def test_a_landing_folder_moved_back_with_its_registry_folder_has_both_watched(tmp_path: Path) -> None:
+    # the landing folder came back watched, but not the registry folder it came back with: an extract
+    # written there woke nothing, so it waited for the next look every EVERY s
+    folder = tmp_path / "landing"
+    (folder / "registry").mkdir(parents=True)
+    events = LandingEvents(folder)
+    try:
+        shutil.rmtree(folder)  # gone ...
+        assert events.wait(5.0)
+        (tmp_path / "aside" / "registry").mkdir(parents=True)
+        (tmp_path / "aside").rename(folder)  # ... and back, with its registry folder
+        assert events.wait(1.0)  # watched again
+        assert not events.wait(QUIET_S)
+        (folder / "registry" / "equipment_registry.csv").write_text("unit_id\n")
+        assert events.wait(5.0)
     finally:
         events.close()
 
