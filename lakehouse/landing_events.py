@@ -11,8 +11,8 @@ What wakes a wait: a file closed after writing (`IN_CLOSE_WRITE`), an entry move
 touch (`IN_ATTRIB`), and a new entry that is not a regular file (a directory or a symbolic link,
 which no writer closes). A regular file being created or written does not wake it: its close will.
 A subfolder created later (registry/, erasures/) is watched from then on, and so is a landing folder
-that does not exist yet when the watcher starts, or one removed and made again (moved back with its
-subfolders: they are watched with it).
+that does not exist yet when the watcher starts, or one removed (or moved away) and made again (moved
+back with its subfolders: they are watched with it).
 
 A regular file at the top level seen closed after writing, or moved in, is recorded with its size and
 modification time (ns) at that moment: `settled` gives those still unchanged in `signature` (the
@@ -66,7 +66,7 @@ def _libc() -> ctypes.CDLL | None:
     name = ctypes.util.find_library("c")
     try:
         libc = ctypes.CDLL(name, use_errno=True)
-        libc.inotify_init1, libc.inotify_add_watch  # noqa: B018 (present: Linux)
+        libc.inotify_init1, libc.inotify_add_watch, libc.inotify_rm_watch  # noqa: B018 (present: Linux)
     except (OSError, AttributeError, TypeError):
         return None
     return libc
@@ -172,7 +172,14 @@ class LandingEvents:
             return True
         if folder is None:
             return False
-        if mask & (IN_DELETE_SELF | IN_MOVE_SELF):
+        if mask & IN_MOVE_SELF:
+            # the watch would follow the folder where it went: dropped, so that a folder made in its place is
+            # watched instead (`wait` for the landing folder, the creation event for a subfolder)
+            assert self.fd is not None and self._libc is not None
+            self._libc.inotify_rm_watch(self.fd, wd)
+            self.folders.pop(wd, None)
+            return True
+        if mask & IN_DELETE_SELF:
             return True
         top_level = folder == self.landing
         if top_level and (mask & IN_ISDIR) and name in SUBFOLDERS and mask & (IN_CREATE | IN_MOVED_TO):

@@ -2,7 +2,7 @@
 settled files (dbt_plugins/landing_listing.py): a file closed after writing, or moved in, wakes a wait
 at once and is listed without the settle wait while it stays as it was; a file still being written
 wakes nothing; a file changed since it was seen whole waits the interval like any other; a landing
-folder moved back has its registry folder watched with it."""
+folder moved back has its registry folder watched with it, and one moved away the folder made in its place."""
 
 from __future__ import annotations
 
@@ -111,6 +111,25 @@ def test_a_landing_folder_moved_back_with_its_registry_folder_has_both_watched(t
         assert not events.wait(QUIET_S)
         (folder / "registry" / "equipment_registry.csv").write_text("unit_id\n")
         assert events.wait(5.0)
+    finally:
+        events.close()
+
+
+def test_a_landing_folder_moved_away_and_made_anew_is_watched(tmp_path: Path) -> None:
+    # the watch followed the folder moved away (landing.old): the new landing folder was never watched, so
+    # nothing landing there woke the watcher, and only its looks every EVERY s saw the files
+    folder = tmp_path / "landing"
+    folder.mkdir()
+    events = LandingEvents(folder)
+    try:
+        folder.rename(tmp_path / "landing.old")
+        assert events.wait(5.0)
+        folder.mkdir()
+        assert events.wait(1.0)  # watched: the new folder
+        (tmp_path / "landing.old" / "test_FD001.txt").write_text("1 1 0.1\n")
+        assert not events.wait(QUIET_S)  # not the old one
+        (folder / "train_FD001.txt").write_text("1 1 0.1\n")
+        assert events.wait(5.0) and set(events.settled(landing_signature(folder))) == {"train_FD001.txt"}
     finally:
         events.close()
 
