@@ -93,7 +93,8 @@ failures with nothing new landed, with a backoff of 2, 4, 8 ... s, at most `MAX_
 `--once` exits 1.
 
 A tick that did work prints one line: files new / changed / removed, landed lines ingested (the rows
-of `bronze.base_cmapss__landed_lines` stamped with the build's run_started_at), units scored, the Delta
+of `bronze.base_cmapss__landed_lines` stamped with the build's run_started_at, less the row of a file
+touched or copied: `ingested_lines_by_file`), units scored, the Delta
 versions published (and compacted), the tables vacuumed, the latency (seconds from the modification
 time of the newest file the tick took in to gold published, and to gold published with its scores;
 `newest_taken_in` says which files count) and what each step took, steps 5-8 after `after the
@@ -418,9 +419,10 @@ def wait_for_landing(stop: Stop, events: LandingEvents, seconds: float) -> None:
 def ingested_lines_by_file(warehouse: Path, build_started_at: str | None) -> dict[str, int] | None:
     """The landed lines a build ingested, per landed file's name: the rows of bronze's append-only
     landed-lines table it stamped with its run_started_at (counted after the tick's publishes, off the
-    latency path; None when the warehouse can't be read now, e.g. another process is writing it). By
-    name, as the watcher's signature names the landing folder's top-level files, however the landing
-    path is spelled."""
+    latency path; None when the warehouse can't be read now, e.g. another process is writing it), less
+    the one row of a file whose content bronze held already (`duplicate_of_source_file`: a file touched
+    or copied, which brings no line in). By name, as the watcher's signature names the landing folder's
+    top-level files, however the landing path is spelled."""
     if build_started_at is None or not warehouse.exists():
         return None
     import duckdb
@@ -429,7 +431,7 @@ def ingested_lines_by_file(warehouse: Path, build_started_at: str | None) -> dic
         with duckdb.connect(str(warehouse), read_only=True) as con:
             sql = (
                 f"select source_file, count(*) from {LANDED_LINES} "
-                "where ingested_at = cast(? as timestamp) group by source_file"
+                "where ingested_at = cast(? as timestamp) and duplicate_of_source_file is null group by source_file"
             )
             rows = con.execute(sql, [build_started_at]).fetchall()
     except duckdb.CatalogException:

@@ -326,12 +326,22 @@ def test_the_lines_ingested_are_those_the_build_stamped(tmp_path) -> None:
     assert ingested_lines_by_file(warehouse, started) is None  # no warehouse (a failed first build)
     with duckdb.connect(str(warehouse)) as con:
         con.execute("create schema bronze")
-        con.execute(f"create table {LANDED_LINES} (source_file varchar, ingested_at timestamp, line_number bigint)")
-        con.execute(f"insert into {LANDED_LINES} select '/l/a.txt', timestamp '2026-12-01', range from range(100)")
+        con.execute(
+            f"create table {LANDED_LINES} "
+            "(source_file varchar, ingested_at timestamp, line_number bigint, duplicate_of_source_file varchar)"
+        )
+        con.execute(
+            f"insert into {LANDED_LINES} select '/l/a.txt', timestamp '2026-12-01', range, null from range(100)"
+        )
         for path, lines in (("/l/a.txt", 7), ("/l/b.txt", 3), ("/elsewhere/b.txt", 2)):
             con.execute(
-                f"insert into {LANDED_LINES} select '{path}', cast('{started}' as timestamp), range from range({lines})"
+                f"insert into {LANDED_LINES} "
+                f"select '{path}', cast('{started}' as timestamp), range, null from range({lines})"
             )
+        # a file touched, or a copy of another: its one row names the file whose content it is, and no line
+        # of it is new (it was counted, so a bare touch claimed a line ingested and a latency to gold)
+        for path in ("/l/touched.txt", "/l/copy_of_a.txt"):
+            con.execute(f"insert into {LANDED_LINES} values ('{path}', cast('{started}' as timestamp), 0, '/l/a.txt')")
     # by name, as the watcher's signature names the landing folder's files (a landing path moved: both)
     assert ingested_lines_by_file(warehouse, started) == {"a.txt": 7, "b.txt": 5}
     assert ingested_lines_by_file(warehouse, "2026-12-04 10:00:00.123457") == {}
