@@ -8,6 +8,7 @@ tests share a warehouse and the module stays lean.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import threading
 from dataclasses import dataclass
@@ -269,20 +270,24 @@ def test_an_extract_still_being_written_stops_the_build_and_keeps_history(enviro
     path = registry_path(env.paths.landing)
     header, *rows = path.read_bytes().splitlines(keepends=True)
     path.write_bytes(header + b"".join(rows[:2]))  # the writer is at its third unit of five ...
+    stop = threading.Event()
 
-    def write_the_rest() -> None:
-        with path.open("ab") as extract:
+    def write_the_rest() -> None:  # ... still at work (its file touched every second) until the build is over,
+        while not stop.wait(1.0):  # so the extract changes between the build's two looks whenever they are
+            os.utime(path)
+        with path.open("ab") as extract:  # then it writes the rest
             extract.write(b"".join(rows[2:]))
 
-    writer = threading.Timer(10.0, write_the_rest)  # ... and writes the rest while the build waits on it
+    writer = threading.Thread(target=write_the_rest)
     writer.start()
     try:
-        settle = json.dumps({"landing_settle_seconds": 25})
+        settle = json.dumps({"landing_settle_seconds": 5})
         failed = env.build(*UP_TO_SNAPSHOT, "--vars", settle, check=False)
     finally:
+        stop.set()
         writer.join()
     assert failed.returncode != 0
-    assert f"The registry extract {path} changed during the 25 s settle interval" in failed.stdout
+    assert f"The registry extract {path} changed during the 5 s settle interval" in failed.stdout
     assert env.query(SNAPSHOT) == before
     env.build(*UP_TO_SNAPSHOT)  # whole now: read, and nothing in it is new
     assert env.query(SNAPSHOT) == before
