@@ -40,6 +40,9 @@ or pins other versions than the lake's latest) unless told `--no-analysts` (the 
 of a tick: its last one refreshes it), `lakehouse.restore` and `lakehouse.erase` after their commits,
 the watcher when a tick fails after a publish, and this module's CLI. A refresh that fails raises
 `AnalystsError` naming the file; the lake's commits stand, and readers keep the previous file.
+A gold table whose latest version is a RESTORE commit still holding erased units (`pdm.erased_units_pending`:
+the restore stopped before its second commit deleted them again) is not pinned: the refresh raises
+`AnalystsError` naming it, until the restore is run again or a publish writes over that version.
 
 A refresh writes over nothing but an analysts' database: a DuckDB file whose `main` schema holds the tables
 every refresh writes, `analysts_refreshes` and `delta_versions`, with their columns (`check_replaceable`).
@@ -331,6 +334,18 @@ def refresh_under_lock(lake: Path, database: Path, con: duckdb.DuckDBPyConnectio
         raise AnalystsError(
             f"nothing published under {lake / publishing.LAYER} yet, so the analysts' database {database} "
             "was not written: run `make run` (or `make build publish`)"
+        )
+    interrupted = [
+        f"{layer}.{table} v{version}"
+        for (layer, table), version in sorted(latest.items())
+        if layer == publishing.LAYER
+        and publishing.META_ERASED_PENDING in publishing.latest_commit(lakelib.open_table(lake / layer / table))
+    ]
+    if interrupted:  # a restore stopped between its RESTORE commit and deleting the erased units again
+        raise AnalystsError(
+            f"{', '.join(interrupted)}: a restore stopped before deleting the rows of erased units it brought "
+            f"back, so the analysts' database {database} was not written (readers keep the previous file): "
+            "run `make publish` (or the restore again), which writes over them"
         )
     temporary = database.with_name(f".{database.stem}.refreshing.duckdb")
     own = con is None

@@ -507,6 +507,8 @@ def delete_units_from_table(
         if publishing.META_ROWS in metadata:
             metadata[publishing.META_ROWS] = str(int(metadata[publishing.META_ROWS]) - sum(int(n) for _, n in held))
     metadata[publishing.META_MODE] = mode
+    if mode == "restore":  # a restore's second commit: the erased units its RESTORE commit brought back are gone
+        metadata.pop(publishing.META_ERASED_PENDING, None)
     table.delete(
         predicate,
         commit_properties=CommitProperties(custom_metadata=metadata),

@@ -116,6 +116,10 @@ META_SCHEMA = "pdm.schema"  # sha256 of the (column, DuckDB type) list the hashe
 META_CHANGES_THROUGH = "pdm.changes_through"  # newest change-log `changed_at` this version includes
 META_MODE = "pdm.mode"  # "full" (table written whole) or "units" (units replaced by predicate)
 META_UNITS = "pdm.units"  # how many units a "units" commit replaced
+# On a RESTORE commit whose content holds erased units (lakehouse.restore): how many, until its second commit
+# deletes them again. A version that still carries it (the restore stopped in between) is not pinned by the
+# analysts' database; the next publish writes over it.
+META_ERASED_PENDING = "pdm.erased_units_pending"
 PDM_METADATA_PREFIX = "pdm."
 
 # The incremental build's change log (the lead's contract: changed_at, unit_id, is_full_rebuild).

@@ -29,6 +29,11 @@ that version's content, are deleted again in a second commit under the same lock
 analysts' database is rebuilt (`lakehouse.erase.delete_units_from_table`; the units are read from the
 erasure tombstone in the landing folder). The RESTORE commit itself, like every version before the
 erasure, still holds them until old versions are vacuumed (`make erase ... PURGE=1`, `make optimize`).
+Which erased units the restored version holds is read before the RESTORE commit, which then carries
+`pdm.erased_units_pending` (their number) until the second commit: a restore stopped in between (killed,
+a failing DELETE) leaves that mark on the latest version, and the analysts' database refuses to pin it
+(`AnalystsError` naming table and version; readers keep the previous file) until the restore is run again
+or the next publish writes over it.
 """
 
 from __future__ import annotations
@@ -45,7 +50,16 @@ from lakehouse import analysts
 from lakehouse import lake as lakelib
 from lakehouse.erase import delete_units_from_table, read_tombstone
 from lakehouse.lock import DEFAULT_TIMEOUT_S, lake_lock
-from lakehouse.publish import LAYER, POST_COMMIT, UNIT_KEY, pdm_metadata, published_tables, require_published_table
+from lakehouse.publish import (
+    LAYER,
+    META_ERASED_PENDING,
+    POST_COMMIT,
+    UNIT_KEY,
+    _literal,
+    pdm_metadata,
+    published_tables,
+    require_published_table,
+)
 from ml.config import Paths, env_number
 
 META_RESTORED_FROM = "restored_from_version"  # not pdm.*: optimize must not carry it to its own commits
@@ -92,6 +106,26 @@ def commit_of(table: DeltaTable, version: int) -> dict:
     raise RestoreError(f"{table.table_uri}: no commit info for v{version} (its log file is gone)")
 
 
+def erased_units_in(path: Path, version: int, tombstoned: Sequence[str], name: str) -> list[str]:
+    """Which of the `tombstoned` units version `version` of the table at `path` holds (one scan; none when
+    the table has no unit_id column). Read before the RESTORE commit, so that commit can say so."""
+    if not tombstoned or UNIT_KEY not in {f.name for f in lakelib.open_table(path, version).schema().fields}:
+        return []
+    among = ", ".join(_literal(unit) for unit in tombstoned)
+    try:
+        with lakelib.connect() as con:
+            rows = con.execute(
+                f"select distinct {UNIT_KEY} from {lakelib.delta_scan_sql(path, version)} "
+                f"where {UNIT_KEY} in ({among}) order by 1"
+            ).fetchall()
+    except Exception as exc:  # duckdb's own types (a vacuumed data file): one message naming table and version
+        raise RestoreError(
+            f"{LAYER}.{name}: can't restore v{version} ({type(exc).__name__}: {exc}); "
+            "the table is left as it was (were that version's files vacuumed?)"
+        ) from exc
+    return [unit for (unit,) in rows]
+
+
 def restore(
     lake: Path,
     table: str,
@@ -120,7 +154,12 @@ def restore(
         if target == published.version():  # Delta refuses it ("should be less then last available version")
             when = lakelib.parse_timestamp(as_of).isoformat() if as_of is not None else None
             return RestoreResult(name, target, target, when, unchanged=True)
+        tombstoned = sorted({row["unit_id"] for row in read_tombstone(landing)}) if landing is not None else []
+        erased = erased_units_in(path, target, tombstoned, name)
         metadata = pdm_metadata(commit_of(published, target))
+        metadata.pop(META_ERASED_PENDING, None)
+        if erased:  # until the second commit: a restore stopped in between leaves the mark on the latest version
+            metadata[META_ERASED_PENDING] = str(len(erased))
         metadata[META_RESTORED_FROM] = str(target)
         if as_of is not None:
             metadata[META_RESTORED_AS_OF] = lakelib.parse_timestamp(as_of).isoformat()
@@ -136,19 +175,17 @@ def restore(
                 f"the table is left at v{published.version()} (were that version's files vacuumed?)"
             ) from exc
         new_version = lakelib.latest_version(path)
-        tombstoned = sorted({row["unit_id"] for row in read_tombstone(landing)}) if landing is not None else []
         deleted = None
-        if tombstoned and UNIT_KEY in {f.name for f in lakelib.open_table(path).schema().fields}:
-            # one scan finds which of them the restored content holds, and their rows; an in-memory
-            # connection: no warehouse table to type the fingerprint by, so the DELETE commit drops it and
-            # the next publish compares the table whole
+        if erased:
+            # an in-memory connection: no warehouse table to type the fingerprint by, so the DELETE commit
+            # drops it and the next publish compares the table whole
             try:
                 with lakelib.connect() as con:
-                    deleted = delete_units_from_table(con, Path(lake), name, tombstoned, "restore")
+                    deleted = delete_units_from_table(con, Path(lake), name, erased, "restore")
             except Exception as exc:  # deltalake's and duckdb's own types: one message naming what is left
                 raise RestoreError(
-                    f"{LAYER}.{name}: restored v{target} as v{new_version}, but the rows it holds of erased units "
-                    f"(of the {len(tombstoned)} the tombstone names) could not be deleted again "
+                    f"{LAYER}.{name}: restored v{target} as v{new_version}, but the rows it holds of "
+                    f"{len(erased)} erased unit(s) could not be deleted again "
                     f"({type(exc).__name__}: {exc}): run `make publish` now (the warehouse no longer holds them)"
                 ) from exc
         try:

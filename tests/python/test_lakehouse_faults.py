@@ -292,3 +292,65 @@ def test_a_publish_killed_mid_write_leaves_every_table_readable_and_the_next_one
     new = content(lake.delta_scan_sql(big))
     assert new != old
     assert new == content("gold.fct_unit_cycle_features", warehouse)
+
+
+# A restore whose RESTORE commit is its last act: SIGKILL where it would delete the erased units again.
+KILLED_BEFORE_DELETING_AGAIN = """
+import os, signal, sys
+from pathlib import Path
+import lakehouse.restore as restoring
+restoring.delete_units_from_table = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
+restoring.restore(Path(sys.argv[1]), "mart_fleet_health", version=0, landing=Path(sys.argv[2]))
+"""
+
+
+def test_a_restore_killed_before_deleting_erased_units_again_is_never_pinned_and_publish_completes_it(
+    warehouse, tmp_path
+):
+    """The RESTORE commit of a version from before an erasure holds the erased unit until the restore's second
+    commit; killed in between, the latest version holds it: the analysts' database refuses to pin that version
+    (it did pin it, showing the erased unit, exit 0), and the next publish, or the restore again, writes over it."""
+    from datetime import UTC, datetime
+
+    from lakehouse import analysts
+    from lakehouse import erase as erasing
+    from lakehouse.restore import restore
+
+    lake_dir, landing = tmp_path / "lake", tmp_path / "landing"
+    gone = erasing.Unit("FD101", "test", 2)
+    warehouse_sql(warehouse, f"insert into gold.mart_fleet_health values ('{gone.unit_id}', 0.5)")
+    publish(warehouse, lake_dir)
+    analysts.refresh(lake_dir)
+    # the erasure, as `make erase` leaves the lake: the tombstone, the warehouse and a DELETE commit
+    erasing.add_to_tombstone(landing, gone, "data subject request", datetime.now(UTC))
+    warehouse_sql(warehouse, f"delete from gold.mart_fleet_health where unit_id = '{gone.unit_id}'")
+    with lake.connect() as con:
+        assert erasing.delete_units_from_table(con, lake_dir, "mart_fleet_health", [gone.unit_id], "erase")
+    table = lake.mart_path(lake_dir, "mart_fleet_health")
+    held = f"select count(*) from {lake.delta_scan_sql(table)} where unit_id = '{gone.unit_id}'"
+
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_BEFORE_DELETING_AGAIN, str(lake_dir), str(landing)], cwd=REPO_ROOT, check=False
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert versions(lake_dir, "mart_fleet_health") == [0, 1, 2] and scalar(held) == (1,)
+    database = analysts.default_database(lake_dir)
+    pinned = analysts.pinned_versions(database)
+    with pytest.raises(analysts.AnalystsError, match=r"gold.mart_fleet_health v2: a restore stopped before deleting"):
+        analysts.refresh(lake_dir)
+    assert analysts.pinned_versions(database) == pinned  # readers keep the file from before the restore
+
+    # the restore again completes it: its second commit deletes the unit, and the views move on
+    assert restore(lake_dir, "mart_fleet_health", version=0, landing=landing).erased_units == (gone.unit_id,)
+    assert scalar(held) == (0,)
+    assert analysts.pinned_versions(database)[1][("gold", "mart_fleet_health")] == 4
+    # killed again: the next publish writes over it
+    subprocess.run([sys.executable, "-c", KILLED_BEFORE_DELETING_AGAIN, str(lake_dir), str(landing)], cwd=REPO_ROOT)
+    assert scalar(held) == (1,)
+    assert [r.changed for r in publish(warehouse, lake_dir)] == [False, True]
+    assert scalar(held) == (0,)
+    with lake.connect(database, read_only=True) as con:
+        assert (
+            con.execute(f"select count(*) from gold.mart_fleet_health where unit_id = '{gone.unit_id}'").fetchone()[0]
+            == 0
+        )
