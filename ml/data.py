@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,15 @@ def feature_columns(columns: Sequence[str]) -> list[str]:
         for name in columns
         if name not in NOT_FEATURES and (name in PLAIN_FEATURES or FEATURE_PATTERN.search(name) is not None)
     ]
+
+
+def erased_units(landing: Path | None) -> set[str]:
+    """The unit ids the landing folder's erasure tombstone names (none without a landing folder)."""
+    if landing is None:
+        return set()
+    from lakehouse.erase import read_tombstone  # imported here: only training and scoring read the tombstone
+
+    return {row["unit_id"] for row in read_tombstone(landing)}
 
 
 def resolve_version(table_path: Path, version: int | None = None) -> int:
@@ -174,18 +183,33 @@ LABELLED_TRAIN = f"split = 'train' and {CLASS_LABEL} is not null and {RUL_LABEL}
 
 
 def read_training_sample(
-    table_path: Path, version: int | None, seed: int, cv_max_rows: int, fit_max_rows: int, min_units: int
+    table_path: Path,
+    version: int | None,
+    seed: int,
+    cv_max_rows: int,
+    fit_max_rows: int,
+    min_units: int,
+    erased: Collection[str] = (),
 ) -> TrainingSample:
     """Read only what training needs from one version, with the filters and columns pushed into DuckDB.
 
     Scans: (1) the per-unit row counts of labelled train units (ids and labels only), from which whole units
     are sampled (`unit_sample_order`, `sample_units`); (2) id, feature and label columns of the fit units'
-    rows; (3) the test units' last observed cycle. Table-wide counts come from the same id columns.
+    rows; (3) the test units' last observed cycle. Table-wide counts come from the same id columns. The
+    `erased` units (the erasure tombstone's) are left out of every scan: a version from before an erasure
+    still holds them.
     """
     resolved = resolve_version(table_path, version)
     scan = lake.delta_scan_sql(table_path, resolved)
     con = lake.connect()
     try:
+        left_out = 0
+        if erased:
+            among = ", ".join("'" + unit.replace("'", "''") + "'" for unit in sorted(erased))
+            (left_out,) = con.execute(
+                f"select count(distinct unit_id) from {scan} where unit_id in ({among})"
+            ).fetchone()
+            scan = f"(select * from {scan} where unit_id not in ({among}))"
         columns = [row[0] for row in con.execute(f"select * from {scan} limit 0").description]
         features = feature_columns(columns)
         rows, units, datasets = con.execute(
@@ -227,6 +251,7 @@ def read_training_sample(
         "train_rows": int(counts["rows"].sum()),
         "train_units": len(counts),
         "datasets": datasets,
+        "erased_units_left_out": int(left_out),
     }
     return TrainingSample(
         table_path=Path(table_path),

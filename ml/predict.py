@@ -52,7 +52,7 @@ from mlflow.tracking import MlflowClient
 from lakehouse import lake
 from ml.candidates import CLASSIFIER_NAME, REGRESSOR_NAME
 from ml.config import Paths, first_line, path_problem
-from ml.data import FEATURE_TABLE, latest_cycles, matrix, resolve_version
+from ml.data import FEATURE_TABLE, erased_units, latest_cycles, matrix, resolve_version
 from ml.registry import (
     CHAMPION_ALIAS,
     THRESHOLD_TAG,
@@ -220,15 +220,6 @@ def has_every_score_column(path: Path) -> bool:
         return set(SCORE_SCHEMA.names) <= set(pq.read_schema(path).names)
     except (OSError, pa.ArrowException):
         return False
-
-
-def erased_units(landing: Path | None) -> set[str]:
-    """The unit ids the landing folder's erasure tombstone names (none without a landing folder)."""
-    if landing is None:
-        return set()
-    from lakehouse.erase import read_tombstone  # imported here: only a scoring run reads the tombstone
-
-    return {row["unit_id"] for row in read_tombstone(landing)}
 
 
 def holds_every_unit(path: Path, table_path: Path, version: int, erased: set[str]) -> bool:

@@ -16,7 +16,9 @@ inputs (`prepare_inputs`) -> log the lineage (`log_lineage`) -> search, fit and 
   `--as-of TIME` the version current at that time (`lakehouse.lake.version_as_of`), logged as the param
   `as_of` and the tags `pdm.as_of` / `pdm.as_of_resolved_version`. A table not published yet (no folder, or
   no committed or readable `_delta_log`), a version that does not exist or a time before the table's first
-  commit: a one-line message and exit code 2.
+  commit: a one-line message and exit code 2. The units the erasure tombstone (`<landing>/erasures/`,
+  `make erase`) names are left out of every read, as `ml.predict` leaves them unscored: a version from before
+  an erasure still holds them (the param `erased_units_left_out` counts those left out).
 * Rows, features, the unit-grouped CV and the candidates: see `ml.data`, `ml.candidates`, `ml.search`.
   Evaluation = split 'test' at each unit's last observed cycle, units with known labels only.
 * The RUL regressor's predictions are lowered by a margin in cycles chosen on its out-of-fold predictions of
@@ -94,6 +96,7 @@ from ml.data import (
     FEATURE_TABLE,
     RUL_LABEL,
     TrainingSample,
+    erased_units,
     matrix,
     read_training_sample,
     read_unit_rows,
@@ -292,9 +295,11 @@ def train(
     config: TrainConfig | None = None,
     force: bool = False,
     as_of: str | None = None,
+    landing: Path | None = None,
 ) -> TrainResult:
     """Train, evaluate and log every candidate on one pinned version of the feature table; register each
-    task's best candidate and let it through the champion gate (`ml.registry.champion_gate`).
+    task's best candidate and let it through the champion gate (`ml.registry.champion_gate`). `landing`: the
+    units its erasure tombstone names are left out (a version from before an erasure still holds them).
 
     When the registry already holds this training's candidates (same digest: Delta path and version, seed,
     config and code), nothing is trained or registered and no alias moves: the existing versions and their
@@ -311,7 +316,7 @@ def train(
         if existing is not None:
             return reuse_training(existing, digest, uri, as_of)
     with threadpool_limits(limits=config.threads):
-        return _train(table_path, mlflow_dir, resolved, seed, experiment, config, digest, as_of)
+        return _train(table_path, mlflow_dir, resolved, seed, experiment, config, digest, as_of, erased_units(landing))
 
 
 def _param_value(text: str) -> Any:
@@ -452,6 +457,7 @@ def lineage_params(table_path: Path, data: TrainingSample, config: TrainConfig, 
         "n_features": len(data.features),
         "n_splits": config.n_splits,
         "datasets": data.stats["datasets"],
+        "erased_units_left_out": data.stats["erased_units_left_out"],
         "code_version": code_version(),
         DIGEST_TAG: digest,
     }
@@ -668,9 +674,12 @@ def _train(
     config: TrainConfig,
     digest: str,
     as_of: str | None,
+    erased: set[str],
 ) -> TrainResult:
     started = time.perf_counter()
-    data = read_training_sample(table_path, version, seed, config.cv_max_rows, config.fit_max_rows, config.n_splits)
+    data = read_training_sample(
+        table_path, version, seed, config.cv_max_rows, config.fit_max_rows, config.n_splits, erased
+    )
     timings = {"read_seconds": time.perf_counter() - started}
     inputs = prepare_inputs(table_path, data, config, seed)
     lineage = lineage_params(table_path, data, config, seed, digest)
@@ -947,6 +956,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             config=config,
             force=args.force,
             as_of=args.as_of,
+            landing=paths.landing,
         )
     except (lake.LakeError, ValueError) as error:
         print(error, file=sys.stderr)
