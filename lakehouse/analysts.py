@@ -263,7 +263,7 @@ def _build(con: duckdb.DuckDBPyConnection, lake: Path, latest: Mapping[tuple[str
         view = f"{CATALOG}.{_ident(layer)}.{_ident(table)}"
         con.execute(f"create view {view} as select * from {lakelib.delta_scan_sql(path, version)}")
         when = committed.get((layer, table, version))
-        stamp = f", committed {when:%Y-%m-%dT%H:%M:%SZ}" if when else ""
+        stamp = f", committed {when.isoformat(timespec='milliseconds').replace('+00:00', 'Z')}" if when else ""
         con.execute(f"comment on view {view} is {_literal(f'{layer}.{table} as published: Delta v{version}{stamp}')}")
     versions = pa.Table.from_pylist(rows, schema=VERSIONS_SCHEMA)
     pins = pa.table(

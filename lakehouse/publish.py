@@ -265,7 +265,8 @@ class HistoryEntry:
     def line(self, width: int = 0, operation_width: int = OPERATION_WIDTH) -> str:
         """One line; `width` pads the table name and `operation_width` the operation (at least
         `OPERATION_WIDTH`) so several lines' columns align (`history_lines`)."""
-        when = self.timestamp.strftime("%Y-%m-%dT%H:%M:%SZ") if self.timestamp else "?"
+        # to the millisecond, as Delta keeps it: a time copied from here as AS_OF= is that very version's
+        when = self.timestamp.isoformat(timespec="milliseconds").replace("+00:00", "Z") if self.timestamp else "?"
         rows = f"{self.rows:>9,} rows" if self.rows is not None else "        ? rows"
         fp = f"fp {self.fingerprint[:12]}" if self.fingerprint else "fp ?"
         added = f"  +columns {','.join(self.added_columns)}" if self.added_columns else ""

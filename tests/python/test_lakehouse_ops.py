@@ -150,6 +150,21 @@ def test_restore_without_a_table_says_table_is_required(small_lake, capsys):
         assert "no published Delta table" not in err
 
 
+def test_a_time_copied_from_history_is_that_very_version(small_lake, capsys):
+    """`make history` printed commit times to the second (`17:31:25Z` for a commit at 17:31:25.545): copied into
+    `make restore AS_OF=` (or `make train AS_OF=`, `make history AS_OF=`) it named the version before, and the
+    restore of that one exited 0. Delta keeps the time to the millisecond, and so does the history line."""
+    assert publishing.main(["--history", "mart_fleet_health"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    printed = [line.split()[2] for line in lines]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", when) for when in printed), lines
+    path = small_lake / "gold" / "mart_fleet_health"
+    assert [lake.version_as_of(path, when) for when in printed] == [0, 1, 2]
+    assert restore_main(["--table", "mart_fleet_health", "--as-of", printed[1]]) == 0
+    assert capsys.readouterr().out.startswith("gold.mart_fleet_health: restored v1 (the version current at ")
+    assert delta_rows(path) == [("u1",)]
+
+
 def test_restoring_the_current_version_says_so_and_commits_nothing(small_lake, capsys):
     """Delta refuses to restore the latest version ("Version to restore 2 should be less then last available
     version 2"): the table already has that content, so the command says so and exits 0 with no commit."""
