@@ -67,6 +67,26 @@ def erased_units(landing: Path | None) -> set[str]:
     return {row["unit_id"] for row in read_tombstone(landing)}
 
 
+def _among(units: Collection[str]) -> str:
+    return ", ".join("'" + unit.replace("'", "''") + "'" for unit in sorted(units))
+
+
+def erased_units_in(table_path: Path, version: int, erased: Collection[str]) -> list[str]:
+    """Which of the `erased` units version `version` of the feature table holds, sorted (one scan of its
+    unit ids; none without `erased`): a version written before their erasure still does."""
+    if not erased:
+        return []
+    con = lake.connect()
+    try:
+        rows = con.execute(
+            f"select distinct unit_id from {lake.delta_scan_sql(table_path, version)} "
+            f"where unit_id in ({_among(erased)}) order by 1"
+        ).fetchall()
+    finally:
+        con.close()
+    return [unit for (unit,) in rows]
+
+
 def resolve_version(table_path: Path, version: int | None = None) -> int:
     """The Delta version to read: `version`, or the latest one, checked against the table's log.
 
@@ -201,15 +221,11 @@ def read_training_sample(
     """
     resolved = resolve_version(table_path, version)
     scan = lake.delta_scan_sql(table_path, resolved)
+    left_out = erased_units_in(table_path, resolved, erased)
+    if left_out:
+        scan = f"(select * from {scan} where unit_id not in ({_among(left_out)}))"
     con = lake.connect()
     try:
-        left_out = 0
-        if erased:
-            among = ", ".join("'" + unit.replace("'", "''") + "'" for unit in sorted(erased))
-            (left_out,) = con.execute(
-                f"select count(distinct unit_id) from {scan} where unit_id in ({among})"
-            ).fetchone()
-            scan = f"(select * from {scan} where unit_id not in ({among}))"
         columns = [row[0] for row in con.execute(f"select * from {scan} limit 0").description]
         features = feature_columns(columns)
         rows, units, datasets = con.execute(
@@ -251,7 +267,7 @@ def read_training_sample(
         "train_rows": int(counts["rows"].sum()),
         "train_units": len(counts),
         "datasets": datasets,
-        "erased_units_left_out": int(left_out),
+        "erased_units_left_out": len(left_out),
     }
     return TrainingSample(
         table_path=Path(table_path),

@@ -37,7 +37,8 @@ inputs (`prepare_inputs`) -> log the lineage (`log_lineage`) -> search, fit and 
   decision, its reason and both scores are tags of the version and tags / metrics of the parent run, and the
   report prints them.
 * Idempotent: every registered version carries the tag `training_digest` (Delta path + version, seed, the
-  config fields that shape models, and a digest of the training code; see `training_digest`). When the
+  config fields that shape models, a digest of the training code, and the erased units that version holds and
+  the training leaves out; see `training_digest`). When the
   registry already holds a gated candidate of each task with the same digest, nothing is trained or
   registered and no alias moves: the command says so and names the versions. `--force` trains anyway.
 * Same Delta version + same seed -> same metrics and same predictions: rows are ordered by (unit_id, cycle),
@@ -97,6 +98,7 @@ from ml.data import (
     RUL_LABEL,
     TrainingSample,
     erased_units,
+    erased_units_in,
     matrix,
     read_training_sample,
     read_unit_rows,
@@ -259,8 +261,11 @@ def code_version() -> str:
     return digest.hexdigest()[:16]
 
 
-def training_digest(table_path: Path, version: int, seed: int, config: TrainConfig) -> str:
-    """What identifies a training: Delta path + version, seed, the config fields that shape models, code.
+def training_digest(
+    table_path: Path, version: int, seed: int, config: TrainConfig, left_out: Sequence[str] = ()
+) -> str:
+    """What identifies a training: Delta path + version, seed, the config fields that shape models, code, and
+    the erased units of that version it leaves out (`left_out`; none: the digest of a training before them).
 
     Two trainings with the same digest fit the same models on the same rows (training is deterministic), so
     the second registers nothing (see `train`).
@@ -273,6 +278,8 @@ def training_digest(table_path: Path, version: int, seed: int, config: TrainConf
         "config": settings,
         "code": code_version(),
     }
+    if left_out:
+        payload["erased_units_left_out"] = sorted(left_out)
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=repr).encode()).hexdigest()[:32]
 
 
@@ -309,14 +316,15 @@ def train(
     config = config or TrainConfig()
     table_path, mlflow_dir = Path(table_path), Path(mlflow_dir)
     resolved = resolve_training_version(table_path, version, as_of)
-    digest = training_digest(table_path, resolved, seed, config)
+    left_out = erased_units_in(table_path, resolved, erased_units(landing))
+    digest = training_digest(table_path, resolved, seed, config, left_out)
     uri = configure_mlflow(mlflow_dir)
     if not force:
         existing = registered_training(digest)
         if existing is not None:
             return reuse_training(existing, digest, uri, as_of)
     with threadpool_limits(limits=config.threads):
-        return _train(table_path, mlflow_dir, resolved, seed, experiment, config, digest, as_of, erased_units(landing))
+        return _train(table_path, mlflow_dir, resolved, seed, experiment, config, digest, as_of, left_out)
 
 
 def _param_value(text: str) -> Any:
@@ -674,7 +682,7 @@ def _train(
     config: TrainConfig,
     digest: str,
     as_of: str | None,
-    erased: set[str],
+    erased: Sequence[str],
 ) -> TrainResult:
     started = time.perf_counter()
     data = read_training_sample(

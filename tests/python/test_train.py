@@ -777,27 +777,34 @@ def test_a_version_from_before_an_erasure_is_trained_without_the_erased_units(tm
     """`make train VERSION=` of a version written before `make erase` (or the latest version a restore left
     holding an erased unit): the units the erasure tombstone names are left out of the fit, the CV and the
     evaluation, as `make predict` leaves them unscored. Training fitted on them, and listed them in the run's
-    lineage (a new model, and MLflow artifacts, made from an erased unit's data after its erasure)."""
+    lineage (a new model, and MLflow artifacts, made from an erased unit's data after its erasure); a training
+    of that version from before the erasure is not "this training" (its digest differs), so it is not reused."""
     from lakehouse.erase import Unit, add_to_tombstone
 
     table = lake.mart_path(tmp_path / "lake", FEATURE_TABLE)
     write_table(table, make_feature_table(seed=4, train_units=6, test_units=4))
     landing = tmp_path / "landing"
+    monkeypatch.setenv("PDM_LANDING_PATH", str(landing))
+    args = ["--lake", str(tmp_path / "lake"), "--mlflow-dir", str(tmp_path / "mlruns"), "--fast", "--version", "0"]
+    assert main(args) == 0  # before the erasure
     erased = (Unit(DATASET, "train", 2), Unit(DATASET, "test", 1))
     for unit in erased:
         add_to_tombstone(landing, unit, "data subject request", datetime.now(UTC))
-    monkeypatch.setenv("PDM_LANDING_PATH", str(landing))
-    args = ["--lake", str(tmp_path / "lake"), "--mlflow-dir", str(tmp_path / "mlruns"), "--fast", "--version", "0"]
     assert main(args) == 0
-    capsys.readouterr()
+    assert "nothing new" not in capsys.readouterr().out
     client = MlflowClient()
-    (run,) = [
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    runs = [
         r
-        for r in client.search_runs([e.experiment_id for e in client.search_experiments()])
+        for r in client.search_runs(experiments, order_by=["start_time DESC"])
         if "mlflow.parentRunId" not in r.data.tags
     ]
-    params = run.data.params
+    assert len(runs) == 2
+    params = runs[0].data.params
     assert (params["train_units"], params["test_units_evaluated"]) == ("5", "2")
     assert params["erased_units_left_out"] == "2"
-    lineage = json.loads(Path(client.download_artifacts(run.info.run_id, "data/lineage.json")).read_text())
+    lineage = json.loads(Path(client.download_artifacts(runs[0].info.run_id, "data/lineage.json")).read_text())
     assert erased[0].unit_id not in lineage["fit_unit_ids"] and len(lineage["fit_unit_ids"]) == 5
+    # and again: the same training, reused
+    assert main(args) == 0
+    assert "nothing new" in capsys.readouterr().out
