@@ -202,11 +202,25 @@ def tombstone_path(landing: Path) -> Path:
 
 
 def read_tombstone(landing: Path) -> list[dict[str, str]]:
+    """The tombstone's rows (none without the file), read as bronze's `read_csv` reads it: a byte-order mark
+    (an editor's save) is no part of the header. One that names no unit_id column (empty, garbled) raises
+    `EraseError` naming the file: who reads it (the erase, a restore, training, scoring) must not go on as if
+    no unit were erased."""
     path = tombstone_path(landing)
     if not path.exists():
         return []
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise EraseError(f"the erasure tombstone {path} can't be read ({error}): put it back from a backup") from error
+    if "unit_id" not in (reader.fieldnames or []):
+        raise EraseError(
+            f"the erasure tombstone {path} has no unit_id column (its header: {reader.fieldnames or 'none'}): "
+            f"put it back from a backup, or its first line back to {','.join(TOMBSTONE_COLUMNS)}"
+        )
+    return [row for row in rows if row["unit_id"]]
 
 
 def add_to_tombstone(landing: Path, unit: Unit, reason: str, now: datetime) -> datetime:

@@ -165,6 +165,32 @@ def test_a_time_copied_from_history_is_that_very_version(small_lake, capsys):
     assert delta_rows(path) == [("u1",)]
 
 
+def test_a_tombstone_saved_with_a_byte_order_mark_is_honoured_and_a_garbled_one_stops_the_restore(
+    small_lake, tmp_path, capsys
+):
+    """A tombstone an editor saved with a byte-order mark (which bronze's read_csv reads as usual) stopped
+    restore with a KeyError traceback (training too; scoring said the table "does not fit the champion models:
+    'unit_id'; retrain"). It is read as bronze reads it; one with no unit_id column stops, naming the file."""
+    from lakehouse.erase import TOMBSTONE_COLUMNS, read_tombstone, tombstone_path
+
+    tombstone = tombstone_path(tmp_path / "landing")
+    tombstone.parent.mkdir(parents=True)
+    header = ",".join(TOMBSTONE_COLUMNS)
+    tombstone.write_text(f"\ufeff{header}\nu1,FD101,test,1,2026-01-01 00:00:00.000000,ab\n")
+    assert [row["unit_id"] for row in read_tombstone(tmp_path / "landing")] == ["u1"]
+    assert restore_main(["--table", "mart_fleet_health", "--version", "1"]) == 0
+    assert "the 1 rows of 1 erased unit(s) it held (u1) deleted again as v4" in capsys.readouterr().out
+    assert delta_rows(small_lake / "gold" / "mart_fleet_health") == []
+
+    tombstone.write_text("unit;dataset\nu1;FD101\n")
+    assert restore_main(["--table", "mart_fleet_health", "--version", "1"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        err.startswith(f"restore: the erasure tombstone {tombstone} has no unit_id column") and "Traceback" not in err
+    )
+    assert DeltaTable(str(small_lake / "gold" / "mart_fleet_health")).version() == 4
+
+
 def test_restoring_the_current_version_says_so_and_commits_nothing(small_lake, capsys):
     """Delta refuses to restore the latest version ("Version to restore 2 should be less then last available
     version 2"): the table already has that content, so the command says so and exits 0 with no commit."""
