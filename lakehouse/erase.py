@@ -16,6 +16,8 @@
 2. Score files: every `scores_*.parquet` under `<predictions>/unit_risk_scores/` holding the unit is
    rewritten without it (temporary file, then rename; its modification time kept), or removed when it
    held nothing else. The scores are read whole by every build (no checkpoint), so nothing is re-read.
+   They are swept again after the publish (step 6): a scoring run (`ml.predict`, which takes no lock)
+   that read the tombstone before this erasure wrote it may have written a file holding the unit since.
 3. The warehouse, in one transaction (waiting for a running build like dbt does): the unit's bronze
    raw lines are blanked in place (`raw_line` null, `erased_at` set: the rows stay, so the checkpoint,
    the duplicate detection and the reconciliation "landed = kept + quarantined + erased" hold); its
@@ -690,6 +692,9 @@ def erase(
                     raise EraseError(
                         "still held after the build: " + ", ".join(f"{t}: {n} rows" for t, n in sorted(left.items()))
                     )
+                step = "score files, again"
+                for record in records:  # what a scoring run that read the tombstone before it was written wrote
+                    record.score_rows_removed += erase_from_scores(paths.predictions, record.unit)
                 step = "old Delta versions"
                 for record in records:
                     record.models_trained_on_unit = models_trained_on(con, paths.mlflow, record.unit)

@@ -264,6 +264,26 @@ def test_a_restore_from_before_the_erasure_and_a_later_scores_file_bring_nothing
         assert publishing.fingerprint(con, name).digest == commit[publishing.META_FINGERPRINT]
 
 
+def test_a_scores_file_written_during_the_erasure_is_swept_too(erased, monkeypatch):
+    """A scoring run that read the tombstone before the erasure wrote it (`ml.predict` takes no lock) writes its
+    file after the erasure's score-file step: the erasure completed with that file holding the units' scores."""
+    env, _, _ = erased
+    build = erasing.run_build
+
+    def scoring_meanwhile(*args, **kwargs):
+        write_scores(env, [(unit.split, unit.number) for unit in ERASED], datetime(2026, 1, 3))
+        build(*args, **kwargs)
+
+    monkeypatch.setattr(erasing, "run_build", scoring_meanwhile)
+    again = erasing.erase(env.paths, ERASED, "again", dbt_args=["--target", "ci", *SETTLED], dbt_env=env.env)
+    assert [(r.status, r.score_rows_removed) for r in again] == [("complete", 1)] * 2
+    held = [
+        pq.read_table(path)["unit_id"].to_pylist()
+        for path in (env.paths.predictions / "unit_risk_scores").glob("*.parquet")
+    ]
+    assert not {unit.unit_id for unit in ERASED} & {unit for units in held for unit in units}
+
+
 def test_a_file_landed_again_and_a_second_erase_bring_nothing_back_and_equal_a_full_refresh(erased):
     env, _, _ = erased
     path = env.paths.landing / "test_FD101.txt"
