@@ -78,7 +78,7 @@ from lakehouse import lake as lakelib
 from lakehouse import publish as publishing
 from lakehouse.lock import DEFAULT_TIMEOUT_S, lake_lock
 from lakehouse.optimize import optimize_table, registered_versions
-from ml.config import REPO_ROOT, Paths, env_number, first_line
+from ml.config import REPO_ROOT, Paths, env_number, first_line, path_problem
 
 ERASURES_SUBDIR = "erasures"
 TOMBSTONE_FILE = "erased_units.csv"
@@ -718,10 +718,11 @@ def erase(
                 print(f"erase: could not write the audit record: {audit_error}", file=sys.stderr)
         if isinstance(error, EraseRefused):
             raise
-        if isinstance(error, lakelib.LakeError):
+        if isinstance(error, (lakelib.LakeError, OSError)):  # OSError: a landing or predictions folder read-only
             again = " ".join(f"UNIT={r.unit.unit_id}" for r in records)
+            problem = path_problem(error) if isinstance(error, OSError) else error
             raise EraseError(
-                f"erasure of {names} stopped at the step '{step}': {error}\n"
+                f"erasure of {names} stopped at the step '{step}': {problem}\n"
                 f"Run `make erase {again} REASON=...` again to complete it (every step is idempotent)."
             ) from error
         raise

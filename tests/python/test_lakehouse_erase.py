@@ -22,6 +22,7 @@ from lakehouse import erase as erasing
 from lakehouse import lake
 from lakehouse import publish as publishing
 from lakehouse.restore import restore
+from ml.config import Paths, data_environment
 from ml.predict import SCORE_SCHEMA
 from ml.simulate import FleetSpec, format_cmapss_lines, read_cmapss
 from tests.python.conftest import Environment
@@ -205,6 +206,27 @@ def test_an_unknown_unit_is_refused_before_anything_is_written(erased):
     assert (env.paths.landing / "erasures" / "erased_units.csv").read_text() == tombstone
     with pytest.raises(erasing.EraseError, match="is not a unit id"):
         erasing.Unit.parse("FD101-16")
+
+
+def test_a_landing_folder_that_cannot_take_the_tombstone_stops_with_one_line(tmp_path, monkeypatch, capsys):
+    """A landing folder where the tombstone can't be written (mounted read-only from the source system; here
+    `erasures` is a file) stopped `make erase` with a FileExistsError / PermissionError traceback."""
+    paths = Paths.from_env(data_environment(tmp_path))
+    paths.warehouse.parent.mkdir(parents=True)
+    with duckdb.connect(str(paths.warehouse)) as con:
+        con.execute("create schema gold; create table gold.dim_units as select 'FD101-test-001' as unit_id")
+    paths.landing.mkdir(parents=True)
+    (paths.landing / "erasures").write_text("not a folder")
+    for name, value in data_environment(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    assert erasing.main(["--unit", "FD101-test-001", "--reason", "x"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"erase: erasure of FD101-test-001 stopped at the step 'tombstone': can't use {paths.landing / 'erasures'}: "
+        "a file is where a folder goes"
+    )
+    assert "Traceback" not in err
+    assert (paths.landing / "erasures").read_text() == "not a folder"
 
 
 @pytest.mark.parametrize("unit", ["", " , "])
