@@ -88,8 +88,9 @@ publish: install ## publish the gold marts as Delta versions under data/lake/gol
 	$(PY) -m lakehouse.publish
 
 sql: install ## the published marts in the DuckDB CLI, read-only, never blocked by a build (Q="select ...": one query, then exit)
-	@$(PY) -m lakehouse.analysts sql $(if $(Q),--query "$$PDM_SQL_QUERY")
-sql: export PDM_SQL_QUERY = $(Q)
+	@$(PY) -m lakehouse.analysts sql $(if $(value Q),--query "$$PDM_SQL_QUERY")
+# $(value ...): the text as typed, a `$` in it included (`$(Q)` would expand `$x` in a query as a make variable)
+sql: export PDM_SQL_QUERY = $(value Q)
 
 # `make watch EVERY=2`: seconds between looks at the landing folder (lakehouse/watch.py).
 watch: install ## until Ctrl-C/SIGTERM, every EVERY s (10): build, publish, score and publish what landed
@@ -106,7 +107,7 @@ restore: install ## restore a published mart as a new Delta version: TABLE=<mart
 
 erase: install ## erase every trace of a unit, with an audit record: UNIT=<unit_id> REASON="<text>" [PURGE=1: vacuum old versions]
 	$(PY) -m lakehouse.erase --unit '$(UNIT)' --reason "$$PDM_ERASE_REASON" $(if $(call yes,$(PURGE)),--purge)
-erase: export PDM_ERASE_REASON = $(REASON)
+erase: export PDM_ERASE_REASON = $(value REASON)
 
 optimize: install ## compact, vacuum and prune by the retention vars (RETENTION_HOURS=, LINE_RETENTION_DAYS=); keeps versions models were trained on
 	$(PY) -m lakehouse.optimize $(if $(RETENTION_HOURS),--retention-hours $(RETENTION_HOURS)) \

@@ -180,6 +180,27 @@ def test_a_yes_no_make_variable_set_to_0_no_or_false_means_no(target: str, flag:
     assert option not in dry()
 
 
+@pytest.mark.parametrize(
+    ("target", "text", "passed"),
+    [
+        (
+            "erase UNIT=FD101-test-001",
+            "REASON=ticket $123 for $USER, 50% off",
+            "--reason ticket $123 for $USER, 50% off",
+        ),
+        ("sql", "Q=select regexp_matches(unit_id, '-00[1-3]$') from gold.dim_units", "--query select regexp_matches("),
+        ("sql", "Q=$x", "--query $x"),
+    ],
+)
+def test_a_reason_or_query_holding_a_dollar_sign_is_passed_as_typed(target: str, text: str, passed: str) -> None:
+    """`make erase REASON='ticket $123'` recorded 'ticket 23' in the audit table (and the SHA-256 of that in the
+    tombstone): make expanded `$1` as a variable. So did `make sql Q=...` with a `$` in the query."""
+    command = ["make", "--no-print-directory", "-o", "install", *target.split(), text, "PY=echo"]
+    out = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
+    assert passed in out, out
+    assert text.split("=", 1)[1] in out, out
+
+
 TEXT_SUFFIXES = {".py", ".sql", ".yml", ".yaml", ".md", ".in", ".txt", ".toml", ".cfg", ""}
 
 
