@@ -63,7 +63,7 @@ from threadpoolctl import threadpool_limits
 
 from benchmarks.reporting import git_state, log
 from ml.candidates import ModelSpec
-from ml.config import REPO_ROOT, data_environment
+from ml.config import REPO_ROOT, data_environment, seed_list, whole_number_from
 from ml.data import CLASS_LABEL, RUL_LABEL, feature_columns, matrix, sample_units, unit_sample_order
 from ml.decision import RUL_MARGIN_RULES
 from ml.evaluation import (
@@ -366,10 +366,14 @@ def render(summary: list[dict], meta: dict) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.evaluate_real", description=__doc__.split("\n\n")[0])
     parser.add_argument("--train-file", type=Path, default=DEFAULT_TRAIN_FILE)
-    parser.add_argument("--seeds", default="42,43,44", help="comma-separated seeds (folds, truncations, models)")
-    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument(
+        "--seeds", type=seed_list, default=[42, 43, 44], help="comma-separated seeds (folds, truncations, models)"
+    )
+    parser.add_argument("--folds", type=whole_number_from(2), default=5)
     cuts = parser.add_mutually_exclusive_group()
-    cuts.add_argument("--cuts-per-unit", type=int, default=1, help="random truncations per validation unit (1)")
+    cuts.add_argument(
+        "--cuts-per-unit", type=whole_number_from(1), default=1, help="random truncations per validation unit (1)"
+    )
     cuts.add_argument(
         "--every-stop",
         action="store_true",
@@ -414,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (project / "dbt_project.yml").is_file() or not (project / "profiles.yml").is_file():
         print(f"evaluate-real: {project} is not a dbt project with its profiles.yml (--project)", file=sys.stderr)
         return 2
-    seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
+    seeds = args.seeds
     tasks = TASKS if args.task is None else (args.task,)
     config = dataclasses.replace(
         TrainConfig.fast() if args.fast else TrainConfig(), rul_margin_rule=args.rul_margin_rule
@@ -426,6 +430,10 @@ def main(argv: list[str] | None = None) -> int:
         if frame.empty:
             print(f"evaluate-real: {warehouse} holds no train rows of fct_unit_cycle_features", file=sys.stderr)
             return 1
+        units = frame["unit_id"].nunique()
+        if units < args.folds:
+            print(f"evaluate-real: --folds {args.folds}: {args.train_file} holds only {units} units", file=sys.stderr)
+            return 2
         started = time.perf_counter()
         results = with_champions(
             run_cv(frame, config, seeds, args.folds, args.cuts_per_unit, args.every_stop, tasks), config

@@ -44,7 +44,7 @@ from scipy.stats import ks_2samp
 from threadpoolctl import threadpool_limits
 
 from benchmarks.reporting import log
-from ml.config import REPO_ROOT, data_environment
+from ml.config import REPO_ROOT, data_environment, seed_list, whole_number_from
 from ml.evaluation import phm08_score, rmse, truncation_points
 from ml.simulate import FleetSpec, land_fleet, read_cmapss, simulate_fleet
 
@@ -236,10 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m benchmarks.simulator_realism", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--train-file", type=Path, default=DEFAULT_TRAIN_FILE)
-    parser.add_argument("--seed", type=int, default=42, help="the simulated fleet's seed")
-    parser.add_argument("--units", type=int, default=100, help="simulated train units")
+    parser.add_argument("--seed", type=whole_number_from(0), default=42, help="the simulated fleet's seed")
+    parser.add_argument("--units", type=whole_number_from(1), default=100, help="simulated train units")
     parser.add_argument("--acid-test", action="store_true", help="train on the simulated fleet, score real units")
-    parser.add_argument("--seeds", default="42,43,44", help="acid test: model and truncation seeds")
+    parser.add_argument("--seeds", type=seed_list, default=[42, 43, 44], help="acid test: model and truncation seeds")
     parser.add_argument("--fast", action="store_true", help="acid test with TrainConfig.fast()")
     parser.add_argument("--workdir", type=Path, default=None, help="acid test: default a temp folder")
     parser.add_argument("--keep", action="store_true", help="keep the acid test's work folder")
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         "lifetimes": result["lifetimes"],
     }
     if args.acid_test:
-        seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
+        seeds = args.seeds
         fleet = FleetSpec(dataset=SIMULATED_DATASET, train_units=args.units, test_units=args.units, seed=args.seed)
         root = (args.workdir or Path(tempfile.mkdtemp(prefix="pdm-simulator-realism-"))).resolve()
         try:
@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, figures in acid.items():
             print(
                 f"acid test: {name} trained on {args.units} simulated units only, scored on the 100 real FD001 "
-                f"units at a truncation point (seeds {args.seeds}): RMSE {figures['rmse_mean']:.2f} ± "
+                f"units at a truncation point (seeds {','.join(map(str, seeds))}): RMSE {figures['rmse_mean']:.2f} ± "
                 f"{figures['rmse_sd']:.2f}, PHM08 {figures['phm08_mean']:.0f} per 100 units"
             )
     if args.output:

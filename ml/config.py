@@ -1,5 +1,6 @@
-"""Every path the project uses, built from the repository root (never from the caller's cwd), and the
-reading of a numeric setting from the environment (`env_number`).
+"""Every path the project uses, built from the repository root (never from the caller's cwd), the
+reading of a numeric setting from the environment (`env_number`), and of seeds from the command line
+(`seed_number`, `seed_list`).
 
 Environment variables override the defaults so tests and CI can point a run at a
 throw-away folder without touching the user's data:
@@ -16,8 +17,10 @@ throw-away folder without touching the user's data:
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,6 +117,46 @@ def first_line(error: BaseException, fallback: str | None = None) -> str:
     if message:
         return message.splitlines()[0]
     return type(error).__name__ if fallback is None else fallback
+
+
+MAX_SEED = 2**32 - 1  # numpy's and scikit-learn's random_state: 0 to 2**32 - 1
+
+
+def seed_number(text: str) -> int:
+    """`--seed`: a whole number numpy and scikit-learn take as a seed. A negative or too large one failed part-way,
+    with numpy's "expected non-negative integer" or a LogisticRegression 'random_state' error, after a run was
+    started."""
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= seed <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"{seed} is not from 0 to {MAX_SEED}")
+    return seed
+
+
+def seed_list(text: str) -> list[int]:
+    """`--seeds 42,43,44` (the benchmarks): at least one seed, each a `seed_number`. A bad one stopped a run with a
+    traceback after its dbt build; none at all printed a table of nothing (or NaN), exit 0."""
+    seeds = [seed_number(part.strip()) for part in text.split(",") if part.strip()]
+    if not seeds:
+        raise argparse.ArgumentTypeError(f"{text!r} names no seed: give comma-separated whole numbers, e.g. 42,43,44")
+    return seeds
+
+
+def whole_number_from(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least `minimum` (a count of folds, cuts, units)."""
+
+    def parse(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {number}")
+        return number
+
+    return parse
 
 
 def path_problem(error: OSError) -> str:

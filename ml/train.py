@@ -91,7 +91,7 @@ from ml.candidates import (
     predict_rul,
     probability,
 )
-from ml.config import Paths, env_number, path_problem
+from ml.config import Paths, env_number, path_problem, seed_number
 from ml.data import (
     CLASS_LABEL,
     FEATURE_TABLE,
@@ -859,22 +859,6 @@ def browse_command(tracking_uri: str) -> str:
     program = shlex.quote(str(script)) if script.exists() else "mlflow"
     store = shlex.quote(tracking_uri)
     return f"MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false {program} ui --workers 1 --backend-store-uri {store}"
-
-
-MAX_SEED = 2**32 - 1  # numpy's and scikit-learn's random_state: 0 to 2**32 - 1
-
-
-def seed_number(text: str) -> int:
-    """`--seed`: a whole number numpy and scikit-learn take as a seed. A negative or too large one failed part-way,
-    with numpy's "expected non-negative integer" or a LogisticRegression 'random_state' error, after a run was
-    started."""
-    try:
-        seed = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 0 <= seed <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"{seed} is not from 0 to {MAX_SEED}")
-    return seed
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -38,7 +38,36 @@ def test_a_missing_train_file_is_said_and_is_no_error(
     assert "no real FD001 train file" in out and str(tmp_path) in out
 
 
-def test_evaluate_real_builds_and_cross_validates_the_candidates(stand_in: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("module", "option", "value", "said"),
+    [
+        (evaluate_real, "--seeds", "abc", "'abc' is not a whole number"),
+        (evaluate_real, "--seeds", ",", "',' names no seed"),
+        (evaluate_real, "--seeds", "42,-5", "-5 is not from 0 to 4294967295"),
+        (evaluate_real, "--folds", "1", "must be at least 2, not 1"),
+        (evaluate_real, "--cuts-per-unit", "0", "must be at least 1, not 0"),
+        (simulator_realism, "--seeds", "", "'' names no seed"),
+        (simulator_realism, "--seed", "-1", "must be at least 0, not -1"),
+        (simulator_realism, "--units", "0", "must be at least 1, not 0"),
+    ],
+)
+def test_a_bad_number_stops_before_any_build_naming_the_option(
+    module, option: str, value: str, said: str, stand_in: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A seed numpy refuses, one fold, no cut: a traceback after the dbt build; no seed at all: a table of nothing
+    (or of NaN), exit 0. Now argparse's one line, exit 2, before anything is landed or built."""
+    work = tmp_path / "work"
+    acid = ["--acid-test"] if module is simulator_realism else []
+    with pytest.raises(SystemExit) as stopped:
+        module.main(["--train-file", str(stand_in), *acid, "--workdir", str(work), f"{option}={value}"])
+    assert stopped.value.code == 2
+    assert f"argument {option}: {said}" in capsys.readouterr().err
+    assert not work.exists()
+
+
+def test_evaluate_real_builds_and_cross_validates_the_candidates(
+    stand_in: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     output = tmp_path / "evaluation.json"
     argv = ["--train-file", str(stand_in), "--seeds", "1", "--folds", "2", "--fast", "--output", str(output)]
     assert evaluate_real.main([*argv, "--workdir", str(tmp_path / "work")]) == 0
@@ -91,6 +120,10 @@ def test_evaluate_real_builds_and_cross_validates_the_candidates(stand_in: Path,
     assert evaluate_real.main([*argv, "--workdir", str(tmp_path / "work")]) == 0
     assert set(pd.read_parquet(only)["task"]) == {"classification"}
     assert evaluate_real.main([*argv, "--workdir", str(tmp_path / "work"), "--project", str(tmp_path)]) == 2
+
+    # more folds than the file has units: one line, not grouped_folds' traceback
+    assert evaluate_real.main([*argv, "--workdir", str(tmp_path / "work"), "--folds", "7"]) == 2
+    assert f"--folds 7: {stand_in} holds only 6 units" in capsys.readouterr().err
 
 
 def test_realism_of_a_fleet_against_itself_and_another_seed() -> None:
