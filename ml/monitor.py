@@ -179,6 +179,8 @@ class MonitorRun:
     path: Path | None
     written: bool
     reference_vacuumed: str | None = None  # why the trained-on version can't be read: no drift measured
+    reference_units: int = 0  # units in service (split test) then and now
+    current_units: int = 0
 
     @property
     def max_psi(self) -> float:
@@ -291,7 +293,18 @@ def monitor(table_path: Path, mlflow_dir: Path, predictions_dir: Path) -> Monito
     features = [] if reference.empty or current.empty else feature_columns(current.columns)
     compared = [name for name in features if name in set(reference.columns)]
     drift = feature_drift(reference, current, compared, noise_psi(reference, current, compared))
-    run = MonitorRun(drift, reference_version, current_version, classifier, age_versions, age_days, newest, False)
+    run = MonitorRun(
+        drift,
+        reference_version,
+        current_version,
+        classifier,
+        age_versions,
+        age_days,
+        newest,
+        False,
+        reference_units=len(reference),
+        current_units=len(current),
+    )
     if provenance == (classifier, reference_version, current_version) or drift.empty:
         return run
     computed_at = datetime.now(UTC)
@@ -383,6 +396,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         written = f"-> {run.path}"
     elif run.reference_vacuumed is not None:
         written = f"(no file written: {run.reference_vacuumed})"
+    elif run.drift.empty and run.current_units and not run.reference_units:
+        # test units landed after a train-only training (the README's real-FD001 recipe, then test_FD001.txt)
+        written = (
+            f"(no unit was in service at v{run.reference_version}, where the champion was trained, to compare "
+            f"the {run.current_units} in service now with: no file written)"
+        )
+    elif run.drift.empty and run.reference_units and not run.current_units:
+        written = f"(no unit in service at v{run.current_version} to compare: no file written)"
     elif run.drift.empty:
         written = "(no unit in service to compare: no file written)"
     else:

@@ -729,6 +729,16 @@ def test_monitor_on_a_fleet_with_no_unit_in_service_compares_nothing(tmp_path: P
     assert monitor_main([*args, "--predictions-dir", str(tmp_path / "pred")]) == 0
     assert "max PSI 0.000 over 0 features (no unit in service to compare: no file written)" in capsys.readouterr().out
 
+    # then test units land (test_FD001.txt after the train file): they are in service now, but there is still
+    # nothing to compare them with. It said 'no unit in service to compare' while predict ranked them.
+    assert write_table(table, make_feature_table(seed=9, train_units=16, test_units=4)) == 1
+    assert monitor_main([*args, "--predictions-dir", str(tmp_path / "pred")]) == 0
+    assert (
+        "(no unit was in service at v0, where the champion was trained, to compare the 4 in service now with: "
+        "no file written)" in capsys.readouterr().out
+    )
+    assert not (tmp_path / "pred").exists()
+
 
 def test_the_summary_of_a_champion_gated_without_held_out_units_shows_no_nan_rmse(tmp_path: Path):
     """A train-only fleet (the README's real-FD001 recipe, or every unit run to failure): the candidate is gated
