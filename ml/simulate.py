@@ -834,11 +834,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class NotSimulatedError(Exception):
+    """The dataset's files in the landing folder were not landed by the simulator (NASA's real files, say)."""
+
+
 def land_fleet(spec: FleetSpec, landing: Path) -> str:
-    """Simulate, write the three files and register the units; returns a one-line report."""
+    """Simulate, write the three files and register the units; returns a one-line report.
+
+    A dataset the simulator landed before is landed again (its files replaced, its registry rows too). Files of
+    the dataset with no registry row of it were not the simulator's (NASA's real ``train_FD001.txt`` landed as the
+    README says, another system's delivery): they are never written over (`NotSimulatedError`)."""
+    registry_file = registry_path(landing)
+    landed = [
+        path
+        for path in (
+            *(cmapss_file(landing, split, spec.dataset) for split in ("train", "test")),
+            landing / f"RUL_{spec.dataset}.txt",
+        )
+        if path.exists()
+    ]
+    if landed and not (read_registry(registry_file)["dataset"] == spec.dataset).any():
+        raise NotSimulatedError(
+            f"{', '.join(path.name for path in landed)} already in {landing}, not landed by the simulator (the "
+            f"registry extract lists no unit of {spec.dataset}): not replacing them; choose another --dataset"
+        )
     fleet = simulate_fleet(spec)
     files = write_fleet(fleet, landing)
-    registry_file = registry_path(landing)
     fresh = build_registry(spec.dataset, spec.train_units, spec.test_units, load_model_codes(), spec.seed)
     write_registry(merge_registry(read_registry(registry_file), fresh), registry_file)
     return (
@@ -857,7 +878,11 @@ def _run_fleet(args: argparse.Namespace) -> int:
         fault_modes=args.fault_modes,
         seed=args.seed,
     )
-    print(land_fleet(spec, args.landing))
+    try:
+        print(land_fleet(spec, args.landing))
+    except NotSimulatedError as error:
+        print(f"fleet: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -360,6 +360,23 @@ def test_another_dataset_keeps_the_first_ones_rows(landing_copy: Path) -> None:
     assert (read_registry(registry_path(landing_copy))["dataset"] == "FD102").sum() == 6
 
 
+@pytest.mark.parametrize("name", ["train_FD001.txt", "RUL_FD001.txt"])
+def test_files_the_simulator_did_not_land_are_never_written_over(
+    landing_copy: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """NASA's real file landed as the README says, then `fleet --dataset FD001` ("an FD001-style fleet") replaced
+    it with simulated data, exit 0: the next build took it for a corrected delivery and the real units were gone."""
+    real = b"1 1 -0.0007 -0.0004 100.0 518.67 641.82 1589.70 1400.60 14.62 21.61 554.36 2388.06 9046.19 1.30 47.47 "
+    (landing_copy / name).write_bytes(real + b"521.66 2388.02 8138.62 8.4195 0.03 392 2388 100.00 39.06 23.4190  \n")
+    before = {path.name: path.read_bytes() for path in landing_copy.rglob("*") if path.is_file()}
+    assert main(fleet_args(landing_copy, "FD001", train_units=2, test_units=2)) == 1
+    assert f"fleet: {name} already in {landing_copy}, not landed by the simulator" in capsys.readouterr().err
+    assert {path.name: path.read_bytes() for path in landing_copy.rglob("*") if path.is_file()} == before
+    # a dataset the simulator landed is landed again, as before
+    assert main(fleet_args(landing_copy, "FD101", seed=7, train_units=2, test_units=2)) == 0
+    assert (landing_copy / "train_FD101.txt").read_bytes() != before["train_FD101.txt"]
+
+
 def test_default_landing_follows_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PDM_LANDING_PATH", str(tmp_path))
     assert main(["fleet", "--dataset", "FD109", "--train-units", "2", "--test-units", "2"]) == 0
