@@ -124,11 +124,19 @@ def parse_size(text: str) -> int:
     number = text[:-1] if scale > 1 else text
     try:
         value = int(float(number) * scale)
-    except ValueError:
+    except (ValueError, OverflowError):  # 'abc'; 'inf' (no whole number)
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (use e.g. 200k, 2M)") from None
     if value < 2_000:
         raise argparse.ArgumentTypeError(f"size {text!r}: at least 2k readings")
     return value
+
+
+def parse_sizes(text: str) -> list[int]:
+    """'200k,2M' -> [200_000, 2_000_000]; at least one size (none ran nothing and stopped on an IndexError)."""
+    sizes = [parse_size(size) for size in text.split(",") if size.strip()]
+    if not sizes:
+        raise argparse.ArgumentTypeError(f"{text!r} names no size (use e.g. 200k,2M)")
+    return sizes
 
 
 def size_label(readings: int) -> str:
@@ -635,7 +643,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.scale", description=__doc__.split("\n")[0])
     parser.add_argument(
         "--sizes",
-        type=lambda text: [parse_size(s) for s in text.split(",") if s.strip()],
+        type=parse_sizes,
         default=[200_000, 2_000_000],
         help="comma-separated fleet sizes in readings, smallest first (default: 200k,2M)",
     )

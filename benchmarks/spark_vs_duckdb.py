@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.reporting import git_state, line_count, log, noisy_machine_warning
-from benchmarks.scale import fleet_plan, machine, parse_size, size_label
+from benchmarks.scale import fleet_plan, machine, parse_sizes, size_label
 from ml.config import REPO_ROOT
 from ml.simulate import land_fleet
 
@@ -169,13 +169,15 @@ def report(rows: list[dict]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.spark_vs_duckdb", description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", default="200k", help="fleet sizes in readings, comma-separated (default 200k)")
+    parser.add_argument(
+        "--sizes", type=parse_sizes, default=[200_000], help="fleet sizes in readings, comma-separated (default 200k)"
+    )
     parser.add_argument("--workdir", type=Path, help="where to build (default: a temp folder, removed afterwards)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="the JSON result (default: %(default)s)")
     args = parser.parse_args(argv)
     become_subreaper()
     memory = os.environ.get("PDM_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY)
-    sizes = [parse_size(size) for size in args.sizes.split(",")]
+    sizes = args.sizes
     result = {
         "benchmark": "spark_vs_duckdb",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pytest
 
-from benchmarks import lake_file_size, lake_writes
+from benchmarks import lake_file_size, lake_writes, scale, spark_vs_duckdb
 from benchmarks.scale import LATER_CYCLE_UNITS, LATER_CYCLES, Workspace
 from lakehouse import lake
 from lakehouse import publish as publishing
@@ -111,3 +112,19 @@ def test_the_file_size_benchmark_runs_the_publish_writer_at_each_size(tmp_path: 
         assert len(row["rewrites"]) == 2 and all(r["added"] >= 1 and r["removed"] >= 1 for r in row["rewrites"])
         assert set(row["reads"]) == {"scan two columns", "one unit", "50 units", "latest cycle per unit"}
     assert lake_file_size.spread_units([f"u{i}" for i in range(10)], 3, shift=1) == ("u1", "u4", "u7")
+
+
+@pytest.mark.parametrize("module", [scale, spark_vs_duckdb])
+@pytest.mark.parametrize(
+    ("sizes", "said"), [("", "'' names no size"), (",", "',' names no size"), ("inf", "not a size")]
+)
+def test_no_size_or_an_infinite_one_stops_naming_the_option(
+    module, sizes: str, said: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--sizes ''` ran nothing and stopped on an IndexError (scale) or a raw ArgumentTypeError (spark_vs_duckdb);
+    `--sizes inf` on an OverflowError."""
+    with pytest.raises(SystemExit) as stopped:
+        module.main([f"--sizes={sizes}", "--workdir", str(tmp_path / "work"), "--output", str(tmp_path / "out.json")])
+    assert stopped.value.code == 2
+    assert f"argument --sizes: {said}" in capsys.readouterr().err
+    assert not (tmp_path / "work").exists() and not (tmp_path / "out.json").exists()
