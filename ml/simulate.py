@@ -942,6 +942,10 @@ def main(argv: list[str] | None = None) -> int:
     run = {"fleet": _run_fleet, "sample-fleet": _run_sample_fleet}.get(args.command, _run_registry_update)
     try:
         return run(args)
+    except MemoryError:  # --train-units 1000000000: the fleet is simulated in memory before a file is written
+        units = f"{args.train_units:,} train and {args.test_units:,} test units" if args.command == "fleet" else "it"
+        print(f"{args.command}: not enough memory to simulate {units}; nothing was landed", file=sys.stderr)
+        return 1
     except OSError as error:  # the landing folder is a file, read-only, on a full disk...
         where = f"{error.filename}: " if error.filename else ""
         print(

@@ -178,6 +178,17 @@ def test_bad_arguments_are_refused(tmp_path: Path, option: list[str]) -> None:
     assert not any(tmp_path.iterdir())
 
 
+def test_a_fleet_too_large_for_memory_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """numpy's _ArrayMemoryError traceback, from drawing the lifetimes."""
+    assert main(fleet_args(tmp_path, train_units=10**13)) == 1
+    said = capsys.readouterr().err
+    assert (
+        said
+        == f"fleet: not enough memory to simulate {10**13:,} train and {TEST_UNITS:,} test units; nothing was landed\n"
+    )
+    assert not any(tmp_path.iterdir())
+
+
 def test_rul_file_has_one_positive_integer_per_test_unit(landing: Path) -> None:
     lines = (landing / "RUL_FD101.txt").read_text().splitlines(keepends=True)
     assert len(lines) == TEST_UNITS
