@@ -921,6 +921,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if value not in allowed:  # argparse checks an option's choices, never a default read from the environment
             print(f"{variable}={value!r} is not one of {', '.join(allowed)}", file=sys.stderr)
             return 2
+    for option, cost in (  # from the environment, env_number has checked it already
+        ("--missed-failure-cost", args.missed_failure_cost),
+        ("--unneeded-maintenance-cost", args.unneeded_maintenance_cost),
+    ):
+        if not (math.isfinite(cost) and cost >= 0):
+            print(f"{option} must be a finite number of 0 or more, not {cost:g}", file=sys.stderr)
+            return 2
     if not 0 <= args.champion_margin < 1:
         named = (
             "--champion-margin"

@@ -194,6 +194,13 @@ TRAIN_SETTINGS = [
     ({"PDM_RUL_MARGIN_RULE": "phm08"}, [], "PDM_RUL_MARGIN_RULE='phm08' is not one of min_phm08, none"),
     ({"PDM_CHAMPION_MARGIN": "1"}, [], "PDM_CHAMPION_MARGIN must be a fraction in [0, 1), not 1"),
     ({}, ["--champion-margin", "5"], "--champion-margin must be a fraction in [0, 1), not 5"),
+    # "the cost of a unneeded maintenance must be ...": named by neither its option nor make's variable
+    ({}, ["--missed-failure-cost", "-1"], "--missed-failure-cost must be a finite number of 0 or more, not -1"),
+    (
+        {},
+        ["--unneeded-maintenance-cost=inf"],
+        "--unneeded-maintenance-cost must be a finite number of 0 or more, not inf",
+    ),
 ]
 
 
