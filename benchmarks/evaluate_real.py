@@ -336,8 +336,8 @@ def render(summary: list[dict], meta: dict) -> str:
             else f"{meta['cuts_per_unit']} truncation(s) per unit per seed; "
         )
         + f"{meta['features']} features; RUL capped at 125",
-        "mean ± sd over seeds (each seed pools its 100 units); in brackets the range over single folds "
-        "(~20 units each, PHM08 scaled to 100 units)",
+        f"mean ± sd over seeds (each seed pools its {meta['units']} units); in brackets the range over single folds "
+        f"(~{meta['units'] / meta['folds']:.0f} units each, PHM08 scaled to 100 units)",
         "",
         "| task | model | RMSE | PHM08 (per 100 units) | F1 (fails within 30) | ROC AUC | fit s/fold |",
         "|---|---|---|---|---|---|---|",

@@ -88,7 +88,10 @@ def test_evaluate_real_builds_and_cross_validates_the_candidates(
             assert math.isnan(f1) or 0 <= f1 <= 1
             assert 0.5 <= row["roc_auc"]["mean"] <= 1 or math.isnan(row["roc_auc"]["mean"])
     assert sum(rows[("regression", "champion")]["picked"].values()) == 2
-    assert "real FD001, truncated-CV" in (tmp_path / "work" / "report.txt").read_text()
+    report = (tmp_path / "work" / "report.txt").read_text()
+    assert "real FD001, truncated-CV" in report
+    # the file's units and the folds' size, not NASA's 100 units in 5 folds whatever the file and --folds
+    assert "(each seed pools its 6 units); in brackets the range over single folds (~3 units each" in report
 
     assert result["meta"]["project"]["path"] == str(REPO_ROOT.resolve())
     assert result["meta"]["project"]["commit"] == result["meta"]["git"]["commit"]
