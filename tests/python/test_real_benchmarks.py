@@ -129,6 +129,21 @@ def test_evaluate_real_builds_and_cross_validates_the_candidates(
     assert f"--folds 7: {stand_in} holds only 6 units" in capsys.readouterr().err
 
 
+def test_the_acid_test_counts_the_files_units_and_scales_phm08_to_100(
+    stand_in: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It said 'scored on the 100 real FD001 units', 'PHM08 ... per 100 units' of a sum over the file's units."""
+    output = tmp_path / "realism.json"
+    argv = ["--train-file", str(stand_in), "--acid-test", "--fast", "--seeds", "1", "--units", "4"]
+    assert simulator_realism.main([*argv, "--workdir", str(tmp_path / "work"), "--output", str(output)]) == 0
+    out = capsys.readouterr().out
+    assert "ridge trained on 4 simulated units only, scored on the 6 real FD001 units" in out
+    acid = json.loads(output.read_text())["acid_test"]
+    frame = pd.read_csv(stand_in, sep=r"\s+", header=None)
+    assert acid["ridge"]["real_units"] == frame[0].nunique() == 6
+    assert acid["ridge"]["phm08_mean"] > 0
+
+
 def test_realism_of_a_fleet_against_itself_and_another_seed() -> None:
     fleet = simulate_fleet(FleetSpec(train_units=40, test_units=1, seed=3)).train
     same = simulator_realism.compare(fleet, fleet)
