@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ml.config import seed_number
 from ml.evaluation import phm08_penalties
 
 KEYS = ["seed", "unit_id", "cycle", "repeat"]  # repeat: a row drawn twice (random cuts are drawn with replacement)
@@ -226,10 +228,14 @@ def parse_goals(values: list[str]) -> dict[str, float]:
     goals = {}
     for value in values:
         name, _, number = value.partition("=")
-        if name not in LOWER_IS_BETTER or not number:
+        try:
+            goal = float(number)
+        except ValueError:  # f1=abc: a traceback; rmse=nan: 'RMSE < nan', met by no draw
+            goal = math.nan
+        if name not in LOWER_IS_BETTER or not math.isfinite(goal):
             known = sorted(LOWER_IS_BETTER)
             raise ComparisonError(f"--goal {value!r}: expected METRIC=NUMBER with METRIC one of {known}")
-        goals[name] = float(number)
+        goals[name] = goal
     return goals
 
 
@@ -287,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--test-sets", type=int, default=20000, help="100-unit test sets drawn per seed")
     parser.add_argument("--resamples", type=int, default=2000, help="unit resamples for the intervals")
-    parser.add_argument("--seed", type=int, default=0, help="of the resamples and the draws")
+    parser.add_argument("--seed", type=seed_number, default=0, help="of the resamples and the draws")
     parser.add_argument("--output", type=Path, default=None, help="also write the figures as JSON")
     return parser
 

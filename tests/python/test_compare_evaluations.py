@@ -128,6 +128,12 @@ def test_files_that_do_not_pair_stop_with_a_message(tmp_path: Path, capsys: pyte
     assert code == 2 and "share no task" in err
     code, _, err = run([str(baseline), str(baseline), "--goal", "auc=0.9"], capsys)
     assert code == 2 and "--goal 'auc=0.9'" in err
+    for goal in ("f1=abc", "rmse=nan", "phm08=inf"):  # a traceback; 'RMSE < nan', met by no draw
+        code, out, err = run([str(baseline), str(baseline), "--goal", goal], capsys)
+        assert code == 2 and f"--goal '{goal}': expected METRIC=NUMBER" in err and not out
+    with pytest.raises(SystemExit) as stopped:  # numpy's 'expected non-negative integer', after loading
+        compare_evaluations.main([str(baseline), str(baseline), "--seed", "-1"])
+    assert stopped.value.code == 2 and "argument --seed: -1 is not from 0 to" in capsys.readouterr().err
     not_parquet = tmp_path / "notes.parquet"
     not_parquet.write_text("not a parquet file")
     code, _, err = run([str(not_parquet), str(baseline)], capsys)
