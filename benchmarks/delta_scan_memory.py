@@ -187,7 +187,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.scans < 1 or args.repeats < 1:
         print("delta-scan-memory: --scans and --repeats must be at least 1", file=sys.stderr)
         return 2
-    counts = [int(value) for value in args.files.split(",") if value.strip()]
+    try:
+        counts = [int(value) for value in args.files.split(",") if value.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:  # '': an empty table, exit 0; 0: a deltalake traceback
+        print(
+            f"delta-scan-memory: --files {args.files!r}: give file counts of 1 or more, e.g. 1,50,400", file=sys.stderr
+        )
+        return 2
     results = []
     with tempfile.TemporaryDirectory(prefix="pdm-delta-scan-memory-") as folder:
         for files in counts:

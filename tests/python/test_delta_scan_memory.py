@@ -31,3 +31,6 @@ def test_each_table_and_reader_is_measured_in_a_child(tmp_path: Path, capsys: py
 def test_bad_counts_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert delta_scan_memory.main(["--scans", "0"]) == 2
     assert "--scans and --repeats must be at least 1" in capsys.readouterr().err
+    for files in ("", "0", "1,x"):  # '': a table of nothing, exit 0; 0: deltalake's TableNotFoundError
+        assert delta_scan_memory.main(["--files", files]) == 2
+        assert f"--files {files!r}: give file counts of 1 or more" in capsys.readouterr().err
