@@ -887,10 +887,12 @@ def _run_fleet(args: argparse.Namespace) -> int:
 
 
 def landed_files(landing: Path) -> list[Path]:
-    """The files at the top of the landing folder (where C-MAPSS files go; the registry is below)."""
+    """The files at the top of the landing folder (where C-MAPSS files go; the registry is below). A hidden file
+    (a `.gitkeep` keeping the folder in git, Finder's `.DS_Store`) is no delivery: a folder holding only such files
+    is empty, and `make run` lands the sample fleet there."""
     if not landing.is_dir():
         return []
-    return sorted(p for p in landing.iterdir() if p.is_file())
+    return sorted(p for p in landing.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
 def _run_sample_fleet(args: argparse.Namespace) -> int:

@@ -494,3 +494,19 @@ def test_a_landing_folder_that_is_a_file_is_named_not_a_traceback(
         assert main(args) == 1
         error = capsys.readouterr().err
         assert f"the landing folder {landing} can't be used ({landing}" in error and "Traceback" not in error
+
+
+def test_a_landing_folder_holding_only_hidden_files_gets_the_sample_fleet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A `.gitkeep` (the folder kept in git) or Finder's `.DS_Store` made `make run` say 'holds 1 files: not
+    simulating', then build nothing to train on."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (landing / ".gitkeep").write_bytes(b"")
+    (landing / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    assert main(["sample-fleet", "--landing", str(landing)]) == 0
+    assert "not simulating" not in capsys.readouterr().out
+    assert (landing / "train_FD101.txt").is_file() and (landing / "train_FD104.txt").is_file()
+    assert main(["sample-fleet", "--landing", str(landing)]) == 0
+    assert f"landing folder {landing} holds 6 files: not simulating" in capsys.readouterr().out
