@@ -928,6 +928,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not (math.isfinite(cost) and cost >= 0):
             print(f"{option} must be a finite number of 0 or more, not {cost:g}", file=sys.stderr)
             return 2
+    if args.missed_failure_cost == 0 and args.unneeded_maintenance_cost == 0:
+        # no decision would cost anything: the min-cost threshold alerted on every unit, and the champion gate's
+        # "expected cost lower by champion_margin" (0 vs 0) never let a classifier candidate through again
+        print(
+            "the cost of a missed failure and of an unneeded maintenance (--missed-failure-cost, "
+            "--unneeded-maintenance-cost; PDM_MISSED_FAILURE_COST, PDM_UNNEEDED_MAINTENANCE_COST) are both 0: "
+            "give one above 0 (only their ratio matters)",
+            file=sys.stderr,
+        )
+        return 2
     if not 0 <= args.champion_margin < 1:
         named = (
             "--champion-margin"

@@ -201,6 +201,14 @@ TRAIN_SETTINGS = [
         ["--unneeded-maintenance-cost=inf"],
         "--unneeded-maintenance-cost must be a finite number of 0 or more, not inf",
     ),
+    # min_cost then alerted on every unit, and the gate's cost (0 vs 0) never let a classifier candidate through
+    (
+        {"PDM_MISSED_FAILURE_COST": "0"},
+        ["--unneeded-maintenance-cost", "0"],
+        "the cost of a missed failure and of an unneeded maintenance (--missed-failure-cost, "
+        "--unneeded-maintenance-cost; PDM_MISSED_FAILURE_COST, PDM_UNNEEDED_MAINTENANCE_COST) are both 0: "
+        "give one above 0 (only their ratio matters)",
+    ),
 ]
 
 
