@@ -895,11 +895,36 @@ def landed_files(landing: Path) -> list[Path]:
     return sorted(p for p in landing.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
+def folders_with_files(landing: Path) -> list[Path]:
+    """The landing folder's subfolders holding a file (the registry's own folder and hidden ones aside): the build
+    reads only the files directly in the landing folder, and skips a folder with a warning."""
+    if not landing.is_dir():
+        return []
+    return sorted(
+        folder
+        for folder in landing.iterdir()
+        if folder.is_dir()
+        and not folder.name.startswith(".")
+        and folder.name != registry_path(landing).parent.name
+        and any(path.is_file() for path in folder.rglob("*"))
+    )
+
+
 def _run_sample_fleet(args: argparse.Namespace) -> int:
     existing = landed_files(args.landing)
     if existing:
         print(f"landing folder {args.landing} holds {len(existing)} files: not simulating")
         return 0
+    folders = folders_with_files(args.landing)
+    if folders:  # NASA's archive unzipped with its folder (landing/CMAPSSData/train_FD001.txt): not an empty folder
+        print(
+            f"sample-fleet: the landing folder {args.landing} holds no file, but its folder "
+            f"{', '.join(folder.name + '/' for folder in folders)} does: the build reads only the files directly in "
+            "the landing folder (a folder is skipped), so move them up into it. Not simulating a sample fleet beside "
+            "them",
+            file=sys.stderr,
+        )
+        return 1
     for spec in SAMPLE_FLEET:
         print(land_fleet(spec, args.landing))
     if args.dirty:

@@ -510,3 +510,23 @@ def test_a_landing_folder_holding_only_hidden_files_gets_the_sample_fleet(
     assert (landing / "train_FD101.txt").is_file() and (landing / "train_FD104.txt").is_file()
     assert main(["sample-fleet", "--landing", str(landing)]) == 0
     assert f"landing folder {landing} holds 6 files: not simulating" in capsys.readouterr().out
+
+
+def test_nasas_archive_unzipped_into_a_subfolder_gets_no_sample_fleet_beside_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`unzip CMAPSSData.zip -d data/landing` keeps the archive's folder: `make run` landed the simulated sample
+    fleet beside it and trained on that, while the build skipped the folder with a warning."""
+    landing = tmp_path / "landing"
+    (landing / "CMAPSSData").mkdir(parents=True)
+    (landing / "CMAPSSData" / "train_FD001.txt").write_text("1 1 0.0 0.0 100.0\n")
+    (landing / "empty").mkdir()
+    assert main(["sample-fleet", "--landing", str(landing)]) == 1
+    err = capsys.readouterr().err
+    assert f"the landing folder {landing} holds no file, but its folder CMAPSSData/ does" in err
+    assert "move them up into it" in err
+    assert sorted(path.name for path in landing.iterdir()) == ["CMAPSSData", "empty"]
+    # an empty folder, or only the registry's, is still an empty landing folder
+    (landing / "CMAPSSData" / "train_FD001.txt").unlink()
+    assert main(["sample-fleet", "--landing", str(landing)]) == 0
+    assert (landing / "train_FD101.txt").is_file()
