@@ -61,7 +61,7 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
-from benchmarks.reporting import git_state, log
+from benchmarks.reporting import git_state, log, unwritable_output
 from ml.candidates import ModelSpec
 from ml.config import REPO_ROOT, data_environment, seed_list, whole_number_from
 from ml.data import CLASS_LABEL, RUL_LABEL, feature_columns, matrix, sample_units, unit_sample_order
@@ -418,6 +418,10 @@ def main(argv: list[str] | None = None) -> int:
     if not (project / "dbt_project.yml").is_file() or not (project / "profiles.yml").is_file():
         print(f"evaluate-real: {project} is not a dbt project with its profiles.yml (--project)", file=sys.stderr)
         return 2
+    for option, path in (("--output", args.output), ("--predictions", args.predictions)):
+        if problem := unwritable_output(option, path):
+            print(f"evaluate-real: {problem}", file=sys.stderr)
+            return 2
     seeds = args.seeds
     tasks = TASKS if args.task is None else (args.task,)
     config = dataclasses.replace(

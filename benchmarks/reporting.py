@@ -3,6 +3,7 @@ the warning that a run's timings are noisy."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -51,3 +52,19 @@ def noisy_machine_warning(busiest_load_average: float, cpus: int | None) -> list
         f"WARNING: the 1-minute load average reached {busiest_load_average:.1f} on {cpus} CPUs during the runs: "
         "other work competed for the machine, so the timings are noisy"
     ]
+
+
+def unwritable_output(option: str, path: Path | None) -> str | None:
+    """Why `path` (an option's output file) can't be written, checked before a run of minutes, or None. A folder
+    there, or a parent that can't be created, ended the run on a traceback once its figures were computed."""
+    if path is None:
+        return None
+    if path.is_dir():
+        return f"{option} {path} is a folder: give a file name"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        return f"{option} {path}: its folder can't be created ({error.strerror or error})"
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return f"{option} {path}: can't be written (permission denied)"
+    return None

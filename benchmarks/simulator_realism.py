@@ -43,7 +43,7 @@ import pandas as pd
 from scipy.stats import ks_2samp
 from threadpoolctl import threadpool_limits
 
-from benchmarks.reporting import log
+from benchmarks.reporting import log, unwritable_output
 from ml.config import REPO_ROOT, data_environment, seed_list, whole_number_from
 from ml.evaluation import phm08_score, rmse, truncation_points
 from ml.simulate import FleetSpec, land_fleet, read_cmapss, simulate_fleet
@@ -258,6 +258,9 @@ def main(argv: list[str] | None = None) -> int:
             "(NASA's C-MAPSS train_FD001.txt; the project never needs it)"
         )
         return 0
+    if problem := unwritable_output("--output", args.output):
+        print(f"simulator-realism: {problem}", file=sys.stderr)
+        return 2
     spec = FleetSpec(dataset=SIMULATED_DATASET, train_units=args.units, test_units=1, seed=args.seed)
     result = compare(read_cmapss(args.train_file), simulate_fleet(spec).train)
     print(render(result, spec))

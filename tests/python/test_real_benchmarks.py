@@ -65,6 +65,23 @@ def test_a_bad_number_stops_before_any_build_naming_the_option(
     assert not work.exists()
 
 
+@pytest.mark.parametrize(
+    ("module", "option"),
+    [(evaluate_real, "--predictions"), (evaluate_real, "--output"), (simulator_realism, "--output")],
+)
+def test_an_output_that_is_a_folder_stops_before_the_run(
+    module, option: str, stand_in: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make evaluate-real EVERY_STOP=1 PREDICTIONS=<a folder>` ran its 9 minutes of CV, then ended on pyarrow's
+    IsADirectoryError traceback with nothing written."""
+    work = tmp_path / "work"
+    acid = ["--acid-test"] if module is simulator_realism else []
+    argv = ["--train-file", str(stand_in), *acid, "--fast", "--workdir", str(work), option, str(tmp_path)]
+    assert module.main(argv) == 2
+    assert f"{option} {tmp_path} is a folder: give a file name" in capsys.readouterr().err
+    assert not work.exists()
+
+
 def test_evaluate_real_builds_and_cross_validates_the_candidates(
     stand_in: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
