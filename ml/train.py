@@ -807,7 +807,8 @@ def report(result: TrainResult) -> str:
 
     lines += [
         "",
-        f"classification {CLASS_LABEL}, test = {result.test_units_evaluated} units at their last observed cycle",
+        f"classification {CLASS_LABEL}, test = {result.test_units_evaluated} units with known RUL at their last "
+        "observed cycle",
         f"  {'model':<16}{'cv AUC':>8}{'test AUC':>10}{'thresh':>8}{'rule':>9}{'prec':>7}{'recall':>8}{'F1':>7}"
         f"{'oof cost':>10}",
     ]

@@ -40,7 +40,7 @@ from ml.monitor import (
 from ml.monitor import main as monitor_main
 from ml.registry import CHAMPION_ALIAS, THRESHOLD_TAG, champion_summary, configure_mlflow
 from ml.summary import render_champions
-from ml.train import TrainConfig, main, train, training_digest
+from ml.train import TrainConfig, main, report, train, training_digest
 
 # A subset of the real sensors (the code selects features by name, so the count does not matter), each with
 # the direction it drifts in as the unit degrades.
@@ -748,6 +748,8 @@ def test_the_summary_of_a_champion_gated_without_held_out_units_shows_no_nan_rms
     result = train(table, tmp_path / "mlruns", seed=42, config=dataclasses.replace(TrainConfig.fast(), plots=False))
     assert result.test_units_evaluated == 0
     lines = champion_summary(tmp_path / "mlruns")
+    # test units landed with no RUL file yet: it said "test = 0 units at their last observed cycle" beside them
+    assert "test = 0 units with known RUL at their last observed cycle" in report(result)
     regressor = next(line for line in lines if line.startswith(f"{REGRESSOR_NAME} v"))
     assert "nan" not in regressor
     assert regressor.endswith("no held-out RMSE (no test unit with known truth in Delta v0)")
