@@ -300,7 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     new_files_needed = 2 * len(MEASUREMENTS) * args.repeats
-    if args.history < 1 or args.repeats < 1 or 10 * args.history + new_files_needed > DATASET_NAMES:
+    if args.repeats < 1:  # the message below said 'need 1 <= history', of a history of 10
+        raise SystemExit(f"need --repeats >= 1, not {args.repeats}")
+    if args.history < 1 or 10 * args.history + new_files_needed > DATASET_NAMES:
         raise SystemExit(f"need 1 <= history and 10 * history + {new_files_needed} <= {DATASET_NAMES} dataset names")
     temporary = args.workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="pdm-ingestion-scaling-")) if temporary else args.workdir.resolve()

@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from benchmarks import lake_file_size, lake_writes, scale, spark_vs_duckdb
+from benchmarks import ingestion_scaling, lake_file_size, lake_writes, scale, spark_vs_duckdb
 from benchmarks.scale import LATER_CYCLE_UNITS, LATER_CYCLES, Workspace
 from lakehouse import lake
 from lakehouse import publish as publishing
@@ -128,3 +128,10 @@ def test_no_size_or_an_infinite_one_stops_naming_the_option(
     assert stopped.value.code == 2
     assert f"argument --sizes: {said}" in capsys.readouterr().err
     assert not (tmp_path / "work").exists() and not (tmp_path / "out.json").exists()
+
+
+def test_ingestion_scaling_with_no_repeat_says_so(tmp_path: Path) -> None:
+    """--repeats 0 said 'need 1 <= history and 10 * history + 0 <= 1000 dataset names' of a history of 10."""
+    with pytest.raises(SystemExit, match=r"^need --repeats >= 1, not 0$"):
+        ingestion_scaling.main(["--repeats", "0", "--workdir", str(tmp_path / "work")])
+    assert not (tmp_path / "work").exists()
