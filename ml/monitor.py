@@ -230,17 +230,19 @@ def newest_provenance(folder: Path) -> tuple[Path | None, tuple | None]:
     return None, None
 
 
-def stored_drift(path: Path) -> pd.DataFrame | None:
-    """The drift a monitoring file holds, ordered as `feature_drift` orders it; None when it can't be read or
-    predates the noise level (`noise_psi`), so the caller computes it afresh."""
+def stored_drift(path: Path) -> tuple[pd.DataFrame, int, int] | None:
+    """The drift a monitoring file holds, ordered as `feature_drift` orders it, and the units in service it
+    compared (then, now); None when it can't be read or predates the noise level (`noise_psi`), so the caller
+    computes it afresh."""
     try:
         table = pq.read_table(path)
     except (OSError, pa.ArrowException):
         return None
-    if "noise_psi" not in table.column_names:
+    if "noise_psi" not in table.column_names or not table.num_rows:
         return None
     frame = table.select(["feature", "psi", "noise_psi"]).to_pandas()
-    return frame.sort_values(["psi", "feature"], ascending=[False, True], na_position="last").reset_index(drop=True)
+    drift = frame.sort_values(["psi", "feature"], ascending=[False, True], na_position="last").reset_index(drop=True)
+    return drift, int(table["reference_units"][0].as_py()), int(table["current_units"][0].as_py())
 
 
 def versions_with_new_data(table_path: Path, reference_version: int, current_version: int) -> int:
@@ -284,8 +286,18 @@ def monitor(table_path: Path, mlflow_dir: Path, predictions_dir: Path) -> Monito
     if provenance == (classifier, reference_version, current_version):  # computed already: the same figures
         stored = stored_drift(newest)
         if stored is not None:
+            drift, reference_units, current_units = stored
             return MonitorRun(
-                stored, reference_version, current_version, classifier, age_versions, age_days, newest, False
+                drift,
+                reference_version,
+                current_version,
+                classifier,
+                age_versions,
+                age_days,
+                newest,
+                False,
+                reference_units=reference_units,
+                current_units=current_units,
             )
     reference = latest_cycles(table_path, reference_version, split="test")  # the units in service
     current = latest_cycles(table_path, current_version, split="test")

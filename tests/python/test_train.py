@@ -565,6 +565,9 @@ def test_monitor_measures_drift_against_the_champions_training_version(gated, tm
     reread = monitor(table, mlflow_dir, predictions)
     assert not reread.written and reread.path == drifted.path
     pd.testing.assert_frame_equal(reread.drift, drifted.drift)
+    assert (
+        (reread.reference_units, reread.current_units) == (drifted.reference_units, drifted.current_units) == (12, 100)
+    )
     stored = pq.read_table(drifted.path)
     doubled = stored.set_column(
         stored.schema.get_field_index("noise_psi"), "noise_psi", pc.multiply(stored["noise_psi"], 2.0)
