@@ -78,9 +78,8 @@ from lakehouse import lake as lakelib
 from lakehouse import publish as publishing
 from lakehouse.lock import DEFAULT_TIMEOUT_S, lake_lock
 from lakehouse.optimize import optimize_table, registered_versions
-from ml.config import REPO_ROOT, Paths, env_number, first_line, path_problem
+from ml.config import ERASURES_SUBDIR, REPO_ROOT, Paths, env_number, first_line, path_problem
 
-ERASURES_SUBDIR = "erasures"
 TOMBSTONE_FILE = "erased_units.csv"
 TOMBSTONE_COLUMNS = ("unit_id", "dataset", "split", "unit_number", "erased_at", "reason_sha256")
 AUDIT_TABLE = ("audit", "erasures")  # <lake>/audit/erasures

@@ -32,6 +32,8 @@ SENSORS_SEED = SEEDS_DIR / "sensors.csv"
 # Where, inside the landing folder, the equipment registry extract lives.
 REGISTRY_SUBDIR = "registry"
 REGISTRY_FILE_NAME = "equipment_registry.csv"
+# Where, inside the landing folder, the erasure tombstone lives (lakehouse.erase).
+ERASURES_SUBDIR = "erasures"
 
 
 @dataclass(frozen=True)

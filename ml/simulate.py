@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ml.config import EQUIPMENT_MODELS_SEED, SENSORS_SEED, Paths
+from ml.config import EQUIPMENT_MODELS_SEED, ERASURES_SUBDIR, REGISTRY_SUBDIR, SENSORS_SEED, Paths
 
 SENSOR_CODES: tuple[str, ...] = tuple(f"s{i}" for i in range(1, 22))
 SETTING_COLUMNS: tuple[str, ...] = ("setting_1", "setting_2", "setting_3")
@@ -896,8 +896,9 @@ def landed_files(landing: Path) -> list[Path]:
 
 
 def folders_with_files(landing: Path) -> list[Path]:
-    """The landing folder's subfolders holding a file (the registry's own folder and hidden ones aside): the build
-    reads only the files directly in the landing folder, and skips a folder with a warning."""
+    """The landing folder's subfolders holding a file (the registry's and the erasure tombstone's own folders and
+    hidden ones aside): the build reads only the files directly in the landing folder, and skips a folder with a
+    warning."""
     if not landing.is_dir():
         return []
     return sorted(
@@ -905,7 +906,7 @@ def folders_with_files(landing: Path) -> list[Path]:
         for folder in landing.iterdir()
         if folder.is_dir()
         and not folder.name.startswith(".")
-        and folder.name != registry_path(landing).parent.name
+        and folder.name not in (REGISTRY_SUBDIR, ERASURES_SUBDIR)
         and any(path.is_file() for path in folder.rglob("*"))
     )
 

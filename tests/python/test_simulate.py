@@ -526,7 +526,9 @@ def test_nasas_archive_unzipped_into_a_subfolder_gets_no_sample_fleet_beside_it(
     assert f"the landing folder {landing} holds no file, but its folder CMAPSSData/ does" in err
     assert "move them up into it" in err
     assert sorted(path.name for path in landing.iterdir()) == ["CMAPSSData", "empty"]
-    # an empty folder, or only the registry's, is still an empty landing folder
+    # an empty folder, or only the registry's or the erasure tombstone's, is still an empty landing folder
     (landing / "CMAPSSData" / "train_FD001.txt").unlink()
+    (landing / "erasures").mkdir()
+    (landing / "erasures" / "erased_units.csv").write_text("unit_id\n")
     assert main(["sample-fleet", "--landing", str(landing)]) == 0
     assert (landing / "train_FD101.txt").is_file()
