@@ -41,6 +41,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -268,55 +269,28 @@ def monitor(table_path: Path, mlflow_dir: Path, predictions_dir: Path) -> Monito
     age_versions = versions_with_new_data(table_path, reference_version, current_version)
     folder = Path(predictions_dir) / MONITORING_SUBDIR
     newest, provenance = newest_provenance(folder)
+
+    def run_of(drift: pd.DataFrame, **measured: Any) -> MonitorRun:  # this champion and these versions
+        return MonitorRun(
+            drift, reference_version, current_version, classifier, age_versions, age_days, newest, False, **measured
+        )
+
     try:
         resolve_version(table_path, reference_version)  # never published there: says so, naming the table
     except lake.VersionVacuumedError as vacuumed:  # an erase with PURGE=1, or optimize: stale, nothing measured
-        no_drift = feature_drift(pd.DataFrame(), pd.DataFrame(), [])
-        return MonitorRun(
-            no_drift,
-            reference_version,
-            current_version,
-            classifier,
-            age_versions,
-            age_days,
-            newest,
-            False,
-            reference_vacuumed=str(vacuumed),
-        )
+        return run_of(feature_drift(pd.DataFrame(), pd.DataFrame(), []), reference_vacuumed=str(vacuumed))
     if provenance == (classifier, reference_version, current_version):  # computed already: the same figures
         stored = stored_drift(newest)
         if stored is not None:
             drift, reference_units, current_units = stored
-            return MonitorRun(
-                drift,
-                reference_version,
-                current_version,
-                classifier,
-                age_versions,
-                age_days,
-                newest,
-                False,
-                reference_units=reference_units,
-                current_units=current_units,
-            )
+            return run_of(drift, reference_units=reference_units, current_units=current_units)
     reference = latest_cycles(table_path, reference_version, split="test")  # the units in service
     current = latest_cycles(table_path, current_version, split="test")
     # no unit in service then or now (a train-only fleet): nothing to compare, not a PSI of 0 on every feature
     features = [] if reference.empty or current.empty else feature_columns(current.columns)
     compared = [name for name in features if name in set(reference.columns)]
     drift = feature_drift(reference, current, compared, noise_psi(reference, current, compared))
-    run = MonitorRun(
-        drift,
-        reference_version,
-        current_version,
-        classifier,
-        age_versions,
-        age_days,
-        newest,
-        False,
-        reference_units=len(reference),
-        current_units=len(current),
-    )
+    run = run_of(drift, reference_units=len(reference), current_units=len(current))
     if provenance == (classifier, reference_version, current_version) or drift.empty:
         return run
     computed_at = datetime.now(UTC)
