@@ -1,6 +1,7 @@
 """Every path the project uses, built from the repository root (never from the caller's cwd), the
-reading of a numeric setting from the environment (`env_number`), and of seeds from the command line
-(`seed_number`, `seed_list`).
+reading of a numeric setting from the environment (`env_number`) and of seeds and counts from the
+command line (`seed_number`, `seed_list`, `whole_number_from`), and the one-line messages that quote
+a path or a library's error (`path_problem`, `first_line`).
 
 Environment variables override the defaults so tests and CI can point a run at a
 throw-away folder without touching the user's data:
