@@ -55,12 +55,12 @@ from lakehouse.publish import (
     META_ERASED_PENDING,
     POST_COMMIT,
     UNIT_KEY,
-    _literal,
     pdm_metadata,
     published_tables,
     require_published_table,
 )
 from ml.config import Paths, env_number
+from ml.data import erased_units_in
 
 META_RESTORED_FROM = "restored_from_version"  # not pdm.*: optimize must not carry it to its own commits
 META_RESTORED_AS_OF = "restored_as_of"
@@ -106,24 +106,18 @@ def commit_of(table: DeltaTable, version: int) -> dict:
     raise RestoreError(f"{table.table_uri}: no commit info for v{version} (its log file is gone)")
 
 
-def erased_units_in(path: Path, version: int, tombstoned: Sequence[str], name: str) -> list[str]:
-    """Which of the `tombstoned` units version `version` of the table at `path` holds (one scan; none when
-    the table has no unit_id column). Read before the RESTORE commit, so that commit can say so."""
+def erased_units_held(path: Path, version: int, tombstoned: Sequence[str], name: str) -> list[str]:
+    """Which of the `tombstoned` units version `version` of the table at `path` holds (`ml.data.erased_units_in`;
+    none when the table has no unit_id column). Read before the RESTORE commit, so that commit can say so."""
     if not tombstoned or UNIT_KEY not in {f.name for f in lakelib.open_table(path, version).schema().fields}:
         return []
-    among = ", ".join(_literal(unit) for unit in tombstoned)
     try:
-        with lakelib.connect() as con:
-            rows = con.execute(
-                f"select distinct {UNIT_KEY} from {lakelib.delta_scan_sql(path, version)} "
-                f"where {UNIT_KEY} in ({among}) order by 1"
-            ).fetchall()
+        return erased_units_in(path, version, tombstoned)
     except Exception as exc:  # duckdb's own types (a vacuumed data file): one message naming table and version
         raise RestoreError(
             f"{LAYER}.{name}: can't restore v{version} ({type(exc).__name__}: {exc}); "
             "the table is left as it was (were that version's files vacuumed?)"
         ) from exc
-    return [unit for (unit,) in rows]
 
 
 def restore(
@@ -155,7 +149,7 @@ def restore(
             when = lakelib.parse_timestamp(as_of).isoformat() if as_of is not None else None
             return RestoreResult(name, target, target, when, unchanged=True)
         tombstoned = sorted({row["unit_id"] for row in read_tombstone(landing)}) if landing is not None else []
-        erased = erased_units_in(path, target, tombstoned, name)
+        erased = erased_units_held(path, target, tombstoned, name)
         metadata = pdm_metadata(commit_of(published, target))
         metadata.pop(META_ERASED_PENDING, None)
         if erased:  # until the second commit: a restore stopped in between leaves the mark on the latest version
