@@ -209,19 +209,18 @@ def read_training_sample(
     cv_max_rows: int,
     fit_max_rows: int,
     min_units: int,
-    erased: Collection[str] = (),
+    left_out: Collection[str] = (),
 ) -> TrainingSample:
     """Read only what training needs from one version, with the filters and columns pushed into DuckDB.
 
     Scans: (1) the per-unit row counts of labelled train units (ids and labels only), from which whole units
     are sampled (`unit_sample_order`, `sample_units`); (2) id, feature and label columns of the fit units'
     rows; (3) the test units' last observed cycle. Table-wide counts come from the same id columns. The
-    `erased` units (the erasure tombstone's) are left out of every scan: a version from before an erasure
-    still holds them.
+    `left_out` units (the erased units this version still holds, as `erased_units_in` finds them: a version
+    from before an erasure does) are left out of every scan.
     """
     resolved = resolve_version(table_path, version)
     scan = lake.delta_scan_sql(table_path, resolved)
-    left_out = erased_units_in(table_path, resolved, erased)
     if left_out:
         scan = f"(select * from {scan} where unit_id not in ({_among(left_out)}))"
     con = lake.connect()

@@ -682,11 +682,11 @@ def _train(
     config: TrainConfig,
     digest: str,
     as_of: str | None,
-    erased: Sequence[str],
+    left_out: Sequence[str],
 ) -> TrainResult:
     started = time.perf_counter()
     data = read_training_sample(
-        table_path, version, seed, config.cv_max_rows, config.fit_max_rows, config.n_splits, erased
+        table_path, version, seed, config.cv_max_rows, config.fit_max_rows, config.n_splits, left_out
     )
     timings = {"read_seconds": time.perf_counter() - started}
     inputs = prepare_inputs(table_path, data, config, seed)
