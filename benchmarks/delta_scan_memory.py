@@ -42,6 +42,7 @@ import pyarrow as pa
 from benchmarks.reporting import git_state, log
 from lakehouse import lake
 from lakehouse.watch_restart import resident_memory
+from ml.config import whole_numbers_from
 
 READERS = ("delta_scan", "read_parquet")
 WARM_UP = 5
@@ -167,7 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.delta_scan_memory", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--files", default="1,50,400", help="comma-separated file counts of the table (%(default)s)")
+    parser.add_argument(
+        "--files",
+        type=whole_numbers_from(1, "1,50,400"),
+        default="1,50,400",
+        help="comma-separated file counts of the table (%(default)s)",
+    )
     parser.add_argument(
         "--columns", type=int, default=160, help="float columns, like the feature table's (%(default)s)"
     )
@@ -187,15 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.scans < 1 or args.repeats < 1:
         print("delta-scan-memory: --scans and --repeats must be at least 1", file=sys.stderr)
         return 2
-    try:
-        counts = [int(value) for value in args.files.split(",") if value.strip()]
-    except ValueError:
-        counts = []
-    if not counts or min(counts) < 1:  # '': an empty table, exit 0; 0: a deltalake traceback
-        print(
-            f"delta-scan-memory: --files {args.files!r}: give file counts of 1 or more, e.g. 1,50,400", file=sys.stderr
-        )
-        return 2
+    counts = args.files
     results = []
     with tempfile.TemporaryDirectory(prefix="pdm-delta-scan-memory-") as folder:
         for files in counts:

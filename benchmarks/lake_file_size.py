@@ -46,7 +46,7 @@ from benchmarks.reporting import git_state, log
 from lakehouse import lake as lakelib
 from lakehouse import publish as publishing
 from ml import data
-from ml.config import REPO_ROOT
+from ml.config import REPO_ROOT, whole_numbers_from
 
 TABLE = "fct_unit_cycle_features"
 DEFAULT_OUTPUT = REPO_ROOT / "data" / "benchmarks" / "lake_file_size.json"
@@ -200,8 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warehouse", type=Path, required=True, help="a built warehouse (the scale benchmark's)")
     parser.add_argument(
         "--file-sizes-mib",
-        type=lambda text: [int(s) for s in text.split(",") if s.strip()],
-        default=[8, 16, 32, 64],
+        type=whole_numbers_from(1, "8,16,32,64"),
+        default="8,16,32,64",
         help="target data file sizes to compare, MiB (default: 8,16,32,64)",
     )
     parser.add_argument("--units", type=int, default=10, help="units replaced per commit (default 10)")

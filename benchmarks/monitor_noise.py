@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from benchmarks.reporting import REPO_ROOT, git_state, log
+from ml.config import whole_numbers_from
 
 STEPS = ("psi only", "psi + noise")
 
@@ -61,16 +62,19 @@ def run_step(step: str, units: int, features: int, seed: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.monitor_noise", description=__doc__.splitlines()[0])
-    parser.add_argument("--units", default="100,1000,5000", help="units in service per sample, comma-separated")
+    parser.add_argument(
+        "--units",
+        type=whole_numbers_from(2, "100,1000,5000"),
+        default="100,1000,5000",
+        help="units in service per sample, comma-separated",
+    )
     parser.add_argument("--features", type=int, default=150)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "data" / "benchmarks" / "monitor_noise.json")
     args = parser.parse_args(argv)
-    sizes = [int(size) for size in args.units.split(",") if size.strip()]
-    if not sizes or min(sizes) < 2 or args.features < 1 or args.repeats < 1:
-        print(
-            "monitor_noise: --units must list sizes of 2 or more, --features and --repeats 1 or more", file=sys.stderr
-        )
+    sizes = args.units
+    if args.features < 1 or args.repeats < 1:
+        print("monitor_noise: --features and --repeats must be 1 or more", file=sys.stderr)
         return 2
     results = []
     for units in sizes:

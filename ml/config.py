@@ -147,6 +147,25 @@ def seed_list(text: str) -> list[int]:
     return seeds
 
 
+def whole_numbers_from(minimum: int, example: str) -> Callable[[str], list[int]]:
+    """An argparse type: comma-separated whole numbers of at least `minimum` (the benchmarks' file counts, fleet
+    sizes), at least one. `example` goes in the message. Each benchmark parsed its own list: an empty one ran
+    nothing (exit 0) and a 0 or a word stopped in a traceback after its set-up."""
+
+    def parse(text: str) -> list[int]:
+        try:
+            numbers = [int(part) for part in text.split(",") if part.strip()]
+        except ValueError:
+            numbers = []
+        if not numbers or min(numbers) < minimum:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: give comma-separated whole numbers of {minimum} or more, e.g. {example}"
+            )
+        return numbers
+
+    return parse
+
+
 def whole_number_from(minimum: int) -> Callable[[str], int]:
     """An argparse type: a whole number of at least `minimum` (a count of folds, cuts, units)."""
 

@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from benchmarks import ingestion_scaling, lake_file_size, lake_writes, scale, spark_vs_duckdb
+from benchmarks import ingestion_scaling, lake_file_size, lake_writes, monitor_noise, scale, spark_vs_duckdb
 from benchmarks.scale import LATER_CYCLE_UNITS, LATER_CYCLES, Workspace
 from lakehouse import lake
 from lakehouse import publish as publishing
@@ -135,3 +135,28 @@ def test_ingestion_scaling_with_no_repeat_says_so(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match=r"^need --repeats >= 1, not 0$"):
         ingestion_scaling.main(["--repeats", "0", "--workdir", str(tmp_path / "work")])
     assert not (tmp_path / "work").exists()
+
+
+@pytest.mark.parametrize(
+    ("module", "option", "given", "minimum"),
+    [
+        (lake_file_size, "--file-sizes-mib", "0", 1),
+        (lake_file_size, "--file-sizes-mib", "8,x", 1),
+        (monitor_noise, "--units", "", 2),
+        (monitor_noise, "--units", "100,1", 2),
+    ],
+)
+def test_a_list_of_counts_with_none_or_a_bad_one_stops_naming_the_option(
+    module, option: str, given: str, minimum: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Both parse their lists with `ml.config.whole_numbers_from`. lake_file_size took `--file-sizes-mib 0` (a
+    target file size of 0 bytes) and refused `8,x` as an 'invalid <lambda> value'; monitor_noise checked its list
+    by hand, as each benchmark did with its own message."""
+    argv = {lake_file_size: ["--warehouse", str(tmp_path / "none.duckdb")], monitor_noise: []}[module]
+    with pytest.raises(SystemExit) as stopped:
+        module.main([*argv, f"{option}={given}", "--output", str(tmp_path / "out.json")])
+    assert stopped.value.code == 2
+    assert f"argument {option}: {given!r}: give comma-separated whole numbers of {minimum} or more" in (
+        capsys.readouterr().err
+    )
+    assert not (tmp_path / "out.json").exists()

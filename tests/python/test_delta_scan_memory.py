@@ -32,5 +32,8 @@ def test_bad_counts_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert delta_scan_memory.main(["--scans", "0"]) == 2
     assert "--scans and --repeats must be at least 1" in capsys.readouterr().err
     for files in ("", "0", "1,x"):  # '': a table of nothing, exit 0; 0: deltalake's TableNotFoundError
-        assert delta_scan_memory.main(["--files", files]) == 2
-        assert f"--files {files!r}: give file counts of 1 or more" in capsys.readouterr().err
+        with pytest.raises(SystemExit) as stopped:
+            delta_scan_memory.main(["--files", files])
+        assert stopped.value.code == 2
+        said = capsys.readouterr().err
+        assert f"argument --files: {files!r}: give comma-separated whole numbers of 1 or more" in said
