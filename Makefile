@@ -177,11 +177,11 @@ benchmark-ingestion: install ## ingestion cost vs history size (bronze increment
 benchmark-latency: install ## landing -> gold-with-scores latency under `make watch` (HISTORY=2M FILES=20 EVERY=2)
 	$(PY) -m benchmarks.latency --history $(or $(HISTORY),2M) --files $(or $(FILES),20) --every $(or $(EVERY),2)
 
-evaluate-real: install ## real FD001 truncated grouped CV of the make-run models (needs ../shared/data/cmapss/train_FD001.txt; EVERY_STOP=1: every stopping row; PREDICTIONS=f.parquet: keep them)
-	$(PY) -m benchmarks.evaluate_real $(if $(call yes,$(EVERY_STOP)),--every-stop) $(if $(PREDICTIONS),--predictions "$(PREDICTIONS)")
+evaluate-real: install ## real FD001 truncated grouped CV of the make-run models (needs ../shared/data/cmapss/train_FD001.txt or TRAIN_FILE=path; EVERY_STOP=1: every stopping row; PREDICTIONS=f.parquet: keep them)
+	$(PY) -m benchmarks.evaluate_real $(if $(TRAIN_FILE),--train-file "$(TRAIN_FILE)") $(if $(call yes,$(EVERY_STOP)),--every-stop) $(if $(PREDICTIONS),--predictions "$(PREDICTIONS)")
 
-simulator-realism: install ## simulator vs real FD001 per sensor and lifetimes (ACID_TEST=1: train on it, score real units)
-	$(PY) -m benchmarks.simulator_realism $(if $(call yes,$(ACID_TEST)),--acid-test)
+simulator-realism: install ## simulator vs real FD001 per sensor and lifetimes (TRAIN_FILE=path: another copy; ACID_TEST=1: train on it, score real units)
+	$(PY) -m benchmarks.simulator_realism $(if $(TRAIN_FILE),--train-file "$(TRAIN_FILE)") $(if $(call yes,$(ACID_TEST)),--acid-test)
 
 test: install lint contracts-check ci-build pytest test-dashboard test-spark ## every check: lint, contracts, dbt build on a small fleet, pytest, the dashboard in a browser
 

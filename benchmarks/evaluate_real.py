@@ -61,7 +61,7 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
-from benchmarks.reporting import git_state, log, unwritable_output
+from benchmarks.reporting import absent_train_file, git_state, log, real_train_file, unwritable_output
 from ml.candidates import ModelSpec
 from ml.config import REPO_ROOT, data_environment, seed_list, whole_number_from
 from ml.data import CLASS_LABEL, RUL_LABEL, feature_columns, matrix, sample_units, unit_sample_order
@@ -78,7 +78,6 @@ from ml.evaluation import (
 from ml.search import grouped_search
 from ml.train import TrainConfig, with_late_margin
 
-DEFAULT_TRAIN_FILE = REPO_ROOT.parent / "shared" / "data" / "cmapss" / "train_FD001.txt"
 LANDED_NAME = "train_FD001.txt"  # the simulator's naming: train_<dataset>.txt
 DBT = str(Path(sys.executable).with_name("dbt"))
 TASKS = ("regression", "classification")
@@ -365,7 +364,12 @@ def render(summary: list[dict], meta: dict) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.evaluate_real", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--train-file", type=Path, default=DEFAULT_TRAIN_FILE)
+    parser.add_argument(
+        "--train-file",
+        type=Path,
+        default=None,
+        help="the real train_FD001.txt (default: ../shared/data/cmapss/train_FD001.txt)",
+    )
     parser.add_argument(
         "--seeds", type=seed_list, default=[42, 43, 44], help="comma-separated seeds (folds, truncations, models)"
     )
@@ -408,12 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if not args.train_file.is_file():
-        print(
-            f"evaluate-real: no real FD001 train file at {args.train_file}: nothing to evaluate "
-            "(NASA's C-MAPSS train_FD001.txt; the project never needs it)"
-        )
-        return 0
+    if (code := absent_train_file(args.train_file, "evaluate-real", "nothing to evaluate")) is not None:
+        return code
+    args.train_file = real_train_file(args.train_file)
     project = args.project.resolve()
     if not (project / "dbt_project.yml").is_file() or not (project / "profiles.yml").is_file():
         print(f"evaluate-real: {project} is not a dbt project with its profiles.yml (--project)", file=sys.stderr)

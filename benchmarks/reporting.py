@@ -54,6 +54,31 @@ def noisy_machine_warning(busiest_load_average: float, cpus: int | None) -> list
     ]
 
 
+REAL_TRAIN_FILE = REPO_ROOT.parent / "shared" / "data" / "cmapss" / "train_FD001.txt"
+
+
+def real_train_file(given: Path | None) -> Path:
+    """The real FD001 train file a benchmark reads: `--train-file` when given, else `REAL_TRAIN_FILE`."""
+    return given if given is not None else REAL_TRAIN_FILE
+
+
+def absent_train_file(given: Path | None, prog: str, nothing_to: str) -> int | None:
+    """The exit code when the real train file is not there, said, or None when it is. Without `--train-file` its
+    absence is no error: the project never needs NASA's file. A `--train-file` that names no file is a mistake
+    (a typo exited 0 with nothing done)."""
+    path = real_train_file(given)
+    if path.is_file():
+        return None
+    if given is not None:
+        print(f"{prog}: --train-file {given}: no such file", file=sys.stderr)
+        return 2
+    print(
+        f"{prog}: no real FD001 train file at {path}: {nothing_to} (NASA's C-MAPSS train_FD001.txt; the project "
+        "never needs it; --train-file or `make ... TRAIN_FILE=path` reads another copy)"
+    )
+    return 0
+
+
 def unwritable_output(option: str, path: Path | None) -> str | None:
     """Why `path` (an option's output file) can't be written, checked before a run of minutes, or None. A folder
     there, or a parent that can't be created, ended the run on a traceback once its figures were computed."""

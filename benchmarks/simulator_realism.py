@@ -43,7 +43,7 @@ import pandas as pd
 from scipy.stats import ks_2samp
 from threadpoolctl import threadpool_limits
 
-from benchmarks.reporting import log, unwritable_output
+from benchmarks.reporting import absent_train_file, log, real_train_file, unwritable_output
 from ml.config import REPO_ROOT, data_environment, seed_list, whole_number_from
 from ml.evaluation import phm08_score, rmse, truncation_points
 from ml.simulate import FleetSpec, land_fleet, read_cmapss, simulate_fleet
@@ -55,7 +55,6 @@ END_CYCLES = 5
 ONSET_SHARE = 0.2
 DBT = str(Path(sys.executable).with_name("dbt"))
 SIMULATED_DATASET = "FD101"
-DEFAULT_TRAIN_FILE = REPO_ROOT.parent / "shared" / "data" / "cmapss" / "train_FD001.txt"
 
 
 def with_rul(frame: pd.DataFrame) -> pd.DataFrame:
@@ -238,7 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.simulator_realism", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--train-file", type=Path, default=DEFAULT_TRAIN_FILE)
+    parser.add_argument(
+        "--train-file",
+        type=Path,
+        default=None,
+        help="the real train_FD001.txt (default: ../shared/data/cmapss/train_FD001.txt)",
+    )
     parser.add_argument("--seed", type=whole_number_from(0), default=42, help="the simulated fleet's seed")
     parser.add_argument("--units", type=whole_number_from(1), default=100, help="simulated train units")
     parser.add_argument("--acid-test", action="store_true", help="train on the simulated fleet, score real units")
@@ -252,12 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if not args.train_file.is_file():
-        print(
-            f"simulator-realism: no real FD001 train file at {args.train_file}: nothing to compare "
-            "(NASA's C-MAPSS train_FD001.txt; the project never needs it)"
-        )
-        return 0
+    if (code := absent_train_file(args.train_file, "simulator-realism", "nothing to compare")) is not None:
+        return code
+    args.train_file = real_train_file(args.train_file)
     if problem := unwritable_output("--output", args.output):
         print(f"simulator-realism: {problem}", file=sys.stderr)
         return 2

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks import compare_evaluations, evaluate_real, simulator_realism
+from benchmarks import compare_evaluations, evaluate_real, reporting, simulator_realism
 from ml.config import REPO_ROOT
 from ml.simulate import FleetSpec, simulate_fleet, write_fleet
 
@@ -31,11 +31,21 @@ def stand_in(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.parametrize("module", [evaluate_real, simulator_realism])
 def test_a_missing_train_file_is_said_and_is_no_error(
-    module, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    module, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert module.main(["--train-file", str(tmp_path / "train_FD001.txt")]) == 0
+    """Without --train-file, NASA's file is optional: its absence is said, exit 0."""
+    monkeypatch.setattr(reporting, "REAL_TRAIN_FILE", tmp_path / "train_FD001.txt")
+    assert module.main([]) == 0
     out = capsys.readouterr().out
-    assert "no real FD001 train file" in out and str(tmp_path) in out
+    assert "no real FD001 train file" in out and str(tmp_path) in out and "TRAIN_FILE=path" in out
+
+
+@pytest.mark.parametrize("module", [evaluate_real, simulator_realism])
+def test_a_train_file_named_but_absent_is_an_error(module, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A --train-file (`make evaluate-real TRAIN_FILE=...`) with a typo exited 0 having done nothing."""
+    typo = tmp_path / "train_FD0O1.txt"
+    assert module.main(["--train-file", str(typo)]) == 2
+    assert f"--train-file {typo}: no such file" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
