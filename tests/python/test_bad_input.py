@@ -340,14 +340,16 @@ def test_file_names_with_glob_characters_are_read_as_named(environment: Environm
 def test_a_corrected_file_replaces_its_rows_and_a_touched_file_adds_nothing(environment: Environment) -> None:
     landing = environment.paths.landing
     write(landing / "train_FD301.txt", "".join(line(1, c) for c in range(1, 11)))
-    environment.build()
+    # every build of the test with the vars of the last (whose file is all quarantined): dbt parses the
+    # project again, whole, whenever the vars differ from its last run's
+    environment.build(*LENIENT)
     # The correction: cycle 10 dropped, cycle 5 re-measured.
     time.sleep(0.01)
     write(
         landing / "train_FD301.txt",
         "".join(line(1, c, replace={6: "700.00"} if c == 5 else None) for c in range(1, 10)),
     )
-    environment.build()
+    environment.build(*LENIENT)
     assert environment.query(
         "select count(*), max(cycle), max(t24_lpc_outlet_temp) from bronze.stg_cmapss__sensor_readings "
         "where dataset = 'FD301'"
@@ -359,7 +361,7 @@ def test_a_corrected_file_replaces_its_rows_and_a_touched_file_adds_nothing(envi
     # Touched: same bytes, new modification time. Recorded, not read again.
     stat = (landing / "train_FD301.txt").stat()
     os.utime(landing / "train_FD301.txt", (stat.st_atime, stat.st_mtime + 60))
-    environment.build()
+    environment.build(*LENIENT)
     assert environment.query(
         "select ingestion_status from bronze.stg_cmapss__landed_files where dataset = 'FD301' order by ingested_at"
     )[-1] == ("unchanged content: not read again",)
