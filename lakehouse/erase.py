@@ -6,6 +6,12 @@
 
 `make erase UNIT=<unit_id> REASON="<text>" [PURGE=1]`. In order, each step safe to repeat:
 
+0. The request: one audit row per unit, status `started`, appended to `<lake>/audit/erasures` before anything
+   is erased (step 8 appends its `complete` row, same erasure id). A unit whose latest audit row is not
+   `complete` (the erasure was killed or failed part-way: the warehouse's gold may still hold it while a
+   Delta table no longer does) is pending: `lakehouse.publish` and the watcher refuse to start, naming it
+   (a publish would write it back), and the next erasure, of any unit, completes it under its own id and
+   reason (`pending_erasures`).
 1. The tombstone: the unit is added to `<landing>/erasures/erased_units.csv` (written to a temporary
    file beside it, then renamed: atomic). It holds the unit, when, and the SHA-256 of the reason (the
    reason itself goes to the audit table only). The folder travels with the landed files; the landing
@@ -37,16 +43,16 @@
    unit (until `make optimize` or `make watch` vacuums them); with `--purge` it vacuums every published
    table with retention 0 (registered models' versions included). Either way it names the registered
    models trained on a Delta version that held the unit (MLflow tags `delta_path` / `delta_version`).
-8. The audit record: one row appended to the Delta table `<lake>/audit/erasures` (unit, reason, when,
-   rows removed per table, landing lines erased, score rows removed, Delta versions written, old
-   versions still holding it, models trained on it, status). `make optimize` works on `<lake>/gold/`
+8. The audit record: one row, status `complete`, appended to the Delta table `<lake>/audit/erasures`
+   (unit, reason, when, rows removed per table, landing lines erased, score rows removed, Delta versions
+   written, old versions still holding it, models trained on it, status). `make optimize` works on `<lake>/gold/`
    only, so the audit table is never compacted or vacuumed.
 9. The analysts' database (`lakehouse.analysts`, in the lake's folder) is rebuilt: its views pin the
    versions without the unit, and `audit.erasures` shows the new record.
 
 A failure (the build stops on something else, a lock held too long) ends the command with exit 1 and
-a message naming the step; the audit table gets a row with that status. Every step is idempotent, so
-`make erase` on the same unit again completes the erasure.
+a message naming the step; the audit table gets a row with that status (a kill leaves the `started` row).
+Every step is idempotent, so `make erase` on the same unit (or any other) again completes the erasure.
 """
 
 from __future__ import annotations
@@ -590,6 +596,54 @@ def write_audit(lake: Path, record: Erasure) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class PendingErasure:
+    """An erasure whose latest audit row is not `complete`: requested, then killed or failed part-way."""
+
+    unit_id: str
+    erasure_id: str
+    reason: str
+    status: str
+
+
+def pending_erasures(lake: Path) -> list[PendingErasure]:
+    """The units whose latest audit row (by `recorded_at`) is not `complete`, sorted by unit: an erasure was
+    requested (its `started` row is written before anything is erased) and never finished."""
+    path = Path(lake).joinpath(*AUDIT_TABLE)
+    if not (path / "_delta_log").is_dir():
+        return []
+    try:
+        rows = (
+            lakelib.open_table(path)
+            .to_pyarrow_table(columns=["unit_id", "erasure_id", "reason", "status", "recorded_at"])
+            .to_pylist()
+        )
+    except Exception as error:  # a damaged audit table: nobody can tell what was erased
+        raise lakelib.LakeError(f"can't read the erasure audit table {path}: {first_line(error)}") from error
+    latest: dict[str, dict] = {}
+    for row in sorted(rows, key=lambda r: r["recorded_at"]):
+        latest[row["unit_id"]] = row
+    return [
+        PendingErasure(unit, row["erasure_id"], row["reason"], row["status"])
+        for unit, row in sorted(latest.items())
+        if row["status"] != "complete"
+    ]
+
+
+def refuse_if_erasure_pending(lake: Path, command: str) -> None:
+    """Raise a `LakeError` naming the units of an unfinished erasure (see `pending_erasures`): until the
+    erasure completes, the warehouse's gold may still hold them and a publish would write them back."""
+    pending = pending_erasures(lake)
+    if pending:
+        units = ",".join(p.unit_id for p in pending)
+        states = "; ".join(f"{p.unit_id}: {p.status}" for p in pending)
+        raise lakelib.LakeError(
+            f"an erasure was requested and not completed ({states}; {'/'.join(AUDIT_TABLE)} in {lake}): "
+            f"{command} would bring the unit's rows back. Run `make erase UNIT={units} REASON=...` to complete "
+            "it (or wait for the erasure that is running now to finish)"
+        )
+
+
 # -------------------------------------------------------------------------------------- the command
 
 
@@ -641,6 +695,7 @@ def erase(
     names = ", ".join(r.unit.unit_id for r in records)
     lake = Path(paths.lake)
     step = "tombstone"
+    requested = False  # the `started` audit rows are written: a failure from here on is recorded
     before: dict[str, dict[str, int]] = {}
     try:
         with lake_lock(lake, "erase", lock_timeout):
@@ -657,8 +712,24 @@ def erase(
                         f"unit {', '.join(unknown)} is neither in the warehouse {paths.warehouse} nor in the tombstone "
                         f"{tombstone_path(paths.landing)}: nothing was erased (check the id)"
                     )
+                # an earlier erasure killed or failed part-way is completed by this one, under its own id and reason
+                asked = {r.unit.unit_id for r in records}
+                for earlier in pending_erasures(lake):
+                    if earlier.unit_id not in asked:
+                        print(
+                            f"erase: completing the earlier erasure of {earlier.unit_id} ({earlier.status})", file=say
+                        )
+                        records.append(
+                            Erasure(Unit.parse(earlier.unit_id), earlier.reason, now, purge, earlier.erasure_id)
+                        )
+                names = ", ".join(r.unit.unit_id for r in records)
+                # the request, durable before anything is erased: until its `complete` row, publish, the
+                # watcher and the next erase know an erasure of these units is unfinished
                 for record in records:
-                    record.erased_at = add_to_tombstone(paths.landing, record.unit, reason, now)
+                    write_audit(lake, record)
+                requested = True
+                for record in records:
+                    record.erased_at = add_to_tombstone(paths.landing, record.unit, record.reason, now)
                 step = "score files"
                 for record in records:
                     record.score_rows_removed = erase_from_scores(paths.predictions, record.unit)
@@ -707,7 +778,7 @@ def erase(
                 write_audit(lake, record)
     except Exception as error:
         detail = first_line(error)
-        if step != "tombstone":
+        if requested:
             try:
                 with lake_lock(lake, "erase", lock_timeout):
                     for record in records:

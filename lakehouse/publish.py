@@ -1083,6 +1083,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.history is not None:
             return print_lines(history_report(paths.lake, args.history or None, args.as_of))
         tables = args.tables.split(",") if args.tables is not None else None
+        from lakehouse.erase import refuse_if_erasure_pending  # erase imports this module
+
+        refuse_if_erasure_pending(paths.lake, "a publish")
         for result in publish(paths.warehouse, paths.lake, tables, args.lock_timeout, not args.no_analysts):
             print(result.summary())
     except lakelib.LakeError as exc:

@@ -1233,6 +1233,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     restart_reason = None
     os.environ.setdefault("DBT_PROFILES_DIR", str(REPO_ROOT))
     paths = Paths.from_env()
+    from lakehouse.erase import refuse_if_erasure_pending
+    from lakehouse.lake import LakeError
+
+    try:  # the watcher's publish would write the units of an unfinished erasure back into the lake
+        refuse_if_erasure_pending(paths.lake, "the watcher's publish")
+    except LakeError as pending:
+        print(f"watch: {pending}", file=sys.stderr)
+        return 1
     stop = Stop()
     stop.install()
     try:

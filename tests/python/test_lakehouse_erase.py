@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import io
 import json
+import signal
+import subprocess
+import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -21,8 +24,9 @@ from deltalake import DeltaTable
 from lakehouse import erase as erasing
 from lakehouse import lake
 from lakehouse import publish as publishing
+from lakehouse import watch as watching
 from lakehouse.restore import restore
-from ml.config import Paths, data_environment
+from ml.config import REPO_ROOT, Paths, data_environment
 from ml.predict import SCORE_SCHEMA
 from ml.simulate import FleetSpec, format_cmapss_lines, read_cmapss
 from tests.python.conftest import Environment
@@ -173,8 +177,15 @@ def test_the_audit_record_names_unit_reason_and_counts(erased):
     with lake.connect() as con:
         rows = con.execute(
             "select unit_id, reason, status, landing_lines_erased, score_rows_removed, removed_rows_json, "
-            f"delta_versions_json from {lake.delta_scan_sql(env.paths.lake / 'audit' / 'erasures')} order by unit_id"
+            f"delta_versions_json from {lake.delta_scan_sql(env.paths.lake / 'audit' / 'erasures')} "
+            "where status = 'complete' order by unit_id"
         ).fetchall()
+        # the request, recorded before anything was erased: one `started` row per unit, the same erasure id
+        started = con.execute(
+            "select unit_id, count(*), count(distinct erasure_id) "
+            f"from {lake.delta_scan_sql(env.paths.lake / 'audit' / 'erasures')} group by 1 order by 1"
+        ).fetchall()
+    assert started == [("FD101-test-002", 2, 1), ("FD101-train-002", 2, 1)]
     assert [r[0] for r in rows] == ["FD101-test-002", "FD101-train-002"]
     for row, unit in zip(rows, reversed(ERASED), strict=True):
         unit_id, reason, status, lines, score_rows, removed, versions = row
@@ -332,3 +343,81 @@ def test_a_file_landed_again_and_a_second_erase_bring_nothing_back_and_equal_a_f
     assert gold_fingerprints(env) == incremental
     for unit in ERASED:
         assert traces(env, unit) == {}, unit.unit_id
+
+
+# An erasure SIGKILLed between its per-table Delta DELETE commits (after the first one).
+KILLED_BETWEEN_DELETES = """
+import os, signal, sys
+import lakehouse.erase as erasing
+from ml.config import Paths
+delete = erasing.delete_units_from_table
+calls = []
+
+def delete_then_die(*args, **kwargs):
+    calls.append(1)
+    if len(calls) == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return delete(*args, **kwargs)
+
+erasing.delete_units_from_table = delete_then_die
+erasing.erase(Paths.from_env(), [erasing.Unit.parse(sys.argv[1])], "data subject request #2")
+"""
+
+
+def test_an_erasure_killed_between_its_delete_commits_is_recorded_and_finished_by_the_next_erase(
+    erased, monkeypatch, capsys
+):
+    """Killed between two tables' DELETE commits, `make erase` left no audit row: nothing said an erasure was
+    owed, and the next publish wrote the unit back into the table already deleted from (the warehouse's gold
+    still held it). The request is recorded first: publish and the watcher refuse, naming the unit, and the
+    next erase (of another unit here) completes it under its own id and reason."""
+    env, _, _ = erased
+    for name, value in env.env.items():
+        if name.startswith(("PDM_", "DBT_")):
+            monkeypatch.setenv(name, value)
+    unit = erasing.Unit("FD101", "train", 3)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_BETWEEN_DELETES, unit.unit_id], cwd=REPO_ROOT, env=env.env, check=False
+    )
+    assert killed.returncode == -signal.SIGKILL
+    held = {}
+    with lake.connect() as con:
+        for name in erasing.published_with_units(env.paths.lake):
+            path = lake.mart_path(env.paths.lake, name)
+            sql = f"select count(*) from {lake.delta_scan_sql(path)} where unit_id = ?"
+            held[name] = con.execute(sql, [unit.unit_id]).fetchone()[0]
+    deleted_from = sorted(name for name, rows in held.items() if rows == 0)
+    assert len(deleted_from) == 1 and len(held) > 1  # killed part-way
+    [pending] = erasing.pending_erasures(env.paths.lake)
+    assert (pending.unit_id, pending.status, pending.reason) == (unit.unit_id, "started", "data subject request #2")
+
+    assert publishing.main([]) == 1
+    err = capsys.readouterr().err
+    assert "an erasure was requested and not completed (FD101-train-003: started" in err
+    assert "make erase UNIT=FD101-train-003 REASON=..." in err
+    assert watching.main(["--once"]) == 1
+    assert "watch: an erasure was requested and not completed (FD101-train-003: started" in capsys.readouterr().err
+    with lake.connect() as con:  # nothing published: the unit stays out of the table it was deleted from
+        path = lake.mart_path(env.paths.lake, deleted_from[0])
+        sql = f"select count(*) from {lake.delta_scan_sql(path)} where unit_id = ?"
+        assert con.execute(sql, [unit.unit_id]).fetchone() == (0,)
+
+    say = io.StringIO()
+    records = erasing.erase(
+        env.paths, ERASED[:1], "again", dbt_args=["--target", "ci", *SETTLED], dbt_env=env.env, say=say
+    )
+    assert f"completing the earlier erasure of {unit.unit_id} (started)" in say.getvalue()
+    finished = {r.unit.unit_id: r for r in records}
+    assert finished[unit.unit_id].status == "complete"
+    assert (finished[unit.unit_id].erasure_id, finished[unit.unit_id].reason) == (
+        pending.erasure_id,
+        "data subject request #2",
+    )
+    assert erasing.pending_erasures(env.paths.lake) == []
+    assert traces(env, unit) == {}
+    with lake.connect() as con:
+        for name in erasing.published_with_units(env.paths.lake):
+            path = lake.mart_path(env.paths.lake, name)
+            sql = f"select count(*) from {lake.delta_scan_sql(path)} where unit_id = ?"
+            assert con.execute(sql, [unit.unit_id]).fetchone() == (0,), name
+    assert publishing.main([]) == 0
