@@ -257,10 +257,17 @@ class State:
 
     @classmethod
     def load(cls, path: Path) -> State:
+        """The state saved at `path`; none (a first start) without the file. A file that is no watcher state
+        (not JSON: damaged; JSON but not an object, `[]` or `3`) is said on stderr, naming it, and ignored
+        as none: the next tick takes in everything pending, as a first one does, and rewrites it."""
         try:
             data = json.loads(path.read_text())
-        except (OSError, ValueError):
+        except OSError:
             return cls()
+        except ValueError as error:
+            return cls._ignored(path, f"it is not JSON ({first_line(error)})")
+        if not isinstance(data, dict):
+            return cls._ignored(path, f"it holds a JSON {type(data).__name__}, not an object")
         if data.get("version") != STATE_VERSION:
             return cls()
         return cls(
@@ -278,6 +285,16 @@ class State:
             compaction_pending=bool(data.get("compaction_pending")),
             lake_vacuumed_at=data.get("lake_vacuumed_at"),
         )
+
+    @classmethod
+    def _ignored(cls, path: Path, why: str) -> State:
+        print(
+            f"watch: the state file {path} is damaged ({why}): ignored, so the next tick takes in everything "
+            "pending, as a first start does, and rewrites it; nothing else to do (deleting it also silences this)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return cls()
 
     def save(self, path: Path) -> None:
         """Write atomically (`write_json`)."""

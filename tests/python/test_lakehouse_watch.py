@@ -33,7 +33,7 @@ from conftest import Environment
 from lakehouse import analysts
 from lakehouse.lake import connect, delta_scan_sql, mart_path
 from lakehouse.publish import history, publish, published_tables
-from lakehouse.watch import LOCK_FILE, MLFLOW_STORE, SCORE_FED_MARTS, STATE_FILE, STATE_SUBDIR
+from lakehouse.watch import LOCK_FILE, MLFLOW_STORE, SCORE_FED_MARTS, STATE_FILE, STATE_SUBDIR, State
 from ml.config import REPO_ROOT, data_environment
 from ml.simulate import FleetSpec, encode_cmapss, simulate_fleet
 from tests.python.forked_runs import run_command
@@ -497,6 +497,31 @@ def test_a_data_folder_that_is_a_file_is_named_in_one_line_not_a_traceback(tmp_p
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "Traceback" not in refused.stderr
     assert f"can't use {tmp_path / 'data' / 'watch'}: a file is where a folder goes" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("[]", "it holds a JSON list, not an object"),
+        ("3", "it holds a JSON int, not an object"),
+        ('"state"', "it holds a JSON str, not an object"),
+        ('{"version": 1', "it is not JSON (Expecting"),
+    ],
+)
+def test_a_state_file_that_is_no_json_object_is_named_and_ignored_not_a_traceback(
+    tmp_path: Path, capsys, text: str, why: str
+) -> None:
+    """A state file holding valid JSON that is no object (`[]`, `3`) stopped the watcher with an AttributeError
+    traceback; like a damaged one, it is ignored as no state (the next tick takes in everything pending), now
+    saying so, naming the file."""
+    path = tmp_path / STATE_SUBDIR / STATE_FILE
+    path.parent.mkdir()
+    path.write_text(text)
+    assert State.load(path) == State()
+    err = capsys.readouterr().err
+    assert f"watch: the state file {path} is damaged ({why}" in err
+    assert "ignored, so the next tick takes in everything pending" in err
+    assert State.load(tmp_path / "none.json") == State() and capsys.readouterr().err == ""  # no file: a first start
 
 
 @pytest.mark.parametrize("hours", ["nan", "inf"])
