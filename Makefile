@@ -247,5 +247,19 @@ PYTEST_WORKERS ?= 2
 pytest: install ## the Python test suite (real DuckDB files, real dbt builds in temp folders; PYTEST_WORKERS=2)
 	$(BIN)/pytest --durations=25 $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
 
-clean: ## remove build output (keeps .venv and data/landing)
-	rm -rf target logs $(CI_DIR) data/warehouse
+# The warehouse removed is the one under $PDM_DATA_DIR (as ml/config.py reads it: relative to the repo
+# root; unset: data/), and nothing else of that folder; an empty PDM_DATA_DIR, or one that is the
+# root, is refused (nothing removed).
+clean: ## remove build output: target/, logs/, data/ci/ and the warehouse under PDM_DATA_DIR (default data/); keeps .venv, the landing folder, the lake
+	@if [ "$${PDM_DATA_DIR+set}" = set ] && [ -z "$$(echo "$${PDM_DATA_DIR}" | tr -d '[:space:]')" ]; then \
+		echo "make clean: PDM_DATA_DIR is set but empty: set it to the data folder to clean, or unset it for data/;" \
+			"nothing removed" >&2; \
+		exit 1; \
+	fi; \
+	data_dir="$$(realpath -m -- "$${PDM_DATA_DIR:-data}")"; \
+	if [ "$$data_dir" = / ]; then \
+		echo "make clean: PDM_DATA_DIR is the root folder ($${PDM_DATA_DIR}): refused, nothing removed" >&2; \
+		exit 1; \
+	fi; \
+	echo "rm -rf target logs $(CI_DIR) $$data_dir/warehouse"; \
+	rm -rf target logs $(CI_DIR) "$$data_dir/warehouse"

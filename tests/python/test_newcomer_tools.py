@@ -289,3 +289,49 @@ def test_every_documented_make_variable_reaches_its_command() -> None:
         if all(echoed(target) == echoed(target, f"{variable}={each}") for each in dict.fromkeys([value, "7"]))
     ]
     assert not ignored, f"documented make variables the target ignores: {ignored}"
+
+
+def test_make_clean_removes_the_warehouse_pdm_data_dir_points_at_and_refuses_an_empty_or_root_one(
+    tmp_path: Path,
+) -> None:
+    """`PDM_DATA_DIR=/elsewhere make clean` removed data/warehouse, the default folder's, and left the
+    warehouse it points at. Run from a folder of its own (`make -C`), so the repo's target/ and logs/ stay."""
+    here = tmp_path / "checkout"
+    data = tmp_path / "elsewhere"
+    for folder in (
+        here / "target",
+        here / "logs",
+        here / "data" / "ci",
+        here / "data" / "warehouse",
+        data / "warehouse",
+    ):
+        folder.mkdir(parents=True)
+        (folder / "file").write_text("x")
+    for kept in (data / "landing", data / "lake", tmp_path / "warehouse"):
+        kept.mkdir(parents=True)
+        (kept / "file").write_text("x")
+
+    def clean(value: str | None) -> subprocess.CompletedProcess[str]:
+        env = {name: value for name, value in os.environ.items() if name != "PDM_DATA_DIR"}
+        if value is not None:
+            env["PDM_DATA_DIR"] = value
+        command = ["make", "--no-print-directory", "-C", str(here), "-f", str(REPO_ROOT / "Makefile"), "clean"]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+    for refused, says in (
+        ("", "set but empty"),
+        (" ", "set but empty"),
+        ("/", "the root folder"),
+        ("/tmp/..", "the root folder"),
+    ):
+        done = clean(refused)
+        assert done.returncode != 0 and f"make clean: PDM_DATA_DIR is {says}" in done.stderr, done.stderr
+        assert "nothing removed" in done.stderr and (data / "warehouse" / "file").exists()
+        assert (here / "target" / "file").exists()
+    done = clean(str(data))
+    assert done.returncode == 0, done.stderr
+    assert not (data / "warehouse").exists() and not (here / "target").exists() and not (here / "data" / "ci").exists()
+    assert (data / "landing" / "file").exists() and (data / "lake" / "file").exists()
+    assert (here / "data" / "warehouse" / "file").exists()  # not the folder PDM_DATA_DIR points at
+    assert (tmp_path / "warehouse" / "file").exists()
+    assert clean(None).returncode == 0 and not (here / "data" / "warehouse").exists()  # unset: data/
