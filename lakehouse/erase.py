@@ -22,8 +22,9 @@
 2. Score files: every `scores_*.parquet` under `<predictions>/unit_risk_scores/` holding the unit is
    rewritten without it (temporary file, then rename; its modification time kept), or removed when it
    held nothing else. The scores are read whole by every build (no checkpoint), so nothing is re-read.
-   They are swept again after the publish (step 6): a scoring run (`ml.predict`, which takes no lock)
-   that read the tombstone before this erasure wrote it may have written a file holding the unit since.
+   They are swept again after the publish (step 6): `python -m ml.predict` scores under the lake lock, so
+   it reads the tombstone before this erasure takes the lock or after it wrote it, but a scoring run outside
+   the lock (`ml.predict.score_all` called from Python) may have written a file holding the unit since.
 3. The warehouse, in one transaction (waiting for a running build like dbt does): the unit's bronze
    raw lines are blanked in place (`raw_line` null, `erased_at` set: the rows stay, so the checkpoint,
    the duplicate detection and the reconciliation "landed = kept + quarantined + erased" hold); its

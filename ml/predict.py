@@ -20,7 +20,10 @@ file is written (its scores would be the same): the command says so and names th
 before the decision columns is scored again; newer unreadable files are named on stderr and passed over.
 `--changed-only` (the watcher's step, `score_all`) scores just the units the feature table's Delta commits
 rewrote since the newest scores file, when that file is from the same champions. A feature table that is not
-published yet (no folder, no valid `_delta_log`), or a `--version` a vacuum deleted: one line, exit 2.
+published yet (no folder, no valid `_delta_log`), or a `--version` a vacuum deleted: one line, exit 2. The
+scoring runs under the lake lock (`lakehouse.lock`), as a publish, an erasure or the watcher's steps write the
+lake: it says who holds it while it waits (`--lock-timeout`, `PDM_LAKE_LOCK_TIMEOUT`, 600 s) and then gives up
+naming the holder, nothing scored, exit 2.
 
 With `--unit`: prints whether that unit fails within 30 cycles, the verdict being the classifier pyfunc's
 own decision. `--unit` takes a unit_id as gold names it (`FD101-test-016`) or a unit number; with a number,
@@ -34,6 +37,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,8 +54,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from lakehouse import lake
+from lakehouse.lock import DEFAULT_TIMEOUT_S, LakeBusyError, lake_lock
 from ml.candidates import CLASSIFIER_NAME, REGRESSOR_NAME
-from ml.config import Paths, first_line, path_problem
+from ml.config import Paths, env_number, first_line, path_problem
 from ml.data import FEATURE_TABLE, erased_units, latest_cycles, matrix, resolve_version
 from ml.registry import (
     CHAMPION_ALIAS,
@@ -470,6 +475,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lake", type=Path, default=paths.lake)
     parser.add_argument("--mlflow-dir", type=Path, default=paths.mlflow)
     parser.add_argument("--predictions-dir", type=Path, default=paths.predictions)
+    parser.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=env_number("PDM_LAKE_LOCK_TIMEOUT", DEFAULT_TIMEOUT_S),
+        metavar="SECONDS",
+        help=f"how long to wait for the lake lock (default $PDM_LAKE_LOCK_TIMEOUT or {DEFAULT_TIMEOUT_S:g})",
+    )
     args = parser.parse_args(argv)
     if args.unit is None and (args.dataset or args.split):
         parser.error("--dataset and --split go with --unit")
@@ -479,9 +491,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             champions = load_champions(args.mlflow_dir)
             print(unit_answer(table, champions, args.unit, args.dataset, args.split, args.version, paths.landing))
             return 0
-        run = score_all(table, args.mlflow_dir, args.predictions_dir, args.version, args.changed_only, paths.landing)
+        # under the lake lock, as every other writer of the lake's data (publish, the watcher's steps, restore,
+        # erase, optimize): no publish or erasure between reading the tombstone and the features and writing
+        # the file (no lake yet: nothing to lock, and nothing to score, which score_all says)
+        with lake_lock(args.lake, "predict", args.lock_timeout) if args.lake.is_dir() else nullcontext():
+            run = score_all(
+                table, args.mlflow_dir, args.predictions_dir, args.version, args.changed_only, paths.landing
+            )
     except UnknownUnitError as error:
         print(f"unknown unit: {error}", file=sys.stderr)
+        return 2
+    except LakeBusyError as error:
+        print(f"predict: nothing scored: {error}", file=sys.stderr)
         return 2
     except lake.LakeError as error:
         print(error, file=sys.stderr)

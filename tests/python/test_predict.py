@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from test_train import DATASET, make_feature_table, write_table
 
 from lakehouse import erase as erasing
 from lakehouse import lake
+from lakehouse.lock import lake_lock, lock_path
 from ml.data import FEATURE_TABLE, matrix
 from ml.predict import (
     SCORE_SCHEMA,
@@ -313,3 +315,20 @@ def test_a_predictions_or_mlflow_path_naming_a_file_stops_with_one_line(store, t
         assert len(err.splitlines()) == 1, err
         assert err.startswith(f"{name}: can't use {a_file}") and "a file is where a folder goes" in err, err
     assert a_file.read_text() == "not a folder"
+
+
+def test_scoring_takes_the_lake_lock_and_says_who_holds_it_when_it_cannot(store, tmp_path: Path, capsys):
+    """`ml.predict` took no lock: it could read the tombstone and the features while a publish or an erasure
+    wrote them. It takes the lake lock as the other writers do: while another holds it, it waits saying who,
+    then gives up naming the holder, writing nothing; once the lock is free it scores."""
+    args = ["--lake", str(store["root"] / "lake"), "--mlflow-dir", str(store["root"] / "mlruns")]
+    args += ["--predictions-dir", str(tmp_path), "--lock-timeout", "0.5"]
+    with lake_lock(store["root"] / "lake", "publish"):  # another writer (a second open of the lock file)
+        assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"predict: waiting up to 0.5 s for the lake lock held by PID {os.getpid()} (publish, since" in err
+    assert f"predict: nothing scored: the lake {store['root'] / 'lake'} is locked by PID {os.getpid()}" in err
+    assert not (tmp_path / SCORES_SUBDIR).exists()
+    assert main(args) == 0
+    assert len(list((tmp_path / SCORES_SUBDIR).glob("*.parquet"))) == 1
+    assert lock_path(store["root"] / "lake").read_text() == ""  # released: no holder named
