@@ -2,7 +2,7 @@
 
     python -m lakehouse.publish                              # every table of schema `gold`
     python -m lakehouse.publish --tables dim_units,mart_fleet_health
-    python -m lakehouse.publish --history                    # every version of every published table
+    python -m lakehouse.publish --history                    # every version of every table (VACUUMED: unreadable)
     python -m lakehouse.publish --history mart_fleet_health  # one table
     python -m lakehouse.publish --history --as-of 2026-11-23T10:00  # the version of each table current then (UTC)
 
@@ -248,6 +248,7 @@ class PublishResult:
 # The operation column's least width: WRITE, DELETE, MERGE, RESTORE, OPTIMIZE; a longer one (VACUUM START,
 # CREATE TABLE) widens it for every line printed with it.
 OPERATION_WIDTH = len("OPTIMIZE")
+VACUUMED_MARK = "VACUUMED (its data files are deleted: can't be read or restored)"
 
 
 @dataclass(frozen=True)
@@ -261,6 +262,7 @@ class HistoryEntry:
     rows: int | None
     fingerprint: str | None
     added_columns: tuple[str, ...] = ()
+    vacuumed: bool = False  # a vacuum deleted data files of it: it can't be read or restored
 
     def line(self, width: int = 0, operation_width: int = OPERATION_WIDTH) -> str:
         """One line; `width` pads the table name and `operation_width` the operation (at least
@@ -270,8 +272,9 @@ class HistoryEntry:
         rows = f"{self.rows:>9,} rows" if self.rows is not None else "        ? rows"
         fp = f"fp {self.fingerprint[:12]}" if self.fingerprint else "fp ?"
         added = f"  +columns {','.join(self.added_columns)}" if self.added_columns else ""
+        gone = f"  {VACUUMED_MARK}" if self.vacuumed else ""
         operation = f"{self.operation:<{max(operation_width, OPERATION_WIDTH)}}"
-        return f"{LAYER}.{self.table:<{width}}  v{self.version:<3} {when}  {operation} {rows}  {fp}{added}"
+        return f"{LAYER}.{self.table:<{width}}  v{self.version:<3} {when}  {operation} {rows}  {fp}{added}{gone}"
 
 
 def history_lines(entries: Sequence[HistoryEntry]) -> list[str]:
@@ -958,9 +961,10 @@ def history(lake: Path, table: str | None = None) -> list[HistoryEntry]:
     names = [require_published_table(lake, table)] if table is not None else published_tables(lake)
     entries = []
     for name in names:
-        for commit in sorted(
-            lakelib.open_table(lakelib.mart_path(lake, name, LAYER)).history(), key=lambda c: c["version"]
-        ):
+        path = lakelib.mart_path(lake, name, LAYER)
+        commits = sorted(lakelib.open_table(path).history(), key=lambda c: c["version"])
+        vacuumed = vacuumed_versions(path, [int(c["version"]) for c in commits])
+        for commit in commits:
             rows = commit.get(META_ROWS)
             if rows is None:  # a commit not made by this module: an overwrite's added rows are all its rows
                 rows = (commit.get("operationMetrics") or {}).get("num_added_rows")
@@ -975,9 +979,36 @@ def history(lake: Path, table: str | None = None) -> list[HistoryEntry]:
                     rows=int(rows) if rows is not None else None,
                     fingerprint=commit.get(META_FINGERPRINT),
                     added_columns=tuple(added.split(",")) if added else (),
+                    vacuumed=int(commit["version"]) in vacuumed,
                 )
             )
     return entries
+
+
+def vacuumed_versions(path: Path, versions: Sequence[int]) -> set[int]:
+    """Of `versions` of the Delta table at `path`, the older ones (a vacuum keeps the latest version's files)
+    missing a data file: the check `lakelib.require_version` makes before a read or a restore, one log replay
+    per version stepping forward from the oldest, each file looked for once."""
+    older = sorted(v for v in versions if v < max(versions, default=-1))
+    gone: set[int] = set()
+    present: dict[str, bool] = {}
+    table = None
+    for version in older:
+        try:
+            if table is None:
+                table = lakelib.open_table(path, version)
+            else:
+                table.load_as_version(version)
+            files = table.file_uris()
+        except Exception:  # its log entries were cleaned up too: no more readable than a vacuumed one
+            gone.add(version)
+            table = None
+            continue
+        for uri in files:
+            if "://" not in uri and not present.setdefault(uri, Path(uri).exists()):
+                gone.add(version)
+                break
+    return gone
 
 
 def current_at(entries: Sequence[HistoryEntry], moment: datetime) -> list[HistoryEntry]:

@@ -143,7 +143,8 @@ def restore(
     name = require_published_table(Path(lake), table)  # a table under <lake>/gold/, never a path elsewhere
     path = lakelib.mart_path(Path(lake), name, LAYER)
     with lake_lock(Path(lake), "restore", lock_timeout):
-        target = lakelib.version_as_of(path, as_of) if as_of is not None else lakelib.require_version(path, version)
+        # AS_OF: the version current then, checked as VERSION= is (a vacuumed one is refused, naming it)
+        target = lakelib.require_version(path, lakelib.version_as_of(path, as_of) if as_of is not None else version)
         published = lakelib.open_table(path)
         if target == published.version():  # Delta refuses it ("should be less then last available version")
             when = lakelib.parse_timestamp(as_of).isoformat() if as_of is not None else None

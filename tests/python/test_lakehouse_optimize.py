@@ -86,6 +86,37 @@ def test_vacuum_keeps_the_version_a_registered_model_was_trained_on(lakehouse, c
     assert [r.changed for r in publish(warehouse, lake_dir)] == [False, False]
 
 
+def test_history_marks_the_versions_a_vacuum_made_unreadable_and_restore_refuses_them(lakehouse, capsys):
+    """`make history` listed a version whose data files a vacuum deleted like any other, so it looked
+    restorable; `make restore AS_OF=<its time>` was not checked for it as VERSION= is. Both now say so."""
+    _, lake_dir, mlflow_dir = lakehouse
+    t = lake.mart_path(lake_dir, "t")
+    register(mlflow_dir, "pdm-rul", t, 0)  # v0 kept by the vacuum, v1 not
+    times = lake.commit_times(t)
+    assert times[0] < times[1] < times[2]  # each its own publish: AS_OF of v1's time is v1
+    assert not any(publishing.VACUUMED_MARK in line for line in publishing.history_report(lake_dir))
+    assert main(["--retention-hours", "0"]) == 0
+    capsys.readouterr()
+
+    lines = publishing.history_report(lake_dir)
+    marked = sorted(line.split()[0:2] for line in lines if line.endswith(publishing.VACUUMED_MARK))
+    assert marked == [["gold.t", "v1"], ["gold.u", "v0"]], lines
+    assert len(lines) == 9  # t: v0-v2 and the vacuum's two commits; u: v0, v1 and two
+    assert publishing.main(["--history", "t"]) == 0  # `make history TABLE`: the same mark
+    printed = capsys.readouterr().out.splitlines()
+    assert [line.split()[1] for line in printed if line.endswith(publishing.VACUUMED_MARK)] == ["v1"]
+
+    from lakehouse.restore import main as restore_main
+
+    as_of = times[1].isoformat()
+    for how in (["--version", "1"], ["--as-of", as_of]):
+        assert restore_main(["--table", "t", *how]) == 1
+        err = capsys.readouterr().err
+        assert f"restore: {t} v1 can't be read: a vacuum deleted its data files" in err, how
+    assert DeltaTable(str(t)).version() == 4  # nothing committed
+    assert restore_main(["--table", "t", "--version", "0"]) == 0  # the registered model's version still restores
+
+
 def published_in_small_files(warehouse: Path, lake_dir: Path, monkeypatch) -> tuple[Path, DeltaTable]:
     """gold.t with 5,000 more rows published in files of 1,000 rows: its path and the table at that version."""
     monkeypatch.setattr(publishing, "TARGET_FILE_SIZE", 1)  # every record batch its own file
