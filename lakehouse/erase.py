@@ -4,7 +4,9 @@
     python -m lakehouse.erase --unit FD101-test-016 --reason "..." --purge   # also vacuum old Delta versions
     python -m lakehouse.erase --unit FD101-test-016,FD101-train-003 --reason "..."  # several: one build
 
-`make erase UNIT=<unit_id> REASON="<text>" [PURGE=1]`. In order, each step safe to repeat:
+`make erase UNIT=<unit_id> REASON="<text>" [PURGE=1]`. The unit must be in the warehouse, in a data file at the
+top of the landing folder (landed, not built yet: `landed_files_of`) or in the tombstone; otherwise the request is
+refused, nothing written. In order, each step safe to repeat:
 
 0. The request: one audit row per unit, status `started`, appended to `<lake>/audit/erasures` before anything
    is erased (step 8 appends its `complete` row, same erasure id). A unit whose latest audit row is not
@@ -363,6 +365,46 @@ def unit_rows(con: duckdb.DuckDBPyConnection, unit: Unit, exclude: Sequence[str]
     return counts
 
 
+# A landed data file's name, as bronze reads it (the dbt macro cmapss_file_name_regex): what it holds, which dataset.
+LANDED_FILE_NAME = re.compile(r"^(?P<prefix>train|test|RUL)_(?P<dataset>FD[0-9]{3})([_ -][^/\\]*)?\.txt$")
+
+
+def landed_files_of(landing: Path, unit: Unit) -> list[Path]:
+    """The data files at the top of the landing folder (where bronze lists them) holding a line of `unit`: a
+    sensor file of its dataset and split with a line whose first token is its number (RAW_LINE_UNIT_NUMBER),
+    or, for a test unit, its dataset's RUL file with a line numbered as the unit. What makes a unit that landed
+    but was never built (in no warehouse table yet) known to the erasure."""
+    folder = Path(landing)
+    found = []
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        match = LANDED_FILE_NAME.match(path.name)
+        if not match or match["dataset"] != unit.dataset or not path.is_file():
+            continue
+        if match["prefix"] == "RUL":
+            if unit.split == "test" and _line_count(path) >= unit.number:
+                found.append(path)
+        elif match["prefix"] == unit.split and _holds_unit_number(path, unit.number):
+            found.append(path)
+    return found
+
+
+def _line_count(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(1 for _ in handle)
+
+
+def _holds_unit_number(path: Path, number: int) -> bool:
+    with path.open("rb") as handle:
+        for line in handle:
+            first = line.split(maxsplit=1)[:1]
+            try:
+                if first and float(first[0]) == number:
+                    return True
+            except ValueError:
+                continue
+    return False
+
+
 def known_in_warehouse(con: duckdb.DuckDBPyConnection, unit: Unit) -> bool:
     if unit_rows(con, unit):
         return True
@@ -706,12 +748,15 @@ def erase(
                 unknown = [
                     r.unit.unit_id
                     for r in records
-                    if r.unit.unit_id not in listed and not known_in_warehouse(con, r.unit)
+                    if r.unit.unit_id not in listed
+                    and not known_in_warehouse(con, r.unit)
+                    and not landed_files_of(paths.landing, r.unit)  # landed, not built yet: its lines enter blank
                 ]
                 if unknown:
                     raise EraseRefused(
-                        f"unit {', '.join(unknown)} is neither in the warehouse {paths.warehouse} nor in the tombstone "
-                        f"{tombstone_path(paths.landing)}: nothing was erased (check the id)"
+                        f"unit {', '.join(unknown)} is neither in the warehouse {paths.warehouse}, nor in a file "
+                        f"landed in {paths.landing}, nor in the tombstone {tombstone_path(paths.landing)}: nothing was "
+                        "erased (check the id)"
                     )
                 # an earlier erasure killed or failed part-way is completed by this one, under its own id and reason
                 asked = {r.unit.unit_id for r in records}
@@ -815,6 +860,11 @@ def report(record: Erasure) -> str:
     for table, rows in sorted(record.removed_rows.items()):
         where = f" (DELETE commit v{record.delta_versions[table]})" if table in record.delta_versions else ""
         lines.append(f"  {table}: {rows} rows removed{where}")
+    if not record.removed_rows:
+        lines.append(
+            "  no table held the unit (landed but never built, or erased before): the tombstone keeps its "
+            "landed lines out of every build (they enter bronze with no text)"
+        )
     if record.versions_still_holding:
         held = "; ".join(f"{t} v{', v'.join(map(str, v))}" for t, v in sorted(record.versions_still_holding.items()))
         lines.append(f"  old Delta versions still holding the unit until vacuumed ({held}): run with PURGE=1")

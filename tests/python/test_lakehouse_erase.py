@@ -421,3 +421,35 @@ def test_an_erasure_killed_between_its_delete_commits_is_recorded_and_finished_b
             sql = f"select count(*) from {lake.delta_scan_sql(path)} where unit_id = ?"
             assert con.execute(sql, [unit.unit_id]).fetchone() == (0,), name
     assert publishing.main([]) == 0
+
+
+def test_a_unit_landed_but_never_built_is_erased_and_its_lines_enter_bronze_blank(erased):
+    """A unit in a file that landed after the last build (in no warehouse table yet) was refused as unknown
+    ("neither in the warehouse nor in the tombstone"), so the next build took it in. Its erasure is recorded
+    (tombstone, audit) and that build takes the file in with the unit's lines blank; the other units flow."""
+    env, _, _ = erased
+    env.land(FleetSpec(dataset="FD102", train_units=2, test_units=2, conditions=1, fault_modes=1, seed=32))
+    unit = erasing.Unit("FD102", "test", 1)
+    assert env.scalar("select count(*) from bronze.base_cmapss__landed_lines where dataset = 'FD102'") == 0
+    assert erasing.landed_files_of(env.paths.landing, unit) == [
+        env.paths.landing / "RUL_FD102.txt",
+        env.paths.landing / "test_FD102.txt",
+    ]
+    assert erasing.landed_files_of(env.paths.landing, erasing.Unit("FD102", "test", 9)) == []
+    [record] = erasing.erase(
+        env.paths, [unit], "never built", dbt_args=["--target", "ci", *SETTLED], dbt_env=env.env, say=io.StringIO()
+    )
+    assert (record.status, record.removed_rows) == ("complete", {})
+    assert "no table held the unit (landed but never built" in erasing.report(record)
+    assert unit.unit_id in (env.paths.landing / "erasures" / "erased_units.csv").read_text()
+    assert traces(env, unit) == {}
+    blank = env.scalar(
+        "select count(*) from bronze.base_cmapss__landed_lines where dataset = 'FD102' and erased_at is not null"
+    )
+    assert blank == landed_lines_of(env, unit)
+    assert sorted(r[0] for r in env.query("select unit_id from gold.dim_units where unit_id like 'FD102%'")) == [
+        "FD102-test-002",
+        "FD102-train-001",
+        "FD102-train-002",
+    ]
+    assert erasing.pending_erasures(env.paths.lake) == []
