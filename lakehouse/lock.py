@@ -1,6 +1,8 @@
 """One writer at a time on the lake: an advisory `fcntl.flock` on `<lake>/.lake.lock`.
 
-`publish` and `optimize` hold it for their whole run. The kernel releases a flock when its
+`publish` and `optimize` hold it for their whole run; `restore`, `erase` (its steps that write the lake,
+the warehouse or the score files), `ml.predict` (its scoring: reading the tombstone and features, writing
+the scores file) and a rebuild of the analysts' database hold it while they work. The kernel releases a flock when its
 process ends, however it ends (SIGKILL included), so a killed writer never leaves the lake locked.
 The holder writes its PID, command and start time into the file; a second writer prints who holds
 the lock, waits up to `timeout` seconds, and then gives up with `LakeBusyError` naming that PID.
