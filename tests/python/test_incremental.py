@@ -270,6 +270,33 @@ def test_a_build_that_started_before_one_that_already_wrote_stops_before_any_inc
     assert env.scalar("select count(distinct unit_id) from gold.fct_unit_cycle_features where dataset = 'FD104'") == 4
 
 
+def test_a_build_of_part_of_the_project_that_left_out_an_upstream_increment_stops(env: Environment) -> None:
+    """A selection that leaves out an incremental model with an increment pending would have the models
+    below it rebuild their changed units from its stale rows and advance their watermarks past them:
+    here the feature table would rewrite unit 3 without its late cycles, and no later build would name
+    the unit again. It stops before any increment instead; a plain build then takes in everything."""
+    test_file = read_cmapss(env.paths.landing / "test_FD101.txt")
+    unit_3 = test_file[test_file["unit_number"] == 3]
+    last_cycle = unit_3["cycle"].max() + 2
+    land_lines(env, "test_FD101_late_3.txt", unit_3.tail(2).assign(cycle=unit_3["cycle"].max() + range(1, 3)))
+    env.build("--select", "+int_unit_reading_changes")  # bronze, and the units the late cycles touch
+    gold = gold_fingerprints(env)
+
+    result = env.build("--select", "int_unit_change_log+", check=False)  # silver's readings left out
+    assert result.returncode != 0
+    assert (
+        "int_unit_change_log would take its increment from stale rows: upstream of it, "
+        "int_sensor_readings_deduplicated not yet built" in result.stdout
+    ), result.stdout[-3000:]
+    assert "SKIP relation gold.fct_unit_cycle_features" in result.stdout
+    assert gold_fingerprints(env) == gold
+
+    env.build()
+    assert env.scalar("select max(cycle) from gold.fct_unit_cycle_features where unit_id = 'FD101-test-003'") == (
+        last_cycle
+    )
+
+
 def write_scores(env: Environment, unit_ids: list[str], scored_at: datetime) -> Path:
     """A scoring run's file (what ml.predict writes) scoring `unit_ids`, without training a model."""
     folder = env.paths.predictions / "unit_risk_scores"
