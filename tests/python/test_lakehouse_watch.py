@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -58,12 +59,15 @@ def once(env: Environment, variables: dict[str, str] | None = None, *args: str) 
     return run_command(watch_command("--once", *args), environment, REPO_ROOT, timeout=TICK_TIMEOUT_S)
 
 
+STARTED: list[subprocess.Popen[str]] = []  # the watchers `start` made, stopped after each test
+
+
 def start(
     env: Environment, every: str = "0.2", log: Path | None = None, variables: dict[str, str] | None = None
 ) -> subprocess.Popen[str]:
     """A watcher; its stdout piped, or with `log` written to that file (readable while it runs); `variables`
     set on top of the environment's."""
-    return subprocess.Popen(
+    watcher = subprocess.Popen(
         watch_command("--every", every),
         cwd=REPO_ROOT,
         env={**env.env, **(variables or {})},
@@ -71,6 +75,20 @@ def start(
         stderr=subprocess.PIPE,
         text=True,
     )
+    STARTED.append(watcher)
+    return watcher
+
+
+@pytest.fixture(autouse=True)
+def no_watcher_left_running() -> Iterator[None]:
+    """A test that fails while its watcher runs leaves it holding the shared data folder's watch lock: each
+    later test of the module then failed as 'another watcher ... is watching'. Killed, it fails alone."""
+    yield
+    while STARTED:
+        watcher = STARTED.pop()
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.communicate(timeout=60)
 
 
 def state(env: Environment) -> dict:
@@ -80,7 +98,7 @@ def state(env: Environment) -> dict:
         return {}
 
 
-def wait_for(condition, what: str, timeout: float = 60.0) -> None:
+def wait_for(condition, what: str, timeout: float = TICK_TIMEOUT_S) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -228,7 +246,7 @@ def test_sigterm_during_a_tick_finishes_the_tick_then_exits_0(watched) -> None:
     env, _ = watched
     delivered = deliver(env, 1, cycle_gap=True)
     watcher = start(env, every="60")
-    wait_for(lambda: state(env).get("step") == "dbt build", "the tick's dbt build", timeout=30)
+    wait_for(lambda: state(env).get("step") == "dbt build", "the tick's dbt build", timeout=TICK_TIMEOUT_S)
     watcher.send_signal(signal.SIGTERM)
     out, err = watcher.communicate(timeout=TICK_TIMEOUT_S)
     assert watcher.returncode == 0, out + err
@@ -252,10 +270,12 @@ def test_a_watcher_killed_during_its_build_is_resumed_by_the_next_once(watched) 
     delivered = deliver(env, 2)
     log_size = dbt_traces(env)[0]
     watcher = start(env, every="60")
-    wait_for(lambda: state(env).get("step") == "dbt build", "the tick's dbt build", timeout=30)
+    wait_for(lambda: state(env).get("step") == "dbt build", "the tick's dbt build", timeout=TICK_TIMEOUT_S)
     # killed once dbt has started running nodes
     log = env.paths.data_dir / "dbt_logs" / "dbt.log"
-    wait_for(lambda: " START " in log.read_text(errors="replace")[log_size:], "dbt running nodes", timeout=60)
+    wait_for(
+        lambda: " START " in log.read_text(errors="replace")[log_size:], "dbt running nodes", timeout=TICK_TIMEOUT_S
+    )
     watcher.send_signal(signal.SIGKILL)
     watcher.communicate(timeout=10)
     assert state(env)["in_progress"] and state(env)["step"] == "dbt build"
