@@ -70,8 +70,8 @@ import pyarrow as pa
 
 from lakehouse import lake as lakelib
 from lakehouse import publish as publishing
-from lakehouse.lock import DEFAULT_TIMEOUT_S, lake_lock
-from ml.config import REPO_ROOT, Paths, env_number
+from lakehouse.lock import DEFAULT_TIMEOUT_S, add_lock_timeout_option, lake_lock
+from ml.config import REPO_ROOT, Paths
 
 ENV_VAR = "PDM_ANALYSTS_DB"
 FILE_NAME = "analysts.duckdb"
@@ -451,13 +451,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Refresh the analysts' database (DuckDB views over the published Delta tables, pinned "
         "to their latest versions), or open it in the DuckDB CLI with `sql`.",
     )
-    parser.add_argument(
-        "--lock-timeout",
-        type=float,
-        default=env_number("PDM_LAKE_LOCK_TIMEOUT", DEFAULT_TIMEOUT_S),
-        metavar="SECONDS",
-        help="how long to wait for a running publish, restore, erase or optimize to release the lake",
-    )
+    add_lock_timeout_option(parser)
     commands = parser.add_subparsers(dest="command")
     sql = commands.add_parser("sql", help="open the analysts' database in the DuckDB CLI, read-only")
     sql.add_argument("--query", "-q", help="run this SQL, print the result and exit")

@@ -85,7 +85,7 @@ from deltalake import CommitProperties, write_deltalake
 from lakehouse import analysts
 from lakehouse import lake as lakelib
 from lakehouse import publish as publishing
-from lakehouse.lock import DEFAULT_TIMEOUT_S, lake_lock
+from lakehouse.lock import DEFAULT_TIMEOUT_S, add_lock_timeout_option, lake_lock
 from lakehouse.optimize import optimize_table, registered_versions
 from ml.config import ERASURES_SUBDIR, REPO_ROOT, Paths, env_number, first_line, path_problem
 
@@ -889,13 +889,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reason", required=True, help="why (kept in the audit table only)")
     parser.add_argument("--purge", action="store_true", help="also vacuum every old Delta version (retention 0)")
     parser.add_argument("--target", help="the dbt target of the build (default: the profile's)")
-    parser.add_argument(
-        "--lock-timeout",
-        type=float,
-        default=env_number("PDM_LAKE_LOCK_TIMEOUT", DEFAULT_TIMEOUT_S),
-        metavar="SECONDS",
-        help=f"how long to wait for the lake lock (default $PDM_LAKE_LOCK_TIMEOUT or {DEFAULT_TIMEOUT_S:g})",
-    )
+    add_lock_timeout_option(parser)
     args = parser.parse_args(argv)
     paths = Paths.from_env()
     try:

@@ -12,6 +12,7 @@ file) stops the command with `LakeError` naming the path, before it changes anyt
 
 from __future__ import annotations
 
+import argparse
 import fcntl
 import json
 import math
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import TextIO
 
 from lakehouse.lake import LakeError
-from ml.config import path_problem
+from ml.config import env_number, path_problem
 
 LOCK_FILE = ".lake.lock"
 DEFAULT_TIMEOUT_S = 600.0
@@ -34,6 +35,19 @@ POLL_S = 0.2
 
 class LakeBusyError(LakeError):
     """Another process held the lake lock for longer than this one would wait."""
+
+
+def add_lock_timeout_option(parser: argparse.ArgumentParser) -> None:
+    """`--lock-timeout SECONDS` (default `PDM_LAKE_LOCK_TIMEOUT`, else DEFAULT_TIMEOUT_S): every command that
+    takes the lake lock offers it, with one meaning."""
+    parser.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=env_number("PDM_LAKE_LOCK_TIMEOUT", DEFAULT_TIMEOUT_S),
+        metavar="SECONDS",
+        help="how long to wait for another writer (a publish, restore, erase, optimize or scoring run) to release "
+        f"the lake lock (default $PDM_LAKE_LOCK_TIMEOUT or {DEFAULT_TIMEOUT_S:g})",
+    )
 
 
 def lock_path(lake: Path) -> Path:

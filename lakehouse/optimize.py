@@ -58,9 +58,9 @@ from deltalake import CommitProperties, DeltaTable
 
 from lakehouse import analysts
 from lakehouse import lake as lakelib
-from lakehouse.lock import DEFAULT_TIMEOUT_S, lake_lock
+from lakehouse.lock import DEFAULT_TIMEOUT_S, add_lock_timeout_option, lake_lock
 from lakehouse.publish import LAYER, POST_COMMIT, TARGET_FILE_SIZE, latest_commit, pdm_metadata, published_tables
-from ml.config import REPO_ROOT, Paths, env_number
+from ml.config import REPO_ROOT, Paths
 
 DEFAULT_RETENTION_HOURS = 168
 SMALL_FILE_SIZE = TARGET_FILE_SIZE // 2  # `small_files`: two such files fit in one of the target size
@@ -420,13 +420,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="also vacuum the versions registered models were trained on (they are kept otherwise)",
     )
-    parser.add_argument(
-        "--lock-timeout",
-        type=float,
-        default=env_number("PDM_LAKE_LOCK_TIMEOUT", DEFAULT_TIMEOUT_S),
-        metavar="SECONDS",
-        help="how long to wait for a running publish to release the lake",
-    )
+    add_lock_timeout_option(parser)
     args = parser.parse_args(argv)
     # every option checked before the lake is touched (the bronze pruning comes after the vacuum)
     for option, value in (

@@ -99,8 +99,8 @@ from deltalake import (
 )
 
 from lakehouse import lake as lakelib
-from lakehouse.lock import DEFAULT_TIMEOUT_S, lake_lock
-from ml.config import Paths, env_number, first_line
+from lakehouse.lock import DEFAULT_TIMEOUT_S, add_lock_timeout_option, lake_lock
+from ml.config import Paths, first_line
 
 LAYER = "gold"
 FINGERPRINT_ALGORITHM = "pdm-fp-1"
@@ -1096,14 +1096,7 @@ def _parser() -> argparse.ArgumentParser:
         help="leave the analysts' database as it is: a later publish (or `python -m lakehouse.analysts`) "
         "refreshes it, as the watcher's second publish of a tick does",
     )
-    parser.add_argument(
-        "--lock-timeout",
-        type=float,
-        default=env_number("PDM_LAKE_LOCK_TIMEOUT", DEFAULT_TIMEOUT_S),
-        metavar="SECONDS",
-        help="how long to wait for another publish or optimize to release the lake "
-        f"(default $PDM_LAKE_LOCK_TIMEOUT or {DEFAULT_TIMEOUT_S:g})",
-    )
+    add_lock_timeout_option(parser)
     return parser
 
 

@@ -49,7 +49,7 @@ from deltalake import CommitProperties, DeltaTable
 from lakehouse import analysts
 from lakehouse import lake as lakelib
 from lakehouse.erase import delete_units_from_table, read_tombstone
-from lakehouse.lock import DEFAULT_TIMEOUT_S, lake_lock
+from lakehouse.lock import DEFAULT_TIMEOUT_S, add_lock_timeout_option, lake_lock
 from lakehouse.publish import (
     LAYER,
     META_ERASED_PENDING,
@@ -59,7 +59,7 @@ from lakehouse.publish import (
     published_tables,
     require_published_table,
 )
-from ml.config import Paths, env_number
+from ml.config import Paths
 from ml.data import erased_units_in
 
 META_RESTORED_FROM = "restored_from_version"  # not pdm.*: optimize must not carry it to its own commits
@@ -207,13 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--version", type=int, help="the Delta version to restore")
     target.add_argument("--as-of", help="restore the version current at this time (ISO-8601; no zone = UTC)")
-    parser.add_argument(
-        "--lock-timeout",
-        type=float,
-        default=env_number("PDM_LAKE_LOCK_TIMEOUT", DEFAULT_TIMEOUT_S),
-        metavar="SECONDS",
-        help="how long to wait for a running publish or optimize to release the lake",
-    )
+    add_lock_timeout_option(parser)
     args = parser.parse_args(argv)
     try:
         paths = Paths.from_env()

@@ -54,9 +54,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from lakehouse import lake
-from lakehouse.lock import DEFAULT_TIMEOUT_S, LakeBusyError, lake_lock
+from lakehouse.lock import LakeBusyError, add_lock_timeout_option, lake_lock
 from ml.candidates import CLASSIFIER_NAME, REGRESSOR_NAME
-from ml.config import Paths, env_number, first_line, path_problem
+from ml.config import Paths, first_line, path_problem
 from ml.data import FEATURE_TABLE, erased_units, latest_cycles, matrix, resolve_version
 from ml.registry import (
     CHAMPION_ALIAS,
@@ -475,13 +475,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lake", type=Path, default=paths.lake)
     parser.add_argument("--mlflow-dir", type=Path, default=paths.mlflow)
     parser.add_argument("--predictions-dir", type=Path, default=paths.predictions)
-    parser.add_argument(
-        "--lock-timeout",
-        type=float,
-        default=env_number("PDM_LAKE_LOCK_TIMEOUT", DEFAULT_TIMEOUT_S),
-        metavar="SECONDS",
-        help=f"how long to wait for the lake lock (default $PDM_LAKE_LOCK_TIMEOUT or {DEFAULT_TIMEOUT_S:g})",
-    )
+    add_lock_timeout_option(parser)
     args = parser.parse_args(argv)
     if args.unit is None and (args.dataset or args.split):
         parser.error("--dataset and --split go with --unit")
