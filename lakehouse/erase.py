@@ -108,7 +108,7 @@ LOG_TABLES = (
     "silver.unit_rewrites",
 )
 # The unit number a raw sensor line names (its first token, a positive whole number): the same rule
-# as the dbt macro raw_line_unit_number (macros/ingestion/read_erased_units.sql).
+# as the dbt macro raw_line_unit_number (macros/ingestion/read_erased_units.sql; test_lakehouse_erase compares them).
 _FIRST = r"try_cast(regexp_extract({col}, '^\s*(\S+)', 1) as double)"
 RAW_LINE_UNIT_NUMBER = (
     f"case when {_FIRST} between 1 and 2147483646 and {_FIRST} = floor({_FIRST}) then cast({_FIRST} as integer) end"
@@ -365,8 +365,9 @@ def unit_rows(con: duckdb.DuckDBPyConnection, unit: Unit, exclude: Sequence[str]
     return counts
 
 
-# A landed data file's name, as bronze reads it (the dbt macro cmapss_file_name_regex): what it holds, which dataset.
-LANDED_FILE_NAME = re.compile(r"^(?P<prefix>train|test|RUL)_(?P<dataset>FD[0-9]{3})([_ -][^/\\]*)?\.txt$")
+# A landed data file's name, as bronze reads it: what it holds (group 1), which dataset (group 2). The text of
+# the dbt macro cmapss_file_name_regex, character for character (test_lakehouse_erase compares them).
+LANDED_FILE_NAME = re.compile(r"^(train|test|RUL)_(FD[0-9]{3})([_ -][^/\\]*)?\.txt$")
 
 
 def landed_files_of(landing: Path, unit: Unit) -> list[Path]:
@@ -378,12 +379,13 @@ def landed_files_of(landing: Path, unit: Unit) -> list[Path]:
     found = []
     for path in sorted(folder.iterdir()) if folder.is_dir() else []:
         match = LANDED_FILE_NAME.match(path.name)
-        if not match or match["dataset"] != unit.dataset or not path.is_file():
+        kind, dataset = (match[1], match[2]) if match else (None, None)
+        if dataset != unit.dataset or not path.is_file():
             continue
-        if match["prefix"] == "RUL":
+        if kind == "RUL":
             if unit.split == "test" and _line_count(path) >= unit.number:
                 found.append(path)
-        elif match["prefix"] == unit.split and _holds_unit_number(path, unit.number):
+        elif kind == unit.split and _holds_unit_number(path, unit.number):
             found.append(path)
     return found
 

@@ -453,3 +453,52 @@ def test_a_unit_landed_but_never_built_is_erased_and_its_lines_enter_bronze_blan
         "FD102-train-002",
     ]
     assert erasing.pending_erasures(env.paths.lake) == []
+
+
+def test_the_erasures_landed_file_and_unit_number_rules_are_the_dbt_macros(erased):
+    """lakehouse/erase.py repeats two of bronze's rules in Python: which landed files are data files
+    (LANDED_FILE_NAME, the dbt macro cmapss_file_name_regex) and which unit a raw line names
+    (RAW_LINE_UNIT_NUMBER, the macro raw_line_unit_number). Compiled by the real dbt, each macro must give
+    what erase.py's copy gives, on names and lines at the edges of the rules: a change to one alone fails."""
+    env, _, _ = erased
+    inline = (
+        "select '{{ cmapss_file_name_regex() }}' as regex, raw_line, {{ raw_line_unit_number('raw_line') }} as n "
+        "from raw"
+    )
+    out = env.dbt("compile", "--target", "ci", *SETTLED, "--output", "json", "--inline", inline).stdout
+    by_dbt_sql = json.loads(out[out.index("{") : out.rindex("}") + 1])["compiled"]
+    names = [
+        "train_FD001.txt",
+        "test_FD004.txt",
+        "RUL_FD002.txt",
+        "train_FD001_2026-11-22.txt",
+        "train_FD001 (resent).txt",
+        "test_FD001-b.txt",
+        "RUL_FD001_.txt",
+        "train_FD1.txt",
+        "train_FD0012.txt",
+        "TRAIN_FD001.txt",
+        "train_FD001.txt.bak",
+        "train_FD001x.txt",
+        "notes.txt",
+        "train_FD001_a/b.txt",
+        "train_FD001_a\\b.txt",
+    ]
+    lines = ["1 1 -0.0007", "  7  2 0.1", "\t12\t3", "0 1 2", "-3 1", "2.0 5", "2.5 5", "1e3 4", "abc 1", ""]
+    lines += ["   ", None, "2147483646 1", "2147483647 1"]
+    with duckdb.connect() as con:
+        con.execute("create table raw (raw_line varchar)")
+        con.executemany("insert into raw values (?)", [[line] for line in lines])
+        rows = con.execute(by_dbt_sql).fetchall()
+        by_erase_sql = f"select raw_line, {erasing.RAW_LINE_UNIT_NUMBER.format(col='raw_line')} from raw"
+        by_erase = con.execute(by_erase_sql).fetchall()
+        regex = rows[0][0].strip()
+        assert regex == erasing.LANDED_FILE_NAME.pattern
+        for name in names:
+            match = erasing.LANDED_FILE_NAME.match(name)
+            by_dbt = con.execute(
+                "select regexp_matches(?, ?), regexp_extract(?, ?, 1), regexp_extract(?, ?, 2)", [name, regex] * 3
+            ).fetchone()
+            assert by_dbt == ((True, match[1], match[2]) if match else (False, "", "")), name
+    assert [(line, n) for _, line, n in rows] == by_erase
+    assert dict(by_erase)["2147483646 1"] == 2147483646 and dict(by_erase)["\t12\t3"] == 12
