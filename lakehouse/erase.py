@@ -111,7 +111,7 @@ LOG_TABLES = (
 # as the dbt macro raw_line_unit_number (macros/ingestion/read_erased_units.sql; test_lakehouse_erase compares them).
 _FIRST = r"try_cast(regexp_extract({col}, '^\s*(\S+)', 1) as double)"
 RAW_LINE_UNIT_NUMBER = (
-    f"case when {_FIRST} between 1 and 2147483646 and {_FIRST} = floor({_FIRST}) then cast({_FIRST} as integer) end"
+    f"case when {_FIRST} between 1 and 2147483647 and {_FIRST} = floor({_FIRST}) then cast({_FIRST} as integer) end"
 )
 UNIT_ID_PATTERN = re.compile(r"^(?P<dataset>[A-Za-z0-9_]+)-(?P<split>train|test)-(?P<number>[0-9]+)$")
 DBT = str(Path(sys.executable).with_name("dbt"))

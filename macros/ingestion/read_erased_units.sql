@@ -60,7 +60,7 @@
 -#}
 {% macro raw_line_unit_number(raw_line) -%}
     case
-        when try_cast(regexp_extract({{ raw_line }}, '^\s*(\S+)', 1) as double) between 1 and 2147483646
+        when try_cast(regexp_extract({{ raw_line }}, '^\s*(\S+)', 1) as double) between 1 and 2147483647
             and try_cast(regexp_extract({{ raw_line }}, '^\s*(\S+)', 1) as double)
             = floor(try_cast(regexp_extract({{ raw_line }}, '^\s*(\S+)', 1) as double))
             then cast(try_cast(regexp_extract({{ raw_line }}, '^\s*(\S+)', 1) as double) as integer)

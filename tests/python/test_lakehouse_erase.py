@@ -459,11 +459,14 @@ def test_the_erasures_landed_file_and_unit_number_rules_are_the_dbt_macros(erase
     """lakehouse/erase.py repeats two of bronze's rules in Python: which landed files are data files
     (LANDED_FILE_NAME, the dbt macro cmapss_file_name_regex) and which unit a raw line names
     (RAW_LINE_UNIT_NUMBER, the macro raw_line_unit_number). Compiled by the real dbt, each macro must give
-    what erase.py's copy gives, on names and lines at the edges of the rules: a change to one alone fails."""
+    what erase.py's copy gives, on names and lines at the edges of the rules: a change to one alone fails.
+    And the unit a line names must be found for every unit number the sensor-line parser takes in (up to
+    2147483647): a unit numbered past the rule's range kept its raw lines through its erasure."""
     env, _, _ = erased
     inline = (
-        "select '{{ cmapss_file_name_regex() }}' as regex, raw_line, {{ raw_line_unit_number('raw_line') }} as n "
-        "from raw"
+        "select '{{ cmapss_file_name_regex() }}' as regex, raw_line, {{ raw_line_unit_number('raw_line') }} as n, "
+        "case when {{ is_whole_number_token('first_token') }} then {{ token_as_integer('first_token') }} end as parsed "
+        "from (select raw_line, regexp_extract(raw_line, '^\\s*(\\S+)', 1) as first_token from raw)"
     )
     out = env.dbt("compile", "--target", "ci", *SETTLED, "--output", "json", "--inline", inline).stdout
     by_dbt_sql = json.loads(out[out.index("{") : out.rindex("}") + 1])["compiled"]
@@ -485,7 +488,7 @@ def test_the_erasures_landed_file_and_unit_number_rules_are_the_dbt_macros(erase
         "train_FD001_a\\b.txt",
     ]
     lines = ["1 1 -0.0007", "  7  2 0.1", "\t12\t3", "0 1 2", "-3 1", "2.0 5", "2.5 5", "1e3 4", "abc 1", ""]
-    lines += ["   ", None, "2147483646 1", "2147483647 1"]
+    lines += ["   ", None, "+5 1", "012 3", "12.0 1", "2147483646 1", "2147483647 1", "2147483648 1"]
     with duckdb.connect() as con:
         con.execute("create table raw (raw_line varchar)")
         con.executemany("insert into raw values (?)", [[line] for line in lines])
@@ -500,5 +503,7 @@ def test_the_erasures_landed_file_and_unit_number_rules_are_the_dbt_macros(erase
                 "select regexp_matches(?, ?), regexp_extract(?, ?, 1), regexp_extract(?, ?, 2)", [name, regex] * 3
             ).fetchone()
             assert by_dbt == ((True, match[1], match[2]) if match else (False, "", "")), name
-    assert [(line, n) for _, line, n in rows] == by_erase
-    assert dict(by_erase)["2147483646 1"] == 2147483646 and dict(by_erase)["\t12\t3"] == 12
+    assert [(line, n) for _, line, n, _ in rows] == by_erase
+    # every unit number the sensor-line parser takes in (a whole-number token, as an integer), the erasure finds
+    assert [(line, n) for _, line, n, parsed in rows if parsed is not None and parsed >= 1 and n != parsed] == []
+    assert dict(by_erase)["2147483647 1"] == 2147483647 and dict(by_erase)["\t12\t3"] == 12
