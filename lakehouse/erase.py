@@ -793,7 +793,9 @@ def erase(
             step = "dbt build"
             run_build(dbt_args, build_environment(paths, dbt_env))
         step = "publish"
-        for result in publishing.publish(paths.warehouse, paths.lake, lock_timeout=lock_timeout):
+        for result in publishing.publish(
+            paths.warehouse, paths.lake, lock_timeout=lock_timeout, completing_erasure=True
+        ):
             if result.changed:
                 print(f"erase: published {result.summary()}", file=say)
         with lake_lock(lake, "erase", lock_timeout):

@@ -808,11 +808,15 @@ def publish(
     tables: list[str] | None = None,
     lock_timeout: float = DEFAULT_TIMEOUT_S,
     refresh_analysts: bool = True,
+    completing_erasure: bool = False,
 ) -> list[PublishResult]:
     """Publish gold tables of `warehouse` (all, or those named) to `<lake>/gold/<table>/` as Delta.
 
     Holds the lake lock (waiting up to `lock_timeout` s, then `LakeBusyError`) and plans under it, so
-    it compares against what any earlier publisher committed. Writes one Delta version per table whose
+    it compares against what any earlier publisher committed. Under the lock, before anything is read,
+    it refuses (`LakeError`, naming the units) while an erasure is unfinished (`lakehouse.erase`): the
+    warehouse's gold may still hold the units, and this publish would write them back. The erasure's own
+    publish passes `completing_erasure`. Writes one Delta version per table whose
     content fingerprint changed, none otherwise, then refreshes the analysts' database of the lake
     (`lakehouse.analysts`) if anything was committed or it is stale; with `refresh_analysts` False
     it leaves that to its caller (the watcher, once per tick: after the tick's last publish). Raises
@@ -825,6 +829,10 @@ def publish(
         _spill_folder(Path(lake)) as spill,
         _open_warehouse(warehouse, str(spill)) as con,
     ):
+        if not completing_erasure:
+            from lakehouse.erase import refuse_if_erasure_pending  # erase imports this module
+
+            refuse_if_erasure_pending(Path(lake), "a publish")
         names = _select_tables(gold_tables(con), tables)
         log_present = has_change_log(con)
         plans: list[_Plan] = []
@@ -1107,9 +1115,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.history is not None:
             return print_lines(history_report(paths.lake, args.history or None, args.as_of))
         tables = args.tables.split(",") if args.tables is not None else None
-        from lakehouse.erase import refuse_if_erasure_pending  # erase imports this module
-
-        refuse_if_erasure_pending(paths.lake, "a publish")
         for result in publish(paths.warehouse, paths.lake, tables, args.lock_timeout, not args.no_analysts):
             print(result.summary())
     except lakelib.LakeError as exc:

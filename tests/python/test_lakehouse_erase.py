@@ -395,6 +395,8 @@ def test_an_erasure_killed_between_its_delete_commits_is_recorded_and_finished_b
     err = capsys.readouterr().err
     assert "an erasure was requested and not completed (FD101-train-003: started" in err
     assert "make erase UNIT=FD101-train-003 REASON=..." in err
+    with pytest.raises(lake.LakeError, match="an erasure was requested and not completed"):  # called from Python too
+        publishing.publish(env.paths.warehouse, env.paths.lake)
     assert watching.main(["--once"]) == 1
     assert "watch: an erasure was requested and not completed (FD101-train-003: started" in capsys.readouterr().err
     with lake.connect() as con:  # nothing published: the unit stays out of the table it was deleted from
