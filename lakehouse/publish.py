@@ -813,7 +813,7 @@ def publish(
     """Publish gold tables of `warehouse` (all, or those named) to `<lake>/gold/<table>/` as Delta.
 
     Holds the lake lock (waiting up to `lock_timeout` s, then `LakeBusyError`) and plans under it, so
-    it compares against what any earlier publisher committed. Under the lock, before anything is read,
+    it compares against what any earlier publisher committed. Under the lock, before the warehouse is opened,
     it refuses (`LakeError`, naming the units) while an erasure is unfinished (`lakehouse.erase`): the
     warehouse's gold may still hold the units, and this publish would write them back. The erasure's own
     publish passes `completing_erasure`. Writes one Delta version per table whose
@@ -824,57 +824,54 @@ def publish(
     dropped, `PublishError` if the warehouse can't be opened or a named table doesn't exist, and
     `AnalystsError` (after the commits) if the analysts' database can't be written.
     """
-    with (
-        lake_lock(Path(lake), "publish", lock_timeout),
-        _spill_folder(Path(lake)) as spill,
-        _open_warehouse(warehouse, str(spill)) as con,
-    ):
+    with lake_lock(Path(lake), "publish", lock_timeout):
         if not completing_erasure:
             from lakehouse.erase import refuse_if_erasure_pending  # erase imports this module
 
             refuse_if_erasure_pending(Path(lake), "a publish")
-        names = _select_tables(gold_tables(con), tables)
-        log_present = has_change_log(con)
-        plans: list[_Plan] = []
-        violations: list[SchemaViolation] = []
-        for name in names:  # check every table before writing any
-            try:
-                plan, problems = _plan(con, Path(lake), name, log_present)
-            except lakelib.LakeError:
-                raise
-            except Exception as exc:  # a data file of the published version gone, a file where its folder goes
-                reason = first_line(exc, fallback="")
-                path = lakelib.mart_path(Path(lake), name, LAYER)
-                raise PublishError(
-                    f"{LAYER}.{name}: can't compare it with its published Delta table {path} "
-                    f"({type(exc).__name__}: {reason}); nothing was written"
-                ) from exc
-            plans.append(plan)
-            violations += problems
-        if violations:
-            raise SchemaEnforcementError(violations)
-        results = []
-        for plan in plans:
-            try:
-                version = _write(con, plan) if plan.changed else plan.current_version
-            except Exception as exc:  # deltalake's, DuckDB's, pyarrow's and the OS's types: one line naming it
-                raise PublishError(_write_failure(plan, results, exc)) from exc
-            results.append(
-                PublishResult(
-                    plan.name,
-                    version,
-                    plan.changed,
-                    plan.fingerprint.rows,
-                    plan.fingerprint.digest,
-                    plan.path,
-                    plan.mode if plan.changed else "",
-                    len(plan.units) if plan.changed else 0,
-                    lakelib.commit_files(plan.path, version) if plan.changed else None,
+        with _spill_folder(Path(lake)) as spill, _open_warehouse(warehouse, str(spill)) as con:
+            names = _select_tables(gold_tables(con), tables)
+            log_present = has_change_log(con)
+            plans: list[_Plan] = []
+            violations: list[SchemaViolation] = []
+            for name in names:  # check every table before writing any
+                try:
+                    plan, problems = _plan(con, Path(lake), name, log_present)
+                except lakelib.LakeError:
+                    raise
+                except Exception as exc:  # a data file of the published version gone, a file where its folder goes
+                    reason = first_line(exc, fallback="")
+                    path = lakelib.mart_path(Path(lake), name, LAYER)
+                    raise PublishError(
+                        f"{LAYER}.{name}: can't compare it with its published Delta table {path} "
+                        f"({type(exc).__name__}: {reason}); nothing was written"
+                    ) from exc
+                plans.append(plan)
+                violations += problems
+            if violations:
+                raise SchemaEnforcementError(violations)
+            results = []
+            for plan in plans:
+                try:
+                    version = _write(con, plan) if plan.changed else plan.current_version
+                except Exception as exc:  # deltalake's, DuckDB's, pyarrow's and the OS's types: one line naming it
+                    raise PublishError(_write_failure(plan, results, exc)) from exc
+                results.append(
+                    PublishResult(
+                        plan.name,
+                        version,
+                        plan.changed,
+                        plan.fingerprint.rows,
+                        plan.fingerprint.digest,
+                        plan.path,
+                        plan.mode if plan.changed else "",
+                        len(plan.units) if plan.changed else 0,
+                        lakelib.commit_files(plan.path, version) if plan.changed else None,
+                    )
                 )
-            )
-        if refresh_analysts:
-            _refresh_analysts(con, Path(lake), results)
-    return results
+            if refresh_analysts:
+                _refresh_analysts(con, Path(lake), results)
+        return results
 
 
 def _write_failure(plan: _Plan, results: Sequence[PublishResult], exc: Exception) -> str:
