@@ -172,7 +172,7 @@ def dbt_traces(env: Environment) -> tuple[int, int]:
 
 def watching(log: Path) -> None:
     """Wait for a watcher started with `log` to be past its warm-up (dbt parse, imports) and its first look."""
-    wait_for(lambda: "watching " in log.read_text(), "the watcher's warm-up", timeout=TICK_TIMEOUT_S)
+    wait_for(lambda: "watching " in log.read_text(), "the watcher's warm-up")
     time.sleep(1.0)
 
 
@@ -246,7 +246,7 @@ def test_sigterm_during_a_tick_finishes_the_tick_then_exits_0(watched) -> None:
     env, _ = watched
     delivered = deliver(env, 1, cycle_gap=True)
     watcher = start(env, every="60")
-    wait_for(lambda: state(env).get("step") == "dbt build", "the tick's dbt build", timeout=TICK_TIMEOUT_S)
+    wait_for(lambda: state(env).get("step") == "dbt build", "the tick's dbt build")
     watcher.send_signal(signal.SIGTERM)
     out, err = watcher.communicate(timeout=TICK_TIMEOUT_S)
     assert watcher.returncode == 0, out + err
@@ -270,12 +270,10 @@ def test_a_watcher_killed_during_its_build_is_resumed_by_the_next_once(watched) 
     delivered = deliver(env, 2)
     log_size = dbt_traces(env)[0]
     watcher = start(env, every="60")
-    wait_for(lambda: state(env).get("step") == "dbt build", "the tick's dbt build", timeout=TICK_TIMEOUT_S)
+    wait_for(lambda: state(env).get("step") == "dbt build", "the tick's dbt build")
     # killed once dbt has started running nodes
     log = env.paths.data_dir / "dbt_logs" / "dbt.log"
-    wait_for(
-        lambda: " START " in log.read_text(errors="replace")[log_size:], "dbt running nodes", timeout=TICK_TIMEOUT_S
-    )
+    wait_for(lambda: " START " in log.read_text(errors="replace")[log_size:], "dbt running nodes")
     watcher.send_signal(signal.SIGKILL)
     watcher.communicate(timeout=10)
     assert state(env)["in_progress"] and state(env)["step"] == "dbt build"
@@ -313,7 +311,6 @@ def test_a_file_moved_in_wakes_the_watcher_at_once_and_is_read_without_the_settl
     wait_for(
         lambda: delivered.name in state(env).get("signature", {}) and not state(env).get("in_progress"),
         "the tick the landing event started",
-        timeout=TICK_TIMEOUT_S,
     )
     took = time.monotonic() - landed_at
     watcher.send_signal(signal.SIGTERM)
@@ -344,12 +341,11 @@ def test_past_its_memory_limit_the_watcher_restarts_in_place_and_goes_on(watched
         stderr=subprocess.PIPE,
         text=True,
     )
-    wait_for(lambda: log.read_text().count("watching ") == 2, "the restarted watcher's warm-up", TICK_TIMEOUT_S)
+    wait_for(lambda: log.read_text().count("watching ") == 2, "the restarted watcher's warm-up")
     second = deliver(env, 12)
     wait_for(
         lambda: second.name in state(env).get("signature", {}) and not state(env).get("in_progress"),
         "the restarted watcher's tick",
-        timeout=TICK_TIMEOUT_S,
     )
     time.sleep(1.0)  # looks with nothing new, past the limit: no second restart so soon
     lock = json.loads((env.paths.data_dir / STATE_SUBDIR / LOCK_FILE).read_text())
@@ -379,7 +375,7 @@ def test_warn_tests_wait_for_a_quiet_moment_then_cover_every_build_they_were_lef
     first = deliver(env, 5, cycle_gap=True)
     log = env.paths.data_dir / "watch_quiet.log"
     watcher = start(env, every="3", log=log, variables={"PDM_WATCH_COMPACT_LAKE_FILES": "2"})
-    wait_for(lambda: state(env).get("step") == "dbt build", "the first file's dbt build", timeout=TICK_TIMEOUT_S)
+    wait_for(lambda: state(env).get("step") == "dbt build", "the first file's dbt build")
     second = deliver(env, 6)
     wait_for(
         lambda: second.name in state(env).get("signature", {}) and not state(env).get("in_progress"),
@@ -390,7 +386,6 @@ def test_warn_tests_wait_for_a_quiet_moment_then_cover_every_build_they_were_lef
     wait_for(
         lambda: state(env).get("warn_tests", 1) is None and not state(env).get("compaction_pending", True),
         "the deferred warn tests and compaction",
-        timeout=TICK_TIMEOUT_S,
     )
     watcher.send_signal(signal.SIGTERM)
     _, err = watcher.communicate(timeout=TICK_TIMEOUT_S)
